@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The one test command (README, CI): install test dependencies, then fmt, clippy and every test.
+set -euo pipefail
+
+main() {
+    cd "$(dirname "$0")/../.."
+    scripts/dev/install-test-deps.sh
+    echo "== cargo fmt --check"
+    cargo fmt --all -- --check
+    echo "== cargo clippy -D warnings"
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    echo "== cargo nextest"
+    cargo nextest run --workspace --locked --profile ci --no-tests=warn
+    echo "== doc tests"
+    cargo test --workspace --locked --doc
+    echo "all checks passed"
+}
+
+main "$@"
