@@ -123,10 +123,18 @@ impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, event: Event, mark: Marker) {
         match event {
             Event::Scalar(text, ..) => {
-                if let Some(Frame::Map { pending, .. }) = self.stack.last_mut()
+                if let Some(Frame::Map { pending, path }) = self.stack.last_mut()
                     && pending.is_none()
                 {
-                    *pending = Some((text, location(mark)));
+                    let at = location(mark);
+                    *pending = Some((text, at));
+                    // yaml-rust2 marks a block mapping's start at its first `:`; the mapping
+                    // really starts at its first key.
+                    if let Some(span) = self.by_path.get_mut(path)
+                        && (at.line, at.column) < (span.value.line, span.value.column)
+                    {
+                        span.value = at;
+                    }
                     return;
                 }
                 self.node(mark, false);
