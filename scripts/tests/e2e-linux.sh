@@ -162,6 +162,14 @@ check_install() {
     check "sshd -T: PermitOpen limited to ComfyUI" grep -qx "permitopen 127.0.0.1:$CPORT localhost:$CPORT" <<<"$t"
     check "sshd -T: agent and X11 forwarding off" grep -qx 'allowagentforwarding no' <<<"$t"
     check "sshd -T: sftp subsystem logs" grep -q 'subsystem sftp internal-sftp -l INFO' <<<"$t"
+    if command -v iptables >/dev/null 2>&1 && iptables -S INPUT >/dev/null 2>&1; then
+        local rules
+        rules=$(iptables -S INPUT | grep -- "comfy-local-e2e:$PORT" || true)
+        check "iptables: loopback ACCEPT rule tagged comfy-local-e2e:$PORT" grep -q -- '-i lo .*-j ACCEPT' <<<"$rules"
+        check "iptables: DROP rule for other sources, after the ACCEPT rules" test "$(tail -n1 <<<"$rules" | grep -c -- '-j DROP')" = 1
+    else
+        echo "  (no usable iptables/ufw/firewalld: firewall step skipped by the script, as it says)"
+    fi
 
     section "permissions and forwarding, as the container would use them"
     check "ssh login with the container key and pinned host key" as_user true
