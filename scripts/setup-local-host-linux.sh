@@ -1248,8 +1248,9 @@ uninstall() {
                 ;;
             user) user=$a ;;
             disabled-unit)
-                run systemctl enable --now "$a" || true
-                say "  re-enabled $a (it was running before openssh-server was installed by this script)"
+                # The unit came with the openssh-server package this script installed; before the
+                # set-up there was no system sshd, so it stays disabled.
+                say "  left $a disabled (it came with the openssh-server package this script installed)"
                 ;;
         esac
     done <"$MANIFEST"
