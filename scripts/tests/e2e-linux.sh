@@ -222,6 +222,10 @@ connection_test() {
     section "connection test"
     if [ -n "${COMFY_LOCAL_BIN:-}" ]; then
         echo "  using comfy-local: $COMFY_LOCAL_BIN test-connection --config $CLIENT/local-support-config.host-test.yml"
+        check "comfy-local config check accepts the generated container config" \
+            "$COMFY_LOCAL_BIN" config check "$CLIENT/local-support-config.yml"
+        check "comfy-local config check accepts the generated host-test config" \
+            "$COMFY_LOCAL_BIN" config check "$CLIENT/local-support-config.host-test.yml"
         check "comfy-local test-connection with the generated config" \
             "$COMFY_LOCAL_BIN" test-connection --config "$CLIENT/local-support-config.host-test.yml"
     else
@@ -258,6 +262,24 @@ second_run() {
     after=$(find "$STATE" "$CLIENT" -type f ! -name '*.log' ! -name manifest -exec sha256sum {} + | sort)
     check "no file content changed" test "$before" = "$after"
     check "same sshd process" test "$pid_before" = "$(cat "$STATE/sshd.pid")"
+}
+
+changed_run() {
+    section "third run with an extra --listen address (config change: sshd reloaded in place)"
+    local pid_before
+    pid_before=$(cat "$STATE/sshd.pid")
+    local -a args
+    mapfile -t args < <(setup_args)
+    if bash "$SCRIPT" "${args[@]}" --listen 127.0.0.1 --listen 127.0.0.2 >"$WORK/third.log" 2>&1; then
+        ok "third run exits 0"
+    else
+        bad "third run exits 0"
+        cat "$WORK/third.log"
+    fi
+    check "third run reports the sshd config change" grep -q 'changed: wrote sshd config' "$WORK/third.log"
+    check "third run reloads sshd (same pid, SIGHUP)" grep -q "changed: reloaded sshd (pid $pid_before)" "$WORK/third.log"
+    check "sshd now listens on 127.0.0.2:$PORT too" bash -c "exec 3<>/dev/tcp/127.0.0.2/$PORT"
+    check "known_hosts gained [127.0.0.2]:$PORT" grep -q "^\[127.0.0.2\]:$PORT " "$CLIENT/known_hosts"
 }
 
 uninstall() {
@@ -303,6 +325,7 @@ main() {
     connection_test
     audit
     second_run
+    changed_run
     uninstall
     printf '\ne2e-linux: %d passed, %d failed\n' "$PASSED" "$FAILED"
     [ "$FAILED" -eq 0 ]
