@@ -11,7 +11,13 @@
 #
 # Run `setup-local-host-linux.sh --help` for the options. Everything lives in functions and
 # `main "$@"` is the last line, so a truncated download does nothing.
+if [ -z "${BASH_VERSION:-}" ]; then
+    echo "error: run this script with bash (bash $0 ...), not sh" >&2
+    exit 1
+fi
 set -euo pipefail
+# useradd, sshd, setfacl and runuser live in sbin, which `su` without `-` leaves off PATH.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 readonly DEFAULT_STATE_DIR=/etc/comfy-local
 readonly DEFAULT_REPO=https://github.com/comfyanonymous/ComfyUI.git
@@ -281,9 +287,12 @@ derive_names() {
     CLIENT_KEY="$OUTPUT_DIR/id_ed25519"
     SSHD_BIN=$(command -v sshd 2>/dev/null || true)
     [ -n "$SSHD_BIN" ] || SSHD_BIN=/usr/sbin/sshd
-    if [ -d /run/systemd/system ] && [ "${COMFY_LOCAL_NO_SYSTEMD:-0}" != 1 ]; then
-        HAS_SYSTEMD=1
-    fi
+    # COMFY_LOCAL_INIT=systemd|none overrides the detection (the tests use it for --dry-run).
+    case "${COMFY_LOCAL_INIT:-auto}" in
+        systemd) HAS_SYSTEMD=1 ;;
+        none) HAS_SYSTEMD=0 ;;
+        *) if [ -d /run/systemd/system ]; then HAS_SYSTEMD=1; fi ;;
+    esac
 }
 
 # Record one line (tab-separated fields) in the manifest, once.
@@ -801,6 +810,10 @@ ensure_sshd_running() {
             unit_changed=1
             run systemctl daemon-reload
         fi
+        if [ "$DRY_RUN" -eq 1 ]; then
+            say "  --- $unit_file (would contain) ---"
+            render_sshd_unit | sed 's/^/  | /'
+        fi
         manifest_add systemd-unit "$unit"
         if [ "$DRY_RUN" -eq 0 ] && systemctl is-active --quiet "$unit" && systemctl is-enabled --quiet "$unit"; then
             if [ "$unit_changed" -eq 1 ] || [ "$SSHD_CONFIG_CHANGED" -eq 1 ]; then
@@ -1002,6 +1015,10 @@ ensure_comfyui_service() {
         if render_comfyui_unit "$py" | write_file "/etc/systemd/system/$unit" 0644 root:root "systemd unit $unit"; then
             changed_unit=1
             run systemctl daemon-reload
+        fi
+        if [ "$DRY_RUN" -eq 1 ]; then
+            say "  --- /etc/systemd/system/$unit (would contain) ---"
+            render_comfyui_unit "$py" | sed 's/^/  | /'
         fi
         manifest_add systemd-unit "$unit"
         if [ "$DRY_RUN" -eq 0 ] && systemctl is-active --quiet "$unit" && [ "$changed_unit" -eq 0 ]; then

@@ -282,6 +282,35 @@ esac'
     [[ "$output" == *"would run: ssh -F /dev/null -i $STATE/client/id_ed25519"* ]]
 }
 
+@test "with systemd: sshd and ComfyUI get enabled units (restart on failure)" {
+    COMFY_LOCAL_INIT=systemd dry --firewall none --port 22122 --install-comfyui --comfyui-service \
+        --comfyui-owner nobody --comfyui-path "$TMP/new/ComfyUI" --comfyui-repo file:///srv/ComfyUI.git
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"init: systemd (services get systemd units)"* ]]
+    [[ "$output" == *"| ExecStart=$(command -v sshd || echo /usr/sbin/sshd) -D -f $STATE/sshd_config"* ]]
+    [[ "$output" == *"| ExecStartPre=$(command -v sshd || echo /usr/sbin/sshd) -t -f $STATE/sshd_config"* ]]
+    [[ "$output" == *"| Restart=on-failure"* ]]
+    [[ "$output" == *"would run: systemctl enable --now state-sshd.service"* ]]
+    [[ "$output" == *"| User=nobody"* ]]
+    [[ "$output" == *"| ExecStart=$TMP/new/ComfyUI/venv/bin/python main.py --listen 127.0.0.1 --port 8188"* ]]
+    [[ "$output" == *"would run: systemctl enable state-comfyui.service"* ]]
+    [[ "$output" != *"starting sshd directly"* ]]
+}
+
+@test "without systemd: the fallback is announced loudly" {
+    COMFY_LOCAL_INIT=none dry --firewall none
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"init: systemd is NOT running"* ]]
+    [[ "$output" == *"It is NOT restarted after a reboot or a crash"* ]]
+    [[ "$output" == *"would run: $(command -v sshd || echo /usr/sbin/sshd) -f $STATE/sshd_config -E $STATE/sshd.log"* ]]
+}
+
+@test "run with sh instead of bash: a clear error" {
+    run sh "$SCRIPT" --help
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"run this script with bash"* ]]
+}
+
 # --- uninstall -------------------------------------------------------------------------------
 
 @test "--uninstall without a manifest says there is nothing to do" {
