@@ -126,6 +126,14 @@ function New-DirectoryIfMissing([string]$Path) {
     }
 }
 
+# Run a native program and return its stdout and stderr as text. Windows PowerShell 5.1 turns
+# redirected stderr lines into errors, which $ErrorActionPreference = 'Stop' would throw on.
+function Invoke-NativeCapture([string]$Program, [string[]]$Arguments) {
+    $ErrorActionPreference = 'Continue'
+    $lines = & $Program @Arguments 2>&1 | ForEach-Object { "$_" }
+    return ($lines -join "`n")
+}
+
 # icacls with a check of its exit code.
 function Invoke-Icacls([string[]]$Arguments) {
     & icacls.exe @Arguments | Out-Null
@@ -209,7 +217,10 @@ function New-Keys {
         Write-Unchanged "container key $clientKey"
     } elseif ($PSCmdlet.ShouldProcess($clientKey, 'ssh-keygen container key')) {
         Invoke-Keygen $clientKey "comfy-local-container@$env:COMPUTERNAME"
-        Invoke-Icacls @($clientKey, '/inheritance:r', '/grant', '*S-1-5-18:F', '/grant', '*S-1-5-32-544:F')
+        # Docker Desktop reads bind-mounted files as the signed-in user, whose token has no
+        # administrator rights outside an elevated prompt: grant that user read access by name.
+        $me = [Security.Principal.WindowsIdentity]::GetCurrent().Name
+        Invoke-Icacls @($clientKey, '/inheritance:r', '/grant', '*S-1-5-18:F', '/grant', '*S-1-5-32-544:F', '/grant', "${me}:R")
         Add-ManifestEntry 'file' $clientKey
         Add-ManifestEntry 'file' "$clientKey.pub"
         Write-Changed "generated the container's key pair $clientKey"
@@ -298,7 +309,7 @@ function Set-SshdInstance {
     $configChanged = Set-FileContent $config (Get-SshdConfigText) 'sshd config'
     $sshd = Join-Path $script:OpenSshDir 'sshd.exe'
     if (-not $WhatIfPreference) {
-        $out = & $sshd -t -f $config 2>&1
+        $out = Invoke-NativeCapture $sshd @('-t', '-f', $config)
         if ($LASTEXITCODE -ne 0) { Stop-WithError "sshd -t rejected ${config}: $out" 'the system sshd service was not touched' }
         Write-Host '  sshd -t: config valid'
     }
@@ -395,8 +406,9 @@ function ConvertTo-YamlString([string]$Text) {
 
 function Get-ConfigText([string]$TargetHost, [string]$Url, [string]$KeyFile, [string]$KnownHosts) {
     $python = ''
-    foreach ($candidate in @('venv\Scripts\python.exe', '.venv\Scripts\python.exe', 'python_embeded\python.exe')) {
-        $p = Join-Path $ComfyUIPath $candidate
+    # A git checkout has venv\ or .venv\; the portable build keeps python_embeded\ next to ComfyUI\.
+    foreach ($candidate in @('venv\Scripts\python.exe', '.venv\Scripts\python.exe', '..\python_embeded\python.exe')) {
+        $p = [IO.Path]::GetFullPath((Join-Path $ComfyUIPath $candidate))
         if (Test-Path $p) { $python = "      python: $(ConvertTo-YamlString $p)`n"; break }
     }
     return @"
