@@ -823,6 +823,7 @@ ensure_sshd_running() {
                 unchanged "$unit is enabled and running"
             fi
         else
+            port_free_or_die
             run systemctl enable --now "$unit"
             changed "enabled and started $unit"
         fi
@@ -837,6 +838,7 @@ ensure_sshd_running() {
                 unchanged "sshd instance running (pid $(cat "$PID_FILE"), fallback mode without systemd)"
             fi
         else
+            port_free_or_die
             say "  systemd is not running: starting sshd directly (pid file $PID_FILE, log $SSHD_LOG)."
             say "  It is NOT restarted after a reboot or a crash: re-run this script to start it again."
             run "$SSHD_BIN" -f "$SSHD_CONFIG" -E "$SSHD_LOG"
@@ -846,7 +848,19 @@ ensure_sshd_running() {
     fi
     if [ "$DRY_RUN" -eq 0 ]; then
         wait_for_port "$PORT" 50 || die "sshd did not start listening on 127.0.0.1:$PORT" "see $SSHD_LOG or journalctl -u $(sshd_unit)"
+        if [ "$HAS_SYSTEMD" -eq 0 ] && ! pid_alive "$PID_FILE" "$SSHD_CONFIG"; then
+            die "sshd is not running after the start (no live process in $PID_FILE)" "see $SSHD_LOG"
+        fi
         say "  listening on port $PORT"
+    fi
+}
+
+# Before starting our sshd: something else on the port would answer in its place.
+port_free_or_die() {
+    [ "$DRY_RUN" -eq 0 ] || return 0
+    if wait_for_port "$PORT" 1; then
+        die "port $PORT on 127.0.0.1 is already in use by another program" \
+            "choose another --port, or see which program it is: ss -ltnp 'sport = :$PORT'"
     fi
 }
 

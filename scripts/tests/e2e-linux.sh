@@ -72,10 +72,13 @@ EOF
 
 cleanup() {
     local rc=$?
-    if [ -f "$STATE/manifest" ]; then
-        echo "cleanup: uninstalling the leftover e2e set-up" >&2
-        bash "$SCRIPT" --uninstall --state-dir "$STATE" --yes >/dev/null 2>&1 || true
-    fi
+    local st
+    for st in "$STATE" "$STATE-halfway"; do
+        if [ -f "$st/manifest" ]; then
+            echo "cleanup: uninstalling the leftover e2e set-up in $st" >&2
+            bash "$SCRIPT" --uninstall --state-dir "$st" --yes >/dev/null 2>&1 || true
+        fi
+    done
     [ -z "$WORK" ] || rm -rf "$WORK"
     exit "$rc"
 }
@@ -316,6 +319,37 @@ uninstall() {
     fi
 }
 
+half_way() {
+    section "a run that fails half-way (port taken), then --uninstall"
+    local busy=$((PORT + 11)) state="$STATE-halfway" user=cl-e2e-half listener
+    python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$busy" &
+    listener=$!
+    local _
+    for _ in $(seq 1 30); do port_open "$busy" && break; sleep 0.1; done
+    mkdir -p "$WORK/half"
+    cp -r "$REPO_ROOT/scripts/tests/fake-comfyui" "$WORK/half/ComfyUI"
+    chown -R nobody:nogroup "$WORK/half/ComfyUI"
+    if bash "$SCRIPT" --comfyui-path "$WORK/half/ComfyUI" --port "$busy" --user "$user" --state-dir "$state" \
+        --firewall none --yes >"$WORK/half.log" 2>&1; then
+        bad "the run fails when the port is taken"
+    else
+        ok "the run fails when the port is taken"
+    fi
+    check "it says the port is in use" grep -q "port $busy on 127.0.0.1 is already in use" "$WORK/half.log"
+    kill "$listener" 2>/dev/null || true
+    wait "$listener" 2>/dev/null || true
+    local uid
+    uid=$(id -u "$user")
+    check "the half-way run had granted $user access (ACL) before failing" \
+        sh -c "getfacl -R -p -n '$WORK/half/ComfyUI' 2>/dev/null | grep -q ':$uid:'"
+    check "--uninstall of the half-way set-up exits 0" bash "$SCRIPT" --uninstall --state-dir "$state" --yes
+    check_not "its user is gone" getent passwd "$user"
+    check_not "its state dir is gone" test -e "$state"
+    check_not "no ACL entry for uid $uid remains" sh -c "getfacl -R -p -n '$WORK/half/ComfyUI' 2>/dev/null | grep -q ':$uid:'"
+}
+
 main() {
     require_root
     prepare
@@ -327,6 +361,7 @@ main() {
     second_run
     changed_run
     uninstall
+    half_way
     printf '\ne2e-linux: %d passed, %d failed\n' "$PASSED" "$FAILED"
     [ "$FAILED" -eq 0 ]
 }
