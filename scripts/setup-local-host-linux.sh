@@ -947,9 +947,9 @@ ensure_firewall() {
                 else
                     run firewall-cmd --permanent --add-rich-rule="$rule"
                     changed "firewalld rich rule: $rule"
+                    manifest_add fw-firewalld "$rule"
                     any=1
                 fi
-                manifest_add fw-firewalld "$rule"
             done
             [ "$any" -eq 0 ] || run firewall-cmd --reload
             say "  other sources stay blocked by the zone's default policy; loopback is always allowed."
@@ -966,8 +966,9 @@ ufw_rule() {
         # shellcheck disable=SC2086
         run ufw $rule
         changed "ufw $rule"
+        # Recorded only when added here: a rule the admin had before is not ours to delete.
+        manifest_add fw-ufw "$rule"
     fi
-    manifest_add fw-ufw "$rule"
 }
 
 # ---------------------------------------------------------------------------------------------
