@@ -1234,7 +1234,7 @@ uninstall() {
                     run systemctl disable --now "$a" || true
                 fi
                 run rm -f "/etc/systemd/system/$a"
-                say "  removed unit $a"
+                removed "unit $a"
                 ;;
         esac
     done <"$MANIFEST"
@@ -1248,24 +1248,24 @@ uninstall() {
             fw-iptables)
                 # shellcheck disable=SC2086
                 if iptables -C INPUT $a 2>/dev/null; then run iptables -D INPUT $a; fi
-                say "  removed iptables rule: $a"
+                removed "iptables rule: $a"
                 ;;
             fw-ufw)
                 # shellcheck disable=SC2086
-                run ufw delete ${a% comment *} >/dev/null || true
-                say "  removed ufw rule: $a"
+                run ufw delete ${a% comment *} || true
+                removed "ufw rule: $a"
                 ;;
             fw-firewalld)
-                run firewall-cmd --permanent --remove-rich-rule="$a" >/dev/null || true
-                run firewall-cmd --reload >/dev/null || true
-                say "  removed firewalld rule: $a"
+                run firewall-cmd --permanent --remove-rich-rule="$a" || true
+                run firewall-cmd --reload || true
+                removed "firewalld rule: $a"
                 ;;
             acl-tree)
                 if [ -e "$a" ]; then
                     run setfacl -R -x "u:$b" "$a" 2>/dev/null || true
                     run find "$a" -type d -exec setfacl -x "d:u:$b" {} + 2>/dev/null || true
                 fi
-                say "  removed ACL entries for $b under $a"
+                removed "ACL entries for $b under $a"
                 ;;
             acl-default)
                 if [ -e "$a" ]; then
@@ -1276,7 +1276,7 @@ uninstall() {
                 ;;
             acl-entry)
                 [ ! -e "$a" ] || run setfacl -x "u:$b" "$a" 2>/dev/null || true
-                say "  removed ACL entry u:$b from $a"
+                removed "ACL entry u:$b from $a"
                 ;;
             user) user=$a ;;
             disabled-unit)
@@ -1301,13 +1301,13 @@ uninstall() {
         fi
         pkill_user "$user"
         run userdel --remove "$user" 2>/dev/null || run userdel "$user"
-        say "  removed user $user"
+        removed "user $user"
     fi
     # 3. files, then directories (deepest first)
     while IFS=$'\t' read -r kind a b; do
         if [ "$kind" = file ] && [ -e "$a" ]; then
             run rm -f "$a"
-            say "  removed $a"
+            removed "$a"
         fi
     done <"$MANIFEST"
     local dirs
@@ -1316,7 +1316,7 @@ uninstall() {
         if [ -z "$a" ] || [ ! -d "$a" ]; then continue; fi
         if [ "$a" = "$STATE_DIR" ]; then continue; fi
         if run rmdir "$a" 2>/dev/null; then
-            say "  removed directory $a"
+            removed "directory $a"
         else
             say "  kept directory $a (not empty: it holds files this script did not create)"
         fi
@@ -1329,7 +1329,7 @@ uninstall() {
     fi
     run rm -f "$MANIFEST"
     if run rmdir "$STATE_DIR" 2>/dev/null; then
-        say "  removed directory $STATE_DIR"
+        removed "directory $STATE_DIR"
     elif [ "$DRY_RUN" -eq 0 ]; then
         say "  kept $STATE_DIR (not empty: it holds files this script did not create)"
     fi
@@ -1350,6 +1350,10 @@ acl_cleanup() {
         done
 }
 
+removed() {
+    if [ "$DRY_RUN" -eq 1 ]; then say "  would remove: $*"; else say "  removed $*"; fi
+}
+
 stop_pidfile() {
     local pidfile=$1 mode=$2 pid
     [ -f "$pidfile" ] || return 0
@@ -1362,7 +1366,7 @@ stop_pidfile() {
             sleep 0.1
             i=$((i + 1))
         done
-        say "  stopped process $pid ($pidfile)"
+        removed "process $pid ($pidfile)"
     fi
     run rm -f "$pidfile"
 }

@@ -334,3 +334,23 @@ esac'
     [ -f "$STATE/sshd_config" ]
     [ -f "$STATE/manifest" ]
 }
+
+@test "--uninstall --dry-run deletes ufw and firewalld rules by their recorded spec" {
+    mkdir -p "$STATE"
+    printf 'fw-ufw\t%s\nfw-firewalld\t%s\n' \
+        "allow proto tcp from 172.17.0.0/16 to any port 22122 comment state:22122" \
+        'rule family="ipv4" source address="172.17.0.0/16" port port="22122" protocol="tcp" accept' \
+        >"$STATE/manifest"
+    run bash "$SCRIPT" --uninstall --state-dir "$STATE" --dry-run
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"would run: ufw delete allow proto tcp from 172.17.0.0/16 to any port 22122"* ]]
+    [[ "$output" == *'would run: firewall-cmd --permanent --remove-rich-rule=rule\ family=\"ipv4\"\ source\ address=\"172.17.0.0/16\"\ port\ port=\"22122\"\ protocol=\"tcp\"\ accept'* ]]
+}
+
+@test "a ufw rule that existed before is neither added nor recorded" {
+    stub ufw 'case "$1" in status) echo "Status: active" ;; show) echo "ufw allow proto tcp from 127.0.0.0/8 to any port 22122 comment '"'"'mine'"'"'" ;; esac'
+    dry --port 22122
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"ok (unchanged): ufw allow proto tcp from 127.0.0.0/8 to any port 22122"* ]]
+    [[ "$output" != *"would run: ufw allow proto tcp from 127.0.0.0/8"* ]]
+}
