@@ -78,6 +78,11 @@ fn failure_reply(failure: Failure) -> Reply {
             retry_after_secs: None,
         },
         Failure::Refuse(msg) => Reply::json(200, &json!({"success": false, "msg": msg})),
+        Failure::Reply { status, body } => Reply {
+            status,
+            body,
+            retry_after_secs: None,
+        },
     }
 }
 

@@ -28,6 +28,13 @@ pub enum Failure {
     MalformedJson,
     /// `200 OK` with `{"success": false, "msg": <msg>}`, as Vast.ai answers a refused state change.
     Refuse(String),
+    /// Any status with this exact body (e.g. `{"instances": null}`, or a 400 with a `msg`).
+    Reply {
+        /// HTTP status.
+        status: u16,
+        /// Body text, sent as `application/json`.
+        body: String,
+    },
 }
 
 /// One request as the server saw it.

@@ -1,5 +1,6 @@
 //! Getting one instance by id.
 
+use comfy_local_fake_vastai::Failure;
 use comfy_local_providers::{InstanceProvider, InstanceStatus, ProviderError};
 
 use crate::support::{self, KEY, chain, snapshot};
@@ -55,4 +56,59 @@ fn get_of_a_non_numeric_id_is_refused_before_any_request() {
     );
     assert!(fake.requests().is_empty());
     snapshot!("get_invalid_id", chain(&err));
+}
+
+#[test]
+fn a_null_instance_in_a_200_answer_is_not_found() {
+    let (fake, provider) = support::fake_and_provider();
+    fake.fail_next(
+        1,
+        &Failure::Reply {
+            status: 200,
+            body: r#"{"instances": null}"#.to_owned(),
+        },
+    );
+
+    let err = provider.get("21394001").expect_err("null row");
+
+    assert!(matches!(err, ProviderError::NotFound { .. }), "{err:?}");
+}
+
+#[test]
+fn a_bad_request_carries_the_servers_message() {
+    let (fake, provider) = support::fake_and_provider();
+    fake.fail_next(
+        1,
+        &Failure::Reply {
+            status: 400,
+            body: r#"{"success": false, "error": "invalid_args", "msg": "error 400/1782: Invalid args"}"#
+                .to_owned(),
+        },
+    );
+
+    let err = provider.get("21394001").expect_err("400");
+
+    assert!(
+        matches!(err, ProviderError::Status { status: 400, .. }),
+        "{err:?}"
+    );
+    snapshot!("bad_request", chain(&err));
+}
+
+#[test]
+fn a_server_message_never_repeats_the_key() {
+    let (fake, provider) = support::fake_and_provider();
+    fake.fail_next(
+        1,
+        &Failure::Reply {
+            status: 403,
+            body: format!(r#"{{"detail": "key {KEY} lacks instance_read"}}"#),
+        },
+    );
+
+    let err = provider.get("21394001").expect_err("403");
+
+    let shown = format!("{} {err:?}", chain(&err));
+    assert!(!shown.contains(KEY), "{shown}");
+    snapshot!("forbidden_with_key_in_body", chain(&err));
 }
