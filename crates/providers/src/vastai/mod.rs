@@ -75,6 +75,16 @@ impl VastAiProvider {
         })
     }
 
+    /// A provider for the config's `vastai` section, with the key from this process's
+    /// environment or the vastai CLI's key files. Does not look at `vastai.enabled`: the caller
+    /// decides whether Vast.ai is used.
+    pub fn from_config(
+        settings: &comfy_local_config::VastAiSettings,
+    ) -> Result<Self, ProviderError> {
+        let key = ApiKey::from_config(settings, |name| std::env::var(name).ok())?;
+        Self::new(key, VastAiOptions::from_config(settings))
+    }
+
     /// Forgets cached instances so the next call asks Vast.ai again.
     pub fn invalidate_cache(&self) {
         self.cache.clear();
