@@ -191,7 +191,9 @@ pub enum ProviderError {
     },
 
     /// `next_token` never ran out (or repeated itself).
-    #[error("VastAI kept paging {url} ({pages} pages, next_token does not end): giving up")]
+    #[error(
+        "VastAI kept paging {url} ({pages} pages, next_token repeats or never ends): giving up"
+    )]
     EndlessPages {
         /// The URL, without query string.
         url: String,

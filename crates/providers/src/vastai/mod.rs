@@ -100,7 +100,9 @@ impl VastAiProvider {
     fn fetch_all(&self) -> Result<Vec<Instance>, ProviderError> {
         let mut instances = Vec::new();
         let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
+        let mut pages = 0;
+        while pages < MAX_PAGES {
+            pages += 1;
             let mut query = vec![
                 ("limit", self.page_size.as_str()),
                 ("order_by", r#"[{"col":"id","dir":"asc"}]"#),
@@ -133,7 +135,7 @@ impl VastAiProvider {
         }
         Err(ProviderError::EndlessPages {
             url: self.client.url(LIST_PATH),
-            pages: MAX_PAGES,
+            pages,
         })
     }
 
