@@ -122,12 +122,20 @@ struct RawOrder {
 impl ObjectInfo {
     /// Parses the body of `GET /object_info`.
     pub fn parse(bytes: &[u8]) -> Result<Self, WorkflowError> {
+        // Fast path: straight into the typed shape, skipping fields conversion does not use.
+        if let Ok(raw) = serde_json::from_slice::<HashMap<String, RawClass>>(bytes) {
+            let classes = raw
+                .into_iter()
+                .map(|(name, class)| (name.clone(), NodeClass::from_raw(name, class)))
+                .collect();
+            return Ok(Self { classes });
+        }
+        // Slow path: one class with an unexpected shape (an odd custom node) is skipped instead of
+        // making the whole instance unusable.
         let raw: HashMap<String, Value> = serde_json::from_slice(bytes)
             .map_err(|source| WorkflowError::ObjectInfoJson { source })?;
         let mut classes = HashMap::with_capacity(raw.len());
         for (name, value) in raw {
-            // A class whose definition does not have the expected shape is skipped: one odd custom
-            // node must not make the whole instance unusable.
             let Ok(class) = serde_json::from_value::<RawClass>(value) else {
                 continue;
             };

@@ -1,0 +1,510 @@
+//! The frontend's conversion rules on small hand-built workflows: bypass rewiring, mute, reroutes
+//! (nodes and native), primitives, nested subgraphs, the frontend's own link errors, and hostile
+//! graphs (loops, huge and deep ones) that must end in an error or a result, never a hang.
+
+use serde_json::{Value, json};
+
+use crate::workflow_common::{as_json, convert, node, workflow};
+
+fn load_image(id: i64, links: &[i64]) -> Value {
+    node(
+        id,
+        "LoadImage",
+        0,
+        &[],
+        &[("IMAGE", links), ("MASK", &[])],
+        json!(["example.png", "image"]),
+    )
+}
+
+fn preview(id: i64, link: Option<i64>) -> Value {
+    node(
+        id,
+        "PreviewImage",
+        0,
+        &[("images", "IMAGE", link)],
+        &[],
+        json!([]),
+    )
+}
+
+#[test]
+fn bypassed_node_is_rewired_through_its_matching_input() {
+    let wf = workflow(
+        vec![
+            load_image(1, &[1]),
+            node(
+                2,
+                "ImageInvert",
+                4,
+                &[("image", "IMAGE", Some(1))],
+                &[("IMAGE", &[2])],
+                json!([]),
+            ),
+            node(
+                3,
+                "ImageInvert",
+                4,
+                &[("image", "IMAGE", Some(2))],
+                &[("IMAGE", &[3])],
+                json!([]),
+            ),
+            preview(4, Some(3)),
+        ],
+        &[
+            (1, 1, 0, 2, 0, "IMAGE"),
+            (2, 2, 0, 3, 0, "IMAGE"),
+            (3, 3, 0, 4, 0, "IMAGE"),
+        ],
+    );
+    let p = convert(&wf).expect("converts");
+    assert_eq!(p.keys().collect::<Vec<_>>(), ["1", "4"]);
+    assert_eq!(p["4"].inputs["images"], json!(["1", 0]));
+}
+
+#[test]
+fn bypassed_node_without_a_matching_input_drops_the_consumer_input() {
+    // MaskToImage: MASK in, IMAGE out; a consumer wanting IMAGE finds no compatible input.
+    let wf = workflow(
+        vec![
+            node(
+                1,
+                "LoadImage",
+                0,
+                &[],
+                &[("IMAGE", &[]), ("MASK", &[1])],
+                json!(["example.png", "image"]),
+            ),
+            node(
+                2,
+                "MaskToImage",
+                4,
+                &[("mask", "MASK", Some(1))],
+                &[("IMAGE", &[2])],
+                json!([]),
+            ),
+            preview(3, Some(2)),
+        ],
+        &[(1, 1, 1, 2, 0, "MASK"), (2, 2, 0, 3, 0, "IMAGE")],
+    );
+    let p = convert(&wf).expect("converts");
+    assert!(p["3"].inputs.get("images").is_none(), "{:?}", p["3"]);
+}
+
+#[test]
+fn muted_nodes_vanish_with_every_input_linked_to_them() {
+    let wf = workflow(
+        vec![
+            node(
+                1,
+                "PrimitiveInt",
+                2,
+                &[],
+                &[("INT", &[1])],
+                json!([640, "fixed"]),
+            ),
+            node(
+                2,
+                "EmptyImage",
+                0,
+                &[("width", "INT", None), ("height", "INT", Some(1))],
+                &[("IMAGE", &[2])],
+                json!([512, 512, 1, 0]),
+            ),
+            node(
+                3,
+                "ImageInvert",
+                2,
+                &[("image", "IMAGE", Some(2))],
+                &[("IMAGE", &[3])],
+                json!([]),
+            ),
+            preview(4, Some(3)),
+        ],
+        &[
+            (1, 1, 0, 2, 1, "INT"),
+            (2, 2, 0, 3, 0, "IMAGE"),
+            (3, 3, 0, 4, 0, "IMAGE"),
+        ],
+    );
+    let p = as_json(&convert(&wf).expect("converts"));
+    insta::assert_json_snapshot!("muted_nodes", p);
+}
+
+#[test]
+fn primitive_node_value_reaches_its_targets_through_reroutes() {
+    let mut target = node(
+        3,
+        "EmptyImage",
+        0,
+        &[("width", "INT", Some(2)), ("height", "INT", Some(3))],
+        &[("IMAGE", &[])],
+        json!([512, 512, 1, 0]),
+    );
+    target["inputs"][0]["widget"] = json!({"name": "width"});
+    target["inputs"][1]["widget"] = json!({"name": "height"});
+    let wf = workflow(
+        vec![
+            node(
+                1,
+                "PrimitiveNode",
+                0,
+                &[],
+                &[("INT", &[1, 3])],
+                json!([640, "fixed"]),
+            ),
+            node(
+                2,
+                "Reroute",
+                0,
+                &[("", "*", Some(1))],
+                &[("INT", &[2])],
+                Value::Null,
+            ),
+            target,
+        ],
+        &[
+            (1, 1, 0, 2, 0, "INT"),
+            (2, 2, 0, 3, 0, "INT"),
+            (3, 1, 0, 3, 1, "INT"),
+        ],
+    );
+    let p = convert(&wf).expect("converts");
+    assert_eq!(
+        as_json(&p)["3"]["inputs"],
+        json!({"width": 640, "height": 640, "batch_size": 1, "color": 0})
+    );
+}
+
+#[test]
+fn native_reroutes_and_reroute_nodes_are_transparent() {
+    let mut wf = workflow(
+        vec![
+            load_image(1, &[1]),
+            node(
+                2,
+                "Reroute",
+                0,
+                &[("", "*", Some(1))],
+                &[("IMAGE", &[2, 3])],
+                Value::Null,
+            ),
+            node(
+                3,
+                "Reroute",
+                0,
+                &[("", "*", None)],
+                &[("IMAGE", &[4])],
+                Value::Null,
+            ),
+            preview(4, Some(2)),
+            preview(5, Some(4)),
+        ],
+        &[
+            (1, 1, 0, 2, 0, "IMAGE"),
+            (2, 2, 0, 4, 0, "IMAGE"),
+            (4, 3, 0, 5, 0, "IMAGE"),
+        ],
+    );
+    // A native reroute only decorates the link.
+    wf["links"][0] = json!({"id": 1, "origin_id": 1, "origin_slot": 0, "target_id": 2, "target_slot": 0, "type": "IMAGE", "parentId": 9});
+    wf["extra"] = json!({"reroutes": [{"id": 9, "pos": [0, 0], "linkIds": [1]}]});
+    let p = convert(&wf).expect("converts");
+    assert_eq!(p["4"].inputs["images"], json!(["1", 0]));
+    assert!(
+        p["5"].inputs.is_empty(),
+        "input-less Reroute yields no input: {:?}",
+        p["5"]
+    );
+}
+
+fn subgraph_def(id: &str, inner: Vec<Value>, links: Vec<Value>) -> Value {
+    json!({
+        "id": id, "name": id,
+        "inputs": [{"name": "image", "type": "IMAGE", "linkIds": [1]}],
+        "outputs": [{"name": "IMAGE", "type": "IMAGE", "linkIds": [2]}],
+        "nodes": inner, "links": links,
+    })
+}
+
+fn io_links() -> Vec<Value> {
+    vec![
+        json!({"id": 1, "origin_id": -10, "origin_slot": 0, "target_id": 2, "target_slot": 0, "type": "IMAGE"}),
+        json!({"id": 2, "origin_id": 2, "origin_slot": 0, "target_id": -20, "target_slot": 0, "type": "IMAGE"}),
+    ]
+}
+
+#[test]
+fn nested_subgraphs_expand_with_colon_ids() {
+    let outer_id = "aaaaaaaa-0000-0000-0000-000000000001";
+    let inner_id = "aaaaaaaa-0000-0000-0000-000000000002";
+    let inner = subgraph_def(
+        inner_id,
+        vec![node(
+            2,
+            "ImageInvert",
+            0,
+            &[("image", "IMAGE", Some(1))],
+            &[("IMAGE", &[2])],
+            json!([]),
+        )],
+        io_links(),
+    );
+    let outer = subgraph_def(
+        outer_id,
+        vec![node(
+            2,
+            inner_id,
+            0,
+            &[("image", "IMAGE", Some(1))],
+            &[("IMAGE", &[2])],
+            json!([]),
+        )],
+        io_links(),
+    );
+    let mut wf = workflow(
+        vec![
+            load_image(1, &[1]),
+            node(
+                7,
+                outer_id,
+                0,
+                &[("image", "IMAGE", Some(1))],
+                &[("IMAGE", &[2])],
+                json!([]),
+            ),
+            preview(3, Some(2)),
+        ],
+        &[(1, 1, 0, 7, 0, "IMAGE"), (2, 7, 0, 3, 0, "IMAGE")],
+    );
+    wf["definitions"] = json!({"subgraphs": [outer, inner]});
+    let p = convert(&wf).expect("converts");
+    assert_eq!(p.keys().collect::<Vec<_>>(), ["1", "3", "7:2:2"]);
+    assert_eq!(p["3"].inputs["images"], json!(["7:2:2", 0]));
+    assert_eq!(p["7:2:2"].inputs["image"], json!(["1", 0]));
+}
+
+#[test]
+fn frontend_link_errors_are_errors() {
+    let missing_link = workflow(vec![load_image(1, &[]), preview(2, Some(99))], &[]);
+    let missing_origin = workflow(vec![preview(2, Some(1))], &[(1, 42, 0, 2, 0, "IMAGE")]);
+    // A stray links[] entry and a link whose target is gone are harmless.
+    let stray = workflow(
+        vec![load_image(1, &[]), preview(2, None)],
+        &[(5, 1, 0, 77, 0, "IMAGE")],
+    );
+    insta::assert_snapshot!(
+        "link_errors",
+        format!(
+            "{}\n{}\nstray: {}",
+            convert(&missing_link).expect_err("missing link"),
+            convert(&missing_origin).expect_err("missing origin"),
+            as_json(&convert(&stray).expect("stray link is ignored")),
+        )
+    );
+}
+
+#[test]
+fn loops_are_errors_not_hangs() {
+    // Two bypassed nodes feeding each other.
+    let bypass_loop = workflow(
+        vec![
+            node(
+                1,
+                "ImageInvert",
+                4,
+                &[("image", "IMAGE", Some(2))],
+                &[("IMAGE", &[1, 3])],
+                json!([]),
+            ),
+            node(
+                2,
+                "ImageInvert",
+                4,
+                &[("image", "IMAGE", Some(1))],
+                &[("IMAGE", &[2])],
+                json!([]),
+            ),
+            preview(3, Some(3)),
+        ],
+        &[
+            (1, 1, 0, 2, 0, "IMAGE"),
+            (2, 2, 0, 1, 0, "IMAGE"),
+            (3, 1, 0, 3, 0, "IMAGE"),
+        ],
+    );
+    // A ring of Reroute nodes.
+    let reroute_loop = workflow(
+        vec![
+            node(
+                1,
+                "Reroute",
+                0,
+                &[("", "*", Some(2))],
+                &[("*", &[1, 3])],
+                Value::Null,
+            ),
+            node(
+                2,
+                "Reroute",
+                0,
+                &[("", "*", Some(1))],
+                &[("*", &[2])],
+                Value::Null,
+            ),
+            preview(3, Some(3)),
+        ],
+        &[
+            (1, 1, 0, 2, 0, "*"),
+            (2, 2, 0, 1, 0, "*"),
+            (3, 1, 0, 3, 0, "IMAGE"),
+        ],
+    );
+    // A subgraph that contains itself.
+    let sg = "bbbbbbbb-0000-0000-0000-000000000001";
+    let mut self_sub = workflow(vec![node(5, sg, 0, &[], &[], json!([]))], &[]);
+    self_sub["definitions"] = json!({"subgraphs": [{"id": sg, "inputs": [], "outputs": [], "links": [],
+        "nodes": [node(1, sg, 0, &[], &[], json!([]))]}]});
+    insta::assert_snapshot!(
+        "loops",
+        format!(
+            "{}\n{}\n{}",
+            convert(&bypass_loop).expect_err("bypass loop"),
+            convert(&reroute_loop).expect_err("reroute loop"),
+            convert(&self_sub).expect_err("self-containing subgraph"),
+        )
+    );
+}
+
+#[test]
+fn deep_subgraph_nesting_is_bounded() {
+    let depth = 40;
+    let ids: Vec<String> = (0..depth)
+        .map(|i| format!("cccccccc-0000-0000-0000-{i:012}"))
+        .collect();
+    let defs: Vec<Value> = (0..depth)
+        .map(|i| {
+            let inner = if i + 1 < depth {
+                vec![node(1, &ids[i + 1], 0, &[], &[], json!([]))]
+            } else {
+                vec![load_image(1, &[])]
+            };
+            json!({"id": ids[i], "inputs": [], "outputs": [], "links": [], "nodes": inner})
+        })
+        .collect();
+    let mut wf = workflow(vec![node(1, &ids[0], 0, &[], &[], json!([]))], &[]);
+    wf["definitions"] = json!({"subgraphs": defs});
+    insta::assert_snapshot!("too_deep", convert(&wf).expect_err("too deep").to_string());
+}
+
+#[test]
+fn long_chains_and_many_nodes_convert() {
+    // Long chains (the 100k-node case runs in the benchmark, release build): Reroutes feeding one
+    // PreviewImage, and ImageInverts.
+    let n: i64 = 20_000;
+    let mut nodes = vec![load_image(1, &[1])];
+    let mut links = Vec::new();
+    for i in 0..n {
+        let id = i + 2;
+        nodes.push(node(
+            id,
+            "Reroute",
+            0,
+            &[("", "*", Some(i + 1))],
+            &[("IMAGE", &[i + 2])],
+            Value::Null,
+        ));
+        links.push((i + 1, id - 1, 0, id, 0, "IMAGE"));
+    }
+    nodes.push(preview(n + 2, Some(n + 1)));
+    links.push((n + 1, n + 1, 0, n + 2, 0, "IMAGE"));
+    let reroutes = workflow(nodes, &links);
+    let p = convert(&reroutes).expect("reroute chain converts");
+    assert_eq!(p[&(n + 2).to_string()].inputs["images"], json!(["1", 0]));
+
+    let mut nodes = vec![load_image(1, &[1])];
+    let mut links = Vec::new();
+    for i in 0..n {
+        let id = i + 2;
+        nodes.push(node(
+            id,
+            "ImageInvert",
+            0,
+            &[("image", "IMAGE", Some(i + 1))],
+            &[("IMAGE", &[i + 2])],
+            json!([]),
+        ));
+        links.push((i + 1, id - 1, 0, id, 0, "IMAGE"));
+    }
+    let chain = workflow(nodes, &links);
+    let p = convert(&chain).expect("invert chain converts");
+    assert_eq!(p.len(), usize::try_from(n).expect("fits") + 1);
+    assert_eq!(
+        p[&(n + 1).to_string()].inputs["image"],
+        json!([n.to_string(), 0])
+    );
+}
+
+#[test]
+fn wrong_types_huge_strings_and_unknown_classes() {
+    let huge = "x".repeat(5_000_000);
+    let mut wf = workflow(
+        vec![
+            node(
+                1,
+                "LoadImage",
+                0,
+                &[],
+                &[("IMAGE", &[1])],
+                json!([huge, "image"]),
+            ),
+            node(
+                2,
+                "NoSuchNode",
+                0,
+                &[("image", "IMAGE", Some(1))],
+                &[],
+                json!([1, 2]),
+            ),
+            node(3, "AlsoMissing", 0, &[], &[], json!({"a": 1})),
+            node(4, "AlsoMissing", 4, &[], &[], json!([])),
+        ],
+        &[(1, 1, 0, 2, 0, "IMAGE")],
+    );
+    wf["nodes"][0]["title"] = json!(huge);
+    let err = convert(&wf).expect_err("unknown classes");
+    insta::assert_snapshot!("unknown_classes", err.to_string());
+    // Widget values of the wrong JSON type are carried verbatim, arrays wrapped as the frontend does.
+    let odd = workflow(
+        vec![node(
+            1,
+            "SaveImage",
+            0,
+            &[("images", "IMAGE", None)],
+            &[],
+            json!([["a", "b"]]),
+        )],
+        &[],
+    );
+    assert_eq!(
+        as_json(&convert(&odd).expect("converts"))["1"]["inputs"],
+        json!({"filename_prefix": {"__value__": ["a", "b"]}})
+    );
+    let garbage = json!({"nodes": [{"id": 1, "type": "SaveImage", "inputs": "nope", "outputs": 5, "mode": "x", "widgets_values": 3}], "links": {"a": 1}});
+    assert_eq!(
+        as_json(&convert(&garbage).expect("converts"))["1"]["inputs"],
+        json!({"filename_prefix": "ComfyUI"})
+    );
+}
+
+#[test]
+fn legacy_group_nodes_are_refused_clearly() {
+    let wf = workflow(
+        vec![node(3, "workflow>MyGroup", 0, &[], &[], json!([]))],
+        &[],
+    );
+    insta::assert_snapshot!(
+        "group_node",
+        convert(&wf).expect_err("group node").to_string()
+    );
+}
