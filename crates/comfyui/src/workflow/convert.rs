@@ -184,12 +184,10 @@ impl<'w> Converter<'w> {
             });
         }
         let exec_id = format!("{prefix}{}", node.id);
-        let inherited = wrapper.map_or(0, |w| self.dtos[w].mode);
-        let mode = if matches!(inherited, MODE_NEVER | MODE_BYPASS) {
-            inherited
-        } else {
-            node.mode
-        };
+        // Each node keeps its own mode, as in frontend 1.27: muting or bypassing a subgraph node
+        // in the editor (Ctrl+M / Ctrl+B) also sets the mode of the nodes inside its definition,
+        // and graphToPrompt reads only the inner node's own mode.
+        let mode = node.mode;
         let sub = self.ui.subgraphs.get_key_value(node.class.as_str());
         let (kind, inputs, output_types, subgraph) = if let Some((sg_id, def)) = sub {
             // Inputs come from the definition; links from the saved node, matched by name.

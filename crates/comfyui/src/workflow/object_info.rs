@@ -106,9 +106,73 @@ struct RawClass {
 #[derive(Deserialize, Default)]
 struct RawInputs {
     #[serde(default)]
-    required: Option<IndexMap<String, Value>>,
+    required: Option<IndexMap<String, RawSpec>>,
     #[serde(default)]
-    optional: Option<IndexMap<String, Value>>,
+    optional: Option<IndexMap<String, RawSpec>>,
+}
+
+/// An input spec `[type or options, {options}?]`, reading only the options conversion uses
+/// (tooltips and the like are skipped without being stored).
+struct RawSpec {
+    head: Option<Value>,
+    opts: RawOpts,
+}
+
+#[derive(Deserialize, Default)]
+struct RawOpts {
+    #[serde(default)]
+    default: Option<Value>,
+    #[serde(default, rename = "forceInput")]
+    force_input: Option<Value>,
+    #[serde(default)]
+    control_after_generate: Option<Value>,
+    #[serde(default)]
+    image_upload: Option<Value>,
+    #[serde(default)]
+    video_upload: Option<Value>,
+    #[serde(default)]
+    animated_image_upload: Option<Value>,
+    #[serde(default)]
+    audio_upload: Option<Value>,
+    #[serde(default)]
+    image_folder: Option<Value>,
+    #[serde(default, rename = "dynamicPrompts")]
+    dynamic_prompts: Option<Value>,
+    #[serde(default)]
+    remote: Option<Value>,
+    #[serde(default)]
+    options: Option<Value>,
+}
+
+impl<'de> Deserialize<'de> for RawSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an input spec [type, {options}]")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawSpec, E> {
+                Ok(RawSpec {
+                    head: Some(Value::from(v)),
+                    opts: RawOpts::default(),
+                })
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawSpec, A::Error> {
+                let head = seq.next_element::<Value>()?;
+                let opts = seq
+                    .next_element::<Option<RawOpts>>()?
+                    .flatten()
+                    .unwrap_or_default();
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(RawSpec { head, opts })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -216,60 +280,53 @@ impl NodeClass {
 
 /// Orders a section of inputs by `input_order` (the server's declaration order); inputs missing
 /// from the order list follow in map order.
-fn ordered(map: Option<IndexMap<String, Value>>, order: Option<Vec<String>>) -> Vec<InputSpec> {
+fn ordered(map: Option<IndexMap<String, RawSpec>>, order: Option<Vec<String>>) -> Vec<InputSpec> {
     let Some(mut map) = map else {
         return Vec::new();
     };
     let mut out = Vec::with_capacity(map.len());
     for name in order.unwrap_or_default() {
         if let Some(spec) = map.shift_remove(&name) {
-            out.push(parse_spec(name, &spec));
+            out.push(parse_spec(name, spec));
         }
     }
     for (name, spec) in map {
-        out.push(parse_spec(name, &spec));
+        out.push(parse_spec(name, spec));
     }
     out
 }
 
-fn parse_spec(name: String, spec: &Value) -> InputSpec {
-    let (head, opts) = match spec {
-        Value::Array(a) => (a.first(), a.get(1).and_then(Value::as_object)),
-        Value::String(_) => (Some(spec), None),
-        _ => (None, None),
-    };
-    let flag = |k: &str| {
-        opts.and_then(|o| o.get(k))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    };
-    let kind = match head {
-        Some(Value::Array(options)) => InputType::Combo(options.clone()),
-        Some(Value::String(t)) if t == "COMBO" => InputType::Combo(
-            opts.and_then(|o| o.get("options"))
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-        ),
-        Some(Value::String(t)) => InputType::Named(t.clone()),
+fn parse_spec(name: String, spec: RawSpec) -> InputSpec {
+    let o = spec.opts;
+    let flag = |v: &Option<Value>| matches!(v, Some(Value::Bool(true)));
+    let kind = match spec.head {
+        Some(Value::Array(options)) => InputType::Combo(options),
+        Some(Value::String(t)) if t == "COMBO" => InputType::Combo(match o.options {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        }),
+        Some(Value::String(t)) => InputType::Named(t),
         _ => InputType::Named(String::new()),
     };
     InputSpec {
-        default: opts.and_then(|o| o.get("default")).cloned(),
-        force_input: flag("forceInput"),
-        control_after_generate: flag("control_after_generate"),
-        media_upload: flag("image_upload") || flag("video_upload") || flag("animated_image_upload"),
-        audio_upload: flag("audio_upload"),
-        image_folder: opts
-            .and_then(|o| o.get("image_folder"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        dynamic_prompts: flag("dynamicPrompts"),
-        refresh_button: opts
-            .and_then(|o| o.get("remote"))
+        force_input: flag(&o.force_input),
+        control_after_generate: flag(&o.control_after_generate),
+        media_upload: flag(&o.image_upload)
+            || flag(&o.video_upload)
+            || flag(&o.animated_image_upload),
+        audio_upload: flag(&o.audio_upload),
+        image_folder: match o.image_folder {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        },
+        dynamic_prompts: flag(&o.dynamic_prompts),
+        refresh_button: o
+            .remote
+            .as_ref()
             .and_then(|r| r.get("refresh_button"))
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        default: o.default,
         kind,
         name,
     }
