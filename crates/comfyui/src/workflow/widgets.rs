@@ -191,67 +191,65 @@ pub(crate) fn process_dynamic_prompt(input: &str) -> String {
 }
 
 fn strip_comments(s: &str) -> String {
+    // One linear pass (a regex-free `/\/\*[\s\S]*?\*\/|\/\/.*/g`).
+    let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    loop {
-        let next = match (rest.find("/*"), rest.find("//")) {
-            (Some(b), Some(l)) => Some(b.min(l)),
-            (b, l) => b.or(l),
-        };
-        let Some(at) = next else {
-            out.push_str(rest);
-            return out;
-        };
-        out.push_str(&rest[..at]);
-        let after = &rest[at..];
-        if let Some(body) = after.strip_prefix("/*") {
-            if let Some(end) = body.find("*/") {
-                rest = &body[end + 2..];
-            } else {
-                // An unterminated block comment is not a comment: keep the `/`, scan on.
-                out.push('/');
-                rest = &after[1..];
+    let mut i = 0;
+    let mut copied = 0;
+    let mut no_close = false;
+    while i + 1 < b.len() {
+        if b[i] == b'/' && b[i + 1] == b'*' && !no_close {
+            if let Some(end) = s[i + 2..].find("*/") {
+                out.push_str(&s[copied..i]);
+                i = i + 2 + end + 2;
+                copied = i;
+                continue;
             }
+            // Unterminated: not a comment; neither is any later `/*` (there is no `*/` after it).
+            no_close = true;
+            i += 1;
+        } else if b[i] == b'/' && b[i + 1] == b'/' {
+            out.push_str(&s[copied..i]);
+            i = s[i..].find('\n').map_or(b.len(), |nl| i + nl);
+            copied = i;
         } else {
-            // A `//` comment runs to the end of the line (the newline stays).
-            match after.find('\n') {
-                Some(nl) => rest = &after[nl..],
-                None => return out,
+            i += 1;
+        }
+    }
+    out.push_str(&s[copied..]);
+    out
+}
+
+/// Replaces each `{a|b|c}` (innermost first) with its first option, in one pass with a stack;
+/// `\{` and `\}` are literal. Unbalanced braces are kept as written.
+fn resolve_choices(s: &str) -> String {
+    let mut stack: Vec<String> = vec![String::with_capacity(s.len())];
+    let mut prev_backslash = false;
+    for ch in s.chars() {
+        match ch {
+            '{' if !prev_backslash => stack.push(String::new()),
+            '}' if !prev_backslash && stack.len() > 1 => {
+                let group = stack.pop().unwrap_or_default();
+                let choice = group.split('|').next().unwrap_or("");
+                if let Some(top) = stack.last_mut() {
+                    top.push_str(choice);
+                }
+            }
+            _ => {
+                if let Some(top) = stack.last_mut() {
+                    top.push(ch);
+                }
             }
         }
+        prev_backslash = ch == '\\';
     }
-}
-
-/// Replaces each innermost `{a|b|c}` with its first option until no unescaped pair is left.
-fn resolve_choices(s: &str) -> String {
-    let mut cur = s.to_owned();
-    // Each round removes one pair of braces, so the loop is bounded by the input length.
-    for _ in 0..=s.len() {
-        let Some(close) = find_unescaped(&cur, '}', 0) else {
-            break;
-        };
-        let mut open = None;
-        let mut from = 0;
-        while let Some(p) = find_unescaped(&cur[..close], '{', from) {
-            open = Some(p);
-            from = p + 1;
+    // Unclosed groups: put their `{` back.
+    while stack.len() > 1 {
+        let group = stack.pop().unwrap_or_default();
+        if let Some(top) = stack.last_mut() {
+            top.push('{');
+            top.push_str(&group);
         }
-        let Some(open) = open else { break };
-        let choice = cur[open + 1..close]
-            .split('|')
-            .next()
-            .unwrap_or("")
-            .to_owned();
-        cur = format!("{}{}{}", &cur[..open], choice, &cur[close + 1..]);
     }
-    cur
-}
-
-fn find_unescaped(s: &str, c: char, from: usize) -> Option<usize> {
-    let bytes = s.as_bytes();
-    s.get(from..)?
-        .char_indices()
-        .map(|(i, ch)| (i + from, ch))
-        .find(|&(i, ch)| ch == c && (i == 0 || bytes[i - 1] != b'\\'))
-        .map(|(i, _)| i)
+    stack.pop().unwrap_or_default()
 }

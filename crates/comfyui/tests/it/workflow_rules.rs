@@ -508,3 +508,42 @@ fn legacy_group_nodes_are_refused_clearly() {
         convert(&wf).expect_err("group node").to_string()
     );
 }
+
+#[test]
+fn dynamic_prompts_strip_comments_and_resolve_choices_linearly() {
+    let text = "a {b|c} photo // note\nof {x|{y|z}} /* hidden */ \\{kept\\} /* open";
+    let wf = workflow(
+        vec![node(
+            1,
+            "CLIPTextEncode",
+            0,
+            &[("clip", "CLIP", None)],
+            &[("CONDITIONING", &[])],
+            json!([text]),
+        )],
+        &[],
+    );
+    let p = convert(&wf).expect("converts");
+    assert_eq!(
+        p["1"].inputs["text"],
+        json!("a b photo \nof x  \\{kept\\} /* open")
+    );
+    // Hostile sizes stay linear: a megabyte of braces and comment openers.
+    let hostile = "{a|b}/*".repeat(150_000);
+    let wf = workflow(
+        vec![node(
+            1,
+            "CLIPTextEncode",
+            0,
+            &[("clip", "CLIP", None)],
+            &[("CONDITIONING", &[])],
+            json!([hostile]),
+        )],
+        &[],
+    );
+    let p = convert(&wf).expect("converts");
+    assert_eq!(
+        p["1"].inputs["text"].as_str().map(str::len),
+        Some(150_000 * 3)
+    );
+}
