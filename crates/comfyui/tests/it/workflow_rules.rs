@@ -547,3 +547,68 @@ fn dynamic_prompts_strip_comments_and_resolve_choices_linearly() {
         Some(150_000 * 3)
     );
 }
+
+#[test]
+fn subgraph_widget_inputs_take_the_wrappers_promoted_value_and_bypass_routes_around() {
+    let sg = "dddddddd-0000-0000-0000-000000000001";
+    let mut blur = node(
+        2,
+        "ImageBlur",
+        0,
+        &[
+            ("image", "IMAGE", Some(1)),
+            ("blur_radius", "INT", Some(3)),
+            ("sigma", "FLOAT", None),
+        ],
+        &[("IMAGE", &[2])],
+        json!([1, 0.5]),
+    );
+    blur["inputs"][1]["widget"] = json!({"name": "blur_radius"});
+    let def = json!({
+        "id": sg, "name": "blur",
+        "inputs": [
+            {"name": "image", "type": "IMAGE", "linkIds": [1]},
+            {"name": "blur_radius", "type": "INT", "linkIds": [3]}
+        ],
+        "outputs": [{"name": "IMAGE", "type": "IMAGE", "linkIds": [2]}],
+        "nodes": [blur],
+        "links": [
+            {"id": 1, "origin_id": -10, "origin_slot": 0, "target_id": 2, "target_slot": 0, "type": "IMAGE"},
+            {"id": 3, "origin_id": -10, "origin_slot": 1, "target_id": 2, "target_slot": 1, "type": "INT"},
+            {"id": 2, "origin_id": 2, "origin_slot": 0, "target_id": -20, "target_slot": 0, "type": "IMAGE"}
+        ],
+    });
+    let wrapper = |id: i64, mode: i64, link_in: i64, link_out: i64| {
+        let mut w = node(
+            id,
+            sg,
+            mode,
+            &[
+                ("image", "IMAGE", Some(link_in)),
+                ("blur_radius", "INT", None),
+            ],
+            &[("IMAGE", &[link_out])],
+            json!([7]),
+        );
+        w["inputs"][1]["widget"] = json!({"name": "blur_radius"});
+        w
+    };
+    let mut wf = workflow(
+        vec![
+            load_image(1, &[1]),
+            wrapper(5, 0, 1, 2),
+            wrapper(6, 4, 2, 3),
+            preview(9, Some(3)),
+        ],
+        &[
+            (1, 1, 0, 5, 0, "IMAGE"),
+            (2, 5, 0, 6, 0, "IMAGE"),
+            (3, 6, 0, 9, 0, "IMAGE"),
+        ],
+    );
+    wf["definitions"] = json!({"subgraphs": [def]});
+    let p = as_json(&convert(&wf).expect("converts"));
+    // Node 6 is bypassed, but its inner node keeps its own mode (frontend 1.27), so "6:2" is still
+    // emitted while the consumer of 6 is routed around it to "5:2".
+    insta::assert_json_snapshot!("subgraph_promoted_and_bypassed", p);
+}
