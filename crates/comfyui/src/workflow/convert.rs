@@ -32,7 +32,7 @@ use super::widgets::{Widget, process_dynamic_prompt, widget_values, widgets_for}
 /// Maximum nesting of subgraphs (the frontend has no limit; real workflows use a few levels).
 pub const MAX_SUBGRAPH_DEPTH: usize = 32;
 /// Maximum number of executable nodes after expanding subgraphs and group nodes.
-pub const MAX_EXPANDED_NODES: usize = 1_000_000;
+pub const MAX_EXPANDED_NODES: usize = 250_000;
 
 const MODE_NEVER: i64 = 2;
 const MODE_BYPASS: i64 = 4;

@@ -1,6 +1,12 @@
 //! Workflow formats: loading API- and UI-format workflows, converting UI to API headlessly with
 //! an instance's `object_info` (the frontend's `graphToPrompt()` rules), and checking a workflow's
 //! dependencies (node classes, model files, input files) against an instance.
+//!
+//! Conversion reproduces frontend 1.27's `graphToPrompt()` (rules in `convert` and `widgets`) and
+//! is checked against the 65 frontend-produced pairs in `fixtures/comfyui/conversion`. Not
+//! supported: legacy group nodes (`workflow>NAME`, an explicit error), frontend-only widgets of
+//! custom node packs (their node classes convert with linked inputs only), and the frontend's
+//! random choice in `{a|b}` dynamic prompts (the first option is taken, so output is reproducible).
 
 mod api;
 mod convert;

@@ -612,3 +612,31 @@ fn subgraph_widget_inputs_take_the_wrappers_promoted_value_and_bypass_routes_aro
     // emitted while the consumer of 6 is routed around it to "5:2".
     insta::assert_json_snapshot!("subgraph_promoted_and_bypassed", p);
 }
+
+#[test]
+fn exponential_subgraph_fan_out_is_bounded() {
+    // Each level holds 20 instances of the next: 20^5 = 3.2M nodes once expanded.
+    let ids: Vec<String> = (0..5)
+        .map(|i| format!("eeeeeeee-0000-0000-0000-{i:012}"))
+        .collect();
+    let defs: Vec<Value> = (0..5)
+        .map(|i| {
+            let inner: Vec<Value> = (1..=20)
+                .map(|k| {
+                    if i + 1 < 5 {
+                        node(k, &ids[i + 1], 0, &[], &[], json!([]))
+                    } else {
+                        load_image(k, &[])
+                    }
+                })
+                .collect();
+            json!({"id": ids[i], "inputs": [], "outputs": [], "links": [], "nodes": inner})
+        })
+        .collect();
+    let mut wf = workflow(vec![node(1, &ids[0], 0, &[], &[], json!([]))], &[]);
+    wf["definitions"] = json!({"subgraphs": defs});
+    insta::assert_snapshot!(
+        "fan_out",
+        convert(&wf).expect_err("too many nodes").to_string()
+    );
+}
