@@ -4,9 +4,10 @@
 //!
 //! Conversion reproduces frontend 1.27's `graphToPrompt()` (rules in `convert` and `widgets`) and
 //! is checked against the 65 frontend-produced pairs in `fixtures/comfyui/conversion`. Not
-//! supported: legacy group nodes (`workflow>NAME`, an explicit error), frontend-only widgets of
-//! custom node packs (their node classes convert with linked inputs only), and the frontend's
-//! random choice in `{a|b}` dynamic prompts (the first option is taken, so output is reproducible).
+//! supported: legacy group nodes (`workflow>NAME`, an explicit error); widgets that custom node
+//! packs add from their own frontend JavaScript (not described by `object_info`, so such a node's
+//! `widgets_values` may map differently); the frontend's random choice in `{a|b}` dynamic prompts
+//! (the first option is taken, so a conversion is reproducible).
 
 mod api;
 mod convert;
