@@ -3,8 +3,8 @@
 //! 1. `PrimitiveNodes` push their value into every widget they feed (`applyToGraph`), through
 //!    legacy Reroute nodes too; the targets' saved values are stale.
 //! 2. Every node becomes an executable node ("DTO"); subgraph instances are expanded into their
-//!    inner nodes with ids `outer:inner` (nested: `a:b:c`). Legacy group nodes (`workflow>NAME`,
-//!    deprecated since subgraphs) are refused with an error rather than converted wrongly.
+//!    inner nodes with ids `outer:inner` (nested: `a:b:c`), legacy group nodes (`workflow>NAME`)
+//!    into `group:index` with the group handler's own wiring (see `group`).
 //! 3. Each DTO that is not virtual (Reroute, `PrimitiveNode`, Note, `MarkdownNote`, subgraph or group
 //!    wrapper), muted (mode 2) or bypassed (mode 4) is emitted: its widgets with
 //!    `options.serialize !== false` in widget order, then every input whose link resolves, as
@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use super::api::{ApiMeta, ApiNode, ApiPrompt, js_key_order};
 use super::error::ConvertError;
+use super::group::GroupConfig;
 use super::object_info::ObjectInfo;
 use super::titles::Titles;
 use super::ui::{SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID, UiGraph, UiNode, UiWorkflow};
@@ -69,6 +70,7 @@ enum Kind {
     Regular,
     Virtual,
     Subgraph,
+    Group,
 }
 
 struct DtoInput<'w> {
@@ -91,6 +93,9 @@ struct Dto<'w> {
     output_types: Vec<&'w str>,
     /// For subgraph wrappers: the definition id.
     subgraph: Option<&'w str>,
+    /// For legacy group nodes: the group name; for their inner nodes: (wrapper DTO, index).
+    group_name: Option<&'w str>,
+    group_child: Option<(usize, usize)>,
 }
 
 enum Resolved {
@@ -108,6 +113,7 @@ struct Converter<'w> {
     /// Widget values pushed by `PrimitiveNodes`: (DTO, widget name) -> value.
     overrides: HashMap<(usize, String), Value>,
     widget_cache: HashMap<&'w str, Vec<Widget>>,
+    group_cfgs: HashMap<&'w str, GroupConfig>,
 }
 
 fn is_virtual_class(class: &str) -> bool {
@@ -160,6 +166,7 @@ impl<'w> Converter<'w> {
             node_index,
             overrides: HashMap::new(),
             widget_cache: HashMap::new(),
+            group_cfgs: HashMap::new(),
         };
         let order = execution_order(&ui.root);
         let mut ancestry = Vec::new();
@@ -218,7 +225,11 @@ impl<'w> Converter<'w> {
             let outs = def.outputs.iter().map(|o| o.ty.as_str()).collect();
             (Kind::Subgraph, inputs, outs, Some(sg_id.as_str()))
         } else {
-            let kind = if is_virtual_class(&node.class) || group_name(&node.class).is_some() {
+            let is_group =
+                group_name(&node.class).is_some_and(|g| self.ui.group_nodes.contains_key(g));
+            let kind = if is_group {
+                Kind::Group
+            } else if is_virtual_class(&node.class) {
                 Kind::Virtual
             } else {
                 Kind::Regular
@@ -251,6 +262,8 @@ impl<'w> Converter<'w> {
             inputs,
             output_types,
             subgraph,
+            group_name: None,
+            group_child: None,
         });
         self.by_exec.entry(exec_id.clone()).or_insert(idx);
         if let Some(sg_id) = subgraph {
@@ -282,13 +295,170 @@ impl<'w> Converter<'w> {
                 )?;
             }
             ancestry.pop();
-        } else if let Some(name) = group_name(&node.class) {
-            return Err(ConvertError::GroupNodeUnsupported {
-                node_id: exec_id,
-                name: name.to_owned(),
-            });
+        } else if let Some((name, def)) =
+            group_name(&node.class).and_then(|g| self.ui.group_nodes.get_key_value(g))
+        {
+            if wrapper.is_some() {
+                return Err(ConvertError::GroupNodeInSubgraph {
+                    node_id: exec_id,
+                    name: name.clone(),
+                });
+            }
+            self.dtos[idx].group_name = Some(name.as_str());
+            let cfg = self
+                .group_cfgs
+                .entry(name.as_str())
+                .or_insert_with(|| GroupConfig::build(def, self.oi));
+            let values = cfg.inner_values(node.widgets_values.as_ref());
+            for (i, inner) in def.nodes.iter().enumerate() {
+                if self.dtos.len() >= MAX_EXPANDED_NODES {
+                    return Err(ConvertError::TooManyNodes {
+                        limit: MAX_EXPANDED_NODES,
+                    });
+                }
+                let child = self.dtos.len();
+                let child_id = format!("{exec_id}:{i}");
+                self.dtos.push(Dto {
+                    exec_id: child_id.clone(),
+                    prefix: format!("{exec_id}:"),
+                    graph,
+                    node: inner,
+                    kind: if is_virtual_class(&inner.class) {
+                        Kind::Virtual
+                    } else {
+                        Kind::Regular
+                    },
+                    mode: inner.mode,
+                    wrapper: None,
+                    inputs: inner
+                        .inputs
+                        .iter()
+                        .map(|s| DtoInput {
+                            name: s.name.as_str(),
+                            ty: s.ty.as_str(),
+                            link: s.link,
+                        })
+                        .collect(),
+                    output_types: inner.outputs.iter().map(|o| o.ty.as_str()).collect(),
+                    subgraph: None,
+                    group_name: None,
+                    group_child: Some((idx, i)),
+                });
+                self.by_exec.entry(child_id).or_insert(child);
+                for ((target, widget), v) in &values {
+                    if *target == i {
+                        self.overrides.insert((child, widget.clone()), v.clone());
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    /// An inner node's input as the group handler wires it (`getInputNode`/`getInputLink`): a
+    /// group input leads to the outer node linked there, an internal link to the inner origin; no
+    /// reroute or bypass is followed. Returns the origin DTO and slot.
+    fn group_child_input(
+        &self,
+        wrapper: usize,
+        index: usize,
+        slot: i64,
+    ) -> Result<Option<(usize, i64)>, ConvertError> {
+        let w = &self.dtos[wrapper];
+        let Some(cfg) = w.group_name.and_then(|n| self.group_cfgs.get(n)) else {
+            return Ok(None);
+        };
+        let Some(def) = w.group_name.and_then(|n| self.ui.group_nodes.get(n)) else {
+            return Ok(None);
+        };
+        if let Some(&k) = usize::try_from(slot)
+            .ok()
+            .and_then(|s| cfg.input_map.get(&(index, s)))
+        {
+            let input = w.inputs.get(k).ok_or_else(|| ConvertError::NoSuchInput {
+                node_id: w.exec_id.clone(),
+                slot: i64::try_from(k).unwrap_or(i64::MAX),
+            })?;
+            let Some(link) = input.link.and_then(|l| w.graph.links.get(&l)) else {
+                return Ok(None);
+            };
+            let Some(origin) = self.find_node(w.graph, &link.origin_id) else {
+                return Ok(None);
+            };
+            let id = format!("{}{}", w.prefix, origin.id);
+            return match self.by_exec.get(&id) {
+                Some(&o) => Ok(Some((o, link.origin_slot))),
+                None => Err(ConvertError::MissingOriginNode {
+                    node_id: format!("{}:{index}", w.exec_id),
+                    slot: slot as usize,
+                    input: input.name.to_owned(),
+                    origin_id: id,
+                }),
+            };
+        }
+        let Some(&(src, origin_slot)) = cfg.links_to.get(&(index, slot)) else {
+            return Ok(None);
+        };
+        if def
+            .nodes
+            .get(src)
+            .is_none_or(|n| n.class == "PrimitiveNode")
+        {
+            return Ok(None);
+        }
+        Ok(self
+            .by_exec
+            .get(&format!("{}:{src}", w.exec_id))
+            .map(|&o| (o, origin_slot)))
+    }
+
+    /// `ExecutableGroupNodeDTO.resolveOutput` for a group node that is not bypassed: the inner
+    /// node behind group output `slot` (through inner Reroutes).
+    fn group_output(&self, wrapper: usize, slot: i64) -> Result<(usize, i64), ConvertError> {
+        let w = &self.dtos[wrapper];
+        let err = || ConvertError::GroupOutput {
+            node_id: w.exec_id.clone(),
+            slot,
+        };
+        let link = usize::try_from(slot)
+            .ok()
+            .and_then(|s| w.node.outputs.get(s))
+            .and_then(|o| o.links.first())
+            .and_then(|l| w.graph.links.get(l))
+            .ok_or_else(err)?;
+        let cfg = w
+            .group_name
+            .and_then(|n| self.group_cfgs.get(n))
+            .ok_or_else(err)?;
+        let &(mut inner, out_slot) = usize::try_from(link.origin_slot)
+            .ok()
+            .and_then(|s| cfg.outputs.get(s))
+            .ok_or_else(err)?;
+        let mut via: Option<i64> = None;
+        let mut child = *self
+            .by_exec
+            .get(&format!("{}:{inner}", w.exec_id))
+            .ok_or_else(err)?;
+        let mut steps = 0usize;
+        while self.dtos[child].node.class == "Reroute" {
+            steps += 1;
+            if steps > self.dtos.len() {
+                return Err(ConvertError::Circular {
+                    node_id: self.dtos[child].exec_id.clone(),
+                    slot: 0,
+                });
+            }
+            let (origin, origin_slot) =
+                self.group_child_input(wrapper, inner, 0)?.ok_or_else(err)?;
+            if self.dtos[origin].group_child.map(|(g, _)| g) != Some(wrapper) {
+                // The frontend looks the origin up among the group's inner nodes and fails.
+                return Err(err());
+            }
+            via = Some(origin_slot);
+            child = origin;
+            inner = self.dtos[origin].group_child.map_or(inner, |(_, i)| i);
+        }
+        Ok((child, via.unwrap_or(out_slot)))
     }
 
     fn find_node(&self, graph: &'w UiGraph, id: &str) -> Option<&'w UiNode> {
@@ -310,7 +480,7 @@ impl<'w> Converter<'w> {
     fn apply_primitives(&mut self) {
         for p in 0..self.dtos.len() {
             let d = &self.dtos[p];
-            if d.node.class != "PrimitiveNode" {
+            if d.node.class != "PrimitiveNode" || d.group_child.is_some() {
                 continue;
             }
             let Some(value) = d
@@ -376,7 +546,7 @@ impl<'w> Converter<'w> {
                     .map(|i| values[i].clone())
             }
             Kind::Subgraph => self.promoted_value(dto, name),
-            Kind::Virtual => None,
+            Kind::Virtual | Kind::Group => None,
         }
     }
 
@@ -468,6 +638,11 @@ impl<'w> Converter<'w> {
                             slot,
                         });
                     }
+                    if let Some((w, index)) = self.dtos[d].group_child {
+                        return Ok(self
+                            .group_child_input(w, index, slot)?
+                            .map(|(o, s)| Resolved::Link(o, s)));
+                    }
                     let dto = &self.dtos[d];
                     let input = usize::try_from(slot)
                         .ok()
@@ -534,6 +709,21 @@ impl<'w> Converter<'w> {
                         });
                     }
                     let dto = &self.dtos[o];
+                    if dto.kind == Kind::Group {
+                        if dto.mode == MODE_BYPASS {
+                            // Group nodes keep the older rule: the first input of exactly the type.
+                            let s = usize::try_from(slot).ok();
+                            let found = s
+                                .into_iter()
+                                .chain(0..dto.inputs.len())
+                                .find(|&i| dto.inputs.get(i).is_some_and(|x| x.ty == ty));
+                            let Some(i) = found else { return Ok(None) };
+                            step = Step::In(o, i64::try_from(i).unwrap_or(i64::MAX), None);
+                            continue;
+                        }
+                        let (child, s) = self.group_output(o, slot)?;
+                        return Ok(Some(Resolved::Link(child, s)));
+                    }
                     if dto.mode == MODE_BYPASS {
                         let Some(i) = self.bypass_slot_index(o, slot, &ty)? else {
                             return Ok(None);
@@ -593,6 +783,7 @@ impl<'w> Converter<'w> {
                             }
                         }
                         Kind::Regular => return Ok(Some(Resolved::Link(o, slot))),
+                        Kind::Group => return Ok(None),
                     }
                 }
             }

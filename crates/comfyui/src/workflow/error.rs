@@ -75,10 +75,12 @@ pub enum ConvertError {
     #[error("the workflow expands to more than {limit} nodes")]
     TooManyNodes { limit: usize },
     #[error(
-        "node {node_id} is a legacy group node ({name}); converting group nodes is not supported: \
-         open the workflow in the editor once (it migrates group nodes to subgraphs) and save it again"
+        "node {node_id} is a legacy group node ({name}) inside a subgraph, which the frontend does not \
+         support either: convert the group node to a subgraph in the editor"
     )]
-    GroupNodeUnsupported { node_id: String, name: String },
+    GroupNodeInSubgraph { node_id: String, name: String },
+    #[error("output {slot} of group node {node_id} cannot be resolved to a node inside the group")]
+    GroupOutput { node_id: String, slot: i64 },
     #[error("the instance does not have these node classes: {}", list_missing(.nodes))]
     UnknownNodeClasses { nodes: Vec<(String, String)> },
 }

@@ -19,6 +19,7 @@ pub(crate) const SUBGRAPH_OUTPUT_ID: &str = "-20";
 pub struct UiWorkflow {
     pub(crate) root: UiGraph,
     pub(crate) subgraphs: HashMap<String, SubgraphDef>,
+    pub(crate) group_nodes: HashMap<String, GroupNodeDef>,
     pub(crate) models: Vec<ModelRef>,
 }
 
@@ -86,6 +87,17 @@ pub(crate) struct SubgraphIo {
     pub link_ids: Vec<i64>,
 }
 
+/// A legacy group node definition (`extra.groupNodes[name]`).
+#[derive(Debug, Clone)]
+pub(crate) struct GroupNodeDef {
+    /// Inner nodes; a node's index is its id inside the group.
+    pub nodes: Vec<UiNode>,
+    /// `(origin index, origin slot, target index, target slot)` links between inner nodes.
+    pub links: Vec<(usize, i64, usize, i64)>,
+    /// `(inner index, output slot)` outputs that also feed nodes outside the group.
+    pub external: Vec<(usize, i64)>,
+}
+
 /// Whether a parsed JSON document has the UI workflow shape.
 pub(crate) fn looks_like_ui(v: &Value) -> bool {
     v.as_object()
@@ -150,6 +162,18 @@ impl UiWorkflow {
                 );
             }
         }
+        let mut group_nodes = HashMap::new();
+        if let Some(groups) = obj
+            .get("extra")
+            .and_then(|e| e.get("groupNodes"))
+            .and_then(Value::as_object)
+        {
+            for (name, def) in groups {
+                if let Some(g) = parse_group_def(def) {
+                    group_nodes.insert(name.clone(), g);
+                }
+            }
+        }
         let mut models = Vec::new();
         collect_models(obj.get("models"), &mut models);
         let mut all_nodes: Vec<&Value> = obj
@@ -177,6 +201,7 @@ impl UiWorkflow {
         Ok(Self {
             root,
             subgraphs,
+            group_nodes,
             models,
         })
     }
@@ -353,5 +378,56 @@ pub(crate) fn parse_node(n: &Value) -> Result<UiNode, String> {
         inputs,
         outputs,
         widgets_values: o.get("widgets_values").cloned(),
+    })
+}
+
+fn parse_group_def(def: &Value) -> Option<GroupNodeDef> {
+    let nodes = def
+        .get("nodes")?
+        .as_array()?
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mut n = n.clone();
+            if let Some(o) = n.as_object_mut() {
+                o.insert("id".to_owned(), Value::from(i));
+            }
+            parse_node(&n).ok()
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let index = |v: Option<&Value>| v.and_then(as_int).and_then(|i| usize::try_from(i).ok());
+    let links = def
+        .get("links")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| {
+                    let l = l.as_array()?;
+                    Some((
+                        index(l.first())?,
+                        as_int(l.get(1)?)?,
+                        index(l.get(2))?,
+                        as_int(l.get(3)?)?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let external = def
+        .get("external")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| {
+                    let e = e.as_array()?;
+                    Some((index(e.first())?, as_int(e.get(1)?)?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(GroupNodeDef {
+        nodes,
+        links,
+        external,
     })
 }

@@ -498,14 +498,80 @@ fn wrong_types_huge_strings_and_unknown_classes() {
 }
 
 #[test]
-fn legacy_group_nodes_are_refused_clearly() {
-    let wf = workflow(
+fn legacy_group_nodes_expand_with_index_ids() {
+    let mut wf = workflow(
+        vec![
+            node(
+                10,
+                "workflow>Invert loaded",
+                0,
+                &[],
+                &[("MASK", &[]), ("IMAGE", &[1])],
+                json!(["photo.png", "image"]),
+            ),
+            preview(11, Some(1)),
+        ],
+        &[(1, 10, 1, 11, 0, "IMAGE")],
+    );
+    wf["extra"] = json!({"groupNodes": {"Invert loaded": {
+        "nodes": [
+            node(0, "LoadImage", 0, &[], &[("IMAGE", &[0]), ("MASK", &[])], json!(["example.png", "image"])),
+            node(1, "ImageInvert", 0, &[("image", "IMAGE", Some(0))], &[("IMAGE", &[])], json!([])),
+        ],
+        "links": [[0, 0, 1, 0, 5, "IMAGE"]],
+        "external": [[1, 0, "IMAGE"]],
+    }}});
+    let p = as_json(&convert(&wf).expect("converts"));
+    insta::assert_json_snapshot!("group_node", p);
+    // A group input wired from outside, and a seed widget with its control companion.
+    let mut outer = workflow(
+        vec![
+            load_image(1, &[2]),
+            node(
+                20,
+                "workflow>Blur",
+                0,
+                &[("image", "IMAGE", Some(2))],
+                &[("NOISE", &[]), ("IMAGE", &[3])],
+                json!([9, "fixed", 4, 0.25]),
+            ),
+            preview(21, Some(3)),
+        ],
+        &[(2, 1, 0, 20, 0, "IMAGE"), (3, 20, 1, 21, 0, "IMAGE")],
+    );
+    outer["extra"] = json!({"groupNodes": {"Blur": {
+        "nodes": [
+            node(0, "RandomNoise", 0, &[], &[("NOISE", &[])], json!([1, "randomize"])),
+            node(1, "ImageBlur", 0, &[("image", "IMAGE", None)], &[("IMAGE", &[])], json!([1, 1.0])),
+        ],
+        "links": [],
+        "external": [[1, 0, "IMAGE"]],
+    }}});
+    let p = as_json(&convert(&outer).expect("converts"));
+    assert_eq!(p["20:0"]["inputs"], json!({"noise_seed": 9}));
+    assert_eq!(
+        p["20:1"]["inputs"],
+        json!({"blur_radius": 4, "sigma": 0.25, "image": ["1", 0]})
+    );
+    assert_eq!(p["21"]["inputs"]["images"], json!(["20:1", 0]));
+    // A group node inside a subgraph is refused, as by the frontend; an undefined group is an
+    // unknown node class.
+    let sg = "ffffffff-0000-0000-0000-000000000001";
+    let mut nested = workflow(vec![node(1, sg, 0, &[], &[], json!([]))], &[]);
+    nested["extra"] = wf["extra"].clone();
+    nested["definitions"] = json!({"subgraphs": [{"id": sg, "inputs": [], "outputs": [], "links": [],
+        "nodes": [node(3, "workflow>Invert loaded", 0, &[], &[], json!([]))]}]});
+    let undefined = workflow(
         vec![node(3, "workflow>MyGroup", 0, &[], &[], json!([]))],
         &[],
     );
     insta::assert_snapshot!(
-        "group_node",
-        convert(&wf).expect_err("group node").to_string()
+        "group_errors",
+        format!(
+            "{}\n{}",
+            convert(&nested).expect_err("group in subgraph"),
+            convert(&undefined).expect_err("undefined group")
+        )
     );
 }
 
