@@ -344,6 +344,7 @@ impl UiWorkflow {
         let graphs = std::iter::once(&self.root).chain(self.subgraphs.values().map(|d| &d.graph));
         graphs
             .flat_map(|g| g.nodes.iter())
+            .chain(self.group_nodes.values().flat_map(|g| g.nodes.iter()))
             .filter(|n| {
                 !matches!(
                     n.class.as_str(),

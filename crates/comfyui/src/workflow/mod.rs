@@ -4,11 +4,13 @@
 //!
 //! Conversion reproduces frontend 1.27's `graphToPrompt()` (rules in `convert` and `widgets`) and
 //! is checked against the 65 frontend-produced pairs in `fixtures/comfyui/conversion`. Legacy
-//! group nodes follow the frontend's group code but have no frontend-produced pair to check
-//! against; a group node inside a subgraph is an error, as in the frontend. Not supported: widgets that custom node
-//! packs add from their own frontend JavaScript (not described by `object_info`, so such a node's
-//! `widgets_values` may map differently); the frontend's random choice in `{a|b}` dynamic prompts
-//! (the first option is taken, so a conversion is reproducible).
+//! group nodes follow the frontend's group code (`group`) but have no frontend-produced pair to
+//! check against; a group node inside a subgraph is an error, as in the frontend.
+//!
+//! Not supported: widgets that custom node packs add from their own frontend JavaScript (not
+//! described by `object_info`, so such a node's `widgets_values` may map differently); primitive
+//! nodes inside group nodes; the frontend's random choice in `{a|b}` dynamic prompts (the first
+//! option is taken, so a conversion is reproducible).
 
 mod api;
 mod convert;
