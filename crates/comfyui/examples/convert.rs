@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use comfy_local_comfyui::workflow::{ObjectInfo, Titles, Workflow, convert_ui_to_api, load};
+use comfy_local_comfyui::workflow::{ObjectInfo, Titles, load};
 
 fn run() -> Result<String, String> {
     let mut args = std::env::args().skip(1);
@@ -23,11 +23,10 @@ fn run() -> Result<String, String> {
     let oi_bytes = std::fs::read(&oi_path).map_err(|e| format!("{oi_path}: {e}"))?;
     let oi = ObjectInfo::parse(&oi_bytes).map_err(|e| format!("{oi_path}: {e}"))?;
     let bytes = std::fs::read(&ui_path).map_err(|e| format!("{ui_path}: {e}"))?;
-    let prompt = match load(&bytes).map_err(|e| format!("{ui_path}: {e}"))? {
-        Workflow::Api(p) => p,
-        Workflow::Ui(u) => convert_ui_to_api(&u, &oi, &Titles::embedded())
-            .map_err(|e| format!("{ui_path}: {e}"))?,
-    };
+    let workflow = load(&bytes).map_err(|e| format!("{ui_path}: {e}"))?;
+    let prompt = workflow
+        .to_api(&oi, &Titles::embedded())
+        .map_err(|e| format!("{ui_path}: {e}"))?;
     serde_json::to_string_pretty(&prompt).map_err(|e| e.to_string())
 }
 

@@ -43,6 +43,20 @@ pub enum Workflow {
     Ui(UiWorkflow),
 }
 
+impl Workflow {
+    /// The API-format prompt to submit: an API workflow as it is, a UI workflow converted.
+    pub fn to_api(
+        &self,
+        object_info: &ObjectInfo,
+        titles: &Titles,
+    ) -> Result<ApiPrompt, ConvertError> {
+        match self {
+            Workflow::Api(p) => Ok(p.clone()),
+            Workflow::Ui(u) => convert_ui_to_api(u, object_info, titles),
+        }
+    }
+}
+
 /// Loads a workflow, detecting its format: a UI workflow has a `nodes` array; an API workflow maps
 /// node ids to objects with a `class_type`; `{"prompt": {...}}` (a `/prompt` body) is accepted as
 /// API. Anything else is an error saying what was found.
