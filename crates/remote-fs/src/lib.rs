@@ -18,3 +18,11 @@ pub use extra_paths::{Expansion, ExtraPath, ExtraPaths, ExtraPathsError, parse_e
 pub use folders::{Extensions, FolderName, FolderNameError, SpecialDir};
 pub use layout::{Area, Layout, LayoutError, RemotePath, RootId, is_within};
 pub use path::{HostOs, Name, PathError, Quoted, RelPath};
+pub mod fs;
+pub mod host;
+
+pub use fs::{
+    Entry, FsError, Listing, ModelFile, ModelFiles, OpenOptions, Progress, PutOptions, PutReport,
+    RejectedName, RemoteFs, RootState,
+};
+pub use host::{Host, HostError, HostErrorKind, Kind, Meta};

@@ -1,1 +1,4 @@
+#![allow(clippy::doc_markdown)] // product names (ComfyUI) in prose
 mod corpus;
+mod local;
+mod scenarios;
