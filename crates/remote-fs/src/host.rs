@@ -114,3 +114,7 @@ pub trait Host: fmt::Debug {
 mod local;
 #[cfg(unix)]
 pub use local::{LocalFile, LocalHost};
+#[cfg(feature = "ssh")]
+mod ssh;
+#[cfg(feature = "ssh")]
+pub use ssh::SftpHost;

@@ -2,3 +2,4 @@
 mod corpus;
 mod local;
 mod scenarios;
+mod sshd;
