@@ -92,8 +92,21 @@ pub enum FsError {
         requested: String,
         path: Utf8PathBuf,
     },
+    #[error(
+        "{requested} is a symlink ({path}) to {resolved}, outside the allowed root; refusing to delete it"
+    )]
+    SymlinkOutsideRoot {
+        requested: String,
+        path: Utf8PathBuf,
+        resolved: Utf8PathBuf,
+    },
     #[error("{requested} does not exist ({path})")]
     NotFound {
+        requested: String,
+        path: Utf8PathBuf,
+    },
+    #[error("the folder {path} for {requested} does not exist; create it or pass create_parents")]
+    ParentNotFound {
         requested: String,
         path: Utf8PathBuf,
     },
@@ -467,10 +480,28 @@ impl<H: Host> RemoteFs<H> {
             });
         };
         let parent_path = RemotePath::from_parts(p.root().clone(), parent);
-        let parent_real = if create {
-            self.ensure_dir(&parent_path)?
+        let parent_real = self
+            .resolve_parent(p, &parent_path, create)
+            .map_err(|e| with_requested(e, p))?;
+        let target = parent_real.join(name);
+        let meta = match self.host.lstat(&target) {
+            Ok(m) => Some(m),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(host_err("lstat", &target)(e)),
+        };
+        Ok((parent_real, target, meta))
+    }
+
+    fn resolve_parent(
+        &self,
+        p: &RemotePath,
+        parent_path: &RemotePath,
+        create: bool,
+    ) -> Result<Utf8PathBuf, FsError> {
+        Ok(if create {
+            self.ensure_dir(parent_path)?
         } else {
-            match self.resolve_existing(&parent_path)? {
+            match self.resolve_existing(parent_path)? {
                 Some((real, meta)) if meta.kind == Kind::Dir => real,
                 Some((real, meta)) => {
                     return Err(FsError::NotADirectory {
@@ -487,14 +518,7 @@ impl<H: Host> RemoteFs<H> {
                     });
                 }
             }
-        };
-        let target = parent_real.join(name);
-        let meta = match self.host.lstat(&target) {
-            Ok(m) => Some(m),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(host_err("lstat", &target)(e)),
-        };
-        Ok((parent_real, target, meta))
+        })
     }
 
     /// `mkdir -p` below the root: every component is `lstat`'d; an existing symlink must
@@ -598,9 +622,10 @@ impl<H: Host> RemoteFs<H> {
                     .realpath(&target)
                     .map_err(host_err("realpath", &target))?;
                 if !is_within(root, &real) {
-                    return Err(FsError::SymlinkTarget {
+                    return Err(FsError::SymlinkOutsideRoot {
                         requested: p.to_string(),
                         path: target,
+                        resolved: real,
                     });
                 }
                 self.host
@@ -1009,6 +1034,25 @@ fn check_final(
             path: target.to_owned(),
             kind,
         }),
+    }
+}
+
+/// Names the path the caller asked for in an error about one of its parents.
+fn with_requested(e: FsError, p: &RemotePath) -> FsError {
+    let requested = p.to_string();
+    match e {
+        FsError::PathEscape { root, resolved, .. } => FsError::PathEscape {
+            root,
+            requested,
+            resolved,
+        },
+        FsError::NotFound { path, .. } => FsError::ParentNotFound { requested, path },
+        FsError::NotADirectory { path, kind, .. } => FsError::NotADirectory {
+            requested,
+            path,
+            kind,
+        },
+        other => other,
     }
 }
 

@@ -2,4 +2,5 @@
 mod corpus;
 mod local;
 mod scenarios;
+#[cfg(feature = "ssh")]
 mod sshd;
