@@ -38,8 +38,9 @@ use crate::host::{Host, HostError, HostErrorKind, Kind, Meta};
 use crate::layout::{Area, Layout, LayoutError, RemotePath, RootId, is_within};
 use crate::path::{HostOs, Name, PathError, RelPath};
 
-/// Write buffer: a multiple of libssh2's 30000-byte SFTP packet.
-const BUF: usize = 30_000 * 8;
+/// Write buffer: a multiple of libssh2's 30000-byte SFTP packet, as large as crates/ssh uses so
+/// that libssh2 keeps many packets in flight.
+const BUF: usize = 30_000 * 34;
 /// `extra_model_paths.yaml` larger than this is refused.
 const MAX_EXTRA_YAML: u64 = 1024 * 1024;
 /// Suffix of the temporary file a put writes before the atomic rename.

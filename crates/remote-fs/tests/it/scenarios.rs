@@ -277,7 +277,7 @@ pub fn symlinked_root_works<H: Host>(fx: &Fixture, host: H) {
 /// sha256 verification; never a partial file under the final name.
 pub fn put_get_resume<H: Host>(fx: &Fixture, host: H) {
     let fs = RemoteFs::open(host, &fx.options()).unwrap();
-    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let sha: [u8; 32] = Sha256::digest(&data).into();
     let dest = ck(&fs, "new/dir/model.safetensors");
     let final_path = fx
