@@ -378,6 +378,76 @@ mod tests {
         assert_eq!(dirname("//a"), "//");
     }
 
+    fn parse(text: &str, os: HostOs) -> Result<ExtraPaths, ExtraPathsError> {
+        parse_extra_model_paths(
+            text,
+            Utf8Path::new("/c/extra_model_paths.yaml"),
+            &Expansion::with_home("/home/u"),
+            os,
+        )
+    }
+
+    #[test]
+    fn is_default_reads_yaml_1_1_words_like_pyyaml() {
+        for (word, expected) in [
+            ("yes", true),
+            ("on", true),
+            ("true", true),
+            ("no", false),
+            ("off", false),
+            ("0", false),
+        ] {
+            let extra = parse(
+                &format!("s:\n  is_default: {word}\n  loras: /l\n"),
+                HostOs::Posix,
+            )
+            .unwrap();
+            assert_eq!(extra.paths[0].is_default, expected, "{word}");
+        }
+    }
+
+    #[test]
+    fn odd_values_are_skipped_or_refused() {
+        let extra = parse(
+            "s:\n  loras: 12\n  'bad name': /x\n  vae: /v\n",
+            HostOs::Posix,
+        )
+        .unwrap();
+        assert_eq!(extra.paths.len(), 1);
+        assert_eq!(extra.paths[0].path, "/v");
+        let keys: Vec<&str> = extra.skipped.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(keys, ["loras", "bad name"]);
+        assert!(matches!(
+            parse("- a\n- b\n", HostOs::Posix),
+            Err(ExtraPathsError::NotAMapping { .. })
+        ));
+        assert!(matches!(
+            parse("s: text\n", HostOs::Posix),
+            Err(ExtraPathsError::SectionNotAMapping { .. })
+        ));
+        assert!(matches!(
+            parse("s:\n  base_path: [1]\n", HostOs::Posix),
+            Err(ExtraPathsError::BasePathNotAString { .. })
+        ));
+        assert!(matches!(
+            parse("s: [unclosed\n", HostOs::Posix),
+            Err(ExtraPathsError::Yaml { .. })
+        ));
+        assert_eq!(parse("", HostOs::Posix).unwrap(), ExtraPaths::default());
+        assert_eq!(parse("s:\n", HostOs::Posix).unwrap(), ExtraPaths::default());
+    }
+
+    #[test]
+    fn windows_paths_become_sftp_paths() {
+        let extra = parse(
+            "s:\n  base_path: D:\\models\\\n  loras: loras\\sdxl\n  vae: C:\\vae\n",
+            HostOs::Windows,
+        )
+        .unwrap();
+        let got: Vec<&str> = extra.paths.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(got, ["/D:/models/loras/sdxl", "/C:/vae"]);
+    }
+
     #[test]
     fn expands_vars_like_python() {
         let mut e = Expansion::with_home("/home/u");
