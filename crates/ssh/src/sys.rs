@@ -106,7 +106,7 @@ impl RawSftp {
             let mut guard = self.session.raw();
             let sess: *mut libssh2_sys::LIBSSH2_SESSION = &raw mut *guard;
             // SAFETY: `self.raw` is a live SFTP handle of this session (freed only in Drop); the
-            // session lock is held by `_guard`; the name pointers and lengths come from &str
+            // session lock is held by `guard`; the name pointers and lengths come from &str
             // values that outlive the call (libssh2 copies them into the packet).
             let rc = unsafe {
                 libssh2_sftp_posix_rename_ex(
@@ -134,7 +134,12 @@ impl RawSftp {
             if status == libssh2_sys::LIBSSH2_FX_OP_UNSUPPORTED as u32 {
                 return Err(RenameError::Unsupported);
             }
-            return Err(RenameError::Status(err));
+            drop(err);
+            let code = i32::try_from(status).unwrap_or(i32::MAX);
+            return Err(RenameError::Status(ssh2::Error::new(
+                ssh2::ErrorCode::SFTP(code),
+                "posix-rename@openssh.com failed",
+            )));
         }
         Err(RenameError::Session(err))
     }

@@ -96,12 +96,12 @@ fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
-/// SIGKILLs `child` and every process below it (sshd's per-connection processes call setsid,
-/// so a process group kill would miss them), then reaps `child`.
+/// SIGKILLs every process below `child` (sshd's per-connection processes call setsid, so a
+/// process group kill would miss them), deepest first so each parent can reap its children,
+/// then `child` itself, and reaps it.
 pub(crate) fn kill_tree(child: &mut Child) {
     let below = descendants(child.id());
-    let _ = child.kill();
-    for p in below {
+    for &p in below.iter().rev() {
         if let Ok(p) = libc::pid_t::try_from(p) {
             // SAFETY: plain kill(2) on a pid we just read as a descendant of our own child.
             unsafe {
@@ -109,6 +109,7 @@ pub(crate) fn kill_tree(child: &mut Child) {
             }
         }
     }
+    let _ = child.kill();
     let _ = child.wait();
 }
 

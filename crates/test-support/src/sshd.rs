@@ -144,6 +144,9 @@ impl Sshd {
         } else {
             "no"
         };
+        // `SetEnv SHLVL=1`: Debian's bash sources ~/.bashrc for commands run by sshd when
+        // SHLVL < 2; a slow rc file (root's here runs `pyenv init`, ~0.4 s) would otherwise be
+        // timed as transport latency. Tests measure the transport, not the account's rc files.
         let mut cfg = format!(
             "Port {port}\n\
              ListenAddress 127.0.0.1\n\
@@ -168,6 +171,7 @@ impl Sshd {
              MaxStartups 200\n\
              MaxSessions 200\n\
              LogLevel VERBOSE\n\
+             SetEnv SHLVL=1\n\
              Subsystem sftp {sftp_server}\n"
         );
         for line in &config.extra_config {
