@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::folders::FolderName;
@@ -98,6 +99,10 @@ pub fn parse_extra_model_paths(
         return Err(ExtraPathsError::RelativeFile { file: file_buf });
     }
     let yaml_dir = normpath(&dirname(file.as_str()));
+    prescan(text).map_err(|message| ExtraPathsError::Yaml {
+        file: file_buf.clone(),
+        message,
+    })?;
     let docs = YamlLoader::load_from_str(text).map_err(|e| ExtraPathsError::Yaml {
         file: file_buf.clone(),
         message: e.to_string(),
@@ -188,6 +193,40 @@ pub fn parse_extra_model_paths(
         }
     }
     Ok(out)
+}
+
+/// Deepest nesting read; the real format needs 2 (sections of entries).
+const MAX_NESTING: usize = 16;
+
+/// Refuses, before building a tree, what could exhaust the stack or memory of this process:
+/// nesting deeper than [`MAX_NESTING`] and aliases (`*name`, the "billion laughs" expansion).
+/// The event parser is iterative, so this pass itself is safe on any input.
+fn prescan(text: &str) -> Result<(), String> {
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| e.to_string())?;
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(format!(
+                        "nested deeper than {MAX_NESTING} levels at line {}",
+                        mark.line()
+                    ));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            Event::Alias(_) => {
+                return Err(format!(
+                    "line {} uses a YAML alias (*name); comfy-local does not expand aliases",
+                    mark.line()
+                ));
+            }
+            Event::StreamEnd => return Ok(()),
+            _ => {}
+        }
+    }
 }
 
 fn scalar_text(y: &Yaml) -> String {
@@ -461,5 +500,40 @@ mod tests {
         assert_eq!(expand_user("~/m", &e), "/home/u/m");
         assert_eq!(expand_user("~", &e), "/home/u");
         assert_eq!(expand_user("~bob/m", &e), "~bob/m");
+    }
+}
+#[cfg(test)]
+mod deep_tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_refused() {
+        let text = "a: &a [x, x]\nb: [*a, *a]\n";
+        let r = parse_extra_model_paths(
+            text,
+            Utf8Path::new("/c/extra_model_paths.yaml"),
+            &Expansion::default(),
+            HostOs::Posix,
+        );
+        assert!(
+            matches!(r, Err(ExtraPathsError::Yaml { message, .. }) if message.contains("alias"))
+        );
+    }
+
+    #[test]
+    fn deeply_nested_yaml_does_not_overflow_the_stack() {
+        for open in ["[", "{a: ", "- "] {
+            let text = open.repeat(200_000);
+            let r = parse_extra_model_paths(
+                &text,
+                Utf8Path::new("/c/extra_model_paths.yaml"),
+                &Expansion::default(),
+                HostOs::Posix,
+            );
+            assert!(
+                matches!(&r, Err(ExtraPathsError::Yaml { .. })),
+                "{open}: {r:?}"
+            );
+        }
     }
 }
