@@ -82,6 +82,14 @@ pub enum FsError {
     UnknownRoot { root: RootId },
     #[error("the root {root} ({path}) does not exist on the host")]
     RootMissing { root: RootId, path: Utf8PathBuf },
+    #[error(
+        "the root {root} ({path}) is not a folder of the ComfyUI install {install}; not creating it"
+    )]
+    RootOutsideInstall {
+        root: RootId,
+        path: Utf8PathBuf,
+        install: Utf8PathBuf,
+    },
     #[error("{requested} resolves to {resolved}, outside the allowed root {root}")]
     PathEscape {
         root: Utf8PathBuf,
@@ -427,6 +435,67 @@ impl<H: Host> RemoteFs<H> {
             return Err(FsError::UnknownFolder { folder });
         }
         self.path(RootId::primary(Area::Folder(folder)), relative)
+    }
+
+    /// Creates a missing root that lies directly in an existing folder of the install (say
+    /// `models/model_patches` on an older checkout) and marks it ready. Roots elsewhere (from
+    /// `extra_model_paths.yaml`) are never created: they may live on storage that is not mounted.
+    pub fn create_root(&mut self, root: &RootId) -> Result<&Utf8Path, FsError> {
+        let configured = match self.roots.get(root) {
+            Some(RootState::Ready(_)) => return self.root_dir(root),
+            Some(RootState::Missing(p)) => p.clone(),
+            None => return Err(FsError::UnknownRoot { root: root.clone() }),
+        };
+        let outside = || FsError::RootOutsideInstall {
+            root: root.clone(),
+            path: configured.clone(),
+            install: self.install.clone(),
+        };
+        let (Some(parent), Some(name)) = (configured.parent(), configured.file_name()) else {
+            return Err(outside());
+        };
+        let parent_real = match self.host.realpath(parent) {
+            Ok(p) => p,
+            Err(e) if e.is_not_found() => return Err(outside()),
+            Err(e) => return Err(host_err("realpath", parent)(e)),
+        };
+        let in_install = is_within(&self.install, &parent_real)
+            && self.layout.install().as_str() != configured.as_str();
+        if !in_install || !configured.starts_with(self.layout.install()) {
+            return Err(outside());
+        }
+        let meta = self
+            .host
+            .stat(&parent_real)
+            .map_err(host_err("stat", &parent_real))?;
+        if meta.kind != Kind::Dir {
+            return Err(outside());
+        }
+        let target = parent_real.join(name);
+        match self.host.lstat(&target) {
+            Err(e) if e.is_not_found() => {
+                self.host
+                    .mkdir(&target, 0o755)
+                    .map_err(host_err("mkdir", &target))?;
+            }
+            Err(e) => return Err(host_err("lstat", &target)(e)),
+            Ok(m) => {
+                return Err(FsError::RootNotADirectory {
+                    root: root.clone(),
+                    path: target,
+                    kind: m.kind,
+                });
+            }
+        }
+        let real = self
+            .host
+            .realpath(&target)
+            .map_err(host_err("realpath", &target))?;
+        if !is_within(&self.install, &real) {
+            return Err(outside());
+        }
+        self.roots.insert(root.clone(), RootState::Ready(real));
+        self.root_dir(root)
     }
 
     /// Canonical path of a root that exists.

@@ -509,10 +509,32 @@ pub fn bad_roots<H: Host>(fx: &Fixture, make: impl Fn() -> H) {
     let err = RemoteFs::open(make(), &OpenOptions::new(other.clone())).unwrap_err();
     assert!(matches!(err, FsError::RootNotADirectory { .. }), "{err:?}");
     std::fs::remove_file(other.join("models/loras")).unwrap();
-    let fs = RemoteFs::open(make(), &OpenOptions::new(other)).unwrap();
+    let mut opts = OpenOptions::new(other.clone());
+    opts.extra_configs.push(fx.base.join("other_extra.yaml"));
+    std::fs::write(
+        fx.base.join("other_extra.yaml"),
+        format!("s:\n  loras: {}\n", fx.base.join("unmounted/loras")),
+    )
+    .unwrap();
+    let mut fs = RemoteFs::open(make(), &opts).unwrap();
     let p = fs.model_path("loras", "x.safetensors").unwrap();
     let err = put_bytes(&fs, &p, b"x", &PutOptions::default()).unwrap_err();
     assert!(matches!(err, FsError::RootMissing { .. }), "{err:?}");
+    // A missing folder of the install can be created; one from the yaml elsewhere cannot.
+    let loras = FolderName::parse("loras").unwrap();
+    let extra_root = RootId {
+        area: Area::Folder(loras),
+        index: 1,
+    };
+    let err = fs.create_root(&extra_root).unwrap_err();
+    assert!(matches!(err, FsError::RootOutsideInstall { .. }), "{err:?}");
+    assert!(!fx.base.join("unmounted").exists());
+    fs.create_root(p.root()).unwrap();
+    put_bytes(&fs, &p, b"x", &PutOptions::default()).unwrap();
+    assert_eq!(
+        std::fs::read(other.join("models/loras/x.safetensors")).unwrap(),
+        b"x"
+    );
     let err = fs.model_path("not-a-folder", "x").unwrap_err();
     assert!(matches!(err, FsError::UnknownFolder { .. }), "{err:?}");
 }
