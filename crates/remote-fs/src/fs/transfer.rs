@@ -1,0 +1,329 @@
+//! Uploads and downloads: `put` writes `<name>.part` (created exclusively or resumed), fsyncs
+//! it, checks its sha256 and renames it atomically over the final name; `get` copies a file
+//! that resolves inside its root.
+
+use std::io::{Read, Write};
+use std::ops::ControlFlow;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use sha2::{Digest, Sha256};
+
+use super::{FsError, RemoteFs, host_err};
+use crate::host::{Host, Kind, Meta};
+use crate::layout::RemotePath;
+
+/// Write buffer: a multiple of libssh2's 30000-byte SFTP packet, as large as crates/ssh uses so
+/// that libssh2 keeps many packets in flight.
+const BUF: usize = 30_000 * 34;
+/// Suffix of the temporary file a put writes before the atomic rename.
+pub const PART_SUFFIX: &str = ".part";
+
+/// Settings of one [`RemoteFs::put`].
+#[derive(Debug, Clone, Default)]
+pub struct PutOptions {
+    /// Continue a `<name>.part` left by an earlier, interrupted put.
+    pub resume: bool,
+    /// Replace an existing file of that name (atomically).
+    pub overwrite: bool,
+    /// Create missing folders below the root.
+    pub create_parents: bool,
+    /// Refuse (and discard the upload) unless the final content has this sha256.
+    pub expected_sha256: Option<[u8; 32]>,
+    /// Bytes of the source, for progress reports.
+    pub total: Option<u64>,
+}
+
+/// Progress of a put or get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes of the final file that are in place (includes a resumed prefix).
+    pub position: u64,
+    pub total: Option<u64>,
+}
+
+/// What a put did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutReport {
+    /// Final canonical host path.
+    pub path: Utf8PathBuf,
+    pub size: u64,
+    /// Bytes that were already on the host from an interrupted put.
+    pub resumed_from: u64,
+    pub sha256: [u8; 32],
+    /// `false` when the host could not fsync.
+    pub fsynced: bool,
+}
+
+impl<H: Host> RemoteFs<H> {
+    /// Copies an existing file (resolved inside its root) into `sink`.
+    pub fn get(
+        &self,
+        p: &RemotePath,
+        sink: &mut dyn Write,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<u64, FsError> {
+        let (real, meta) = self.resolve_existing(p)?.ok_or_else(|| self.not_found(p))?;
+        if meta.kind != Kind::File {
+            return Err(FsError::NotAFile {
+                requested: p.to_string(),
+                path: real,
+                kind: meta.kind,
+            });
+        }
+        let mut f = self
+            .host
+            .open_read(&real, 0)
+            .map_err(host_err("open", &real))?;
+        let mut buf = vec![0u8; BUF];
+        let mut done = 0u64;
+        loop {
+            let n = f.read(&mut buf).map_err(|source| FsError::Read {
+                path: real.clone(),
+                source,
+            })?;
+            if n == 0 {
+                break;
+            }
+            sink.write_all(&buf[..n]).map_err(|source| FsError::Sink {
+                requested: p.to_string(),
+                source,
+            })?;
+            done += n as u64;
+            progress(Progress {
+                position: done,
+                total: Some(meta.size),
+            });
+        }
+        self.host.close(f).map_err(host_err("close", &real))?;
+        Ok(done)
+    }
+
+    /// Uploads `source` to `dest` via `<name>.part` and an atomic rename. With `resume`, an
+    /// existing `.part` is continued: its bytes are kept and the same number of bytes of
+    /// `source` are skipped. The sha256 covers the whole final file (the kept prefix is read
+    /// back from the host). `progress` may return `Break` to stop; the `.part` is kept.
+    pub fn put(
+        &self,
+        dest: &RemotePath,
+        source: &mut dyn Read,
+        opts: &PutOptions,
+        progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+    ) -> Result<PutReport, FsError> {
+        let requested = dest.to_string();
+        let (parent, target, meta) = self.resolve_new(dest, opts.create_parents)?;
+        let name = dest.relative().file_name().unwrap_or_default();
+        check_final(&requested, &target, meta, opts.overwrite)?;
+        let part_name = format!("{name}{PART_SUFFIX}");
+        if part_name.len() > crate::path::MAX_NAME_BYTES {
+            return Err(FsError::NameTooLongForPart {
+                requested,
+                name: name.to_owned(),
+            });
+        }
+        let part = parent.join(&part_name);
+        let mut hasher = Sha256::new();
+        let (mut file, offset) = self.open_part(&requested, &part, opts.resume, &mut hasher)?;
+        if offset > 0 {
+            skip_source(source, offset).map_err(|s| FsError::Source {
+                requested: requested.clone(),
+                source: s,
+            })?;
+        }
+        let mut position = offset;
+        let mut buf = vec![0u8; BUF];
+        loop {
+            let n = read_full(source, &mut buf).map_err(|s| FsError::Source {
+                requested: requested.clone(),
+                source: s,
+            })?;
+            if n == 0 {
+                break;
+            }
+            file.write_all(&buf[..n]).map_err(|s| FsError::Write {
+                path: part.clone(),
+                source: s,
+            })?;
+            hasher.update(&buf[..n]);
+            position += n as u64;
+            if progress(Progress {
+                position,
+                total: opts.total,
+            })
+            .is_break()
+            {
+                let _ = self.host.close(file);
+                return Err(FsError::Cancelled {
+                    requested,
+                    written: position,
+                    part,
+                });
+            }
+        }
+        file.flush().map_err(|s| FsError::Write {
+            path: part.clone(),
+            source: s,
+        })?;
+        let fsynced = self
+            .host
+            .fsync(&mut file)
+            .map_err(host_err("fsync", &part))?;
+        self.host.close(file).map_err(host_err("close", &part))?;
+        let sha256: [u8; 32] = hasher.finalize().into();
+        if let Some(expected) = opts.expected_sha256 {
+            if expected != sha256 {
+                // The .part is ours (created or lstat-checked above): discard it.
+                let _ = self.host.unlink(&part);
+                return Err(FsError::ChecksumMismatch {
+                    requested,
+                    expected: hex::encode(expected),
+                    actual: hex::encode(sha256),
+                });
+            }
+        }
+        // Re-check the final name right before the rename (see the module doc on the race).
+        let meta = match self.host.lstat(&target) {
+            Ok(m) => Some(m),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(host_err("lstat", &target)(e)),
+        };
+        check_final(&requested, &target, meta, opts.overwrite)?;
+        self.host
+            .rename_atomic(&part, &target)
+            .map_err(host_err("rename", &part))?;
+        Ok(PutReport {
+            path: target,
+            size: position,
+            resumed_from: offset,
+            sha256,
+            fsynced,
+        })
+    }
+
+    /// [`RemoteFs::put`] from a local file; `opts.total` is taken from its size.
+    pub fn put_file(
+        &self,
+        dest: &RemotePath,
+        local: &std::path::Path,
+        opts: &PutOptions,
+        progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+    ) -> Result<PutReport, FsError> {
+        let source_err = |source| FsError::Source {
+            requested: dest.to_string(),
+            source,
+        };
+        let mut f = std::fs::File::open(local).map_err(source_err)?;
+        let size = f.metadata().map_err(source_err)?.len();
+        let opts = PutOptions {
+            total: Some(size),
+            ..opts.clone()
+        };
+        self.put(dest, &mut f, &opts, progress)
+    }
+
+    /// Opens `<name>.part`: resumes a plain file when asked (hashing its content), else
+    /// removes a stale one (never following a symlink) and creates it exclusively.
+    fn open_part(
+        &self,
+        requested: &str,
+        part: &Utf8Path,
+        resume: bool,
+        hasher: &mut Sha256,
+    ) -> Result<(H::File, u64), FsError> {
+        let meta = match self.host.lstat(part) {
+            Ok(m) => Some(m),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(host_err("lstat", part)(e)),
+        };
+        match meta {
+            Some(m) if resume && m.kind == Kind::File => {
+                let mut r = self
+                    .host
+                    .open_read(part, 0)
+                    .map_err(host_err("open", part))?;
+                let mut buf = vec![0u8; BUF];
+                let mut have = 0u64;
+                while have < m.size {
+                    let want = usize::try_from((m.size - have).min(BUF as u64)).unwrap_or(BUF);
+                    let n = r.read(&mut buf[..want]).map_err(|s| FsError::Read {
+                        path: part.to_owned(),
+                        source: s,
+                    })?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                    have += n as u64;
+                }
+                self.host.close(r).map_err(host_err("close", part))?;
+                let f = self
+                    .host
+                    .open_append_at(part, have)
+                    .map_err(host_err("open", part))?;
+                return Ok((f, have));
+            }
+            Some(m) if m.kind == Kind::Dir => {
+                return Err(FsError::NotAFile {
+                    requested: requested.to_owned(),
+                    path: part.to_owned(),
+                    kind: m.kind,
+                });
+            }
+            Some(_) => self.host.unlink(part).map_err(host_err("unlink", part))?,
+            None => {}
+        }
+        let f = self
+            .host
+            .create_new(part, 0o644)
+            .map_err(host_err("create", part))?;
+        Ok((f, 0))
+    }
+}
+
+fn check_final(
+    requested: &str,
+    target: &Utf8Path,
+    meta: Option<Meta>,
+    overwrite: bool,
+) -> Result<(), FsError> {
+    match meta.map(|m| m.kind) {
+        None => Ok(()),
+        Some(Kind::Symlink) => Err(FsError::SymlinkTarget {
+            requested: requested.to_owned(),
+            path: target.to_owned(),
+        }),
+        Some(Kind::File) if overwrite => Ok(()),
+        Some(Kind::File) => Err(FsError::AlreadyExists {
+            requested: requested.to_owned(),
+            path: target.to_owned(),
+        }),
+        Some(kind) => Err(FsError::NotAFile {
+            requested: requested.to_owned(),
+            path: target.to_owned(),
+            kind,
+        }),
+    }
+}
+
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn skip_source(r: &mut dyn Read, n: u64) -> std::io::Result<()> {
+    let skipped = std::io::copy(&mut r.take(n), &mut std::io::sink())?;
+    if skipped < n {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("the source has {skipped} bytes, fewer than the {n} already uploaded"),
+        ));
+    }
+    Ok(())
+}

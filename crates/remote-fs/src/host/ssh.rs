@@ -1,0 +1,162 @@
+//! [`Host`] over SFTP: `comfy_local_ssh::Sftp` on a real SSH session (the production path).
+
+use camino::{Utf8Path, Utf8PathBuf};
+use comfy_local_ssh::{FileKind, RemoteFile, Session, Sftp, SftpErrorKind, SshError};
+
+use super::{Host, HostError, HostErrorKind, Kind, Meta, RawEntry};
+
+fn err(op: &'static str, path: &Utf8Path, e: SshError) -> HostError {
+    let kind = match e.sftp_kind() {
+        Some(SftpErrorKind::NotFound) => HostErrorKind::NotFound,
+        Some(SftpErrorKind::PermissionDenied) => HostErrorKind::PermissionDenied,
+        Some(SftpErrorKind::AlreadyExists) => HostErrorKind::AlreadyExists,
+        Some(SftpErrorKind::NotADirectory) => HostErrorKind::NotADirectory,
+        Some(SftpErrorKind::DirectoryNotEmpty) => HostErrorKind::DirectoryNotEmpty,
+        _ => HostErrorKind::Other,
+    };
+    HostError {
+        op,
+        path: path.to_owned(),
+        kind,
+        source: Box::new(e),
+    }
+}
+
+fn meta(info: &comfy_local_ssh::FileInfo) -> Meta {
+    let kind = match info.kind {
+        FileKind::File => Kind::File,
+        FileKind::Dir => Kind::Dir,
+        FileKind::Symlink => Kind::Symlink,
+        FileKind::Other => Kind::Other,
+    };
+    Meta {
+        kind,
+        size: info.size,
+        mtime: info.mtime,
+    }
+}
+
+impl Host for Sftp {
+    type File = RemoteFile;
+
+    fn realpath(&self, p: &Utf8Path) -> Result<Utf8PathBuf, HostError> {
+        Sftp::realpath(self, p).map_err(|e| err("realpath", p, e))
+    }
+    fn stat(&self, p: &Utf8Path) -> Result<Meta, HostError> {
+        Sftp::stat(self, p)
+            .map(|i| meta(&i))
+            .map_err(|e| err("stat", p, e))
+    }
+    fn lstat(&self, p: &Utf8Path) -> Result<Meta, HostError> {
+        Sftp::lstat(self, p)
+            .map(|i| meta(&i))
+            .map_err(|e| err("lstat", p, e))
+    }
+    fn read_dir(&self, p: &Utf8Path) -> Result<Vec<RawEntry>, HostError> {
+        let entries = Sftp::read_dir(self, p).map_err(|e| err("read_dir", p, e))?;
+        Ok(entries
+            .into_iter()
+            .map(|e| RawEntry {
+                name: e.name,
+                meta: meta(&e.info),
+            })
+            .collect())
+    }
+    fn mkdir(&self, p: &Utf8Path, mode: i32) -> Result<(), HostError> {
+        Sftp::mkdir(self, p, mode).map_err(|e| err("mkdir", p, e))
+    }
+    fn unlink(&self, p: &Utf8Path) -> Result<(), HostError> {
+        Sftp::unlink(self, p).map_err(|e| err("unlink", p, e))
+    }
+    fn rmdir(&self, p: &Utf8Path) -> Result<(), HostError> {
+        Sftp::rmdir(self, p).map_err(|e| err("rmdir", p, e))
+    }
+    fn create_new(&self, p: &Utf8Path, mode: i32) -> Result<RemoteFile, HostError> {
+        Sftp::create_new(self, p, mode).map_err(|e| err("create", p, e))
+    }
+    fn open_append_at(&self, p: &Utf8Path, offset: u64) -> Result<RemoteFile, HostError> {
+        Sftp::open_append_at(self, p, offset).map_err(|e| err("open", p, e))
+    }
+    fn open_read(&self, p: &Utf8Path, offset: u64) -> Result<RemoteFile, HostError> {
+        Sftp::open_read(self, p, offset).map_err(|e| err("open", p, e))
+    }
+    fn fsync(&self, f: &mut RemoteFile) -> Result<bool, HostError> {
+        let path = f.path().to_owned();
+        f.fsync().map_err(|e| err("fsync", &path, e))
+    }
+    fn close(&self, f: RemoteFile) -> Result<(), HostError> {
+        let path = f.path().to_owned();
+        f.close().map_err(|e| err("close", &path, e))
+    }
+    fn rename_atomic(&self, from: &Utf8Path, to: &Utf8Path) -> Result<(), HostError> {
+        Sftp::rename_atomic(self, from, to)
+            .map(drop)
+            .map_err(|e| err("rename", from, e))
+    }
+}
+
+/// An SFTP [`Host`] that owns its SSH session (dropping the session would end the SFTP
+/// channel): what [`crate::RemoteFs`] uses in production.
+#[derive(Debug)]
+pub struct SftpHost {
+    sftp: Sftp,
+    session: Session,
+}
+
+impl SftpHost {
+    /// Starts SFTP on `session` and keeps both.
+    pub fn open(session: Session) -> Result<Self, SshError> {
+        let sftp = session.sftp()?;
+        Ok(SftpHost { sftp, session })
+    }
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+    pub fn sftp(&self) -> &Sftp {
+        &self.sftp
+    }
+}
+
+impl Host for SftpHost {
+    type File = RemoteFile;
+
+    fn realpath(&self, p: &Utf8Path) -> Result<Utf8PathBuf, HostError> {
+        Host::realpath(&self.sftp, p)
+    }
+    fn stat(&self, p: &Utf8Path) -> Result<Meta, HostError> {
+        Host::stat(&self.sftp, p)
+    }
+    fn lstat(&self, p: &Utf8Path) -> Result<Meta, HostError> {
+        Host::lstat(&self.sftp, p)
+    }
+    fn read_dir(&self, p: &Utf8Path) -> Result<Vec<RawEntry>, HostError> {
+        Host::read_dir(&self.sftp, p)
+    }
+    fn mkdir(&self, p: &Utf8Path, mode: i32) -> Result<(), HostError> {
+        Host::mkdir(&self.sftp, p, mode)
+    }
+    fn unlink(&self, p: &Utf8Path) -> Result<(), HostError> {
+        Host::unlink(&self.sftp, p)
+    }
+    fn rmdir(&self, p: &Utf8Path) -> Result<(), HostError> {
+        Host::rmdir(&self.sftp, p)
+    }
+    fn create_new(&self, p: &Utf8Path, mode: i32) -> Result<RemoteFile, HostError> {
+        Host::create_new(&self.sftp, p, mode)
+    }
+    fn open_append_at(&self, p: &Utf8Path, offset: u64) -> Result<RemoteFile, HostError> {
+        Host::open_append_at(&self.sftp, p, offset)
+    }
+    fn open_read(&self, p: &Utf8Path, offset: u64) -> Result<RemoteFile, HostError> {
+        Host::open_read(&self.sftp, p, offset)
+    }
+    fn fsync(&self, f: &mut RemoteFile) -> Result<bool, HostError> {
+        Host::fsync(&self.sftp, f)
+    }
+    fn close(&self, f: RemoteFile) -> Result<(), HostError> {
+        Host::close(&self.sftp, f)
+    }
+    fn rename_atomic(&self, from: &Utf8Path, to: &Utf8Path) -> Result<(), HostError> {
+        Host::rename_atomic(&self.sftp, from, to)
+    }
+}

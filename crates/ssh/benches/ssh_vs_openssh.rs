@@ -1,0 +1,378 @@
+//! comfy-local-ssh vs OpenSSH against the same harness sshd, in one run, printed as ratios.
+//!
+//! `cargo bench -p comfy-local-ssh --bench ssh_vs_openssh`
+//! Env: `BENCH_SIZE_MB` (transfer size, default 1024), `BENCH_CMDS` (commands over one session,
+//! default 100), `BENCH_NEW_SSH` (fresh `ssh` processes / fresh sessions, default 20).
+#![allow(clippy::print_stdout)] // a benchmark binary reports on stdout
+
+use camino::{Utf8Path, Utf8PathBuf};
+use comfy_local_ssh::{Command, Session, TransferOptions};
+use comfy_local_test_support::{Sshd, SshdConfig};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const CHACHA: &str = "chacha20-poly1305@openssh.com";
+const AES_GCM: &str = "aes128-gcm@openssh.com";
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct OpenSsh<'a> {
+    sshd: &'a Sshd,
+}
+
+impl OpenSsh<'_> {
+    fn common(&self, cipher: &str) -> Vec<String> {
+        let s = self.sshd;
+        vec![
+            "-F".into(),
+            "/dev/null".into(),
+            "-i".into(),
+            s.user_key().to_string(),
+            "-o".into(),
+            format!("UserKnownHostsFile={}", s.known_hosts()),
+            "-o".into(),
+            "StrictHostKeyChecking=yes".into(),
+            "-o".into(),
+            "BatchMode=yes".into(),
+            "-o".into(),
+            "IdentitiesOnly=yes".into(),
+            "-o".into(),
+            "Compression=no".into(),
+            "-c".into(),
+            cipher.into(),
+        ]
+    }
+
+    fn dest(&self) -> String {
+        format!("{}@127.0.0.1", self.sshd.user())
+    }
+
+    fn run(program: &str, args: &[String]) {
+        let st = std::process::Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("running {program}: {e}"));
+        assert!(st.success(), "{program} {args:?} failed: {st}");
+    }
+
+    fn ssh(&self, extra: &[String], cmd: &str) {
+        let mut a = self.common(CHACHA);
+        a.extend(extra.iter().cloned());
+        a.extend([
+            "-p".into(),
+            self.sshd.port().to_string(),
+            self.dest(),
+            cmd.into(),
+        ]);
+        Self::run("ssh", &a);
+    }
+
+    fn scp(&self, cipher: &str, legacy: bool, from: &str, to: &str) {
+        let mut a = self.common(cipher);
+        if legacy {
+            a.push("-O".into());
+        }
+        a.extend([
+            "-q".into(),
+            "-P".into(),
+            self.sshd.port().to_string(),
+            from.into(),
+            to.into(),
+        ]);
+        Self::run("scp", &a);
+    }
+
+    fn sftp(&self, cipher: &str, batch: &Utf8Path) {
+        let mut a = self.common(cipher);
+        a.extend([
+            "-q".into(),
+            "-P".into(),
+            self.sshd.port().to_string(),
+            "-b".into(),
+            batch.to_string(),
+            self.dest(),
+        ]);
+        Self::run("sftp", &a);
+    }
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
+    let t = Instant::now();
+    let v = f();
+    (t.elapsed(), v)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn mbps(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / 1e6 / d.as_secs_f64()
+}
+
+fn make_file(p: &Utf8Path, len: u64) {
+    use std::io::Write as _;
+    let mut f =
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(p).expect("create"));
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut block = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        for chunk in block.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        let n = left.min(block.len() as u64) as usize;
+        f.write_all(&block[..n]).expect("write");
+        left -= n as u64;
+    }
+    f.flush().expect("flush");
+}
+
+fn same_size(a: &Utf8Path, b: &Utf8Path) {
+    let (x, y) = (
+        std::fs::metadata(a).expect("stat").len(),
+        std::fs::metadata(b).expect("stat").len(),
+    );
+    assert_eq!(x, y, "{a} and {b} differ in size");
+}
+
+fn main() {
+    let cmds = env_num("BENCH_CMDS", 100);
+    let fresh = env_num("BENCH_NEW_SSH", 20);
+    let size = env_num("BENCH_SIZE_MB", 1024) * 1024 * 1024;
+    let sshd = Sshd::start(SshdConfig::default());
+    let ossh = OpenSsh { sshd: &sshd };
+    let opts = sshd.connect_options();
+    println!(
+        "ssh_vs_openssh: sshd on 127.0.0.1:{}, {} CPUs, load {}",
+        sshd.port(),
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+
+    // --- Commands over one kept session vs multiplexed OpenSSH.
+    let session = Session::connect(&opts).expect("connect");
+    println!(
+        "negotiated cipher: {}",
+        session.cipher().unwrap_or_default()
+    );
+    let t_true = Command::new("true");
+    session.exec(&t_true).expect("warm-up");
+    let (ours, ()) = time(|| {
+        for _ in 0..cmds {
+            assert!(session.exec(&t_true).expect("exec").success());
+        }
+    });
+    let ctl = Utf8PathBuf::from_path_buf(sshd.dir().join("cm-%C")).expect("utf8");
+    let mux = vec![
+        "-o".to_owned(),
+        "ControlMaster=auto".to_owned(),
+        "-o".to_owned(),
+        format!("ControlPath={ctl}"),
+        "-o".to_owned(),
+        "ControlPersist=120".to_owned(),
+    ];
+    ossh.ssh(&mux, "true"); // starts the master
+    let (mux_t, ()) = time(|| {
+        for _ in 0..cmds {
+            ossh.ssh(&mux, "true");
+        }
+    });
+    let mut exit = mux.clone();
+    exit.extend(["-O".to_owned(), "exit".to_owned()]);
+    let _ = std::process::Command::new("ssh")
+        .args(ossh.common(CHACHA))
+        .args(&exit)
+        .args(["-p", &sshd.port().to_string(), &ossh.dest()])
+        .stderr(Stdio::null())
+        .status();
+    let (ours_c, mux_c) = (ms(ours) / cmds as f64, ms(mux_t) / cmds as f64);
+    println!("\n== {cmds} commands (`true`) over one session");
+    println!("  comfy-local-ssh      {ours_c:8.2} ms/command");
+    println!("  ssh ControlMaster    {mux_c:8.2} ms/command");
+    println!(
+        "  ratio ours/mux       {:8.3}   (goal <= 0.5)",
+        ours_c / mux_c
+    );
+
+    // --- Connect + auth + first command vs a new ssh process.
+    let (ours_new, ()) = time(|| {
+        for _ in 0..fresh {
+            let s = Session::connect(&opts).expect("connect");
+            assert!(s.exec(&t_true).expect("exec").success());
+        }
+    });
+    let (ssh_new, ()) = time(|| {
+        for _ in 0..fresh {
+            ossh.ssh(&[], "true");
+        }
+    });
+    let (ours_n, ssh_n) = (ms(ours_new) / fresh as f64, ms(ssh_new) / fresh as f64);
+    println!("\n== connect + auth + first command ({fresh} times)");
+    println!("  comfy-local-ssh      {ours_n:8.2} ms");
+    println!("  new ssh process      {ssh_n:8.2} ms");
+    println!(
+        "  ratio ours/ssh       {:8.3}   (goal <= 0.5)",
+        ours_n / ssh_n
+    );
+    println!("  (a new ssh process per command costs {ssh_n:.2} ms/command)");
+
+    // --- Transfers.
+    let dir = sshd.scratch("bench");
+    let src = dir.join("src.bin");
+    make_file(&src, size);
+    let dst = dir.join("dst.bin");
+    let back = dir.join("back.bin");
+    let mib = size as f64 / 1_048_576.0;
+    println!("\n== transfer of {mib:.0} MiB (MB/s; ratio = ours / peer)");
+    let sftp = session.sftp().expect("sftp");
+
+    let mut results: Vec<(String, f64, f64)> = Vec::new(); // name, up, down
+    let (up, _) = time(|| {
+        let mut f = std::fs::File::open(&src).expect("open");
+        sftp.upload(
+            &mut f,
+            &dst,
+            &TransferOptions {
+                fsync: false,
+                ..TransferOptions::default()
+            },
+            &mut |_| {},
+        )
+        .expect("upload")
+    });
+    same_size(&src, &dst);
+    let (down, _) = time(|| {
+        let mut f = std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(&back).expect("create"),
+        );
+        sftp.download(&dst, &mut f, 0, &mut |_| {})
+            .expect("download")
+    });
+    same_size(&src, &back);
+    results.push((
+        "comfy-local-ssh SFTP (chacha20)".into(),
+        mbps(size, up),
+        mbps(size, down),
+    ));
+
+    let (up, _) = time(|| {
+        let mut f = std::fs::File::open(&src).expect("open");
+        session
+            .stream_upload(&mut f, &dst, false, &mut |_| {})
+            .expect("stream up")
+    });
+    same_size(&src, &dst);
+    let (down, _) = time(|| {
+        let mut f = std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(&back).expect("create"),
+        );
+        session
+            .stream_download(&dst, &mut f, 0, &mut |_| {})
+            .expect("stream down")
+    });
+    same_size(&src, &back);
+    results.push((
+        "comfy-local-ssh exec-stream (chacha20)".into(),
+        mbps(size, up),
+        mbps(size, down),
+    ));
+
+    let remote = |p: &Utf8Path| format!("{}:{p}", ossh.dest());
+    for cipher in [CHACHA, AES_GCM] {
+        let short = if cipher == CHACHA {
+            "chacha20"
+        } else {
+            "aes128-gcm"
+        };
+        for legacy in [false, true] {
+            let (up, ()) = time(|| ossh.scp(cipher, legacy, src.as_str(), &remote(&dst)));
+            same_size(&src, &dst);
+            let (down, ()) = time(|| ossh.scp(cipher, legacy, &remote(&dst), back.as_str()));
+            same_size(&src, &back);
+            let name = if legacy {
+                "scp -O (legacy)"
+            } else {
+                "scp (sftp protocol)"
+            };
+            results.push((
+                format!("OpenSSH {name} ({short})"),
+                mbps(size, up),
+                mbps(size, down),
+            ));
+        }
+        let put = dir.join("put.batch");
+        std::fs::write(&put, format!("put {src} {dst}\n")).expect("batch");
+        let get = dir.join("get.batch");
+        std::fs::write(&get, format!("get {dst} {back}\n")).expect("batch");
+        let (up, ()) = time(|| ossh.sftp(cipher, &put));
+        same_size(&src, &dst);
+        let (down, ()) = time(|| ossh.sftp(cipher, &get));
+        same_size(&src, &back);
+        results.push((
+            format!("OpenSSH sftp ({short})"),
+            mbps(size, up),
+            mbps(size, down),
+        ));
+    }
+    println!("  {:<44} {:>9} {:>9}", "method", "upload", "download");
+    for (name, up, down) in &results {
+        println!("  {name:<44} {up:9.1} {down:9.1}");
+    }
+    let best = |i: usize, filter: &dyn Fn(&str) -> bool| {
+        results
+            .iter()
+            .filter(|r| filter(&r.0))
+            .map(|r| if i == 0 { r.1 } else { r.2 })
+            .fold(0.0_f64, f64::max)
+    };
+    let ours_sftp = (results[0].1, results[0].2);
+    let ours_stream = (results[1].1, results[1].2);
+    let ossh_chacha = (
+        best(0, &|n| n.starts_with("OpenSSH") && n.contains("chacha")),
+        best(1, &|n| n.starts_with("OpenSSH") && n.contains("chacha")),
+    );
+    let ossh_any = (
+        best(0, &|n| n.starts_with("OpenSSH")),
+        best(1, &|n| n.starts_with("OpenSSH")),
+    );
+    println!("\n  ratios to OpenSSH's best with the same cipher (chacha20), goal >= 1.0:");
+    println!(
+        "    SFTP         up {:.2}  down {:.2}",
+        ours_sftp.0 / ossh_chacha.0,
+        ours_sftp.1 / ossh_chacha.1
+    );
+    println!(
+        "    exec-stream  up {:.2}  down {:.2}",
+        ours_stream.0 / ossh_chacha.0,
+        ours_stream.1 / ossh_chacha.1
+    );
+    println!("  ratios to OpenSSH's fastest cipher (any method):");
+    println!(
+        "    SFTP         up {:.2}  down {:.2}",
+        ours_sftp.0 / ossh_any.0,
+        ours_sftp.1 / ossh_any.1
+    );
+    println!(
+        "    exec-stream  up {:.2}  down {:.2}",
+        ours_stream.0 / ossh_any.0,
+        ours_stream.1 / ossh_any.1
+    );
+    for p in [&src, &dst, &back] {
+        let _ = std::fs::remove_file(p);
+    }
+}
