@@ -1,0 +1,403 @@
+//! The typed configuration: what `local-support-config.yml` holds, with its defaults.
+//! Field names are the YAML keys; `Serialize` writes the same shape back (secrets redacted).
+
+use std::num::{NonZeroU16, NonZeroU32, NonZeroU64};
+use std::time::Duration;
+
+use camino::Utf8PathBuf;
+use serde::{Deserialize, Serialize};
+
+use crate::values::{ApiUrl, Fingerprint, Host, InstallPath, InstanceId, Port, Secret, UserName};
+
+/// Default SSH port of the host's dedicated sshd.
+pub const DEFAULT_SSH_PORT: u16 = 22022;
+/// Default SSH user on the host.
+pub const DEFAULT_SSH_USER: &str = "comfyui";
+/// Default `ComfyUI` API URL as seen from the container.
+pub const DEFAULT_COMFYUI_API_URL: &str = "http://host.docker.internal:8188";
+/// Default `VastAI` API base URL.
+pub const DEFAULT_VASTAI_API_URL: &str = "https://console.vast.ai";
+/// Default name of the environment variable holding the `VastAI` API key.
+pub const DEFAULT_VASTAI_API_KEY_ENV: &str = "VAST_API_KEY";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Master switch for local-host support.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The local instances (usually one: the container's own host).
+    #[serde(default)]
+    pub local: Vec<LocalInstance>,
+    /// Rented `VastAI` instances.
+    #[serde(default)]
+    pub vastai: VastAiSettings,
+}
+
+/// One `ComfyUI` host reached over SSH and HTTP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalInstance {
+    /// Id used to select the instance (`--instance local`).
+    #[serde(default = "default_id")]
+    pub id: InstanceId,
+    /// Display name.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// How to reach the host's sshd.
+    pub ssh: SshSettings,
+    /// Where `ComfyUI` lives on the host and how to reach its API.
+    pub comfyui: ComfyUiSettings,
+    /// What this instance may be used for.
+    #[serde(default)]
+    pub features: Features,
+    /// Resource limits for transfers.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// How host keys are checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostKeyPolicy {
+    /// The host key must already be in the `known_hosts` file (or match the pinned fingerprint).
+    #[default]
+    Strict,
+    /// An unknown host is added to the `known_hosts` file on first contact; a changed key is
+    /// still refused.
+    AcceptNew,
+}
+
+/// SSH connection settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshSettings {
+    /// Host name or address of the sshd.
+    pub host: Host,
+    /// sshd port.
+    #[serde(default = "default_port")]
+    pub port: Port,
+    /// Login user (dedicated, non-root).
+    #[serde(default = "default_user")]
+    pub user: UserName,
+    /// Private key file inside the container (mode 600).
+    pub key_file: Utf8PathBuf,
+    /// OpenSSH `known_hosts` file holding the host's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts_file: Option<Utf8PathBuf>,
+    /// Pinned host key fingerprint, `SHA256:...` (instead of a `known_hosts` file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key_fingerprint: Option<Fingerprint>,
+    /// `strict` or `accept-new`.
+    #[serde(default)]
+    pub host_key_policy: HostKeyPolicy,
+    /// Seconds to wait for TCP connect and the SSH handshake.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: NonZeroU64,
+    /// Seconds a remote command may run.
+    #[serde(default = "default_command_timeout")]
+    pub command_timeout_secs: NonZeroU64,
+    /// Seconds between keepalive messages; 0 turns keepalive off.
+    #[serde(default = "default_keepalive")]
+    pub keepalive_secs: u64,
+}
+
+/// How the host key of an instance is verified, derived from [`SshSettings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyCheck<'a> {
+    /// Compare with the `known_hosts` file under the policy.
+    KnownHosts {
+        /// The file.
+        file: &'a camino::Utf8Path,
+        /// Strict or accept-new.
+        policy: HostKeyPolicy,
+    },
+    /// Compare with the pinned fingerprint.
+    Fingerprint(&'a Fingerprint),
+}
+
+impl SshSettings {
+    /// TCP connect and handshake timeout.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs.get())
+    }
+
+    /// Remote command timeout.
+    pub fn command_timeout(&self) -> Duration {
+        Duration::from_secs(self.command_timeout_secs.get())
+    }
+
+    /// Keepalive interval; `None` when turned off.
+    pub fn keepalive(&self) -> Option<Duration> {
+        (self.keepalive_secs > 0).then(|| Duration::from_secs(self.keepalive_secs))
+    }
+
+    /// How to verify the host key. A loaded config always has exactly one of the two
+    /// sources; `None` only for a hand-built value with neither.
+    pub fn host_key_check(&self) -> Option<HostKeyCheck<'_>> {
+        match (&self.host_key_fingerprint, &self.known_hosts_file) {
+            (Some(fingerprint), _) => Some(HostKeyCheck::Fingerprint(fingerprint)),
+            (None, Some(file)) => Some(HostKeyCheck::KnownHosts {
+                file,
+                policy: self.host_key_policy,
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
+/// `ComfyUI` on the host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComfyUiSettings {
+    /// `ComfyUI`'s install directory on the host (absolute).
+    pub path: InstallPath,
+    /// `ComfyUI`'s HTTP API as reached from the container.
+    #[serde(default = "default_comfyui_url")]
+    pub api_url: ApiUrl,
+    /// Python interpreter of `ComfyUI`'s environment (for installing custom-node requirements).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<InstallPath>,
+}
+
+/// Feature switches of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Features {
+    /// Run workflows.
+    pub workflow_execution: bool,
+    /// Install models and other resources.
+    pub resource_installation: bool,
+    /// Install custom nodes.
+    pub custom_nodes: bool,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Self {
+            workflow_execution: true,
+            resource_installation: true,
+            custom_nodes: true,
+        }
+    }
+}
+
+/// Transfer limits of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest single upload, in MiB.
+    pub max_upload_mb: NonZeroU64,
+    /// Transfers running at once.
+    pub max_concurrent_transfers: NonZeroU32,
+}
+
+impl Limits {
+    /// Largest single upload in bytes.
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.max_upload_mb.get().saturating_mul(1024 * 1024)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_upload_mb: NonZeroU64::new(20480).unwrap_or(NonZeroU64::MIN),
+            max_concurrent_transfers: NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN),
+        }
+    }
+}
+
+/// `VastAI` access.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VastAiSettings {
+    /// Use `VastAI` instances.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Name of the environment variable holding the API key.
+    #[serde(default = "default_vast_key_env")]
+    pub api_key_env: String,
+    /// The API key written in the file: refused unless `allow_inline_api_key` is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    /// Accept `api_key` written in the file (not recommended).
+    #[serde(default)]
+    pub allow_inline_api_key: bool,
+    /// `VastAI` API base URL.
+    #[serde(default = "default_vast_url")]
+    pub api_url: ApiUrl,
+}
+
+impl Default for VastAiSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            api_key_env: default_vast_key_env(),
+            api_key: None,
+            allow_inline_api_key: false,
+            api_url: default_vast_url(),
+        }
+    }
+}
+
+/// Why the `VastAI` API key is not available.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiKeyError {
+    /// The environment variable named by `vastai.api_key_env` is unset or empty.
+    #[error("the VastAI API key variable `{variable}` (vastai.api_key_env) is not set")]
+    Unset {
+        /// The variable's name.
+        variable: String,
+    },
+}
+
+impl VastAiSettings {
+    /// The API key: the inline one if the file has (and allows) it, else the environment
+    /// variable named by `api_key_env`.
+    pub fn api_key(&self) -> Result<Secret, ApiKeyError> {
+        self.api_key_with(&|name| std::env::var(name).ok())
+    }
+
+    /// [`Self::api_key`] with a custom environment lookup.
+    pub fn api_key_with(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Secret, ApiKeyError> {
+        if let Some(key) = &self.api_key {
+            return Ok(key.clone());
+        }
+        lookup(&self.api_key_env)
+            .filter(|v| !v.is_empty())
+            .map(Secret::new)
+            .ok_or_else(|| ApiKeyError::Unset {
+                variable: self.api_key_env.clone(),
+            })
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_id() -> InstanceId {
+    InstanceId::try_from("local").unwrap_or_else(|_| unreachable!("constant id is valid"))
+}
+
+fn default_name() -> String {
+    String::from("Local ComfyUI")
+}
+
+fn default_port() -> Port {
+    Port::new(NonZeroU16::new(DEFAULT_SSH_PORT).unwrap_or(NonZeroU16::MIN))
+}
+
+fn default_user() -> UserName {
+    UserName::try_from(DEFAULT_SSH_USER).unwrap_or_else(|_| unreachable!("constant user is valid"))
+}
+
+fn default_connect_timeout() -> NonZeroU64 {
+    NonZeroU64::new(10).unwrap_or(NonZeroU64::MIN)
+}
+
+fn default_command_timeout() -> NonZeroU64 {
+    NonZeroU64::new(600).unwrap_or(NonZeroU64::MIN)
+}
+
+fn default_keepalive() -> u64 {
+    30
+}
+
+fn default_comfyui_url() -> ApiUrl {
+    ApiUrl::try_from(DEFAULT_COMFYUI_API_URL)
+        .unwrap_or_else(|_| unreachable!("constant URL is valid"))
+}
+
+fn default_vast_url() -> ApiUrl {
+    ApiUrl::try_from(DEFAULT_VASTAI_API_URL)
+        .unwrap_or_else(|_| unreachable!("constant URL is valid"))
+}
+
+fn default_vast_key_env() -> String {
+    String::from(DEFAULT_VASTAI_API_KEY_ENV)
+}
+
+impl Config {
+    /// A config with every optional key set, so its serialised form lists every key of the
+    /// schema. Used to detect unknown keys (with suggestions) and to check that the example
+    /// file documents every key.
+    pub fn schema_sample() -> Self {
+        let sample = |text: &str| Utf8PathBuf::from(text);
+        Self {
+            enabled: true,
+            local: vec![LocalInstance {
+                id: default_id(),
+                name: default_name(),
+                ssh: SshSettings {
+                    host: Host::try_from("host.docker.internal")
+                        .unwrap_or_else(|_| unreachable!("constant host is valid")),
+                    port: default_port(),
+                    user: default_user(),
+                    key_file: sample("/root/.ssh/local_host_key"),
+                    known_hosts_file: Some(sample("/app/local_known_hosts")),
+                    host_key_fingerprint: Some(
+                        Fingerprint::try_from("SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+                            .unwrap_or_else(|_| unreachable!("constant fingerprint is valid")),
+                    ),
+                    host_key_policy: HostKeyPolicy::Strict,
+                    connect_timeout_secs: default_connect_timeout(),
+                    command_timeout_secs: default_command_timeout(),
+                    keepalive_secs: default_keepalive(),
+                },
+                comfyui: ComfyUiSettings {
+                    path: InstallPath::try_from("/home/comfy/ComfyUI")
+                        .unwrap_or_else(|_| unreachable!("constant path is valid")),
+                    api_url: default_comfyui_url(),
+                    python: Some(
+                        InstallPath::try_from("/home/comfy/ComfyUI/venv/bin/python")
+                            .unwrap_or_else(|_| unreachable!("constant path is valid")),
+                    ),
+                },
+                features: Features::default(),
+                limits: Limits::default(),
+            }],
+            vastai: VastAiSettings {
+                api_key: Some(Secret::new("sample")),
+                ..VastAiSettings::default()
+            },
+        }
+    }
+
+    /// The instance with this id.
+    pub fn instance(&self, id: &str) -> Option<&LocalInstance> {
+        self.local.iter().find(|i| i.id.as_str() == id)
+    }
+
+    /// The default instance: the first local one.
+    pub fn default_instance(&self) -> Option<&LocalInstance> {
+        self.local.first()
+    }
+
+    /// A copy safe to print: secrets (already redacted by their type) and passwords in URLs
+    /// replaced by `<redacted>`.
+    #[must_use]
+    pub fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        for instance in &mut copy.local {
+            instance.comfyui.api_url = instance.comfyui.api_url.with_redacted_password();
+        }
+        copy.vastai.api_url = copy.vastai.api_url.with_redacted_password();
+        if copy.vastai.api_key.is_some() {
+            copy.vastai.api_key = Some(Secret::new(crate::values::REDACTED));
+        }
+        copy
+    }
+
+    /// The config as YAML, secrets redacted.
+    pub fn to_redacted_yaml(&self) -> String {
+        serde_yaml::to_string(&self.redacted())
+            .unwrap_or_else(|e| format!("# cannot render the config as YAML: {e}\n"))
+    }
+}

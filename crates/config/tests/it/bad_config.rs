@@ -1,0 +1,656 @@
+//! Every kind of bad config, with the message pinned. Each input is complete and inline.
+
+use insta::assert_snapshot;
+
+use crate::rejected;
+
+#[test]
+fn malformed_yaml() {
+    assert_snapshot!(rejected(
+        r"
+enabled: true
+local:
+  - id: local
+    ssh: { host: h, key_file: /k
+    comfyui:
+      path: /c
+"
+    ));
+}
+
+#[test]
+fn tab_indentation() {
+    assert_snapshot!(rejected("local:\n\t- id: local\n"));
+}
+
+#[test]
+fn empty_file() {
+    assert_snapshot!(rejected("# only a comment\n"));
+}
+
+#[test]
+fn top_level_is_a_list() {
+    assert_snapshot!(rejected("- enabled\n- local\n"));
+}
+
+#[test]
+fn wrong_type_port_string() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: host.docker.internal
+      port: twenty-two
+      key_file: /root/.ssh/k
+      known_hosts_file: /app/kh
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn wrong_type_enabled() {
+    assert_snapshot!(rejected(
+        r"
+enabled: sometimes
+local: []
+"
+    ));
+}
+
+#[test]
+fn wrong_type_features_list() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+    features: [workflow_execution]
+"
+    ));
+}
+
+#[test]
+fn missing_required_key() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - id: local
+    ssh:
+      port: 22022
+      key_file: /root/.ssh/k
+      known_hosts_file: /app/kh
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn unknown_key_typo() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - id: local
+    ssh:
+      host: host.docker.internal
+      prot: 22022
+      key_file: /root/.ssh/k
+      known_hosts_file: /app/kh
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn unknown_key_in_wrong_section() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - id: local
+    port: 22022
+    ssh:
+      host: host.docker.internal
+      key_file: /root/.ssh/k
+      known_hosts_file: /app/kh
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn unknown_key_no_close_match() {
+    assert_snapshot!(rejected(
+        r"
+enabled: true
+colour: blue
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn several_unknown_keys_reported_together() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      hots: h
+      key-file: /k
+      known_hosts_file: /kh
+    comfyui:
+      path: /c
+      apiurl: http://127.0.0.1:8188
+vastai:
+  apikey_env: VAST
+"
+    ));
+}
+
+#[test]
+fn port_zero() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: host.docker.internal
+      port: 0
+      key_file: /root/.ssh/k
+      known_hosts_file: /app/kh
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn port_too_large() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: host.docker.internal
+      port: 70000
+      key_file: /root/.ssh/k
+      known_hosts_file: /app/kh
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn port_negative() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, port: -22, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn empty_host() {
+    assert_snapshot!(rejected(
+        r#"
+local:
+  - ssh:
+      host: ""
+      key_file: /root/.ssh/k
+      known_hosts_file: /app/kh
+    comfyui:
+      path: /home/comfy/ComfyUI
+"#
+    ));
+}
+
+#[test]
+fn host_starting_with_dash() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: -oProxyCommand=touch /tmp/pwned
+      key_file: /root/.ssh/k
+      known_hosts_file: /app/kh
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn user_starting_with_dash() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: host.docker.internal
+      user: -lroot
+      key_file: /root/.ssh/k
+      known_hosts_file: /app/kh
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn user_with_space() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, user: comfy ui, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn relative_install_path() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: host.docker.internal
+      key_file: /root/.ssh/k
+      known_hosts_file: /app/kh
+    comfyui:
+      path: ComfyUI
+"
+    ));
+}
+
+#[test]
+fn tilde_install_path() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: ~/ComfyUI }
+"
+    ));
+}
+
+#[test]
+fn install_path_with_parent_component() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /home/comfy/../root/ComfyUI }
+"
+    ));
+}
+
+#[test]
+fn relative_python_path() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c, python: venv/bin/python }
+"
+    ));
+}
+
+#[test]
+fn fingerprint_without_prefix() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: host.docker.internal
+      key_file: /root/.ssh/k
+      host_key_fingerprint: nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn fingerprint_md5() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: h
+      key_file: /k
+      host_key_fingerprint: MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn fingerprint_too_short() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, host_key_fingerprint: 'SHA256:nThbg6kXUpJWGl7E1IGOCspRomTx' }
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn fingerprint_not_base64() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, host_key_fingerprint: 'SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5S!!' }
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn no_host_key_source() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: host.docker.internal
+      key_file: /root/.ssh/k
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn both_host_key_sources() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: host.docker.internal
+      key_file: /root/.ssh/k
+      known_hosts_file: /app/kh
+      host_key_fingerprint: SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn accept_new_with_fingerprint() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: host.docker.internal
+      key_file: /root/.ssh/k
+      host_key_fingerprint: SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8
+      host_key_policy: accept-new
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn unknown_host_key_policy() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh, host_key_policy: yolo }
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn zero_connect_timeout() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh, connect_timeout_secs: 0 }
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn empty_key_file() {
+    assert_snapshot!(rejected(
+        r#"
+local:
+  - ssh: { host: h, key_file: "", known_hosts_file: /kh }
+    comfyui: { path: /c }
+"#
+    ));
+}
+
+#[test]
+fn duplicate_instance_ids() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - id: gpu-box
+    ssh: { host: 127.0.0.1, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+  - id: gpu-box
+    ssh: { host: 127.0.0.2, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn duplicate_default_ids() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: 127.0.0.1, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+  - ssh: { host: 127.0.0.2, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn bad_instance_id() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - id: my box
+    ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn no_local_instance() {
+    assert_snapshot!(rejected(
+        r"
+enabled: true
+local: []
+"
+    ));
+}
+
+#[test]
+fn no_local_key_at_all() {
+    assert_snapshot!(rejected("enabled: true\nvastai: { enabled: false }\n"));
+}
+
+#[test]
+fn bad_api_url_scheme() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui:
+      path: /home/comfy/ComfyUI
+      api_url: ftp://host.docker.internal:8188
+"
+    ));
+}
+
+#[test]
+fn bad_api_url_no_scheme() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui:
+      path: /home/comfy/ComfyUI
+      api_url: host.docker.internal:8188
+"
+    ));
+}
+
+#[test]
+fn bad_api_url_port() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui:
+      path: /home/comfy/ComfyUI
+      api_url: http://host.docker.internal:99999
+"
+    ));
+}
+
+#[test]
+fn bad_api_url_with_query() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c, api_url: 'http://127.0.0.1:8188/?token=x' }
+"
+    ));
+}
+
+#[test]
+fn bad_vastai_api_url() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+vastai:
+  api_url: console.vast.ai
+"
+    ));
+}
+
+#[test]
+fn unset_variable() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: host.docker.internal
+      key_file: ${KEY_DIR}/local_host_key
+      known_hosts_file: /app/kh
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}
+
+#[test]
+fn unterminated_variable() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: '${COMFY_HOME/k', known_hosts_file: /kh }
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn bad_variable_name() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: '${COMFY HOME}/ComfyUI' }
+"
+    ));
+}
+
+#[test]
+fn inline_api_key_refused() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+vastai:
+  enabled: true
+  api_key: 0123456789abcdef
+"
+    ));
+}
+
+#[test]
+fn inline_api_key_not_in_message() {
+    let message = rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+vastai:
+  api_key: 0123456789abcdef
+",
+    );
+    assert!(!message.contains("0123456789abcdef"), "{message}");
+}
+
+#[test]
+fn bad_api_key_env_name() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+vastai:
+  api_key_env: VAST-API-KEY
+"
+    ));
+}
+
+#[test]
+fn zero_concurrent_transfers() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+    limits: { max_concurrent_transfers: 0 }
+"
+    ));
+}
+
+#[test]
+fn several_semantic_problems_reported_together() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - id: a
+    ssh: { host: h, key_file: /k }
+    comfyui: { path: /c }
+  - id: a
+    ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+vastai:
+  api_key: abc
+"
+    ));
+}
