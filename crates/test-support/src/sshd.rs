@@ -1,0 +1,338 @@
+//! A real OpenSSH `sshd -D -e` on a free port of 127.0.0.1, hardened like the host setup:
+//! key-only auth for the current user, no password, no forwarding unless asked.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use comfy_local_ssh::ConnectOptions;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::proc::{is_root, kill_tree, spawn_tied};
+
+const SSHD: &str = "/usr/sbin/sshd";
+const INSTALL_HINT: &str = "OpenSSH server is required for these tests: install it with `apt-get install openssh-server` (Debian/Ubuntu)";
+
+/// What a test needs from its sshd beyond the hardened defaults.
+#[derive(Debug, Clone, Default)]
+pub struct SshdConfig {
+    /// `AllowTcpForwarding local` instead of `no` (for direct-tcpip tests).
+    pub allow_tcp_forwarding: bool,
+    /// Extra `sshd_config` lines, appended last.
+    pub extra_config: Vec<String>,
+}
+
+/// A running sshd with its keys, `known_hosts` and a scratch directory for the test.
+#[derive(Debug)]
+pub struct Sshd {
+    dir: tempfile::TempDir,
+    root: Utf8PathBuf,
+    port: u16,
+    user: String,
+    user_key: Utf8PathBuf,
+    known_hosts: Utf8PathBuf,
+    host_key_pub: String,
+    fingerprint: String,
+    config: Utf8PathBuf,
+    child: Mutex<Option<Child>>,
+    log: Arc<Mutex<String>>,
+}
+
+/// Runs `ssh-keygen` to make an ed25519 key at `path` (and `path.pub`).
+pub fn keygen(path: &Utf8Path, passphrase: &str) {
+    let out = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            passphrase,
+            "-C",
+            "comfy-local-test",
+            "-f",
+        ])
+        .arg(path.as_str())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ssh-keygen ({e}): {INSTALL_HINT}"));
+    assert!(
+        out.status.success(),
+        "ssh-keygen failed for {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn current_user() -> String {
+    let out = Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("running `id -un`");
+    assert!(out.status.success(), "`id -un` failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("binding a free loopback port");
+    l.local_addr().expect("local address").port()
+}
+
+fn fingerprint_of(pub_file: &Utf8Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f", pub_file.as_str()])
+        .output()
+        .expect("running ssh-keygen -l");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .unwrap_or_else(|| panic!("no fingerprint in ssh-keygen output {text:?}"))
+        .to_owned()
+}
+
+impl Sshd {
+    /// The sshd shared by all tests of this test binary (one per process), started on first use
+    /// and killed (SIGKILL) when the process exits.
+    pub fn shared() -> &'static Sshd {
+        static SHARED: OnceLock<Sshd> = OnceLock::new();
+        SHARED.get_or_init(|| Sshd::start(SshdConfig::default()))
+    }
+
+    /// Starts a private sshd; it is killed (with its connections) on drop.
+    ///
+    /// # Panics
+    /// If sshd is not installed (with the install command in the message) or does not start.
+    #[allow(clippy::needless_pass_by_value)] // `Sshd::start(SshdConfig { .. })` reads best
+    pub fn start(config: SshdConfig) -> Sshd {
+        assert!(
+            Utf8Path::new(SSHD).exists(),
+            "{SSHD} not found. {INSTALL_HINT}"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("comfy-sshd-")
+            .tempdir()
+            .expect("creating a temp dir");
+        let root = Utf8PathBuf::from_path_buf(dir.path().to_owned()).expect("UTF-8 temp dir");
+        let host_key = root.join("ssh_host_ed25519_key");
+        let user_key = root.join("id_ed25519");
+        keygen(&host_key, "");
+        keygen(&user_key, "");
+        let user_pub =
+            std::fs::read_to_string(format!("{user_key}.pub")).expect("reading user key");
+        let authorized = root.join("authorized_keys");
+        std::fs::write(&authorized, &user_pub).expect("writing authorized_keys");
+        let host_pub_file = Utf8PathBuf::from(format!("{host_key}.pub"));
+        let host_pub = std::fs::read_to_string(&host_pub_file).expect("reading host key");
+        let mut parts = host_pub.split_whitespace();
+        let host_key_pub = format!(
+            "{} {}",
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default()
+        );
+        let port = free_port();
+        let known_hosts = root.join("known_hosts");
+        std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host_key_pub}\n"))
+            .expect("writing known_hosts");
+        let user = current_user();
+        let sftp_server = ["/usr/lib/openssh/sftp-server", "/usr/libexec/sftp-server"]
+            .into_iter()
+            .find(|p| Utf8Path::new(p).exists())
+            .unwrap_or("internal-sftp");
+        let root_login = if is_root() { "prohibit-password" } else { "no" };
+        let forwarding = if config.allow_tcp_forwarding {
+            "local"
+        } else {
+            "no"
+        };
+        let mut cfg = format!(
+            "Port {port}\n\
+             ListenAddress 127.0.0.1\n\
+             HostKey {host_key}\n\
+             PidFile none\n\
+             AuthorizedKeysFile {authorized}\n\
+             PubkeyAuthentication yes\n\
+             PasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\n\
+             HostbasedAuthentication no\n\
+             UsePAM no\n\
+             StrictModes no\n\
+             PermitRootLogin {root_login}\n\
+             AllowUsers {user}\n\
+             AllowTcpForwarding {forwarding}\n\
+             AllowAgentForwarding no\n\
+             AllowStreamLocalForwarding no\n\
+             X11Forwarding no\n\
+             PermitTunnel no\n\
+             PermitUserEnvironment no\n\
+             PrintMotd no\n\
+             MaxStartups 200\n\
+             MaxSessions 200\n\
+             LogLevel VERBOSE\n\
+             Subsystem sftp {sftp_server}\n"
+        );
+        for line in &config.extra_config {
+            cfg.push_str(line);
+            cfg.push('\n');
+        }
+        let config_path = root.join("sshd_config");
+        std::fs::write(&config_path, cfg).expect("writing sshd_config");
+        if is_root() {
+            // sshd running as root needs its privilege separation directory.
+            let _ = std::fs::create_dir_all("/run/sshd");
+        }
+        let fingerprint = fingerprint_of(&host_pub_file);
+        let sshd = Sshd {
+            dir,
+            root,
+            port,
+            user,
+            user_key,
+            known_hosts,
+            host_key_pub,
+            fingerprint,
+            config: config_path,
+            child: Mutex::new(None),
+            log: Arc::new(Mutex::new(String::new())),
+        };
+        sshd.spawn();
+        sshd
+    }
+
+    fn spawn(&self) {
+        let mut cmd = Command::new(SSHD);
+        cmd.args(["-D", "-e", "-f", self.config.as_str()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child =
+            spawn_tied(cmd).unwrap_or_else(|e| panic!("cannot start {SSHD}: {e}. {INSTALL_HINT}"));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::clone(&self.log);
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut ready = Some(ready_tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("Server listening on")
+                    && let Some(tx) = ready.take()
+                {
+                    let _ = tx.send(());
+                }
+                let mut log = log
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let started = ready_rx.recv_timeout(Duration::from_secs(15));
+        if started.is_err() {
+            kill_tree(&mut child);
+            panic!(
+                "sshd did not start on port {}; its log:\n{}",
+                self.port,
+                self.log()
+            );
+        }
+        *self
+            .child
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(child);
+    }
+
+    /// SIGKILLs sshd and every connection it serves (existing sessions break).
+    pub fn kill(&self) {
+        if let Some(mut child) = self
+            .child
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            kill_tree(&mut child);
+        }
+    }
+
+    /// Kills sshd (if running) and starts it again on the same port with the same keys.
+    pub fn restart(&self) {
+        self.kill();
+        self.spawn();
+    }
+
+    pub fn host(&self) -> &'static str {
+        "127.0.0.1"
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The user sshd lets in: the user running the tests.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The authorised private key (ed25519, no passphrase).
+    pub fn user_key(&self) -> &Utf8Path {
+        &self.user_key
+    }
+
+    /// A `known_hosts` file listing this sshd as `[127.0.0.1]:port`.
+    pub fn known_hosts(&self) -> &Utf8Path {
+        &self.known_hosts
+    }
+
+    /// `ssh-ed25519 AAAA...` of the host key.
+    pub fn host_key_line(&self) -> &str {
+        &self.host_key_pub
+    }
+
+    /// `SHA256:...` of the host key, as `ssh-keygen -l` prints it.
+    pub fn host_key_fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// A scratch directory (removed with the sshd); the remote user can write in it.
+    pub fn temp_dir(&self) -> &Utf8Path {
+        &self.root
+    }
+
+    /// A fresh subdirectory of [`Sshd::temp_dir`] for one test.
+    pub fn scratch(&self, name: &str) -> Utf8PathBuf {
+        let d = self.root.join("scratch").join(name);
+        std::fs::create_dir_all(&d).expect("creating scratch dir");
+        d
+    }
+
+    /// Strict `known_hosts` checking against this sshd's `known_hosts`, short timeouts.
+    pub fn connect_options(&self) -> ConnectOptions {
+        let mut o = ConnectOptions::new(
+            self.host(),
+            self.port,
+            self.user.clone(),
+            self.user_key.clone(),
+            self.known_hosts.clone(),
+        );
+        o.connect_timeout = Duration::from_secs(5);
+        o.command_timeout = Duration::from_secs(30);
+        o
+    }
+
+    /// What sshd logged so far (stderr, `LogLevel VERBOSE`).
+    pub fn log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The directory holding keys and config (kept alive as long as the sshd).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
