@@ -1,7 +1,7 @@
 //! The fake's execution worker: runs model-free image nodes for real (PNG files on disk) and
 //! emits the WebSocket sequence recorded from ComfyUI 0.3.64.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -253,15 +253,7 @@ fn run_prompt(shared: &Shared, entry: &QueueEntry) {
                 );
             }
             Err(f) => {
-                let inputs = node.get("inputs").cloned().unwrap_or_else(|| json!({}));
-                let current_inputs: Map<String, Value> = inputs
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| (k.clone(), json!([py_str(v)])))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let current_inputs = current_inputs(shared, entry, &class_type, &node);
                 ctx.send_kept(
                     "execution_error",
                     json!({"prompt_id": prompt_id, "node_id": id, "node_type": class_type, "executed": executed,
@@ -282,6 +274,51 @@ fn run_prompt(shared: &Shared, entry: &QueueEntry) {
         json!({"prompt_id": prompt_id, "timestamp": now_ms()}),
     );
     ctx.finish("success", true, &outputs);
+}
+
+/// `current_inputs` of an `execution_error`: every input as a one-element list of its Python `str()`,
+/// hidden inputs included (as ComfyUI reports them).
+fn current_inputs(
+    shared: &Shared,
+    entry: &QueueEntry,
+    class_type: &str,
+    node: &Value,
+) -> Map<String, Value> {
+    let mut out: Map<String, Value> = node
+        .get("inputs")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let shown = if v.is_array() {
+                        format!("tensor(<output of node {}>)", py_str(&v[0]))
+                    } else {
+                        py_str(v)
+                    };
+                    (k.clone(), json!([shown]))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(hidden) = shared
+        .object_info
+        .pointer(&format!("/{class_type}/input/hidden"))
+        .and_then(Value::as_object)
+    {
+        for (name, kind) in hidden {
+            let v = match kind.as_str() {
+                Some("PROMPT") => json!(crate::validate::py_repr(&entry.prompt)),
+                Some("EXTRA_PNGINFO") => entry
+                    .extra_data
+                    .get("extra_pnginfo")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                _ => Value::Null,
+            };
+            out.insert(name.clone(), json!([v]));
+        }
+    }
+    out
 }
 
 fn sleep_interruptible(shared: &Shared, total: Duration) {
@@ -619,7 +656,7 @@ fn next_counter(folder: &Path, filename: &str) -> u64 {
 }
 
 /// Model folder names ComfyUI 0.3.64 reports at `/models` (recorded), for the default map.
-pub(crate) fn default_models() -> BTreeMap<String, Vec<String>> {
+pub(crate) fn default_models() -> Vec<(String, Vec<String>)> {
     crate::fixtures::recorded_body("get_models.json")
         .as_array()
         .map(|l| {

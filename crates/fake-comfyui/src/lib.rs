@@ -17,7 +17,6 @@ mod server;
 mod state;
 mod validate;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -36,7 +35,7 @@ pub struct FakeOptions {
     pub port: u16,
     /// Model files per folder for `/models/<folder>` (and loader combos in object_info).
     /// Default: the recorded folder names, all empty.
-    pub models: BTreeMap<String, Vec<String>>,
+    pub models: Vec<(String, Vec<String>)>,
     pub embeddings: Vec<String>,
     pub knobs: Knobs,
 }
@@ -59,10 +58,12 @@ impl FakeOptions {
     }
     /// Sets the files of one model folder (adding the folder if new).
     pub fn model_folder(mut self, folder: impl Into<String>, files: &[&str]) -> Self {
-        self.models.insert(
-            folder.into(),
-            files.iter().map(|f| (*f).to_owned()).collect(),
-        );
+        let folder = folder.into();
+        let files: Vec<String> = files.iter().map(|f| (*f).to_owned()).collect();
+        match self.models.iter_mut().find(|(f, _)| *f == folder) {
+            Some(entry) => entry.1 = files,
+            None => self.models.push((folder, files)),
+        }
         self
     }
     pub fn embeddings(mut self, v: &[&str]) -> Self {

@@ -131,13 +131,16 @@ fn route(
         (Method::Get, ["features"]) => json_resp(200, &recorded_body("get_features.json")),
         (Method::Get, ["extensions"]) => json_resp(200, &recorded_body("get_extensions.json")),
         (Method::Get, ["embeddings"]) => json_resp(200, &json!(shared.embeddings)),
-        (Method::Get, ["models"]) => {
-            json_resp(200, &json!(shared.models.keys().collect::<Vec<_>>()))
+        (Method::Get, ["models"]) => json_resp(
+            200,
+            &json!(shared.models.iter().map(|(f, _)| f).collect::<Vec<_>>()),
+        ),
+        (Method::Get, ["models", folder]) => {
+            match shared.models.iter().find(|(f, _)| *f == decode(folder)) {
+                Some((_, files)) => json_resp(200, &json!(files)),
+                None => empty(404),
+            }
         }
-        (Method::Get, ["models", folder]) => match shared.models.get(&decode(folder)) {
-            Some(files) => json_resp(200, &json!(files)),
-            None => empty(404),
-        },
         (Method::Get, ["object_info"]) => json_resp(200, &object_info(shared)),
         (Method::Get, ["object_info", class]) => {
             let class = decode(class);
@@ -260,8 +263,8 @@ fn object_info(shared: &Shared) -> Value {
         ("UNETLoader", "unet_name", "diffusion_models"),
         ("CLIPVisionLoader", "clip_name", "clip_vision"),
     ] {
-        if let (Some(list), Some(spec)) = (
-            shared.models.get(folder),
+        if let (Some((_, list)), Some(spec)) = (
+            shared.models.iter().find(|(f, _)| f == folder),
             info.pointer_mut(&format!("/{class}/input/required/{input}/0")),
         ) && spec.is_array()
         {
@@ -350,13 +353,19 @@ fn post_prompt(shared: &Shared, body: &[u8]) -> Resp {
             {
                 let mut inner = lock(&shared.inner);
                 if number < 0 {
-                    inner.pending.push_front(entry)
+                    inner.pending.push_front(entry);
                 } else {
-                    inner.pending.push_back(entry)
+                    inner.pending.push_back(entry);
                 }
+                // Announced before the worker can pick it up (it needs this lock), as in ComfyUI.
+                let remaining = inner.pending.len() + usize::from(inner.running.is_some());
+                shared.send(
+                    None,
+                    "status",
+                    &json!({"status": {"exec_info": {"queue_remaining": remaining}}}),
+                );
             }
             shared.wake.notify_all();
-            shared.send_status();
             json_resp(
                 200,
                 &json!({"prompt_id": prompt_id, "number": number, "node_errors": node_errors}),

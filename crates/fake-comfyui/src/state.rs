@@ -121,7 +121,7 @@ pub(crate) struct Dirs {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub object_info: Arc<Value>,
-    pub models: BTreeMap<String, Vec<String>>,
+    pub models: Vec<(String, Vec<String>)>,
     pub embeddings: Vec<String>,
     pub dirs: Dirs,
     pub knobs: Arc<Mutex<Knobs>>,
