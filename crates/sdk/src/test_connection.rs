@@ -253,6 +253,9 @@ fn tcp_stage(opts: &ssh::ConnectOptions) -> Result<((), String), Failure> {
     let mut last = None;
     for addr in &addrs {
         match TcpStream::connect_timeout(addr, opts.connect_timeout) {
+            Ok(_) if addr.to_string() == target => {
+                return Ok(((), format!("{target} accepts connections")));
+            }
             Ok(_) => return Ok(((), format!("{target} ({addr}) accepts connections"))),
             Err(e) => last = Some((addr, e)),
         }

@@ -1,0 +1,5 @@
+//! Integration tests of the facade against a real sshd (crates/test-support) and the fake
+//! ComfyUI (crates/fake-comfyui).
+
+mod common;
+mod test_connection;
