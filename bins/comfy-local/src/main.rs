@@ -1,3 +1,49 @@
-fn main() {
-    println!("Hello, world!");
+//! `comfy-local`: the command-line front end. Thin: parse arguments, set up logging, run the
+//! command, map the outcome to an exit code (see `exit`).
+
+mod cli;
+mod commands;
+mod exit;
+
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version are "errors" with exit code 0; usage errors exit 2.
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    init_logging(cli.global.verbose);
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    let outcome = commands::run(&cli, &mut stdout, &mut stderr);
+    let code = match outcome {
+        Ok(()) => exit::Code::Ok.into(),
+        Err(error) => exit::report(&error, cli.global.json, &mut stdout, &mut stderr),
+    };
+    let _ = stdout.flush();
+    code
+}
+
+/// Log to stderr: warnings by default, more with each `-v`; `RUST_LOG` wins when set.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }

@@ -79,9 +79,13 @@ impl Config {
         name: &str,
         lookup: Lookup<'_>,
     ) -> Result<Self, ConfigError> {
-        parse(text, lookup).map_err(|problems| ConfigError::Invalid {
-            name: name.to_owned(),
-            problems,
+        parse(text, lookup).map_err(|mut problems| {
+            // In file order; problems without a position last.
+            problems.sort_by_key(|p| p.location.map_or((usize::MAX, 0), |l| (l.line, l.column)));
+            ConfigError::Invalid {
+                name: name.to_owned(),
+                problems,
+            }
         })
     }
 
@@ -183,7 +187,7 @@ fn parse(text: &str, lookup: Lookup<'_>) -> Result<Config, Vec<Problem>> {
 
     let mut problems = Vec::new();
     if let Ok(schema) = serde_yaml::to_value(Config::schema_sample()) {
-        unknown_keys(&value, &schema, &KeyPath::root(), &spans, &mut problems);
+        unknown_keys(&mut value, &schema, &KeyPath::root(), &spans, &mut problems);
     }
     let mut expanded = HashSet::new();
     expand_all(
@@ -194,31 +198,73 @@ fn parse(text: &str, lookup: Lookup<'_>) -> Result<Config, Vec<Problem>> {
         &mut problems,
         &mut expanded,
     );
-    if !problems.is_empty() {
-        return Err(problems);
+    // Keep going after unknown keys and bad references: one run should show every problem
+    // that can be found, not one per attempt.
+    let config: Option<Config> = match serde_path_to_error::deserialize(value) {
+        Ok(config) => Some(config),
+        Err(error) => {
+            let path = convert_path(error.path());
+            let message = friendlier(&error.inner().to_string());
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.strip_suffix('`'));
+            // "missing field `key_file`" after "unknown key `keyfile` (did you mean `key_file`?)"
+            // says the same thing twice.
+            // A value whose `${VAR}` could not be expanded was already reported.
+            let bad_reference = problems
+                .iter()
+                .any(|p| p.path == path && matches!(p.kind, ProblemKind::Expand(_)));
+            let already_said = bad_reference || missing.is_some_and(|field| {
+                problems.iter().any(|p| {
+                    p.path.parent() == path
+                        && matches!(&p.kind, ProblemKind::UnknownKey { suggestion: Some(s), .. } if s == field)
+                })
+            });
+            let location = if missing.is_some() || message.starts_with("no value given") {
+                spans.key(&path)
+            } else {
+                spans.value(&path)
+            };
+            if !already_said {
+                problems.push(Problem {
+                    path,
+                    location,
+                    kind: ProblemKind::Invalid { message },
+                });
+            }
+            None
+        }
+    };
+    match config {
+        Some(config) => {
+            problems.extend(semantic_problems(&config, &spans, &expanded));
+            if problems.is_empty() {
+                Ok(config)
+            } else {
+                Err(problems)
+            }
+        }
+        None => Err(problems),
     }
+}
 
-    let config: Config = serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = convert_path(error.path());
-        let message = error.inner().to_string();
-        let location = if message.starts_with("missing field") {
-            spans.key(&path)
-        } else {
-            spans.value(&path)
-        };
-        vec![Problem {
-            path,
-            location,
-            kind: ProblemKind::Invalid { message },
-        }]
-    })?;
-
-    let problems = semantic_problems(&config, &spans, &expanded);
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(problems)
-    }
+/// serde's wording made plainer where it is cryptic for a config file.
+fn friendlier(message: &str) -> String {
+    message
+        .replace("invalid type: unit value", "no value given")
+        .replace(
+            "expected a nonzero u64",
+            "expected a whole number of at least 1",
+        )
+        .replace(
+            "expected a nonzero u32",
+            "expected a whole number of at least 1",
+        )
+        .replace("expected u64", "expected a whole number")
+        .replace(
+            "expected struct Config",
+            "expected a mapping of settings (`enabled:`, `local:`, `vastai:`)",
+        )
 }
 
 fn convert_path(path: &serde_path_to_error::Path) -> KeyPath {
@@ -242,9 +288,10 @@ fn key_text(key: &Value) -> String {
     }
 }
 
-/// Report keys of `value` that `schema` does not have, recursing where both agree on shape.
+/// Report keys of `value` that `schema` does not have and drop them, recursing where both
+/// agree on shape, so that deserialising the rest can report further problems.
 fn unknown_keys(
-    value: &Value,
+    value: &mut Value,
     schema: &Value,
     path: &KeyPath,
     spans: &Spans,
@@ -252,7 +299,7 @@ fn unknown_keys(
 ) {
     match (value, schema) {
         (Value::Mapping(map), Value::Mapping(known)) => {
-            for (key, child) in map {
+            for (key, child) in map.iter_mut() {
                 let name = key_text(key);
                 let child_path = path.key(&name);
                 match known.get(key) {
@@ -268,15 +315,16 @@ fn unknown_keys(
                     }),
                 }
             }
+            map.retain(|key, _| known.contains_key(key));
         }
         (Value::Sequence(items), Value::Sequence(known)) => {
             if let Some(known_item) = known.first() {
-                for (i, item) in items.iter().enumerate() {
+                for (i, item) in items.iter_mut().enumerate() {
                     unknown_keys(item, known_item, &path.index(i), spans, out);
                 }
             }
         }
-        (Value::Tagged(tagged), _) => unknown_keys(&tagged.value, schema, path, spans, out),
+        (Value::Tagged(tagged), _) => unknown_keys(&mut tagged.value, schema, path, spans, out),
         _ => {}
     }
 }

@@ -26,8 +26,6 @@ pub enum ConfigSource {
     WorkingDirectory,
     /// `/app/local-support-config.yml`.
     AppDirectory,
-    /// Text handed over directly (tests, embedding).
-    Inline,
 }
 
 impl fmt::Display for ConfigSource {
@@ -37,7 +35,6 @@ impl fmt::Display for ConfigSource {
             Self::Environment => "$COMFY_LOCAL_CONFIG",
             Self::WorkingDirectory => "the working directory",
             Self::AppDirectory => "the app directory",
-            Self::Inline => "inline text",
         })
     }
 }

@@ -123,10 +123,18 @@ impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, event: Event, mark: Marker) {
         match event {
             Event::Scalar(text, ..) => {
-                if let Some(Frame::Map { pending, .. }) = self.stack.last_mut()
+                if let Some(Frame::Map { pending, path }) = self.stack.last_mut()
                     && pending.is_none()
                 {
-                    *pending = Some((text, location(mark)));
+                    let at = location(mark);
+                    *pending = Some((text, at));
+                    // yaml-rust2 marks a block mapping's start at its first `:`; the mapping
+                    // really starts at its first key.
+                    if let Some(span) = self.by_path.get_mut(path)
+                        && (at.line, at.column) < (span.value.line, span.value.column)
+                    {
+                        span.value = at;
+                    }
                     return;
                 }
                 self.node(mark, false);
@@ -146,9 +154,11 @@ impl MarkedEventReceiver for Builder {
                 self.node(mark, true);
                 // `node` pushes a Map frame for any opening node; make it a sequence.
                 if self.stack.len() > before
-                    && let Some(Frame::Map { path, .. }) = self.stack.pop()
+                    && let Some(top) = self.stack.last_mut()
+                    && let Frame::Map { path, .. } = top
                 {
-                    self.stack.push(Frame::Seq { path, next: 0 });
+                    let path = std::mem::take(path);
+                    *top = Frame::Seq { path, next: 0 };
                 }
             }
             Event::MappingEnd | Event::SequenceEnd => match self.stack.last_mut() {
@@ -170,5 +180,45 @@ impl MarkedEventReceiver for Builder {
             Event::DocumentEnd => self.done = true,
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(spans: &Spans, path: &str) -> Option<(usize, usize)> {
+        spans
+            .value(&KeyPath::parse(path))
+            .map(|l| (l.line, l.column))
+    }
+
+    #[test]
+    fn block_flow_and_sequences() {
+        let spans = Spans::build("a:\n  b: 1\n  c: [x, {d: 2}]\ne:\n  - f: 3\n    g: 4\n");
+        assert_eq!(at(&spans, "a"), Some((2, 3)));
+        assert_eq!(at(&spans, "a.b"), Some((2, 6)));
+        assert_eq!(at(&spans, "a.c[1].d"), Some((3, 14)));
+        assert_eq!(at(&spans, "e[0]"), Some((5, 5)));
+        assert_eq!(at(&spans, "e[0].g"), Some((6, 8)));
+        assert_eq!(
+            spans
+                .key(&KeyPath::parse("e[0].g"))
+                .map(|l| (l.line, l.column)),
+            Some((6, 5))
+        );
+    }
+
+    #[test]
+    fn complex_keys_and_aliases_do_not_derail() {
+        let spans = Spans::build("? [a, b]\n: 1\nx: &anchor {y: 2}\nz: *anchor\nw: 5\n");
+        assert_eq!(at(&spans, "x.y"), Some((3, 16)));
+        assert_eq!(at(&spans, "w"), Some((5, 4)));
+    }
+
+    #[test]
+    fn unparseable_text_has_no_positions() {
+        let spans = Spans::build("a: [\n");
+        assert_eq!(at(&spans, "a"), None);
     }
 }

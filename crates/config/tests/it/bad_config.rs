@@ -654,3 +654,53 @@ vastai:
 "
     ));
 }
+
+#[test]
+fn duplicate_yaml_key() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: a
+      host: b
+      key_file: /k
+      known_hosts_file: /kh
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn two_documents() {
+    assert_snapshot!(rejected("enabled: false\n---\nenabled: true\n"));
+}
+
+#[test]
+fn required_key_without_value() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host:
+      key_file: /k
+      known_hosts_file: /kh
+    comfyui: { path: /c }
+"
+    ));
+}
+
+#[test]
+fn unknown_key_and_bad_value_reported_together() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh:
+      host: host.docker.internal
+      port: 0
+      keyfile: /root/.ssh/k
+      known_hosts_file: /app/kh
+    comfyui:
+      path: /home/comfy/ComfyUI
+"
+    ));
+}

@@ -4,6 +4,7 @@ mod bad_config;
 mod example;
 mod key_file;
 mod load;
+mod robustness;
 
 use comfy_local_config::{Config, ConfigError};
 

@@ -1,0 +1,107 @@
+//! Command-line types (clap derive). Only the shape of the command line lives here; what each
+//! command does is in `commands`.
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand};
+
+const ABOUT: &str = "Run ComfyUI workflows on the container's own host over SSH";
+
+const LONG_ABOUT: &str = "\
+Run ComfyUI workflows on the container's own host over SSH.
+
+comfy-local lets a containerised web app (the Media Sync Tool) use the ComfyUI installed on the
+machine that runs the container, as one more instance next to rented VastAI GPUs. It reaches the
+host's sshd (a dedicated, key-only, non-root user, port 22022 by default) and ComfyUI's HTTP API
+(port 8188), and through them checks the connection, runs workflows, fetches outputs, and installs
+models and custom nodes.
+
+The configuration is read from --config PATH, else $COMFY_LOCAL_CONFIG, else
+./local-support-config.yml, else /app/local-support-config.yml. See
+local-support-config.yml.example for every key.";
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    a check or operation failed (e.g. `config check --deny-warnings` found warnings)
+  2    usage or configuration error
+  3    connection failed (reserved for connection commands)
+  4    remote or ComfyUI error (reserved for workflow commands)
+  130  interrupted (Ctrl-C)";
+
+const CHECK_LONG_ABOUT: &str = "\
+Load and validate the config, then print it resolved with defaults (secrets redacted).
+
+Problems that stop a connection but not loading (a missing or too-open key file, a missing
+known_hosts file, an unset API key variable) are printed as warnings on stderr; the exit code
+stays 0 unless --deny-warnings is given.";
+
+/// The whole command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "comfy-local",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help = "Config file to use [default: $COMFY_LOCAL_CONFIG, ./local-support-config.yml, /app/local-support-config.yml]"
+    )]
+    pub config: Option<Utf8PathBuf>,
+    /// Print machine-readable JSON on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[arg(
+        short,
+        long,
+        global = true,
+        action = clap::ArgAction::Count,
+        help = "Log more on stderr: -v info, -vv debug, -vvv trace ($RUST_LOG overrides)"
+    )]
+    pub verbose: u8,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect the configuration file
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `comfy-local config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    #[command(
+        about = "Load and validate the config, then print it resolved with defaults (secrets redacted)",
+        long_about = CHECK_LONG_ABOUT
+    )]
+    Check(CheckArgs),
+}
+
+/// `comfy-local config check [PATH]`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Config file to check (takes precedence over --config)
+    #[arg(value_name = "PATH")]
+    pub path: Option<Utf8PathBuf>,
+    /// Exit with code 1 when there are warnings
+    #[arg(long)]
+    pub deny_warnings: bool,
+}

@@ -1,0 +1,102 @@
+//! Exit codes and the error report: every failure ends as `error: <cause chain>` plus a hint on
+//! stderr (and a JSON object on stdout with `--json`), with an exit code saying what kind of
+//! failure it was.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use comfy_local_config::ConfigError;
+
+/// What kind of failure ended the command; the discriminant is the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Code {
+    /// Success.
+    Ok = 0,
+    /// A check or operation ran and failed.
+    Failed = 1,
+    /// Bad usage or configuration.
+    Usage = 2,
+    /// Could not connect (TCP, SSH, host key, authentication).
+    #[allow(dead_code)] // used by the connection commands
+    Connection = 3,
+    /// The host or `ComfyUI` reported an error.
+    #[allow(dead_code)] // used by the workflow commands
+    Remote = 4,
+    /// Interrupted by Ctrl-C.
+    #[allow(dead_code)] // used by long-running commands
+    Interrupted = 130,
+}
+
+impl From<Code> for ExitCode {
+    fn from(code: Code) -> Self {
+        ExitCode::from(code as u8)
+    }
+}
+
+/// A failure that the command itself classified (a check that found problems, ...).
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub code: Code,
+    /// What failed.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl std::error::Error for Failure {}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The exit code and hint for an error, from the first error in its chain we recognise.
+pub fn classify(error: &anyhow::Error) -> (Code, Option<String>) {
+    for cause in error.chain() {
+        if let Some(failure) = cause.downcast_ref::<Failure>() {
+            return (failure.code, failure.hint.clone());
+        }
+        if let Some(config) = cause.downcast_ref::<ConfigError>() {
+            return (Code::Usage, Some(config_hint(config).to_owned()));
+        }
+    }
+    (Code::Failed, None)
+}
+
+fn config_hint(error: &ConfigError) -> &'static str {
+    match error {
+        ConfigError::NotFound { .. } | ConfigError::Missing { .. } => {
+            "copy local-support-config.yml.example to local-support-config.yml and edit it, or pass --config PATH"
+        }
+        ConfigError::Read { .. } => "check the path and that this user may read the file",
+        _ => "see local-support-config.yml.example for every key, with comments",
+    }
+}
+
+/// Print `error` (and its hint) and return the exit code.
+pub fn report(
+    error: &anyhow::Error,
+    json: bool,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> ExitCode {
+    let (code, hint) = classify(error);
+    // Nothing sensible is left to do when stderr or stdout cannot be written.
+    let _ = writeln!(stderr, "error: {error:#}");
+    if let Some(hint) = &hint {
+        let _ = writeln!(stderr, "hint: {hint}");
+    }
+    if json {
+        let body = serde_json::json!({
+            "ok": false,
+            "exit_code": code as u8,
+            "error": format!("{error:#}"),
+            "hint": hint,
+        });
+        let _ = writeln!(stdout, "{body:#}");
+    }
+    code.into()
+}

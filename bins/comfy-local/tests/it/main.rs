@@ -1,0 +1,72 @@
+//! Integration tests of the `comfy-local` binary: exit code, stdout and stderr pinned with
+//! insta, temp paths and versions filtered.
+
+mod config_check;
+mod help;
+
+use std::path::Path;
+use std::process::Command;
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> Utf8PathBuf {
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The documented example config.
+pub fn example_path() -> Utf8PathBuf {
+    repo_root().join("local-support-config.yml.example")
+}
+
+/// A fresh temp dir with a UTF-8 path.
+pub fn temp_dir() -> (tempfile::TempDir, Utf8PathBuf) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let path = Utf8PathBuf::from_path_buf(dir.path().to_path_buf())
+        .unwrap_or_else(|p| panic!("non-UTF-8 temp dir {}", p.display()));
+    (dir, path)
+}
+
+/// Result of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// The run as one text for a snapshot, with `replace` pairs applied.
+    pub fn snapshot(&self, replace: &[(&str, &str)]) -> String {
+        let mut text = format!(
+            "exit_code: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        for (from, to) in replace {
+            text = text.replace(from, to);
+        }
+        text.replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
+    }
+}
+
+/// Run `comfy-local` with `args` in `cwd`, without `$COMFY_LOCAL_CONFIG` or `$RUST_LOG` from
+/// the test's environment, plus `env`.
+pub fn run(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_comfy-local"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("COMFY_LOCAL_CONFIG")
+        .env_remove("RUST_LOG")
+        .env_remove("VAST_API_KEY")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run comfy-local: {e}"));
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}

@@ -1,0 +1,1451 @@
+#!/usr/bin/env bash
+# comfy-local host set-up for Linux.
+#
+# Lets a container on this host (the Media Sync Tool / comfy-backend) use this host's ComfyUI as
+# one more instance: a dedicated, key-only, non-root SSH user served by a SEPARATE sshd instance
+# (its own config, port, host key and pid file; the system sshd is never touched), write access
+# limited to ComfyUI's models/, custom_nodes/, input/ and output/ folders, a firewall rule limiting
+# the port to loopback and the Docker network, and the files the container needs (private key,
+# known_hosts pinning the new host key, local-support-config.yml). Finishes with a real connection
+# test. Idempotent; `--uninstall` removes exactly what was added (recorded in a manifest).
+#
+# Run `setup-local-host-linux.sh --help` for the options. Everything lives in functions and
+# `main "$@"` is the last line, so a truncated download does nothing.
+if [ -z "${BASH_VERSION:-}" ]; then
+    echo "error: run this script with bash (bash $0 ...), not sh" >&2
+    exit 1
+fi
+set -euo pipefail
+# useradd, sshd, setfacl and runuser live in sbin, which `su` without `-` leaves off PATH.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+readonly DEFAULT_STATE_DIR=/etc/comfy-local
+readonly DEFAULT_REPO=https://github.com/comfyanonymous/ComfyUI.git
+readonly WRITABLE_DIRS=(models custom_nodes input output)
+
+# ---------------------------------------------------------------------------------------------
+# output helpers
+# ---------------------------------------------------------------------------------------------
+CHANGES=0
+DRY_RUN=0
+
+say() { printf '%s\n' "$*"; }
+step() { printf '\n==> %s\n' "$*"; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() {
+    printf 'error: %s\n' "$1" >&2
+    if [ -n "${2:-}" ]; then printf 'hint: %s\n' "$2" >&2; fi
+    exit 1
+}
+usage_error() {
+    printf 'error: %s\n' "$1" >&2
+    printf 'Run with --help for the options.\n' >&2
+    exit 2
+}
+changed() {
+    CHANGES=$((CHANGES + 1))
+    if [ "$DRY_RUN" -eq 1 ]; then say "  would change: $*"; else say "  changed: $*"; fi
+}
+unchanged() { say "  ok (unchanged): $*"; }
+
+# Print a command as it would be typed, then run it unless --dry-run.
+run() {
+    if [ "$DRY_RUN" -eq 1 ]; then
+        printf '  [dry-run] would run:'
+        printf ' %q' "$@"
+        printf '\n'
+        return 0
+    fi
+    "$@"
+}
+
+need_cmd() {
+    command -v "$1" >/dev/null 2>&1 || die "required command '$1' not found" "${2:-install it and re-run}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# options
+# ---------------------------------------------------------------------------------------------
+COMFYUI_PATH=""
+SSH_USER=comfyui
+PORT=22022
+LISTEN=()
+ALLOW_FROM=()
+OUTPUT_DIR=""
+STATE_DIR=$DEFAULT_STATE_DIR
+YES=0
+UNINSTALL=0
+INSTALL_COMFYUI=0
+COMFYUI_REPO=$DEFAULT_REPO
+COMFYUI_SERVICE=0
+COMFYUI_OWNER=""
+COMFYUI_PORT=8188
+COMFY_LOCAL_BIN=""
+SSH_HOST=host.docker.internal
+API_URL=""
+CONTAINER_DIR=/app/comfy-local
+CLIENT_OWNER=""
+SKIP_TEST=0
+FIREWALL=auto
+
+usage() {
+    cat <<'EOF'
+Usage: setup-local-host-linux.sh --comfyui-path PATH [options]
+       setup-local-host-linux.sh --uninstall [--state-dir DIR] [--yes]
+
+Sets this host up so a container can use its ComfyUI over SSH (see docs/LOCAL_COMFYUI_QUICK_START.md).
+Run as root (sudo). A second run changes nothing and says so.
+
+Required:
+  --comfyui-path PATH    absolute path of the ComfyUI folder (created with --install-comfyui)
+
+Common options:
+  --user NAME            dedicated SSH user to create (default: comfyui)
+  --port PORT            port of the separate sshd instance (default: 22022)
+  --listen ADDR          address sshd listens on; repeatable (default: 127.0.0.1, plus the
+                         Docker bridge gateway, e.g. 172.17.0.1, when docker0 exists)
+  --allow-from CIDR      extra source network the firewall rule admits; repeatable
+                         (default: loopback and the subnets of the Docker bridges found)
+  --output-dir DIR       where the container's key, known_hosts and config are written
+                         (default: <state-dir>/client)
+  --dry-run              print what would be done; change nothing (root not needed)
+  --yes                  do not ask for confirmation (needed when stdin is not a terminal)
+  --uninstall            remove exactly what an earlier run added (from the manifest)
+  --help                 this text
+
+ComfyUI (optional):
+  --install-comfyui      clone ComfyUI into --comfyui-path, create its venv, install requirements
+  --comfyui-repo URL     repository to clone (default: the official ComfyUI repository)
+  --comfyui-service      run ComfyUI as a service (systemd unit, or a supervised process when
+                         systemd is not running) as its owner on 127.0.0.1:<comfyui-port>,
+                         restarted on failure
+  --comfyui-owner USER   owner of the ComfyUI folder and the service (default: owner of the
+                         existing folder, else $SUDO_USER)
+  --comfyui-port PORT    ComfyUI's HTTP port (default: 8188)
+
+Generated config (what the container sees):
+  --ssh-host HOST        host name the container uses (default: host.docker.internal)
+  --api-url URL          ComfyUI URL from the container (default: http://<ssh-host>:<comfyui-port>)
+  --container-dir DIR    where the container mounts the key and known_hosts (default: /app/comfy-local)
+  --client-owner UID:GID owner of the generated key/config files (default: root); use the uid the
+                         container process runs as
+
+Advanced:
+  --state-dir DIR        where this instance keeps its sshd config, host key and manifest
+                         (default: /etc/comfy-local); must be owned by root
+  --firewall MODE        auto | ufw | firewalld | iptables | none (default: auto)
+  --comfy-local BIN      comfy-local binary for the final test (default: comfy-local on PATH;
+                         without it, the test uses ssh and sftp)
+  --skip-test            skip the final connection test
+
+Exit codes: 0 success, 1 failure, 2 usage error.
+EOF
+}
+
+# The value of option $1, taken from $2; fails when it is missing.
+opt_value() {
+    if [ $# -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then
+        usage_error "option $1 needs a value"
+    fi
+    printf '%s' "$2"
+}
+
+parse_args() {
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --comfyui-path) COMFYUI_PATH=$(opt_value "$1" "${2-}"); shift ;;
+            --user) SSH_USER=$(opt_value "$1" "${2-}"); shift ;;
+            --port) PORT=$(opt_value "$1" "${2-}"); shift ;;
+            --listen) LISTEN+=("$(opt_value "$1" "${2-}")"); shift ;;
+            --allow-from) ALLOW_FROM+=("$(opt_value "$1" "${2-}")"); shift ;;
+            --output-dir) OUTPUT_DIR=$(opt_value "$1" "${2-}"); shift ;;
+            --state-dir) STATE_DIR=$(opt_value "$1" "${2-}"); shift ;;
+            --dry-run) DRY_RUN=1 ;;
+            --yes | -y) YES=1 ;;
+            --uninstall) UNINSTALL=1 ;;
+            --install-comfyui) INSTALL_COMFYUI=1 ;;
+            --comfyui-repo) COMFYUI_REPO=$(opt_value "$1" "${2-}"); shift ;;
+            --comfyui-service) COMFYUI_SERVICE=1 ;;
+            --comfyui-owner) COMFYUI_OWNER=$(opt_value "$1" "${2-}"); shift ;;
+            --comfyui-port) COMFYUI_PORT=$(opt_value "$1" "${2-}"); shift ;;
+            --comfy-local) COMFY_LOCAL_BIN=$(opt_value "$1" "${2-}"); shift ;;
+            --ssh-host) SSH_HOST=$(opt_value "$1" "${2-}"); shift ;;
+            --api-url) API_URL=$(opt_value "$1" "${2-}"); shift ;;
+            --container-dir) CONTAINER_DIR=$(opt_value "$1" "${2-}"); shift ;;
+            --client-owner) CLIENT_OWNER=$(opt_value "$1" "${2-}"); shift ;;
+            --firewall) FIREWALL=$(opt_value "$1" "${2-}"); shift ;;
+            --skip-test) SKIP_TEST=1 ;;
+            --help | -h) usage; exit 0 ;;
+            *) usage_error "unknown option: $1" ;;
+        esac
+        shift
+    done
+    validate_args
+}
+
+is_port() {
+    case "$1" in '' | *[!0-9]*) return 1 ;; esac
+    [ "${#1}" -le 5 ] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]
+}
+
+is_ipv4() {
+    local IFS=.
+    # shellcheck disable=SC2206 # splitting on dots is the point
+    local parts=($1)
+    [ "${#parts[@]}" -eq 4 ] || return 1
+    local p
+    for p in "${parts[@]}"; do
+        case "$p" in '' | *[!0-9]*) return 1 ;; esac
+        [ "${#p}" -le 3 ] && [ "$p" -le 255 ] || return 1
+    done
+}
+
+is_cidr() {
+    local addr=${1%/*} bits=${1#*/}
+    [ "$addr" != "$1" ] || return 1
+    is_ipv4 "$addr" || return 1
+    case "$bits" in '' | *[!0-9]*) return 1 ;; esac
+    [ "$bits" -le 32 ]
+}
+
+# Unix user names: lower-case letters, digits, '_' and '-', not starting with '-' or a digit.
+is_user_name() {
+    [[ "$1" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]]
+}
+
+validate_args() {
+    case "$STATE_DIR" in /*) ;; *) usage_error "--state-dir must be an absolute path: $STATE_DIR" ;; esac
+    STATE_DIR=${STATE_DIR%/}
+    if [ "$UNINSTALL" -eq 1 ]; then
+        return 0
+    fi
+    [ -n "$COMFYUI_PATH" ] || usage_error "--comfyui-path is required (the absolute path of your ComfyUI folder)"
+    case "$COMFYUI_PATH" in
+        /*) ;;
+        *) usage_error "--comfyui-path must be an absolute path, got: $COMFYUI_PATH" ;;
+    esac
+    case "$COMFYUI_PATH" in
+        *$'\n'* | *'"'* | *\\*) usage_error "--comfyui-path must not contain newlines, quotes or backslashes" ;;
+    esac
+    [ "$COMFYUI_PATH" = / ] && usage_error "--comfyui-path must not be /"
+    COMFYUI_PATH=${COMFYUI_PATH%/}
+    is_user_name "$SSH_USER" || usage_error "--user must be a plain user name (a-z, 0-9, _ and -, not starting with - or a digit): $SSH_USER"
+    [ "$SSH_USER" != root ] || usage_error "--user must not be root: the script creates a dedicated, non-root user"
+    is_port "$PORT" || usage_error "--port must be a number from 1 to 65535, got: $PORT"
+    is_port "$COMFYUI_PORT" || usage_error "--comfyui-port must be a number from 1 to 65535, got: $COMFYUI_PORT"
+    [ "$PORT" != "$COMFYUI_PORT" ] || usage_error "--port and --comfyui-port must differ"
+    local a
+    for a in "${LISTEN[@]+"${LISTEN[@]}"}"; do
+        is_ipv4 "$a" || usage_error "--listen must be an IPv4 address, got: $a"
+    done
+    for a in "${ALLOW_FROM[@]+"${ALLOW_FROM[@]}"}"; do
+        is_cidr "$a" || usage_error "--allow-from must be an IPv4 network like 172.17.0.0/16, got: $a"
+    done
+    if [ -n "$COMFYUI_OWNER" ]; then
+        is_user_name "$COMFYUI_OWNER" || usage_error "--comfyui-owner must be a plain user name: $COMFYUI_OWNER"
+    fi
+    case "$FIREWALL" in auto | ufw | firewalld | iptables | none) ;; *) usage_error "--firewall must be auto, ufw, firewalld, iptables or none, got: $FIREWALL" ;; esac
+    case "$CONTAINER_DIR" in /*) ;; *) usage_error "--container-dir must be an absolute path: $CONTAINER_DIR" ;; esac
+    if ! [[ "$SSH_HOST" =~ ^[A-Za-z0-9._-]+$ ]] || [ "${SSH_HOST#-}" != "$SSH_HOST" ]; then
+        usage_error "--ssh-host must be a host name or address (letters, digits, '.', '-' and '_'), got: $SSH_HOST"
+    fi
+    if [ -n "$CLIENT_OWNER" ] && ! [[ "$CLIENT_OWNER" =~ ^[0-9]+:[0-9]+$ ]]; then
+        usage_error "--client-owner must be UID:GID (numbers), got: $CLIENT_OWNER"
+    fi
+    [ -n "$API_URL" ] || API_URL="http://$SSH_HOST:$COMFYUI_PORT"
+    [ -n "$OUTPUT_DIR" ] || OUTPUT_DIR="$STATE_DIR/client"
+    case "$OUTPUT_DIR" in /*) ;; *) usage_error "--output-dir must be an absolute path: $OUTPUT_DIR" ;; esac
+    OUTPUT_DIR=${OUTPUT_DIR%/}
+    if [ "$COMFYUI_SERVICE" -eq 1 ] && [ "$INSTALL_COMFYUI" -eq 0 ] && [ "$DRY_RUN" -eq 0 ] &&
+        [ ! -f "$COMFYUI_PATH/main.py" ]; then
+        usage_error "--comfyui-service needs ComfyUI in $COMFYUI_PATH (main.py); add --install-comfyui to install it"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# derived names and the manifest
+# ---------------------------------------------------------------------------------------------
+TAG=""
+MANIFEST=""
+SSHD_CONFIG=""
+HOST_KEY=""
+PID_FILE=""
+SSHD_LOG=""
+AUTH_KEYS_DIR=""
+CLIENT_KEY=""
+SSHD_BIN=""
+HAS_SYSTEMD=0
+
+derive_names() {
+    TAG=$(basename "$STATE_DIR")
+    MANIFEST="$STATE_DIR/manifest"
+    SSHD_CONFIG="$STATE_DIR/sshd_config"
+    HOST_KEY="$STATE_DIR/ssh_host_ed25519_key"
+    PID_FILE="$STATE_DIR/sshd.pid"
+    SSHD_LOG="$STATE_DIR/sshd.log"
+    AUTH_KEYS_DIR="$STATE_DIR/authorized_keys"
+    CLIENT_KEY="$OUTPUT_DIR/id_ed25519"
+    SSHD_BIN=$(command -v sshd 2>/dev/null || true)
+    [ -n "$SSHD_BIN" ] || SSHD_BIN=/usr/sbin/sshd
+    # COMFY_LOCAL_INIT=systemd|none overrides the detection (the tests use it for --dry-run).
+    case "${COMFY_LOCAL_INIT:-auto}" in
+        systemd) HAS_SYSTEMD=1 ;;
+        none) HAS_SYSTEMD=0 ;;
+        *) if [ -d /run/systemd/system ]; then HAS_SYSTEMD=1; fi ;;
+    esac
+}
+
+# Record one line (tab-separated fields) in the manifest, once.
+manifest_add() {
+    [ "$DRY_RUN" -eq 0 ] || return 0
+    local line
+    line=$(printf '%s\t' "$@")
+    line=${line%$'\t'}
+    if [ -f "$MANIFEST" ] && grep -Fxq -- "$line" "$MANIFEST"; then
+        return 0
+    fi
+    printf '%s\n' "$line" >>"$MANIFEST"
+}
+
+# Create directory $1 (mode $2, owner $3) if missing, recording it.
+ensure_dir() {
+    local dir=$1 mode=$2 owner=$3
+    if [ -d "$dir" ]; then
+        return 0
+    fi
+    run install -d -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$dir"
+    manifest_add dir "$dir"
+    changed "created directory $dir"
+}
+
+# Write stdin to file $1 (mode $2, owner $3) when its content differs; reports the change.
+write_file() {
+    local path=$1 mode=$2 owner=$3 desc=$4 content
+    content=$(cat)
+    if [ -f "$path" ] && [ "$(cat "$path")" = "$content" ]; then
+        unchanged "$desc ($path)"
+        return 1
+    fi
+    if [ "$DRY_RUN" -eq 1 ]; then
+        changed "write $desc ($path)"
+        return 0
+    fi
+    [ -e "$path" ] || manifest_add file "$path"
+    local tmp
+    tmp=$(mktemp "$path.XXXXXX")
+    printf '%s\n' "$content" >"$tmp"
+    chmod "$mode" "$tmp"
+    chown "$owner" "$tmp"
+    mv -f "$tmp" "$path"
+    changed "wrote $desc ($path)"
+    return 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# prerequisites
+# ---------------------------------------------------------------------------------------------
+PKG_MANAGER=""
+
+detect_platform() {
+    step "Checking the system"
+    local distro="unknown"
+    if [ -r /etc/os-release ]; then
+        # shellcheck source=/dev/null
+        distro=$(. /etc/os-release && printf '%s' "${PRETTY_NAME:-${ID:-unknown}}")
+    fi
+    if command -v apt-get >/dev/null 2>&1; then
+        PKG_MANAGER=apt
+    elif command -v dnf >/dev/null 2>&1; then
+        PKG_MANAGER=dnf
+    fi
+    say "  distribution: $distro; package manager: ${PKG_MANAGER:-none found (apt or dnf)}"
+    if [ "$HAS_SYSTEMD" -eq 1 ]; then
+        say "  init: systemd (services get systemd units)"
+    else
+        say "  init: systemd is NOT running: daemons are started directly with pid files" \
+            "(not restarted after a reboot; re-run this script after booting)"
+    fi
+}
+
+# Commands this run needs -> packages that provide them (per package manager).
+package_for() {
+    local cmd=$1
+    case "$PKG_MANAGER:$cmd" in
+        apt:sshd) echo openssh-server ;;
+        apt:ssh | apt:sftp | apt:ssh-keygen) echo openssh-client ;;
+        apt:setfacl) echo acl ;;
+        apt:git) echo git ;;
+        apt:python3) echo python3 ;;
+        apt:venv) echo python3-venv ;;
+        dnf:sshd) echo openssh-server ;;
+        dnf:ssh | dnf:sftp | dnf:ssh-keygen) echo openssh-clients ;;
+        dnf:setfacl) echo acl ;;
+        dnf:git) echo git ;;
+        dnf:python3 | dnf:venv) echo python3 ;;
+    esac
+}
+
+ensure_packages() {
+    step "Checking prerequisites"
+    local needed=(ssh-keygen ssh sftp setfacl)
+    if [ "$INSTALL_COMFYUI" -eq 1 ]; then needed+=(git python3 venv); fi
+    local missing_pkgs=() cmd pkg have
+    if [ -x "$SSHD_BIN" ]; then have=1; else have=0; fi
+    if [ "$have" -eq 0 ]; then
+        pkg=$(package_for sshd)
+        [ -n "$pkg" ] || die "sshd (OpenSSH server) is missing and no apt/dnf was found" "install the OpenSSH server with your package manager"
+        missing_pkgs+=("$pkg")
+    fi
+    for cmd in "${needed[@]}"; do
+        if [ "$cmd" = venv ]; then
+            python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && continue
+        elif command -v "$cmd" >/dev/null 2>&1; then
+            continue
+        fi
+        pkg=$(package_for "$cmd")
+        [ -n "$pkg" ] || die "required command '$cmd' is missing and no apt/dnf was found" "install it and re-run"
+        case " ${missing_pkgs[*]-} " in *" $pkg "*) ;; *) missing_pkgs+=("$pkg") ;; esac
+    done
+    if [ "${#missing_pkgs[@]}" -eq 0 ]; then
+        unchanged "OpenSSH server and client, acl tools$([ "$INSTALL_COMFYUI" -eq 1 ] && printf ', git, python3 venv') present"
+        return 0
+    fi
+    if [ "$PKG_MANAGER" = apt ]; then
+        run env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}"
+    else
+        run dnf install -y -q "${missing_pkgs[@]}"
+    fi
+    for pkg in "${missing_pkgs[@]}"; do manifest_add pkg "$pkg"; done
+    changed "installed packages: ${missing_pkgs[*]} (--uninstall keeps them and says so)"
+    if [ "$DRY_RUN" -eq 0 ] && [ "$have" -eq 0 ] && [ "$HAS_SYSTEMD" -eq 1 ]; then
+        # Installing openssh-server starts the SYSTEM sshd on port 22 (all interfaces) on Debian;
+        # this set-up does not need it, so it is stopped and disabled again (recorded, undone on uninstall).
+        local unit
+        for unit in ssh.service sshd.service; do
+            if systemctl is-enabled "$unit" >/dev/null 2>&1; then
+                run systemctl disable --now "$unit"
+                manifest_add disabled-unit "$unit"
+                changed "stopped and disabled $unit that the openssh-server package started (this set-up uses its own instance)"
+            fi
+        done
+    fi
+    SSHD_BIN=$(command -v sshd 2>/dev/null || echo /usr/sbin/sshd)
+}
+
+# ---------------------------------------------------------------------------------------------
+# ComfyUI folder, owner and optional install
+# ---------------------------------------------------------------------------------------------
+OWNER=""
+OWNER_GROUP=""
+
+resolve_owner() {
+    if [ -z "$COMFYUI_OWNER" ]; then
+        if [ -e "$COMFYUI_PATH" ]; then
+            COMFYUI_OWNER=$(stat -c %U "$COMFYUI_PATH")
+        elif [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+            COMFYUI_OWNER=$SUDO_USER
+        else
+            COMFYUI_OWNER=$(stat -c %U "$(dirname "$COMFYUI_PATH")" 2>/dev/null || echo root)
+        fi
+    fi
+    OWNER=$COMFYUI_OWNER
+    if ! getent passwd "$OWNER" >/dev/null; then
+        die "the ComfyUI owner '$OWNER' does not exist" "pass --comfyui-owner USER"
+    fi
+    [ "$OWNER" != "$SSH_USER" ] || die "the ComfyUI folder must not be owned by the SSH user $SSH_USER" \
+        "the SSH user may write only models/, custom_nodes/, input/ and output/; keep ComfyUI owned by you"
+    OWNER_GROUP=$(id -gn "$OWNER")
+    if [ "$OWNER" = root ] && [ "$COMFYUI_SERVICE" -eq 1 ]; then
+        warn "ComfyUI would run as root; pass --comfyui-owner USER to run it as an ordinary user"
+    fi
+}
+
+install_comfyui() {
+    [ "$INSTALL_COMFYUI" -eq 1 ] || return 0
+    step "Installing ComfyUI into $COMFYUI_PATH (from $COMFYUI_REPO)"
+    if [ -d "$COMFYUI_PATH/.git" ]; then
+        unchanged "ComfyUI checkout present (not updated; use git pull to update)"
+    else
+        if [ -e "$COMFYUI_PATH" ] && [ -n "$(ls -A "$COMFYUI_PATH" 2>/dev/null)" ]; then
+            die "$COMFYUI_PATH exists, is not empty and is not a git checkout" "choose an empty or new --comfyui-path"
+        fi
+        run git clone --quiet -- "$COMFYUI_REPO" "$COMFYUI_PATH"
+        run chown -R "$OWNER:$OWNER_GROUP" "$COMFYUI_PATH"
+        manifest_add comfyui-clone "$COMFYUI_PATH"
+        changed "cloned ComfyUI into $COMFYUI_PATH (owned by $OWNER)"
+    fi
+    if [ "$DRY_RUN" -eq 0 ] && ! runuser -u "$OWNER" -- test -w "$COMFYUI_PATH"; then
+        die "the ComfyUI owner $OWNER cannot write $COMFYUI_PATH" "check the permissions of its parent folders (ls -ld $(dirname "$COMFYUI_PATH"))"
+    fi
+    if [ -x "$COMFYUI_PATH/venv/bin/python" ]; then
+        unchanged "virtual environment $COMFYUI_PATH/venv"
+    else
+        run runuser -u "$OWNER" -- python3 -m venv "$COMFYUI_PATH/venv"
+        run runuser -u "$OWNER" -- env HOME="$COMFYUI_PATH" PIP_DISABLE_PIP_VERSION_CHECK=1 \
+            "$COMFYUI_PATH/venv/bin/pip" install --no-cache-dir -q -r "$COMFYUI_PATH/requirements.txt"
+        changed "created $COMFYUI_PATH/venv and installed requirements.txt"
+    fi
+}
+
+check_comfyui_folder() {
+    step "Checking the ComfyUI folder $COMFYUI_PATH"
+    if [ ! -d "$COMFYUI_PATH" ]; then
+        if [ "$DRY_RUN" -eq 1 ] && [ "$INSTALL_COMFYUI" -eq 1 ]; then
+            say "  (would be created by --install-comfyui)"
+            return 0
+        fi
+        die "ComfyUI folder $COMFYUI_PATH does not exist" "pass the folder that holds ComfyUI's main.py, or add --install-comfyui"
+    fi
+    if [ ! -f "$COMFYUI_PATH/main.py" ]; then
+        warn "$COMFYUI_PATH has no main.py: is this really the ComfyUI folder?"
+    fi
+    say "  owner: $OWNER"
+    local d
+    for d in "${WRITABLE_DIRS[@]}"; do
+        if [ -d "$COMFYUI_PATH/$d" ]; then
+            continue
+        fi
+        run install -d -m 0755 -o "$OWNER" -g "$OWNER_GROUP" "$COMFYUI_PATH/$d"
+        manifest_add comfyui-dir "$COMFYUI_PATH/$d"
+        changed "created $COMFYUI_PATH/$d (owned by $OWNER)"
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# user, keys, sshd instance
+# ---------------------------------------------------------------------------------------------
+user_home() { printf '/var/lib/%s/%s' "$TAG" "$SSH_USER"; }
+
+ensure_user() {
+    step "Dedicated user $SSH_USER"
+    if getent passwd "$SSH_USER" >/dev/null; then
+        if [ -f "$MANIFEST" ] && grep -Fxq -- "$(printf 'user\t%s' "$SSH_USER")" "$MANIFEST"; then
+            unchanged "user $SSH_USER exists (created by an earlier run)"
+        else
+            die "user $SSH_USER already exists and was not created by this script" \
+                "pick another name with --user, or remove that user first"
+        fi
+    else
+        local home
+        home=$(user_home)
+        ensure_dir "/var/lib/$TAG" 0755 root:root
+        run useradd --system --user-group --create-home --home-dir "$home" --shell /bin/sh \
+            --comment "comfy-local SSH access for the ComfyUI container" "$SSH_USER"
+        manifest_add user "$SSH_USER"
+        changed "created system user $SSH_USER (home $home, no sudo, no password)"
+    fi
+    # '*' is a password no input can match: password login is impossible, while sshd (with
+    # UsePAM no) still accepts the key. A '!' (locked) account would be refused by sshd.
+    local field
+    field=$(getent shadow "$SSH_USER" 2>/dev/null | cut -d: -f2 || true)
+    if [ "$DRY_RUN" -eq 0 ] && [ "$field" != '*' ]; then
+        run usermod -p '*' "$SSH_USER"
+        changed "set no usable password for $SSH_USER"
+    fi
+}
+
+ensure_keys() {
+    step "Keys"
+    ensure_dir "$AUTH_KEYS_DIR" 0755 root:root
+    if [ -f "$HOST_KEY" ]; then
+        unchanged "host key $HOST_KEY"
+    else
+        run ssh-keygen -q -t ed25519 -N '' -C "comfy-local host key ($(uname -n))" -f "$HOST_KEY"
+        manifest_add file "$HOST_KEY"
+        manifest_add file "$HOST_KEY.pub"
+        changed "generated sshd host key $HOST_KEY"
+    fi
+    ensure_dir "$OUTPUT_DIR" 0755 root:root
+    if [ -f "$CLIENT_KEY" ]; then
+        unchanged "container key $CLIENT_KEY"
+    else
+        run ssh-keygen -q -t ed25519 -N '' -C "comfy-local-container@$(uname -n)" -f "$CLIENT_KEY"
+        manifest_add file "$CLIENT_KEY"
+        manifest_add file "$CLIENT_KEY.pub"
+        changed "generated the container's key pair $CLIENT_KEY"
+    fi
+    if [ -n "$CLIENT_OWNER" ] && [ "$DRY_RUN" -eq 0 ] && [ "$(stat -c %u:%g "$CLIENT_KEY")" != "$CLIENT_OWNER" ]; then
+        chown "$CLIENT_OWNER" "$CLIENT_KEY"
+        changed "container key owned by $CLIENT_OWNER"
+    fi
+    local pub="<public key of $CLIENT_KEY>"
+    [ ! -f "$CLIENT_KEY.pub" ] || pub=$(cat "$CLIENT_KEY.pub")
+    # The key file is root-owned, so the user cannot add keys; the options limit the key to what the
+    # product needs: commands, SFTP and one local forward to ComfyUI (no pty, no other forwarding).
+    printf 'restrict,port-forwarding,permitopen="127.0.0.1:%s",permitopen="localhost:%s" %s\n' \
+        "$COMFYUI_PORT" "$COMFYUI_PORT" "$pub" |
+        write_file "$AUTH_KEYS_DIR/$SSH_USER" 0644 root:root "authorized key of $SSH_USER" || true
+}
+
+docker_gateway() {
+    # "docker0 ... inet 172.17.0.1/16 ..." -> 172.17.0.1
+    ip -4 -o addr show dev docker0 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }'
+}
+
+docker_subnets() {
+    # Kernel routes of the Docker bridges (docker0 and compose networks br-*).
+    ip -4 -o route show proto kernel 2>/dev/null |
+        awk '$3 ~ /^(docker0|br-)/ && $1 ~ /\// { print $1 }' | sort -u
+}
+
+compute_network() {
+    if [ "${#LISTEN[@]}" -eq 0 ]; then
+        LISTEN=(127.0.0.1)
+        local gw
+        gw=$(docker_gateway || true)
+        if [ -n "$gw" ]; then
+            LISTEN+=("$gw")
+        fi
+    fi
+    if [ "${#ALLOW_FROM[@]}" -eq 0 ]; then
+        ALLOW_FROM=(127.0.0.0/8)
+        local net
+        while IFS= read -r net; do
+            [ -n "$net" ] && ALLOW_FROM+=("$net")
+        done < <(docker_subnets || true)
+    fi
+}
+
+render_sshd_config() {
+    local a
+    cat <<EOF
+# Generated by comfy-local's setup-local-host-linux.sh: a SEPARATE sshd instance for the ComfyUI
+# container. Do not edit; re-run the script (it regenerates this file) or run it with --uninstall.
+Port $PORT
+EOF
+    for a in "${LISTEN[@]}"; do printf 'ListenAddress %s\n' "$a"; done
+    cat <<EOF
+AddressFamily inet
+HostKey $HOST_KEY
+PidFile $PID_FILE
+AuthorizedKeysFile $AUTH_KEYS_DIR/%u
+
+# Who and how: one key-only, non-root user.
+AllowUsers $SSH_USER
+PermitRootLogin no
+AuthenticationMethods publickey
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+HostbasedAuthentication no
+PermitEmptyPasswords no
+UsePAM no
+StrictModes yes
+MaxAuthTries 3
+LoginGraceTime 30
+MaxStartups 10:30:60
+MaxSessions 10
+
+# Algorithms: modern ones that libssh2 (the container's ssh2 client) also supports.
+HostKeyAlgorithms ssh-ed25519
+PubkeyAcceptedAlgorithms ssh-ed25519
+KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org
+Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com
+MACs hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,umac-128-etm@openssh.com
+Compression no
+
+# Forwarding: only the local forward the product uses to reach ComfyUI on this host.
+AllowTcpForwarding local
+PermitOpen 127.0.0.1:$COMFYUI_PORT localhost:$COMFYUI_PORT
+AllowStreamLocalForwarding no
+AllowAgentForwarding no
+X11Forwarding no
+PermitTunnel no
+GatewayPorts no
+PermitTTY no
+PermitUserEnvironment no
+PermitUserRC no
+
+# Logging: every login and every SFTP operation.
+LogLevel VERBOSE
+Subsystem sftp internal-sftp -l INFO -u 0022
+ClientAliveInterval 30
+ClientAliveCountMax 4
+UseDNS no
+PrintMotd no
+EOF
+}
+
+ensure_sshd_config() {
+    step "sshd instance config $SSHD_CONFIG (port $PORT, listening on ${LISTEN[*]})"
+    SSHD_CONFIG_CHANGED=0
+    if render_sshd_config | write_file "$SSHD_CONFIG" 0644 root:root "sshd config"; then
+        SSHD_CONFIG_CHANGED=1
+    fi
+    if [ "$DRY_RUN" -eq 1 ]; then
+        say "  --- $SSHD_CONFIG (would contain) ---"
+        render_sshd_config | sed 's/^/  | /'
+        return 0
+    fi
+    ensure_privsep_dir
+    local out
+    if ! out=$("$SSHD_BIN" -t -f "$SSHD_CONFIG" 2>&1); then
+        die "sshd -t rejected $SSHD_CONFIG: $out" "see the message above; the system sshd was not touched"
+    fi
+    say "  sshd -t: config valid"
+}
+
+ensure_privsep_dir() {
+    # sshd needs its privilege-separation directory; the system's ssh service normally creates it.
+    # It belongs to the openssh package, so --uninstall leaves it.
+    if [ ! -d /run/sshd ]; then
+        run install -d -m 0755 -o root -g root /run/sshd
+        say "  created /run/sshd (sshd's privilege-separation directory; left in place by --uninstall)"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# permissions (ACLs)
+# ---------------------------------------------------------------------------------------------
+has_acl() { getfacl -p -c "$1" 2>/dev/null | grep -q -- "^$2"; }
+
+ensure_acls() {
+    step "Permissions for $SSH_USER in $COMFYUI_PATH (read everywhere, write in ${WRITABLE_DIRS[*]})"
+    if [ "$DRY_RUN" -eq 1 ] && [ ! -d "$COMFYUI_PATH" ]; then
+        say "  [dry-run] would grant read on $COMFYUI_PATH and write on ${WRITABLE_DIRS[*]} with setfacl"
+        CHANGES=$((CHANGES + 1))
+        return 0
+    fi
+    local u=$SSH_USER
+    if has_acl "$COMFYUI_PATH" "user:$u:r-x" && has_acl "$COMFYUI_PATH" "default:user:$u:r-x"; then
+        unchanged "read access to $COMFYUI_PATH"
+    else
+        run setfacl -R -m "u:$u:rX" "$COMFYUI_PATH"
+        run find "$COMFYUI_PATH" -type d -exec setfacl -m "d:u:$u:rX" {} +
+        manifest_add acl-tree "$COMFYUI_PATH" "$u"
+        changed "granted $u read access to $COMFYUI_PATH (ACL, inherited by new files)"
+    fi
+    local d
+    for d in "${WRITABLE_DIRS[@]}"; do
+        local p="$COMFYUI_PATH/$d"
+        [ -d "$p" ] || continue
+        if has_acl "$p" "user:$u:rwx" && has_acl "$p" "default:user:$u:rwx" && has_acl "$p" "default:user:$OWNER:rwx"; then
+            unchanged "write access to $p"
+            continue
+        fi
+        run setfacl -R -m "u:$u:rwX" "$p"
+        run find "$p" -type d -exec setfacl -m "d:u:$u:rwX,d:u:$OWNER:rwX" {} +
+        manifest_add acl-tree "$p" "$u"
+        manifest_add acl-default "$p" "$OWNER"
+        changed "granted $u write access to $p (and $OWNER keeps full access to what $u uploads)"
+    done
+    # Every parent directory must let the user through (home folders are often 0700).
+    local dir
+    dir=$(dirname "$COMFYUI_PATH")
+    while [ "$dir" != / ]; do
+        if [ "$DRY_RUN" -eq 0 ] && ! runuser -u "$u" -- test -x "$dir"; then
+            run setfacl -m "u:$u:x" "$dir"
+            manifest_add acl-entry "$dir" "$u"
+            changed "let $u traverse $dir (ACL u:$u:x)"
+        fi
+        dir=$(dirname "$dir")
+    done
+    if [ "$DRY_RUN" -eq 0 ]; then
+        runuser -u "$u" -- test -r "$COMFYUI_PATH" -a -x "$COMFYUI_PATH" ||
+            die "$u still cannot read $COMFYUI_PATH" "does the file system support ACLs? (mount option acl)"
+        runuser -u "$u" -- test -w "$COMFYUI_PATH/models" ||
+            die "$u cannot write $COMFYUI_PATH/models" "does the file system support ACLs? (mount option acl)"
+        if runuser -u "$u" -- test -w "$COMFYUI_PATH"; then
+            warn "$u can write the ComfyUI folder itself (its mode allows everyone to write): consider chmod o-w $COMFYUI_PATH"
+        fi
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# services
+# ---------------------------------------------------------------------------------------------
+SSHD_CONFIG_CHANGED=0
+
+pid_alive() {
+    local pidfile=$1 match=$2 pid
+    [ -f "$pidfile" ] || return 1
+    pid=$(cat "$pidfile" 2>/dev/null) || return 1
+    case "$pid" in '' | *[!0-9]*) return 1 ;; esac
+    kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -Fq -- "$match"
+}
+
+wait_for_port() {
+    local port=$1 tries=${2:-50}
+    while [ "$tries" -gt 0 ]; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.2
+        tries=$((tries - 1))
+    done
+    return 1
+}
+
+sshd_unit() { printf '%s-sshd.service' "$TAG"; }
+
+render_sshd_unit() {
+    cat <<EOF
+# Generated by comfy-local's setup-local-host-linux.sh
+[Unit]
+Description=comfy-local: separate SSH server for the ComfyUI container (port $PORT)
+After=network.target docker.service
+
+[Service]
+ExecStartPre=/usr/bin/install -d -m 0755 /run/sshd
+ExecStartPre=$SSHD_BIN -t -f $SSHD_CONFIG
+ExecStart=$SSHD_BIN -D -f $SSHD_CONFIG
+ExecReload=$SSHD_BIN -t -f $SSHD_CONFIG
+ExecReload=/bin/kill -HUP \$MAINPID
+Restart=on-failure
+RestartSec=3
+
+[Install]
+WantedBy=multi-user.target
+EOF
+}
+
+ensure_sshd_running() {
+    step "Starting the sshd instance"
+    if [ "$HAS_SYSTEMD" -eq 1 ]; then
+        local unit unit_file
+        unit=$(sshd_unit)
+        unit_file="/etc/systemd/system/$unit"
+        local unit_changed=0
+        if render_sshd_unit | write_file "$unit_file" 0644 root:root "systemd unit $unit"; then
+            unit_changed=1
+            run systemctl daemon-reload
+        fi
+        if [ "$DRY_RUN" -eq 1 ]; then
+            say "  --- $unit_file (would contain) ---"
+            render_sshd_unit | sed 's/^/  | /'
+        fi
+        manifest_add systemd-unit "$unit"
+        if [ "$DRY_RUN" -eq 0 ] && systemctl is-active --quiet "$unit" && systemctl is-enabled --quiet "$unit"; then
+            if [ "$unit_changed" -eq 1 ] || [ "$SSHD_CONFIG_CHANGED" -eq 1 ]; then
+                run systemctl restart "$unit"
+                changed "restarted $unit with the new config"
+            else
+                unchanged "$unit is enabled and running"
+            fi
+        else
+            port_free_or_die
+            run systemctl enable --now "$unit"
+            changed "enabled and started $unit"
+        fi
+    else
+        manifest_add sshd-pidfile "$PID_FILE"
+        if [ "$DRY_RUN" -eq 0 ] && pid_alive "$PID_FILE" "$SSHD_CONFIG"; then
+            if [ "$SSHD_CONFIG_CHANGED" -eq 1 ]; then
+                run kill -HUP "$(cat "$PID_FILE")"
+                sleep 0.5
+                changed "reloaded sshd (pid $(cat "$PID_FILE")) with the new config"
+            else
+                unchanged "sshd instance running (pid $(cat "$PID_FILE"), fallback mode without systemd)"
+            fi
+        else
+            port_free_or_die
+            say "  systemd is not running: starting sshd directly (pid file $PID_FILE, log $SSHD_LOG)."
+            say "  It is NOT restarted after a reboot or a crash: re-run this script to start it again."
+            run "$SSHD_BIN" -f "$SSHD_CONFIG" -E "$SSHD_LOG"
+            manifest_add file "$SSHD_LOG"
+            changed "started sshd on port $PORT"
+        fi
+    fi
+    if [ "$DRY_RUN" -eq 0 ]; then
+        wait_for_port "$PORT" 50 || die "sshd did not start listening on 127.0.0.1:$PORT" "see $SSHD_LOG or journalctl -u $(sshd_unit)"
+        if [ "$HAS_SYSTEMD" -eq 0 ] && ! pid_alive "$PID_FILE" "$SSHD_CONFIG"; then
+            die "sshd is not running after the start (no live process in $PID_FILE)" "see $SSHD_LOG"
+        fi
+        say "  listening on port $PORT"
+    fi
+}
+
+# Before starting our sshd: something else on the port would answer in its place.
+port_free_or_die() {
+    [ "$DRY_RUN" -eq 0 ] || return 0
+    if wait_for_port "$PORT" 1; then
+        die "port $PORT on 127.0.0.1 is already in use by another program" \
+            "choose another --port, or see which program it is: ss -ltnp 'sport = :$PORT'"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# firewall
+# ---------------------------------------------------------------------------------------------
+fw_comment() { printf '%s:%s' "$TAG" "$PORT"; }
+
+detect_firewall() {
+    if [ "$FIREWALL" != auto ]; then
+        printf '%s' "$FIREWALL"
+        return 0
+    fi
+    if command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | head -n1 | grep -q 'Status: active'; then
+        printf ufw
+    elif command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; then
+        printf firewalld
+    elif command -v iptables >/dev/null 2>&1 && iptables -S INPUT >/dev/null 2>&1; then
+        printf iptables
+    else
+        printf none
+    fi
+}
+
+# The iptables rules, one per line, in the order they should appear in INPUT.
+iptables_rules() {
+    local c net
+    c=$(fw_comment)
+    printf -- '-i lo -p tcp --dport %s -m comment --comment %s -j ACCEPT\n' "$PORT" "$c"
+    for net in "${ALLOW_FROM[@]}"; do
+        [ "$net" = 127.0.0.0/8 ] && continue
+        printf -- '-s %s -p tcp --dport %s -m comment --comment %s -j ACCEPT\n' "$net" "$PORT" "$c"
+    done
+    printf -- '-p tcp --dport %s -m comment --comment %s -j DROP\n' "$PORT" "$c"
+}
+
+ensure_firewall() {
+    local fw
+    fw=$(detect_firewall)
+    step "Firewall ($fw): port $PORT only from ${ALLOW_FROM[*]}"
+    local net rule
+    case "$fw" in
+        none)
+            say "  SKIPPED: no active firewall found (ufw, firewalld, iptables) or --firewall none."
+            say "  sshd listens only on ${LISTEN[*]}, so other machines cannot reach it unless they can"
+            say "  route to those addresses; add a firewall rule yourself if this host is exposed."
+            ;;
+        iptables)
+            need_cmd iptables
+            local -a rules=()
+            mapfile -t rules < <(iptables_rules)
+            local i
+            # Insert bottom-up at position 1 so the final order matches iptables_rules.
+            for ((i = ${#rules[@]} - 1; i >= 0; i--)); do
+                rule=${rules[$i]}
+                # shellcheck disable=SC2086 # the rule is a list of words by design
+                if iptables -C INPUT $rule 2>/dev/null; then
+                    unchanged "iptables rule: $rule"
+                else
+                    # shellcheck disable=SC2086
+                    run iptables -I INPUT 1 $rule
+                    changed "iptables rule: $rule"
+                fi
+                manifest_add fw-iptables "$rule"
+            done
+            say "  note: iptables rules are not persisted across reboots by this script (use iptables-persistent or re-run)."
+            ;;
+        ufw)
+            need_cmd ufw
+            for net in "${ALLOW_FROM[@]}"; do
+                rule="allow proto tcp from $net to any port $PORT comment $(fw_comment)"
+                ufw_rule "$rule"
+            done
+            ufw_rule "deny proto tcp from any to any port $PORT comment $(fw_comment)"
+            ;;
+        firewalld)
+            need_cmd firewall-cmd
+            local any=0
+            for net in "${ALLOW_FROM[@]}"; do
+                [ "$net" = 127.0.0.0/8 ] && continue
+                rule="rule family=\"ipv4\" source address=\"$net\" port port=\"$PORT\" protocol=\"tcp\" accept"
+                if firewall-cmd --permanent --query-rich-rule="$rule" >/dev/null 2>&1; then
+                    unchanged "firewalld rich rule: $rule"
+                else
+                    run firewall-cmd --permanent --add-rich-rule="$rule"
+                    changed "firewalld rich rule: $rule"
+                    manifest_add fw-firewalld "$rule"
+                    any=1
+                fi
+            done
+            [ "$any" -eq 0 ] || run firewall-cmd --reload
+            say "  other sources stay blocked by the zone's default policy; loopback is always allowed."
+            ;;
+    esac
+}
+
+ufw_rule() {
+    local rule=$1
+    # shellcheck disable=SC2086 # the rule is a list of words by design
+    if ufw show added 2>/dev/null | grep -Fq -- "ufw ${rule% comment *} comment"; then
+        unchanged "ufw $rule"
+    else
+        # shellcheck disable=SC2086
+        run ufw $rule
+        changed "ufw $rule"
+        # Recorded only when added here: a rule the admin had before is not ours to delete.
+        manifest_add fw-ufw "$rule"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# ComfyUI service (optional)
+# ---------------------------------------------------------------------------------------------
+comfyui_python() {
+    local p
+    for p in "$COMFYUI_PATH/venv/bin/python" "$COMFYUI_PATH/.venv/bin/python"; do
+        if [ -x "$p" ]; then printf '%s' "$p"; return 0; fi
+    done
+    return 1
+}
+
+render_comfyui_unit() {
+    cat <<EOF
+# Generated by comfy-local's setup-local-host-linux.sh
+[Unit]
+Description=comfy-local: ComfyUI on 127.0.0.1:$COMFYUI_PORT
+After=network.target
+
+[Service]
+User=$OWNER
+WorkingDirectory=$COMFYUI_PATH
+ExecStart=$1 main.py --listen 127.0.0.1 --port $COMFYUI_PORT
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+EOF
+}
+
+render_comfyui_supervisor() {
+    cat <<EOF
+#!/bin/sh
+# Generated by comfy-local's setup-local-host-linux.sh: keeps ComfyUI running (restart on exit)
+# when systemd is not available. Stopped by --uninstall.
+cd '$COMFYUI_PATH' || exit 1
+while :; do
+    runuser -u '$OWNER' -- '$1' main.py --listen 127.0.0.1 --port $COMFYUI_PORT
+    echo "comfy-local: ComfyUI exited with status \$?; restarting in 3 s" >&2
+    sleep 3
+done
+EOF
+}
+
+ensure_comfyui_service() {
+    [ "$COMFYUI_SERVICE" -eq 1 ] || return 0
+    step "ComfyUI service (as $OWNER on 127.0.0.1:$COMFYUI_PORT)"
+    local py
+    py=$(comfyui_python || true)
+    if [ -z "$py" ]; then
+        if [ "$DRY_RUN" -eq 1 ]; then py="$COMFYUI_PATH/venv/bin/python"; else
+            die "no virtual environment in $COMFYUI_PATH (venv/ or .venv/)" "create one, or use --install-comfyui"
+        fi
+    fi
+    if [ "$HAS_SYSTEMD" -eq 1 ]; then
+        local unit="$TAG-comfyui.service" changed_unit=0
+        if render_comfyui_unit "$py" | write_file "/etc/systemd/system/$unit" 0644 root:root "systemd unit $unit"; then
+            changed_unit=1
+            run systemctl daemon-reload
+        fi
+        if [ "$DRY_RUN" -eq 1 ]; then
+            say "  --- /etc/systemd/system/$unit (would contain) ---"
+            render_comfyui_unit "$py" | sed 's/^/  | /'
+        fi
+        manifest_add systemd-unit "$unit"
+        if [ "$DRY_RUN" -eq 0 ] && systemctl is-active --quiet "$unit" && [ "$changed_unit" -eq 0 ]; then
+            unchanged "$unit running"
+        else
+            run systemctl enable "$unit"
+            run systemctl restart "$unit"
+            changed "enabled and started $unit"
+        fi
+    else
+        local script="$STATE_DIR/comfyui-supervisor.sh" pidfile="$STATE_DIR/comfyui-supervisor.pid"
+        local log="$STATE_DIR/comfyui.log" script_changed=0
+        if render_comfyui_supervisor "$py" | write_file "$script" 0755 root:root "ComfyUI supervisor script"; then
+            script_changed=1
+        fi
+        manifest_add supervisor-pidfile "$pidfile"
+        if [ "$DRY_RUN" -eq 0 ] && pid_alive "$pidfile" "$script" && [ "$script_changed" -eq 0 ]; then
+            unchanged "ComfyUI supervised process running (pid $(cat "$pidfile"))"
+        else
+            if [ "$DRY_RUN" -eq 0 ] && pid_alive "$pidfile" "$script"; then
+                kill -TERM -- "-$(cat "$pidfile")" 2>/dev/null || true
+                sleep 1
+            fi
+            say "  systemd is not running: starting ComfyUI under a restart loop ($script, log $log)."
+            say "  It is NOT started after a reboot: re-run this script after booting."
+            if [ "$DRY_RUN" -eq 1 ]; then
+                run setsid "$script"
+            else
+                # shellcheck disable=SC2016 # expanded by the inner sh
+                setsid sh -c 'echo $$ > "$1"; exec "$2" >>"$3" 2>&1 </dev/null' sh "$pidfile" "$script" "$log" &
+                manifest_add file "$pidfile"
+                manifest_add file "$log"
+                sleep 0.5
+            fi
+            changed "started ComfyUI (supervised) on 127.0.0.1:$COMFYUI_PORT"
+        fi
+    fi
+    if [ "$DRY_RUN" -eq 0 ]; then
+        if wait_for_port "$COMFYUI_PORT" 150; then
+            say "  ComfyUI answers on 127.0.0.1:$COMFYUI_PORT"
+        else
+            die "ComfyUI did not start listening on 127.0.0.1:$COMFYUI_PORT within 30 s" "see $STATE_DIR/comfyui.log or journalctl -u $TAG-comfyui"
+        fi
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# the container's files
+# ---------------------------------------------------------------------------------------------
+yaml_str() {
+    local s=${1//\\/\\\\}
+    printf '"%s"' "${s//\"/\\\"}"
+}
+
+host_pub_key() {
+    if [ -f "$HOST_KEY.pub" ]; then
+        awk '{ print $1, $2 }' "$HOST_KEY.pub"
+    else
+        printf 'ssh-ed25519 <host key generated at install>'
+    fi
+}
+
+render_known_hosts() {
+    local key names=("$SSH_HOST" 127.0.0.1) a n
+    key=$(host_pub_key)
+    for a in "${LISTEN[@]}"; do
+        case " ${names[*]} " in *" $a "*) ;; *) names+=("$a") ;; esac
+    done
+    for n in "${names[@]}"; do
+        printf '[%s]:%s %s\n' "$n" "$PORT" "$key"
+    done
+}
+
+# $1: ssh host, $2: api url, $3: key file, $4: known_hosts file
+render_config() {
+    local py
+    py=$(comfyui_python || true)
+    cat <<EOF
+# local-support-config.yml, generated by comfy-local's setup-local-host-linux.sh on $(uname -n).
+# Re-running the script regenerates it. Reference of every key: local-support-config.yml.example.
+enabled: true
+local:
+  - id: local
+    name: $(yaml_str "Local ComfyUI ($(uname -n))")
+    ssh:
+      host: $(yaml_str "$1")
+      port: $PORT
+      user: $(yaml_str "$SSH_USER")
+      key_file: $(yaml_str "$3")
+      known_hosts_file: $(yaml_str "$4")
+      host_key_policy: strict
+      connect_timeout_secs: 10
+      command_timeout_secs: 600
+      keepalive_secs: 30
+    comfyui:
+      path: $(yaml_str "$COMFYUI_PATH")
+      api_url: $(yaml_str "$2")
+EOF
+    if [ -n "$py" ]; then
+        printf '      python: %s\n' "$(yaml_str "$py")"
+    fi
+    cat <<'EOF'
+    features:
+      workflow_execution: true
+      resource_installation: true
+      custom_nodes: true
+    limits:
+      max_upload_mb: 20480
+      max_concurrent_transfers: 2
+vastai:
+  enabled: false
+  api_key_env: VAST_API_KEY
+EOF
+}
+
+ensure_client_files() {
+    step "Files for the container in $OUTPUT_DIR"
+    local owner=root:root
+    [ -z "$CLIENT_OWNER" ] || owner=$CLIENT_OWNER
+    render_known_hosts | write_file "$OUTPUT_DIR/known_hosts" 0644 "$owner" "known_hosts pinning the new host key" || true
+    render_config "$SSH_HOST" "$API_URL" "$CONTAINER_DIR/id_ed25519" "$CONTAINER_DIR/known_hosts" |
+        write_file "$OUTPUT_DIR/local-support-config.yml" 0644 "$owner" "container config" || true
+    render_config 127.0.0.1 "http://127.0.0.1:$COMFYUI_PORT" "$CLIENT_KEY" "$OUTPUT_DIR/known_hosts" |
+        write_file "$OUTPUT_DIR/local-support-config.host-test.yml" 0644 root:root "config for testing from this host" || true
+    if [ "$DRY_RUN" -eq 1 ]; then
+        say "  --- $OUTPUT_DIR/local-support-config.yml (would contain) ---"
+        render_config "$SSH_HOST" "$API_URL" "$CONTAINER_DIR/id_ed25519" "$CONTAINER_DIR/known_hosts" | sed 's/^/  | /'
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# connection test
+# ---------------------------------------------------------------------------------------------
+connection_test() {
+    [ "$SKIP_TEST" -eq 0 ] || { step "Connection test: skipped (--skip-test)"; return 0; }
+    local bin=$COMFY_LOCAL_BIN
+    [ -n "$bin" ] || bin=$(command -v comfy-local 2>/dev/null || true)
+    local host_cfg="$OUTPUT_DIR/local-support-config.host-test.yml"
+    if [ -n "$bin" ]; then
+        step "Connection test with comfy-local ($bin test-connection)"
+        if [ "$DRY_RUN" -eq 1 ]; then
+            run "$bin" test-connection --config "$host_cfg"
+            return 0
+        fi
+        "$bin" test-connection --config "$host_cfg" ||
+            die "comfy-local test-connection failed" "see its output above; logs: $SSHD_LOG"
+        say "  comfy-local test-connection: OK"
+        return 0
+    fi
+    step "Connection test with ssh and sftp (comfy-local not found; pass --comfy-local BIN to use it)"
+    local -a opts=(-F /dev/null -i "$CLIENT_KEY" -p "$PORT" -o BatchMode=yes -o IdentitiesOnly=yes
+        -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$OUTPUT_DIR/known_hosts" -o ConnectTimeout=10)
+    if [ "$DRY_RUN" -eq 1 ]; then
+        run ssh "${opts[@]}" "$SSH_USER@127.0.0.1" true
+        return 0
+    fi
+    ssh "${opts[@]}" "$SSH_USER@127.0.0.1" true ||
+        die "ssh login as $SSH_USER on 127.0.0.1:$PORT failed" "see $SSHD_LOG (LogLevel VERBOSE)"
+    say "  ssh login with the container's key and the pinned host key: OK"
+    local probe=".comfy-local-write-test-$$"
+    local local_file
+    local_file=$(mktemp)
+    local -a sftp_opts=(-F /dev/null -i "$CLIENT_KEY" -P "$PORT" -o BatchMode=yes -o IdentitiesOnly=yes
+        -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$OUTPUT_DIR/known_hosts")
+    if ! printf 'put %s %s\nrm %s\n' "$local_file" "$COMFYUI_PATH/models/$probe" "$COMFYUI_PATH/models/$probe" |
+        sftp "${sftp_opts[@]}" -b - "$SSH_USER@127.0.0.1" >/dev/null; then
+        rm -f "$local_file"
+        die "sftp could not write into $COMFYUI_PATH/models as $SSH_USER" "check the ACLs with getfacl $COMFYUI_PATH/models"
+    fi
+    rm -f "$local_file"
+    say "  sftp write and delete in $COMFYUI_PATH/models: OK"
+    if wait_for_port "$COMFYUI_PORT" 1; then
+        say "  ComfyUI port 127.0.0.1:$COMFYUI_PORT: open"
+    else
+        say "  ComfyUI port 127.0.0.1:$COMFYUI_PORT: not listening (start ComfyUI, or use --comfyui-service)"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# uninstall
+# ---------------------------------------------------------------------------------------------
+uninstall() {
+    derive_names
+    step "Uninstalling what $MANIFEST records"
+    if [ ! -f "$MANIFEST" ]; then
+        say "  nothing to uninstall: no manifest at $MANIFEST"
+        return 0
+    fi
+    confirm "remove the comfy-local host set-up recorded in $MANIFEST"
+    local kind a b
+    # 1. processes and units
+    while IFS=$'\t' read -r kind a b; do
+        case "$kind" in
+            supervisor-pidfile) stop_pidfile "$a" group ;;
+            sshd-pidfile) stop_pidfile "$a" single ;;
+            systemd-unit)
+                if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+                    run systemctl disable --now "$a" || true
+                fi
+                run rm -f "/etc/systemd/system/$a"
+                removed "unit $a"
+                ;;
+        esac
+    done <"$MANIFEST"
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] && grep -q '^systemd-unit' "$MANIFEST"; then
+        run systemctl daemon-reload
+    fi
+    # 2. firewall rules, ACLs, ownership of uploads, the user
+    local user="" owner_of=""
+    while IFS=$'\t' read -r kind a b; do
+        case "$kind" in
+            fw-iptables)
+                # shellcheck disable=SC2086
+                if iptables -C INPUT $a 2>/dev/null; then run iptables -D INPUT $a; fi
+                removed "iptables rule: $a"
+                ;;
+            fw-ufw)
+                # shellcheck disable=SC2086
+                run ufw delete ${a% comment *} || true
+                removed "ufw rule: $a"
+                ;;
+            fw-firewalld)
+                run firewall-cmd --permanent --remove-rich-rule="$a" || true
+                run firewall-cmd --reload || true
+                removed "firewalld rule: $a"
+                ;;
+            acl-tree)
+                if [ -e "$a" ]; then
+                    run setfacl -R -x "u:$b" "$a" 2>/dev/null || true
+                    run find "$a" -type d -exec setfacl -x "d:u:$b" {} + 2>/dev/null || true
+                fi
+                removed "ACL entries for $b under $a"
+                ;;
+            acl-default)
+                if [ -e "$a" ]; then
+                    run find "$a" -type d -exec setfacl -x "d:u:$b" {} + 2>/dev/null || true
+                    run setfacl -R -x "u:$b" "$a" 2>/dev/null || true
+                    owner_of=$b
+                fi
+                ;;
+            acl-entry)
+                [ ! -e "$a" ] || run setfacl -x "u:$b" "$a" 2>/dev/null || true
+                removed "ACL entry u:$b from $a"
+                ;;
+            user) user=$a ;;
+            disabled-unit)
+                # The unit came with the openssh-server package this script installed; before the
+                # set-up there was no system sshd, so it stays disabled.
+                say "  left $a disabled (it came with the openssh-server package this script installed)"
+                ;;
+        esac
+    done <"$MANIFEST"
+    # ACLs left with nothing but a mask and base entries go back to plain permissions.
+    while IFS=$'\t' read -r kind a b; do
+        if [ "$kind" = acl-tree ] && [ -e "$a" ]; then acl_cleanup "$a"; fi
+    done <"$MANIFEST"
+    if [ -n "$user" ] && getent passwd "$user" >/dev/null; then
+        # Files the container uploaded stay (models, nodes): hand them to the ComfyUI owner.
+        if [ -n "$owner_of" ]; then
+            while IFS=$'\t' read -r kind a b; do
+                if [ "$kind" != acl-tree ] || [ ! -e "$a" ]; then continue; fi
+                run find "$a" -user "$user" -exec chown -h "$owner_of:" {} +
+            done <"$MANIFEST"
+            say "  files uploaded by $user now belong to $owner_of"
+        fi
+        pkill_user "$user"
+        run userdel --remove "$user" 2>/dev/null || run userdel "$user"
+        removed "user $user"
+    fi
+    # 3. files, then directories (deepest first)
+    while IFS=$'\t' read -r kind a b; do
+        if [ "$kind" = file ] && [ -e "$a" ]; then
+            run rm -f "$a"
+            removed "$a"
+        fi
+    done <"$MANIFEST"
+    local dirs
+    dirs=$(awk -F'\t' '$1 == "dir" || $1 == "comfyui-dir" { print length($2) "\t" $1 "\t" $2 }' "$MANIFEST" | sort -rn | cut -f2-)
+    while IFS=$'\t' read -r kind a; do
+        if [ -z "$a" ] || [ ! -d "$a" ]; then continue; fi
+        if [ "$a" = "$STATE_DIR" ]; then continue; fi
+        if run rmdir "$a" 2>/dev/null; then
+            removed "directory $a"
+        else
+            say "  kept directory $a (not empty: it holds files this script did not create)"
+        fi
+    done <<<"$dirs"
+    if grep -q '^comfyui-clone' "$MANIFEST"; then
+        say "  kept the ComfyUI checkout $(awk -F'\t' '$1 == "comfyui-clone" { print $2 }' "$MANIFEST") (it may hold your models; delete it yourself if you want)"
+    fi
+    if grep -q '^pkg' "$MANIFEST"; then
+        say "  kept packages installed by the set-up: $(awk -F'\t' '$1 == "pkg" { printf "%s ", $2 }' "$MANIFEST")(remove them with your package manager if nothing else needs them)"
+    fi
+    run rm -f "$MANIFEST"
+    if run rmdir "$STATE_DIR" 2>/dev/null; then
+        removed "directory $STATE_DIR"
+    elif [ "$DRY_RUN" -eq 0 ]; then
+        say "  kept $STATE_DIR (not empty: it holds files this script did not create)"
+    fi
+    step "Uninstalled."
+}
+
+# Remove the ACL (setfacl -b) of every file under $1 whose ACL has no named entries left.
+acl_cleanup() {
+    [ "$DRY_RUN" -eq 0 ] || { run setfacl -b "(files under $1 left with only base ACL entries)"; return 0; }
+    local f
+    getfacl -R -p -s "$1" 2>/dev/null | awk '
+        /^# file: / { if (file != "" && !named) print file; file = substr($0, 9); named = 0; next }
+        /^(default:)?(user|group):[^:]+:/ { named = 1 }
+        END { if (file != "" && !named) print file }' |
+        while IFS= read -r f; do
+            printf -v f '%b' "$f"
+            setfacl -b -- "$f" 2>/dev/null || true
+        done
+}
+
+removed() {
+    if [ "$DRY_RUN" -eq 1 ]; then say "  would remove: $*"; else say "  removed $*"; fi
+}
+
+stop_pidfile() {
+    local pidfile=$1 mode=$2 pid
+    [ -f "$pidfile" ] || return 0
+    pid=$(cat "$pidfile" 2>/dev/null || true)
+    case "$pid" in '' | *[!0-9]*) return 0 ;; esac
+    if kill -0 "$pid" 2>/dev/null; then
+        if [ "$mode" = group ]; then run kill -TERM -- "-$pid" || true; else run kill -TERM "$pid" || true; fi
+        local i=0
+        while [ "$DRY_RUN" -eq 0 ] && kill -0 "$pid" 2>/dev/null && [ "$i" -lt 50 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        removed "process $pid ($pidfile)"
+    fi
+    run rm -f "$pidfile"
+}
+
+pkill_user() {
+    # End the user's remaining sessions (sftp, commands) so userdel succeeds.
+    local pids
+    pids=$(pgrep -u "$1" 2>/dev/null || true)
+    if [ -n "$pids" ]; then
+        # shellcheck disable=SC2086
+        run kill -TERM $pids || true
+        sleep 0.5
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# main
+# ---------------------------------------------------------------------------------------------
+confirm() {
+    [ "$YES" -eq 0 ] && [ "$DRY_RUN" -eq 0 ] || return 0
+    if [ ! -t 0 ]; then
+        die "not asking for confirmation on a non-interactive input" "pass --yes to $1"
+    fi
+    local answer
+    read -r -p "About to $1. Continue? [y/N] " answer
+    case "$answer" in y | Y | yes | YES) ;; *) die "aborted by the user" ;; esac
+}
+
+check_root() {
+    if [ "$DRY_RUN" -eq 1 ]; then
+        [ "$(id -u)" -eq 0 ] || say "(dry run as a non-root user: a real run needs root)"
+        return 0
+    fi
+    [ "$(id -u)" -eq 0 ] || die "this script must run as root" "sudo $0 $*"
+}
+
+do_install() {
+    derive_names
+    compute_network
+    if [ "$DRY_RUN" -eq 1 ]; then say "DRY RUN: nothing will be changed."; fi
+    say "comfy-local host set-up: ComfyUI in $COMFYUI_PATH, user $SSH_USER, port $PORT, state in $STATE_DIR"
+    confirm "set up SSH access for the ComfyUI container (user $SSH_USER, port $PORT)"
+    detect_platform
+    step "State directory $STATE_DIR (manifest of what this script adds)"
+    if [ -d "$STATE_DIR" ]; then unchanged "$STATE_DIR exists"; else ensure_dir "$STATE_DIR" 0755 root:root; fi
+    ensure_packages
+    resolve_owner
+    install_comfyui
+    check_comfyui_folder
+    ensure_user
+    ensure_keys
+    ensure_sshd_config
+    ensure_acls
+    ensure_sshd_running
+    ensure_firewall
+    ensure_comfyui_service
+    ensure_client_files
+    connection_test
+    step "Summary"
+    if [ "$DRY_RUN" -eq 1 ]; then
+        say "  dry run: $CHANGES change(s) would be made; nothing was changed."
+    elif [ "$CHANGES" -eq 0 ]; then
+        say "  Nothing changed: the host was already set up."
+    else
+        say "  $CHANGES change(s) made."
+    fi
+    say "  Container files: $OUTPUT_DIR/{local-support-config.yml,id_ed25519,known_hosts}"
+    say "  Mount them as in docs/docker-compose.local-comfyui.yml (key and known_hosts under $CONTAINER_DIR)."
+    say "  Undo everything: $0 --uninstall$([ "$STATE_DIR" != "$DEFAULT_STATE_DIR" ] && printf ' --state-dir %s' "$STATE_DIR") --yes"
+}
+
+main() {
+    parse_args "$@"
+    check_root "$@"
+    if [ "$UNINSTALL" -eq 1 ]; then
+        uninstall
+    else
+        do_install
+    fi
+}
+
+main "$@"

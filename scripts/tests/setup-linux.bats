@@ -1,0 +1,356 @@
+#!/usr/bin/env bats
+# Argument handling and --dry-run output of scripts/setup-local-host-linux.sh.
+# Firewall and Docker detection use stub commands (ip, iptables, ufw, firewall-cmd) on PATH, so
+# these tests change nothing on the machine and do not need root.
+
+setup() {
+    SCRIPT="$BATS_TEST_DIRNAME/../setup-local-host-linux.sh"
+    TMP=$(mktemp -d)
+    COMFY="$TMP/My ComfyUI"
+    mkdir -p "$COMFY/models/checkpoints" "$COMFY/custom_nodes" "$COMFY/input" "$COMFY/output"
+    touch "$COMFY/main.py"
+    STUBS="$TMP/stubs"
+    mkdir -p "$STUBS"
+    # Default: no Docker bridge, no usable firewall tool.
+    stub ip ''
+    stub iptables 'exit 1'
+    export PATH="$STUBS:$PATH"
+    STATE="$TMP/state"
+}
+
+teardown() {
+    rm -rf "$TMP"
+}
+
+# stub NAME BODY: a command NAME on PATH running BODY; its calls are logged to $TMP/NAME.calls.
+stub() {
+    printf '#!/bin/sh\necho "$*" >> "%s/%s.calls"\n%s\n' "$TMP" "$1" "$2" >"$STUBS/$1"
+    chmod +x "$STUBS/$1"
+}
+
+dry() {
+    run bash "$SCRIPT" --comfyui-path "$COMFY" --state-dir "$STATE" --dry-run "$@"
+}
+
+# --- argument handling -----------------------------------------------------------------------
+
+@test "--help prints usage and exits 0" {
+    run bash "$SCRIPT" --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"--comfyui-path PATH"* ]]
+    [[ "$output" == *"--uninstall"* ]]
+    [[ "$output" == *"Exit codes: 0 success, 1 failure, 2 usage error."* ]]
+}
+
+@test "no arguments: --comfyui-path is required (exit 2)" {
+    run bash "$SCRIPT"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--comfyui-path is required"* ]]
+}
+
+@test "relative --comfyui-path is refused" {
+    run bash "$SCRIPT" --comfyui-path ComfyUI --dry-run
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"must be an absolute path, got: ComfyUI"* ]]
+}
+
+@test "unknown option is refused" {
+    run bash "$SCRIPT" --comfyui-path /x --frobnicate
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"unknown option: --frobnicate"* ]]
+}
+
+@test "an option without its value is refused" {
+    run bash "$SCRIPT" --comfyui-path /x --port
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"option --port needs a value"* ]]
+    run bash "$SCRIPT" --comfyui-path --port 22
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"option --comfyui-path needs a value"* ]]
+}
+
+@test "ports out of range or not numbers are refused" {
+    for p in 0 65536 abc 22x -1 123456; do
+        run bash "$SCRIPT" --comfyui-path /x --port "$p" --dry-run
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"--port must be a number from 1 to 65535"* ]]
+    done
+    run bash "$SCRIPT" --comfyui-path /x --comfyui-port 99999 --dry-run
+    [ "$status" -eq 2 ]
+    run bash "$SCRIPT" --comfyui-path /x --port 8188 --dry-run
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--port and --comfyui-port must differ"* ]]
+}
+
+@test "user names: root, leading dash and odd characters are refused" {
+    for u in root -oProxyCommand=x 'a b' 'Bad$' 1abc; do
+        run bash "$SCRIPT" --comfyui-path /x --user "$u" --dry-run
+        [ "$status" -eq 2 ]
+    done
+    run bash "$SCRIPT" --comfyui-path /x --user root --dry-run
+    [[ "$output" == *"must not be root"* ]]
+}
+
+@test "--listen, --allow-from, --firewall, --ssh-host and --client-owner are validated" {
+    run bash "$SCRIPT" --comfyui-path /x --listen 0.0.0.300 --dry-run
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--listen must be an IPv4 address"* ]]
+    run bash "$SCRIPT" --comfyui-path /x --allow-from 10.0.0.0 --dry-run
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--allow-from must be an IPv4 network"* ]]
+    run bash "$SCRIPT" --comfyui-path /x --firewall pf --dry-run
+    [ "$status" -eq 2 ]
+    run bash "$SCRIPT" --comfyui-path /x --ssh-host '-oProxyCommand=x' --dry-run
+    [ "$status" -eq 2 ]
+    run bash "$SCRIPT" --comfyui-path /x --client-owner app --dry-run
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"UID:GID"* ]]
+}
+
+@test "paths with quotes or backslashes are refused (they would break the generated YAML)" {
+    run bash "$SCRIPT" --comfyui-path '/x/a"b' --dry-run
+    [ "$status" -eq 2 ]
+    run bash "$SCRIPT" --comfyui-path '/x/a\b' --dry-run
+    [ "$status" -eq 2 ]
+}
+
+@test "a missing ComfyUI folder fails with a hint (without --install-comfyui)" {
+    run bash "$SCRIPT" --comfyui-path "$TMP/nope" --state-dir "$STATE" --dry-run --firewall none
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"ComfyUI folder $TMP/nope does not exist"* ]]
+    [[ "$output" == *"hint: "*"--install-comfyui"* ]]
+}
+
+@test "a real run without --yes on a non-terminal input refuses before changing anything" {
+    [ "$(id -u)" -eq 0 ] || skip "needs root to get past the root check"
+    run bash "$SCRIPT" --comfyui-path "$COMFY" --state-dir "$STATE" </dev/null
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"pass --yes"* ]]
+    [ ! -e "$STATE" ]
+}
+
+# --- dry run ---------------------------------------------------------------------------------
+
+@test "--dry-run shows the hardened sshd config and changes nothing" {
+    dry --firewall none --port 22122
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"DRY RUN: nothing will be changed."* ]]
+    [[ "$output" == *"| Port 22122"* ]]
+    [[ "$output" == *"| ListenAddress 127.0.0.1"* ]]
+    [[ "$output" == *"| AllowUsers comfyui"* ]]
+    [[ "$output" == *"| PermitRootLogin no"* ]]
+    [[ "$output" == *"| PasswordAuthentication no"* ]]
+    [[ "$output" == *"| AuthenticationMethods publickey"* ]]
+    [[ "$output" == *"| HostKeyAlgorithms ssh-ed25519"* ]]
+    [[ "$output" == *"| KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org"* ]]
+    [[ "$output" == *"| Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com"* ]]
+    [[ "$output" == *"| MACs hmac-sha2-256-etm@openssh.com,"* ]]
+    [[ "$output" == *"| AllowTcpForwarding local"* ]]
+    [[ "$output" == *"| PermitOpen 127.0.0.1:8188 localhost:8188"* ]]
+    [[ "$output" == *"| X11Forwarding no"* ]]
+    [[ "$output" == *"| AllowAgentForwarding no"* ]]
+    [[ "$output" == *"| LogLevel VERBOSE"* ]]
+    [[ "$output" == *"| Subsystem sftp internal-sftp -l INFO"* ]]
+    [[ "$output" == *"would run: useradd --system"* ]]
+    [[ "$output" == *"change(s) would be made; nothing was changed."* ]]
+    [ ! -e "$STATE" ]
+    run getfacl -p -c "$COMFY/models"
+    [[ "$output" != *"user:comfyui"* ]]
+}
+
+@test "--dry-run shows the generated config in the agreed shape" {
+    dry --firewall none --port 22122 --user comfy
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"|     ssh:"* ]]
+    [[ "$output" == *'|       host: "host.docker.internal"'* ]]
+    [[ "$output" == *"|       port: 22122"* ]]
+    [[ "$output" == *'|       user: "comfy"'* ]]
+    [[ "$output" == *'|       key_file: "/app/comfy-local/id_ed25519"'* ]]
+    [[ "$output" == *'|       known_hosts_file: "/app/comfy-local/known_hosts"'* ]]
+    [[ "$output" == *"|       host_key_policy: strict"* ]]
+    [[ "$output" == *"|       path: \"$COMFY\""* ]]
+    [[ "$output" == *'|       api_url: "http://host.docker.internal:8188"'* ]]
+    [[ "$output" == *"|     features:"* ]]
+    [[ "$output" == *"|     limits:"* ]]
+    [[ "$output" == *"|   enabled: false"* ]]
+    [[ "$output" == *"|   api_key_env: VAST_API_KEY"* ]]
+}
+
+@test "--comfyui-port, --ssh-host and --container-dir flow into sshd config and YAML" {
+    dry --firewall none --comfyui-port 9000 --ssh-host gpu-box --container-dir /srv/cl
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"| PermitOpen 127.0.0.1:9000 localhost:9000"* ]]
+    [[ "$output" == *'|       api_url: "http://gpu-box:9000"'* ]]
+    [[ "$output" == *'|       key_file: "/srv/cl/id_ed25519"'* ]]
+}
+
+@test "Docker bridge present: sshd also listens on the gateway" {
+    stub ip 'case "$*" in
+*"addr show dev docker0"*) echo "3: docker0    inet 172.17.0.1/16 brd 172.17.255.255 scope global docker0" ;;
+*"route show proto kernel"*) echo "172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1"; echo "172.18.0.0/16 dev br-1234 proto kernel scope link src 172.18.0.1"; echo "10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.5" ;;
+esac'
+    dry --firewall none
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"| ListenAddress 127.0.0.1"* ]]
+    [[ "$output" == *"| ListenAddress 172.17.0.1"* ]]
+    [[ "$output" == *"only from 127.0.0.0/8 172.17.0.0/16 172.18.0.0/16"* ]]
+    [[ "$output" != *"10.0.0.0/24"* ]]
+}
+
+@test "--listen replaces the default addresses" {
+    dry --firewall none --listen 127.0.0.2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"| ListenAddress 127.0.0.2"* ]]
+    [[ "$output" != *"| ListenAddress 127.0.0.1"* ]]
+}
+
+@test "no firewall found: the step says SKIPPED" {
+    dry
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"==> Firewall (none)"* ]]
+    [[ "$output" == *"SKIPPED: no active firewall found"* ]]
+}
+
+@test "iptables: tagged ACCEPT rules for loopback and Docker, then DROP, inserted in order" {
+    stub ip 'case "$*" in *"route show proto kernel"*) echo "172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1" ;; esac'
+    stub iptables 'case "$1" in -S) exit 0 ;; -C) exit 1 ;; esac'
+    dry --port 22122
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"==> Firewall (iptables)"* ]]
+    # Inserted bottom-up at position 1: DROP first, then the Docker ACCEPT, then loopback ACCEPT.
+    drop=$(grep -n 'would run: iptables -I INPUT 1 -p tcp --dport 22122 -m comment --comment state:22122 -j DROP' <<<"$output" | cut -d: -f1)
+    docker=$(grep -n 'would run: iptables -I INPUT 1 -s 172.17.0.0/16 -p tcp --dport 22122 -m comment --comment state:22122 -j ACCEPT' <<<"$output" | cut -d: -f1)
+    lo=$(grep -n 'would run: iptables -I INPUT 1 -i lo -p tcp --dport 22122 -m comment --comment state:22122 -j ACCEPT' <<<"$output" | cut -d: -f1)
+    [ -n "$drop" ] && [ -n "$docker" ] && [ -n "$lo" ]
+    [ "$drop" -lt "$docker" ] && [ "$docker" -lt "$lo" ]
+}
+
+@test "iptables rules already present are reported unchanged" {
+    stub iptables 'exit 0'
+    dry --port 22122
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"ok (unchanged): iptables rule: -p tcp --dport 22122"* ]]
+    [[ "$output" != *"would run: iptables -I"* ]]
+}
+
+@test "ufw active: allow rules per source, then a deny, with a comment tag" {
+    stub ufw 'case "$1" in status) echo "Status: active" ;; show) exit 0 ;; esac'
+    stub ip 'case "$*" in *"route show proto kernel"*) echo "172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1" ;; esac'
+    dry --port 22122
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"==> Firewall (ufw)"* ]]
+    [[ "$output" == *"would run: ufw allow proto tcp from 127.0.0.0/8 to any port 22122 comment state:22122"* ]]
+    [[ "$output" == *"would run: ufw allow proto tcp from 172.17.0.0/16 to any port 22122 comment state:22122"* ]]
+    [[ "$output" == *"would run: ufw deny proto tcp from any to any port 22122 comment state:22122"* ]]
+}
+
+@test "firewalld running: a rich rule admits the Docker subnet" {
+    stub firewall-cmd 'case "$1" in --state) echo running ;; --permanent) exit 1 ;; esac'
+    stub ip 'case "$*" in *"route show proto kernel"*) echo "172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1" ;; esac'
+    dry --port 22122
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"==> Firewall (firewalld)"* ]]
+    [[ "$output" == *'would run: firewall-cmd --permanent --add-rich-rule=rule\ family=\"ipv4\"\ source\ address=\"172.17.0.0/16\"\ port\ port=\"22122\"\ protocol=\"tcp\"\ accept'* ]]
+    [[ "$output" == *"would run: firewall-cmd --reload"* ]]
+}
+
+@test "--install-comfyui --comfyui-service on a new folder: clone, venv and service are planned" {
+    dry --firewall none --install-comfyui --comfyui-repo file:///srv/ComfyUI.git --comfyui-service \
+        --comfyui-owner nobody --comfyui-path "$TMP/new/ComfyUI"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"would run: git clone --quiet -- file:///srv/ComfyUI.git $TMP/new/ComfyUI"* ]]
+    [[ "$output" == *"python3 -m venv $TMP/new/ComfyUI/venv"* ]]
+    [[ "$output" == *"==> ComfyUI service (as nobody on 127.0.0.1:8188)"* ]]
+}
+
+@test "--comfyui-service without ComfyUI and without --install-comfyui is refused" {
+    run bash "$SCRIPT" --comfyui-path "$TMP/empty" --comfyui-service --yes
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"add --install-comfyui"* ]]
+}
+
+@test "--comfy-local BIN: the final test uses comfy-local test-connection" {
+    dry --firewall none --comfy-local /opt/cl/comfy-local
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"would run: /opt/cl/comfy-local test-connection --config $STATE/client/local-support-config.host-test.yml"* ]]
+}
+
+@test "without comfy-local the final test falls back to ssh" {
+    dry --firewall none
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Connection test with ssh and sftp (comfy-local not found"* ]]
+    [[ "$output" == *"would run: ssh -F /dev/null -i $STATE/client/id_ed25519"* ]]
+}
+
+@test "with systemd: sshd and ComfyUI get enabled units (restart on failure)" {
+    COMFY_LOCAL_INIT=systemd dry --firewall none --port 22122 --install-comfyui --comfyui-service \
+        --comfyui-owner nobody --comfyui-path "$TMP/new/ComfyUI" --comfyui-repo file:///srv/ComfyUI.git
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"init: systemd (services get systemd units)"* ]]
+    [[ "$output" == *"| ExecStart=$(command -v sshd || echo /usr/sbin/sshd) -D -f $STATE/sshd_config"* ]]
+    [[ "$output" == *"| ExecStartPre=$(command -v sshd || echo /usr/sbin/sshd) -t -f $STATE/sshd_config"* ]]
+    [[ "$output" == *"| Restart=on-failure"* ]]
+    [[ "$output" == *"would run: systemctl enable --now state-sshd.service"* ]]
+    [[ "$output" == *"| User=nobody"* ]]
+    [[ "$output" == *"| ExecStart=$TMP/new/ComfyUI/venv/bin/python main.py --listen 127.0.0.1 --port 8188"* ]]
+    [[ "$output" == *"would run: systemctl enable state-comfyui.service"* ]]
+    [[ "$output" != *"starting sshd directly"* ]]
+}
+
+@test "without systemd: the fallback is announced loudly" {
+    COMFY_LOCAL_INIT=none dry --firewall none
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"init: systemd is NOT running"* ]]
+    [[ "$output" == *"It is NOT restarted after a reboot or a crash"* ]]
+    [[ "$output" == *"would run: $(command -v sshd || echo /usr/sbin/sshd) -f $STATE/sshd_config -E $STATE/sshd.log"* ]]
+}
+
+@test "run with sh instead of bash: a clear error" {
+    run sh "$SCRIPT" --help
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"run this script with bash"* ]]
+}
+
+# --- uninstall -------------------------------------------------------------------------------
+
+@test "--uninstall without a manifest says there is nothing to do" {
+    run bash "$SCRIPT" --uninstall --state-dir "$STATE" --dry-run
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"nothing to uninstall: no manifest at $STATE/manifest"* ]]
+}
+
+@test "--uninstall --dry-run lists the recorded actions and removes nothing" {
+    mkdir -p "$STATE"
+    touch "$STATE/sshd_config"
+    stub iptables 'exit 0'
+    printf 'dir\t%s\nfile\t%s\nfw-iptables\t%s\nacl-tree\t%s\tcomfyui\n' \
+        "$STATE" "$STATE/sshd_config" "-p tcp --dport 22122 -m comment --comment state:22122 -j DROP" "$COMFY" \
+        >"$STATE/manifest"
+    run bash "$SCRIPT" --uninstall --state-dir "$STATE" --dry-run
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"would run: iptables -D INPUT -p tcp --dport 22122 -m comment --comment state:22122 -j DROP"* ]]
+    [[ "$output" == *"would run: setfacl -R -x u:comfyui $(printf %q "$COMFY")"* ]]
+    [[ "$output" == *"would run: rm -f $STATE/sshd_config"* ]]
+    [ -f "$STATE/sshd_config" ]
+    [ -f "$STATE/manifest" ]
+}
+
+@test "--uninstall --dry-run deletes ufw and firewalld rules by their recorded spec" {
+    mkdir -p "$STATE"
+    printf 'fw-ufw\t%s\nfw-firewalld\t%s\n' \
+        "allow proto tcp from 172.17.0.0/16 to any port 22122 comment state:22122" \
+        'rule family="ipv4" source address="172.17.0.0/16" port port="22122" protocol="tcp" accept' \
+        >"$STATE/manifest"
+    run bash "$SCRIPT" --uninstall --state-dir "$STATE" --dry-run
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"would run: ufw delete allow proto tcp from 172.17.0.0/16 to any port 22122"* ]]
+    [[ "$output" == *'would run: firewall-cmd --permanent --remove-rich-rule=rule\ family=\"ipv4\"\ source\ address=\"172.17.0.0/16\"\ port\ port=\"22122\"\ protocol=\"tcp\"\ accept'* ]]
+}
+
+@test "a ufw rule that existed before is neither added nor recorded" {
+    stub ufw 'case "$1" in status) echo "Status: active" ;; show) echo "ufw allow proto tcp from 127.0.0.0/8 to any port 22122 comment '"'"'mine'"'"'" ;; esac'
+    dry --port 22122
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"ok (unchanged): ufw allow proto tcp from 127.0.0.0/8 to any port 22122"* ]]
+    [[ "$output" != *"would run: ufw allow proto tcp from 127.0.0.0/8"* ]]
+}
