@@ -24,8 +24,8 @@ Exit codes:
   0    success
   1    a check or operation failed (e.g. `config check --deny-warnings` found warnings)
   2    usage or configuration error
-  3    connection failed (reserved for connection commands)
-  4    remote or ComfyUI error (reserved for workflow commands)
+  3    connection failed (key file, TCP, SSH handshake/host key, authentication)
+  4    remote or ComfyUI error (ComfyUI install, write access, HTTP API, WebSocket, workflow)
   130  interrupted (Ctrl-C)";
 
 const CHECK_LONG_ABOUT: &str = "\
@@ -83,6 +83,32 @@ pub enum Command {
     /// Inspect the configuration file
     #[command(subcommand)]
     Config(ConfigCommand),
+    #[command(
+        about = "Check every step from this container to the host's ComfyUI, stage by stage",
+        long_about = TEST_CONNECTION_LONG_ABOUT
+    )]
+    TestConnection(TestConnectionArgs),
+}
+
+const TEST_CONNECTION_LONG_ABOUT: &str = "\
+Check every step from this container to the host's ComfyUI, stage by stage.
+
+Stages, in order: config valid -> key file readable and private -> TCP reachable -> SSH
+handshake and host key -> authentication -> remote identity and ComfyUI install (main.py,
+folders) -> write access to models/, custom_nodes/, input/, output/ (a probe file is created and
+removed) -> ComfyUI HTTP API (version, Python, PyTorch, GPUs, node count) -> WebSocket.
+Each stage is timed; a failed stage prints a hint, and later stages are skipped.
+
+Exit codes: 0 all stages passed; 2 the config is invalid or names no such instance; 3 the key
+file, TCP, SSH handshake/host key or authentication failed; 4 a check on the host or ComfyUI
+failed.";
+
+/// `comfy-local test-connection [--instance ID]`
+#[derive(Debug, Args)]
+pub struct TestConnectionArgs {
+    /// Instance id from the config [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
 }
 
 /// `comfy-local config ...`

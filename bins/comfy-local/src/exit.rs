@@ -18,10 +18,8 @@ pub enum Code {
     /// Bad usage or configuration.
     Usage = 2,
     /// Could not connect (TCP, SSH, host key, authentication).
-    #[allow(dead_code)] // used by the connection commands
     Connection = 3,
     /// The host or `ComfyUI` reported an error.
-    #[allow(dead_code)] // used by the workflow commands
     Remote = 4,
     /// Interrupted by Ctrl-C.
     #[allow(dead_code)] // used by long-running commands
@@ -43,6 +41,9 @@ pub struct Failure {
     pub message: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// The command already printed its JSON result on stdout (a report with the failure in
+    /// it); with `--json` no second JSON document is printed.
+    pub json_printed: bool,
 }
 
 impl std::error::Error for Failure {}
@@ -84,12 +85,15 @@ pub fn report(
     stderr: &mut dyn Write,
 ) -> ExitCode {
     let (code, hint) = classify(error);
+    let json_printed = error
+        .chain()
+        .any(|c| c.downcast_ref::<Failure>().is_some_and(|f| f.json_printed));
     // Nothing sensible is left to do when stderr or stdout cannot be written.
     let _ = writeln!(stderr, "error: {error:#}");
     if let Some(hint) = &hint {
         let _ = writeln!(stderr, "hint: {hint}");
     }
-    if json {
+    if json && !json_printed {
         let body = serde_json::json!({
             "ok": false,
             "exit_code": code as u8,

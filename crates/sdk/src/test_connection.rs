@@ -220,7 +220,7 @@ fn key_file_stage(key_file: &Utf8Path) -> Result<((), String), Failure> {
         Err(e) => {
             let hint = match &e {
                 KeyFileError::Missing { .. } => format!(
-                    "copy the private key the host setup script generated (local_host_key in its --output-dir) to {key_file}, or fix ssh.key_file"
+                    "copy the private key the host setup script generated (id_ed25519 in its --output-dir) to {key_file}, or fix ssh.key_file"
                 ),
                 KeyFileError::TooOpen { .. } => format!("run `chmod 600 {key_file}`"),
                 KeyFileError::PublicKey { .. } => {

@@ -2,6 +2,7 @@
 //! straight to the process's), so tests and callers can capture them.
 
 mod config;
+mod test_connection;
 
 use std::io::Write;
 
@@ -13,5 +14,6 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow:
         Command::Config(ConfigCommand::Check(args)) => {
             config::check(&cli.global, args, stdout, stderr)
         }
+        Command::TestConnection(args) => test_connection::run(&cli.global, args, stdout),
     }
 }
