@@ -94,7 +94,8 @@ impl FakeVastAi {
     /// Starts a server with these instance rows, accepting only `api_key`.
     pub fn with_instances(api_key: &str, mut instances: Vec<Value>) -> io::Result<Self> {
         instances.sort_by_key(routes::row_id);
-        let server = tiny_http::Server::http("127.0.0.1:0").map_err(io::Error::other)?;
+        let server = tiny_http::Server::from_listener(nodelay_listener()?, None)
+            .map_err(io::Error::other)?;
         let addr = server
             .server_addr()
             .to_ip()
@@ -200,6 +201,20 @@ impl Drop for FakeVastAi {
             let _ = worker.join();
         }
     }
+}
+
+/// A loopback listener with `TCP_NODELAY`, which Linux passes on to accepted sockets.
+///
+/// `tiny_http` writes a response's head and body separately; without `TCP_NODELAY`, Nagle holds
+/// the body on a kept-alive connection until the client's delayed ACK (~40 ms a request).
+fn nodelay_listener() -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.listen(128)?;
+    Ok(socket.into())
 }
 
 fn serve(server: &tiny_http::Server, state: &Mutex<State>) {

@@ -191,7 +191,9 @@ pub enum ProviderError {
     },
 
     /// `next_token` never ran out (or repeated itself).
-    #[error("VastAI kept paging {url} ({pages} pages, next_token does not end): giving up")]
+    #[error(
+        "VastAI kept paging {url} ({pages} pages, next_token repeats or never ends): giving up"
+    )]
     EndlessPages {
         /// The URL, without query string.
         url: String,
@@ -208,18 +210,23 @@ fn provider_label(provider: ProviderKind) -> &'static str {
 }
 
 fn missing_key_hint(env_var: Option<&str>, searched: &[Utf8PathBuf]) -> String {
-    let files = searched
-        .iter()
-        .map(|p| p.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let files = if searched.is_empty() {
+        "no key file was looked for ($HOME is unset)".to_owned()
+    } else {
+        let list = searched
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("no key file was found ({list})")
+    };
     match env_var {
         Some(var) => format!(
-            "${var} is unset or empty and no key file was found ({files}); export {var} or run `vastai set api-key`"
+            "${var} is unset or empty and {files}; export {var} or run `vastai set api-key`"
         ),
-        None => format!(
-            "vastai.api_key_env is not set and no key file was found ({files}); set it or run `vastai set api-key`"
-        ),
+        None => {
+            format!("vastai.api_key_env is not set and {files}; set it or run `vastai set api-key`")
+        }
     }
 }
 

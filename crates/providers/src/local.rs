@@ -36,6 +36,29 @@ impl LocalProvider {
         Ok(Self { specs })
     }
 
+    /// The hosts of the config's `local` list, in order.
+    ///
+    /// This does not look at the master switch `enabled`: the caller decides whether local
+    /// support is on (an empty list is fine either way).
+    pub fn from_config(config: &comfy_local_config::Config) -> Result<Self, ProviderError> {
+        Self::new(
+            config
+                .local
+                .iter()
+                .map(|local| LocalInstanceSpec {
+                    id: local.id.as_str().to_owned(),
+                    display_name: local.name.clone(),
+                    ssh: SshEndpoint {
+                        host: local.ssh.host.as_str().to_owned(),
+                        port: local.ssh.port.get(),
+                        user: local.ssh.user.as_str().to_owned(),
+                    },
+                    comfyui_url: local.comfyui.api_url.as_str().to_owned(),
+                })
+                .collect(),
+        )
+    }
+
     fn instance(spec: &LocalInstanceSpec) -> Instance {
         Instance {
             id: spec.id.clone(),

@@ -82,6 +82,20 @@ impl ApiKey {
         })
     }
 
+    /// The key for the config's `vastai` section: the inline `api_key` if the file has one (the
+    /// config crate only accepts it with `allow_inline_api_key`), else [`ApiKey::lookup`] with
+    /// the variable named by `api_key_env`.
+    pub fn from_config(
+        settings: &comfy_local_config::VastAiSettings,
+        getenv: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ProviderError> {
+        if let Some(inline) = &settings.api_key {
+            return Self::new(inline.expose(), "vastai.api_key in the config");
+        }
+        let var = settings.api_key_env.trim();
+        Self::lookup((!var.is_empty()).then_some(var), getenv)
+    }
+
     /// The key for the `Authorization` header. Crate-private so it cannot leak by accident.
     pub(crate) fn secret(&self) -> &str {
         &self.secret

@@ -92,10 +92,12 @@ impl Client {
         loop {
             attempt += 1;
             let (status, retry_after, text) = self.once(method, &url, query, body)?;
+            tracing::debug!(method = verb, %url, status, attempt, "VastAI answered");
             let retryable = matches!(status, 429 | 502 | 503 | 504);
             if retryable && attempt < self.retry.max_attempts.max(1) {
                 let wait = retry_after.unwrap_or(backoff);
                 if wait <= self.retry.max_backoff {
+                    tracing::debug!(method = verb, %url, status, ?wait, "retrying VastAI");
                     std::thread::sleep(wait);
                     backoff = (backoff * 2).min(self.retry.max_backoff);
                     continue;

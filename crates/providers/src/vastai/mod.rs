@@ -75,6 +75,16 @@ impl VastAiProvider {
         })
     }
 
+    /// A provider for the config's `vastai` section, with the key from this process's
+    /// environment or the vastai CLI's key files. Does not look at `vastai.enabled`: the caller
+    /// decides whether Vast.ai is used.
+    pub fn from_config(
+        settings: &comfy_local_config::VastAiSettings,
+    ) -> Result<Self, ProviderError> {
+        let key = ApiKey::from_config(settings, |name| std::env::var(name).ok())?;
+        Self::new(key, VastAiOptions::from_config(settings))
+    }
+
     /// Forgets cached instances so the next call asks Vast.ai again.
     pub fn invalidate_cache(&self) {
         self.cache.clear();
@@ -90,7 +100,9 @@ impl VastAiProvider {
     fn fetch_all(&self) -> Result<Vec<Instance>, ProviderError> {
         let mut instances = Vec::new();
         let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
+        let mut pages = 0;
+        while pages < MAX_PAGES {
+            pages += 1;
             let mut query = vec![
                 ("limit", self.page_size.as_str()),
                 ("order_by", r#"[{"col":"id","dir":"asc"}]"#),
@@ -123,7 +135,7 @@ impl VastAiProvider {
         }
         Err(ProviderError::EndlessPages {
             url: self.client.url(LIST_PATH),
-            pages: MAX_PAGES,
+            pages,
         })
     }
 

@@ -59,3 +59,13 @@ impl Default for VastAiOptions {
         }
     }
 }
+
+impl VastAiOptions {
+    /// Defaults with the config's `vastai.api_url` as the base URL.
+    pub fn from_config(settings: &comfy_local_config::VastAiSettings) -> Self {
+        Self {
+            base_url: settings.api_url.as_str().to_owned(),
+            ..Self::default()
+        }
+    }
+}

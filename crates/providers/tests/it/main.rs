@@ -2,6 +2,7 @@
 //! loopback, the local provider, and API key lookup.
 
 mod api_key;
+mod from_config;
 mod local;
 mod support;
 mod vastai_cache;

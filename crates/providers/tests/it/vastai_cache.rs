@@ -101,3 +101,26 @@ fn a_zero_ttl_disables_the_cache() {
 
     assert_eq!(fake.requests().len(), 4);
 }
+
+#[test]
+fn one_provider_serves_several_threads() {
+    let (fake, _) = support::fake_and_provider();
+    let provider: std::sync::Arc<dyn InstanceProvider> =
+        std::sync::Arc::new(cached(&fake, Duration::from_secs(60)));
+
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let provider = std::sync::Arc::clone(&provider);
+            std::thread::spawn(move || provider.list().map(|l| l.len()))
+        })
+        .collect();
+
+    for handle in handles {
+        assert_eq!(handle.join().expect("thread").expect("list"), 6);
+    }
+    // Racing threads may each miss the empty cache once, but no more than that.
+    let requests = fake.requests().len();
+    assert!(requests <= 4, "{requests}");
+    assert_eq!(provider.list().expect("cached").len(), 6);
+    assert_eq!(fake.requests().len(), requests, "served from the cache");
+}

@@ -244,3 +244,11 @@ fn a_bad_base_url_is_refused_up_front() {
     }
     snapshot!("invalid_base_urls", shown);
 }
+
+#[test]
+fn the_provider_debug_output_never_shows_the_key() {
+    let (_fake, provider) = support::fake_and_provider();
+    let shown = format!("{provider:?}");
+    assert!(!shown.contains(KEY), "{shown}");
+    assert!(shown.contains("ApiKey(<redacted>)"), "{shown}");
+}

@@ -97,3 +97,25 @@ fn a_row_without_an_id_is_bad_json() {
     assert!(matches!(err, ProviderError::BadJson { .. }), "{err:?}");
     snapshot!("list_row_without_id", chain(&err));
 }
+
+#[test]
+fn a_next_token_that_repeats_is_an_error_not_a_loop() {
+    let (fake, provider) = support::fake_and_provider();
+    let page = serde_json::json!({
+        "success": true, "instances": [], "next_token": "same-token"
+    })
+    .to_string();
+    fake.fail_next(
+        2,
+        &comfy_local_fake_vastai::Failure::Reply {
+            status: 200,
+            body: page,
+        },
+    );
+
+    let err = provider.list().expect_err("the token never changes");
+
+    assert!(matches!(err, ProviderError::EndlessPages { .. }), "{err:?}");
+    assert_eq!(fake.requests().len(), 2);
+    snapshot!("endless_pages", chain(&err));
+}
