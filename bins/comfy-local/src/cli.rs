@@ -88,6 +88,13 @@ pub enum Command {
         long_about = TEST_CONNECTION_LONG_ABOUT
     )]
     TestConnection(TestConnectionArgs),
+    /// List every instance of every provider (local hosts and VastAI) with status and cost
+    ///
+    /// Local instances come from the config (always free); VastAI instances are listed when
+    /// `vastai.enabled` is true, with the API key from the variable `vastai.api_key_env` names
+    /// (or the vastai CLI's key file). Exit code 1 when a provider could not be asked (the
+    /// others are still listed).
+    Instances,
 }
 
 const TEST_CONNECTION_LONG_ABOUT: &str = "\

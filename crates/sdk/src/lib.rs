@@ -6,10 +6,12 @@
 #![allow(clippy::doc_markdown)]
 
 pub mod connection;
+pub mod instances;
 pub mod report;
 pub mod test_connection;
 
 pub use connection::{connect_options, instance_or_default};
+pub use instances::{InstanceList, ProviderFailure, list_instances, list_instances_with};
 pub use report::{ConnectionReport, Stage, StageResult, StageStatus};
 pub use test_connection::{TestConnectionOptions, test_connection, test_connection_with_config};
 

@@ -2,6 +2,7 @@
 //! straight to the process's), so tests and callers can capture them.
 
 mod config;
+mod instances;
 mod test_connection;
 
 use std::io::Write;
@@ -14,6 +15,7 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow:
         Command::Config(ConfigCommand::Check(args)) => {
             config::check(&cli.global, args, stdout, stderr)
         }
+        Command::Instances => instances::run(&cli.global, stdout),
         Command::TestConnection(args) => test_connection::run(&cli.global, args, stdout),
     }
 }

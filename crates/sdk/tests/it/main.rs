@@ -2,4 +2,5 @@
 //! ComfyUI (crates/fake-comfyui).
 
 mod common;
+mod instances;
 mod test_connection;
