@@ -25,5 +25,4 @@ pub use types::{
     Device, Features, HistoryEntry, HistoryStatus, NodeClass, NodeOutput, ObjectInfo, OutputFile,
     Outputs, PromptAccepted, QueueItem, QueueState, SystemInfo, SystemStats, UploadedFile,
 };
-//! Not implemented yet: the ComfyUI client and workflow issues fill this crate.
 pub mod workflow;
