@@ -1,6 +1,9 @@
 //! Command-line types (clap derive). Only the shape of the command line lives here; what each
 //! command does is in `commands`.
 
+// Doc comments here are `--help` text for users: no Markdown backticks.
+#![allow(clippy::doc_markdown)]
+
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand};
 
@@ -95,6 +98,50 @@ pub enum Command {
     /// (or the vastai CLI's key file). Exit code 1 when a provider could not be asked (the
     /// others are still listed).
     Instances,
+    /// Convert UI workflows to API format and check what an instance lacks to run them
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+}
+
+/// `comfy-local workflow ...`
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Print the API-format prompt of a workflow (UI workflows are converted headlessly)
+    ///
+    /// Reproduces the ComfyUI frontend's graphToPrompt(): widget values, links, primitives,
+    /// reroutes, muted and bypassed nodes, subgraphs and group nodes. The node definitions come
+    /// from --object-info FILE (a saved `GET /object_info`, works offline) or from the instance.
+    Convert(ConvertArgs),
+    /// List what a workflow needs and what the instance lacks: node classes, model files per
+    /// folder, input files — all at once, each with the node ids that need it
+    ///
+    /// Exit code 1 when something is missing.
+    Deps(DepsArgs),
+}
+
+/// `comfy-local workflow convert WORKFLOW.json`
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The workflow file (UI or API format)
+    #[arg(value_name = "WORKFLOW.json")]
+    pub file: Utf8PathBuf,
+    /// Instance whose object_info to use [default: the first local instance]
+    #[arg(long, value_name = "ID", conflicts_with = "object_info")]
+    pub instance: Option<String>,
+    /// A saved `GET /object_info` answer (no instance needed)
+    #[arg(long, value_name = "FILE")]
+    pub object_info: Option<Utf8PathBuf>,
+}
+
+/// `comfy-local workflow deps WORKFLOW.json`
+#[derive(Debug, Args)]
+pub struct DepsArgs {
+    /// The workflow file (UI or API format)
+    #[arg(value_name = "WORKFLOW.json")]
+    pub file: Utf8PathBuf,
+    /// Instance to check against [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
 }
 
 const TEST_CONNECTION_LONG_ABOUT: &str = "\

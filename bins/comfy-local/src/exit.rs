@@ -6,6 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use comfy_local_config::ConfigError;
+use comfy_local_sdk::SdkError;
 
 /// What kind of failure ended the command; the discriminant is the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +64,41 @@ pub fn classify(error: &anyhow::Error) -> (Code, Option<String>) {
         if let Some(config) = cause.downcast_ref::<ConfigError>() {
             return (Code::Usage, Some(config_hint(config).to_owned()));
         }
+        if let Some(sdk) = cause.downcast_ref::<SdkError>() {
+            return sdk_code(sdk);
+        }
     }
     (Code::Failed, None)
+}
+
+fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
+    match error {
+        SdkError::UnknownInstance(_) => (
+            Code::Usage,
+            Some("`comfy-local instances` lists the instance ids".to_owned()),
+        ),
+        SdkError::BadInput { .. } => (
+            Code::Usage,
+            Some("give inputs as --input NAME=FILE (NAME: a file name the workflow loads, or a LoadImage node id)".to_owned()),
+        ),
+        SdkError::Workflow { .. } | SdkError::ObjectInfo { .. } | SdkError::Io { .. } => {
+            (Code::Usage, None)
+        }
+        SdkError::Convert { .. } => (
+            Code::Failed,
+            Some("the ComfyUI editor would refuse this workflow too; open and re-save it there".to_owned()),
+        ),
+        SdkError::MissingDependencies { .. } => (
+            Code::Failed,
+            Some("install the missing nodes and models on the instance, or put the input files in ComfyUI's input/".to_owned()),
+        ),
+        SdkError::Provider(_) => (Code::Connection, None),
+        SdkError::Interrupted { .. } => (Code::Interrupted, None),
+        _ => (
+            Code::Remote,
+            Some("`comfy-local test-connection` checks the instance stage by stage".to_owned()),
+        ),
+    }
 }
 
 fn config_hint(error: &ConfigError) -> &'static str {

@@ -6,11 +6,14 @@
 #![allow(clippy::doc_markdown)]
 
 pub mod connection;
+mod error;
 pub mod instances;
 pub mod report;
 pub mod test_connection;
+pub mod workflow;
 
 pub use connection::{connect_options, instance_or_default};
+pub use error::SdkError;
 pub use instances::{InstanceList, ProviderFailure, list_instances, list_instances_with};
 pub use report::{ConnectionReport, Stage, StageResult, StageStatus};
 pub use test_connection::{TestConnectionOptions, test_connection, test_connection_with_config};

@@ -4,10 +4,11 @@
 mod config;
 mod instances;
 mod test_connection;
+mod workflow;
 
 use std::io::Write;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, WorkflowCommand};
 
 /// Run the parsed command line.
 pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<()> {
@@ -15,6 +16,10 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow:
         Command::Config(ConfigCommand::Check(args)) => {
             config::check(&cli.global, args, stdout, stderr)
         }
+        Command::Workflow(WorkflowCommand::Convert(args)) => {
+            workflow::convert(&cli.global, args, stdout)
+        }
+        Command::Workflow(WorkflowCommand::Deps(args)) => workflow::deps(&cli.global, args, stdout),
         Command::Instances => instances::run(&cli.global, stdout),
         Command::TestConnection(args) => test_connection::run(&cli.global, args, stdout),
     }

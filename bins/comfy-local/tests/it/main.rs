@@ -3,6 +3,7 @@
 
 mod config_check;
 mod help;
+mod workflow;
 
 use std::path::Path;
 use std::process::Command;
