@@ -1,4 +1,3 @@
-
 //! Integration tests of comfy-local-comfyui.
 
 // Test builders take JSON by value so call sites stay short.
