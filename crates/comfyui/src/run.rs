@@ -398,7 +398,7 @@ impl<'c> Run<'c> {
                 Ok(None) => {
                     if self.last_activity.elapsed() >= self.opts.idle_history_check {
                         self.last_activity = Instant::now();
-                        self.check_history(false);
+                        self.check_history(true);
                     }
                 }
                 Err(e) => {
@@ -408,8 +408,9 @@ impl<'c> Run<'c> {
                     });
                     if self.reconnect() {
                         self.pending.push_back(Event::Reconnected);
-                        // Events sent while we were away are gone: ask history.
-                        self.check_history(false);
+                        // Events sent while we were away are gone: ask history (and the queue,
+                        // in case the server restarted and forgot the prompt).
+                        self.check_history(true);
                     } else {
                         self.polling = true;
                         self.pending.push_back(Event::PollingFallback);
