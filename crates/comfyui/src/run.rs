@@ -84,7 +84,8 @@ impl RunOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
     pub prompt_id: String,
-    /// Outputs per node (from history, completed with what `executed` events reported).
+    /// Outputs per node: what `executed` events reported when the WebSocket saw the whole run,
+    /// otherwise history's outputs (completed with any `executed` outputs seen).
     pub outputs: Outputs,
     /// Errors of output nodes the server dropped at submit time (usually empty).
     pub node_errors: Vec<crate::NodeError>,
@@ -310,6 +311,8 @@ impl<'c> Run<'c> {
             Event::Executed { node, output, .. } => {
                 self.ws_outputs.insert(node.clone(), output.clone());
             }
+            // The outputs came with `executed` events: done, without waiting for history.
+            Event::ExecutionSuccess { .. } if !self.ws_outputs.is_empty() => self.finish_ok(None),
             Event::ExecutionSuccess { .. } => self.success_seen = true,
             Event::ExecutionError(e) => {
                 self.result = Some(Err(ComfyError::ExecutionFailed {

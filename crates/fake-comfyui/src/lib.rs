@@ -127,8 +127,14 @@ impl FakeComfy {
     }
 
     fn launch(&mut self) -> std::io::Result<()> {
+        // Like aiohttp (ComfyUI's server), answer without Nagle delays: accepted sockets inherit
+        // TCP_NODELAY from the listener (tiny_http cannot set it on them).
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port))?;
+        let socket = socket2::Socket::from(listener);
+        socket.set_tcp_nodelay(true)?;
+        let listener: std::net::TcpListener = socket.into();
         let server =
-            tiny_http::Server::http(("127.0.0.1", self.port)).map_err(std::io::Error::other)?;
+            tiny_http::Server::from_listener(listener, None).map_err(std::io::Error::other)?;
         self.port = server.server_addr().to_ip().map_or(self.port, |a| a.port());
         let shared = Arc::new(Shared {
             object_info: fixtures::object_info(),
