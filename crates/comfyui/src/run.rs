@@ -33,6 +33,11 @@ pub struct RunOptions {
     pub idle_history_check: Duration,
     /// Surface binary preview frames as [`Event::Preview`] (otherwise they are skipped).
     pub previews: bool,
+    /// While polling, give up (with the last transport error) after the server has not answered
+    /// for this long.
+    pub unreachable_timeout: Duration,
+    /// While polling, try to re-open the WebSocket this often.
+    pub ws_retry_interval: Duration,
 }
 
 impl Default for RunOptions {
@@ -45,6 +50,8 @@ impl Default for RunOptions {
             reconnect_delay: Duration::from_millis(100),
             idle_history_check: Duration::from_secs(2),
             previews: true,
+            unreachable_timeout: Duration::from_secs(120),
+            ws_retry_interval: Duration::from_secs(10),
         }
     }
 }
@@ -76,6 +83,14 @@ impl RunOptions {
     }
     pub fn previews(mut self, v: bool) -> Self {
         self.previews = v;
+        self
+    }
+    pub fn unreachable_timeout(mut self, v: Duration) -> Self {
+        self.unreachable_timeout = v;
+        self
+    }
+    pub fn ws_retry_interval(mut self, v: Duration) -> Self {
+        self.ws_retry_interval = v;
         self
     }
 }
@@ -115,6 +130,10 @@ pub struct Run<'c> {
     polling: bool,
     started: Instant,
     last_activity: Instant,
+    /// Last time the server answered an HTTP call of this run.
+    last_http_ok: Instant,
+    /// Last attempt to re-open the WebSocket while polling.
+    last_ws_retry: Instant,
     pending: VecDeque<Event>,
     ws_outputs: Outputs,
     success_seen: bool,
@@ -154,6 +173,8 @@ impl<'c> Run<'c> {
             opts,
             started,
             last_activity: started,
+            last_http_ok: started,
+            last_ws_retry: started,
             pending,
             ws_outputs: Outputs::new(),
             success_seen: false,
@@ -251,15 +272,19 @@ impl<'c> Run<'c> {
     /// One history look-up; true when the run is decided. `strict` turns errors into the result.
     fn check_history(&mut self, strict: bool) -> bool {
         match self.client.history(&self.accepted.prompt_id) {
-            Ok(Some(entry)) => self.apply_history(entry),
+            Ok(Some(entry)) => {
+                self.last_http_ok = Instant::now();
+                self.apply_history(entry)
+            }
             Ok(None) => {
-                if strict {
-                    return self.check_lost();
-                }
-                false
+                self.last_http_ok = Instant::now();
+                strict && self.check_lost()
             }
             Err(e) => {
-                if strict && !matches!(e, ComfyError::Transport { .. } | ComfyError::Timeout { .. })
+                let transient =
+                    matches!(e, ComfyError::Transport { .. } | ComfyError::Timeout { .. });
+                if strict
+                    && (!transient || self.last_http_ok.elapsed() >= self.opts.unreachable_timeout)
                 {
                     self.result = Some(Err(e));
                     return true;
@@ -377,6 +402,16 @@ impl<'c> Run<'c> {
                     }));
                 }
                 continue;
+            }
+            if self.socket.is_none() && self.last_ws_retry.elapsed() >= self.opts.ws_retry_interval
+            {
+                self.last_ws_retry = Instant::now();
+                if let Ok(s) = EventSocket::connect(self.client) {
+                    self.socket = Some(s);
+                    self.polling = false;
+                    self.last_activity = Instant::now();
+                    self.pending.push_back(Event::Reconnected);
+                }
             }
             let Some(socket) = self.socket.as_mut() else {
                 if !self.check_history(true) {

@@ -295,3 +295,62 @@ fn event_parsing_covers_every_recorded_message() {
     assert_eq!((p.format, p.data.len()), (PreviewFormat::Png, 12));
     assert_eq!(p.metadata.expect("meta")["node_id"], "3");
 }
+
+#[test]
+fn polling_returns_to_the_websocket_and_gives_up_on_a_dead_server() {
+    let mut fake = FakeComfy::start(
+        FakeOptions::default().knobs(
+            Knobs::default()
+                .refuse_websocket(true)
+                .slow_node("2", Duration::from_millis(400)),
+        ),
+    );
+    let client = client(&fake);
+    let opts = RunOptions::default()
+        .poll_interval(Duration::from_millis(20))
+        .ws_retry_interval(Duration::from_millis(50));
+    let mut run = client.run(&prompt("back"), opts).expect("run");
+    std::thread::sleep(Duration::from_millis(100));
+    fake.set_knobs(fake.knobs().refuse_websocket(false));
+    let events: Vec<Event> = run.by_ref().collect();
+    let outcome = run.finish().expect("ok");
+    assert!(events.iter().any(|e| matches!(e, Event::PollingFallback)));
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Reconnected)),
+        "{events:?}"
+    );
+    assert!(
+        !outcome.used_polling,
+        "completion came over the WebSocket again"
+    );
+
+    // The server goes away for good while we poll: the run ends with the transport error.
+    fake.set_knobs(
+        Knobs::default()
+            .refuse_websocket(true)
+            .slow_node("2", Duration::from_secs(5)),
+    );
+    let quick = comfy_local_comfyui::ComfyClient::with_options(
+        &fake.url(),
+        comfy_local_comfyui::ClientOptions::default().request_timeout(Duration::from_millis(300)),
+    )
+    .expect("client");
+    let run = quick
+        .run(
+            &prompt("dead"),
+            RunOptions::default()
+                .poll_interval(Duration::from_millis(20))
+                .unreachable_timeout(Duration::from_millis(300)),
+        )
+        .expect("run");
+    std::thread::sleep(Duration::from_millis(50));
+    fake.stop();
+    let err = run.finish().expect_err("server gone");
+    assert!(
+        matches!(
+            err,
+            ComfyError::Transport { .. } | ComfyError::Timeout { .. }
+        ),
+        "{err:?}"
+    );
+}
