@@ -137,6 +137,8 @@ pub struct Run<'c> {
     pending: VecDeque<Event>,
     ws_outputs: Outputs,
     success_seen: bool,
+    /// The socket was open from before submit without a break: `executed` events are complete.
+    ws_saw_everything: bool,
     result: Option<Result<RunOutcome, ComfyError>>,
 }
 
@@ -165,10 +167,11 @@ impl<'c> Run<'c> {
         };
         let started = Instant::now();
         let accepted = client.submit(prompt, &opts.submit)?;
+        let have_socket = socket.is_some();
         Ok(Self {
             client,
             accepted,
-            polling: socket.is_none(),
+            polling: !have_socket,
             socket,
             opts,
             started,
@@ -178,6 +181,7 @@ impl<'c> Run<'c> {
             pending,
             ws_outputs: Outputs::new(),
             success_seen: false,
+            ws_saw_everything: have_socket,
             result: None,
         })
     }
@@ -337,7 +341,11 @@ impl<'c> Run<'c> {
                 self.ws_outputs.insert(node.clone(), output.clone());
             }
             // The outputs came with `executed` events: done, without waiting for history.
-            Event::ExecutionSuccess { .. } if !self.ws_outputs.is_empty() => self.finish_ok(None),
+            Event::ExecutionSuccess { .. }
+                if self.ws_saw_everything && !self.ws_outputs.is_empty() =>
+            {
+                self.finish_ok(None);
+            }
             Event::ExecutionSuccess { .. } => self.success_seen = true,
             Event::ExecutionError(e) => {
                 self.result = Some(Err(ComfyError::ExecutionFailed {
@@ -441,6 +449,7 @@ impl<'c> Run<'c> {
                 }
                 Err(e) => {
                     self.socket = None;
+                    self.ws_saw_everything = false;
                     self.pending.push_back(Event::SocketLost {
                         reason: e.to_string(),
                     });

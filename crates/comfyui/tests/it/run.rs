@@ -354,3 +354,40 @@ fn polling_returns_to_the_websocket_and_gives_up_on_a_dead_server() {
         "{err:?}"
     );
 }
+
+#[test]
+fn outputs_sent_while_the_socket_was_away_come_from_history() {
+    // Order 1,2,3,4,5: the socket drops when node 4 (SaveImage) starts, so its `executed` goes
+    // nowhere; the client is back while node 5 (PreviewImage) runs and sees only node 5 report.
+    let fake = FakeComfy::start(
+        FakeOptions::default().knobs(
+            Knobs::default()
+                .drop_sockets_at_node("4")
+                .slow_node("5", Duration::from_millis(300)),
+        ),
+    );
+    let client = client(&fake);
+    let mut run = client
+        .run(
+            &workflow("blur_scale_two_outputs.api.json"),
+            RunOptions::default(),
+        )
+        .expect("run");
+    let events: Vec<Event> = run.by_ref().collect();
+    let outcome = run.finish().expect("ok");
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Reconnected)),
+        "{events:?}"
+    );
+    let mut nodes: Vec<&str> = outcome.outputs.keys().map(String::as_str).collect();
+    nodes.sort_unstable();
+    assert_eq!(nodes, ["4", "5"]);
+    let saved = &outcome.outputs["4"].files["images"];
+    assert_eq!(saved.len(), 2, "batch of two");
+    assert_eq!(saved[0].subfolder, "acc_blur");
+    assert_eq!(outcome.outputs["5"].files["images"][0].kind, "temp");
+    let png = client
+        .view_bytes(&outcome.outputs["5"].files["images"][0])
+        .expect("temp file");
+    assert!(png.starts_with(b"\x89PNG"));
+}
