@@ -340,12 +340,6 @@ impl<'c> Run<'c> {
             Event::Executed { node, output, .. } => {
                 self.ws_outputs.insert(node.clone(), output.clone());
             }
-            // The outputs came with `executed` events: done, without waiting for history.
-            Event::ExecutionSuccess { .. }
-                if self.ws_saw_everything && !self.ws_outputs.is_empty() =>
-            {
-                self.finish_ok(None);
-            }
             Event::ExecutionSuccess { .. } => self.success_seen = true,
             Event::ExecutionError(e) => {
                 self.result = Some(Err(ComfyError::ExecutionFailed {
@@ -362,7 +356,13 @@ impl<'c> Run<'c> {
                     node_type: node_type.clone(),
                 }));
             }
-            // Sent after history is written: history is authoritative for outputs and status.
+            // Sent after history is written. When the socket saw the whole run, the outputs came
+            // with `executed` events; otherwise history is authoritative.
+            Event::Executing { node: None, .. }
+                if self.success_seen && self.ws_saw_everything && !self.ws_outputs.is_empty() =>
+            {
+                self.finish_ok(None);
+            }
             Event::Executing { node: None, .. }
                 if !self.check_history(false) && self.success_seen =>
             {

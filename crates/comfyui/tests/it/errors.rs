@@ -164,3 +164,32 @@ fn a_runtime_failure_is_execution_failed_with_all_fields() {
     assert!(error.current_inputs.get("filename_prefix").is_some());
     assert!(!error.traceback.is_empty());
 }
+
+#[test]
+fn run_failures_read_well() {
+    let fake = FakeComfy::start(FakeOptions::default().knobs(Knobs::default().fail_at_node("2")));
+    let client = client(&fake);
+    let opts = |id: &str| {
+        comfy_local_comfyui::RunOptions::default().submit(SubmitOptions::default().prompt_id(id))
+    };
+    let failed = client
+        .run(&crate::workflow("invert.api.json"), opts("p-1"))
+        .expect("run")
+        .finish();
+    fake.set_knobs(Knobs::default().slow_node("2", std::time::Duration::from_secs(5)));
+    let mut run = client
+        .run(&crate::workflow("invert.api.json"), opts("p-2"))
+        .expect("run");
+    // Interrupt once node 2 runs.
+    let at_node_2 = run.by_ref().any(
+        |e| matches!(&e, comfy_local_comfyui::Event::Executing { node: Some(n), .. } if n == "2"),
+    );
+    assert!(at_node_2);
+    client.interrupt(None).expect("interrupt");
+    let interrupted = run.finish();
+    let messages: Vec<String> = [failed, interrupted]
+        .into_iter()
+        .map(|r| r.expect_err("fails").to_string())
+        .collect();
+    insta::assert_snapshot!(messages.join("\n"));
+}

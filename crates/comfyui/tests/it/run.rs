@@ -51,6 +51,7 @@ fn a_run_yields_typed_events_then_outputs_and_reuses_the_socket() {
             "executing",
             "executed",
             "success",
+            "done",
         ]
     );
     assert!(
