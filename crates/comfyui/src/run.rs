@@ -33,6 +33,11 @@ pub struct RunOptions {
     pub idle_history_check: Duration,
     /// Surface binary preview frames as [`Event::Preview`] (otherwise they are skipped).
     pub previews: bool,
+    /// While polling, give up (with the last transport error) after the server has not answered
+    /// for this long.
+    pub unreachable_timeout: Duration,
+    /// While polling, try to re-open the WebSocket this often.
+    pub ws_retry_interval: Duration,
 }
 
 impl Default for RunOptions {
@@ -45,6 +50,8 @@ impl Default for RunOptions {
             reconnect_delay: Duration::from_millis(100),
             idle_history_check: Duration::from_secs(2),
             previews: true,
+            unreachable_timeout: Duration::from_secs(120),
+            ws_retry_interval: Duration::from_secs(10),
         }
     }
 }
@@ -78,13 +85,22 @@ impl RunOptions {
         self.previews = v;
         self
     }
+    pub fn unreachable_timeout(mut self, v: Duration) -> Self {
+        self.unreachable_timeout = v;
+        self
+    }
+    pub fn ws_retry_interval(mut self, v: Duration) -> Self {
+        self.ws_retry_interval = v;
+        self
+    }
 }
 
 /// How a finished run ended well.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
     pub prompt_id: String,
-    /// Outputs per node (from history, completed with what `executed` events reported).
+    /// Outputs per node: what `executed` events reported when the WebSocket saw the whole run,
+    /// otherwise history's outputs (completed with any `executed` outputs seen).
     pub outputs: Outputs,
     /// Errors of output nodes the server dropped at submit time (usually empty).
     pub node_errors: Vec<crate::NodeError>,
@@ -114,9 +130,15 @@ pub struct Run<'c> {
     polling: bool,
     started: Instant,
     last_activity: Instant,
+    /// Last time the server answered an HTTP call of this run.
+    last_http_ok: Instant,
+    /// Last attempt to re-open the WebSocket while polling.
+    last_ws_retry: Instant,
     pending: VecDeque<Event>,
     ws_outputs: Outputs,
     success_seen: bool,
+    /// The socket was open from before submit without a break: `executed` events are complete.
+    ws_saw_everything: bool,
     result: Option<Result<RunOutcome, ComfyError>>,
 }
 
@@ -145,17 +167,21 @@ impl<'c> Run<'c> {
         };
         let started = Instant::now();
         let accepted = client.submit(prompt, &opts.submit)?;
+        let have_socket = socket.is_some();
         Ok(Self {
             client,
             accepted,
-            polling: socket.is_none(),
+            polling: !have_socket,
             socket,
             opts,
             started,
             last_activity: started,
+            last_http_ok: started,
+            last_ws_retry: started,
             pending,
             ws_outputs: Outputs::new(),
             success_seen: false,
+            ws_saw_everything: have_socket,
             result: None,
         })
     }
@@ -250,15 +276,19 @@ impl<'c> Run<'c> {
     /// One history look-up; true when the run is decided. `strict` turns errors into the result.
     fn check_history(&mut self, strict: bool) -> bool {
         match self.client.history(&self.accepted.prompt_id) {
-            Ok(Some(entry)) => self.apply_history(entry),
+            Ok(Some(entry)) => {
+                self.last_http_ok = Instant::now();
+                self.apply_history(entry)
+            }
             Ok(None) => {
-                if strict {
-                    return self.check_lost();
-                }
-                false
+                self.last_http_ok = Instant::now();
+                strict && self.check_lost()
             }
             Err(e) => {
-                if strict && !matches!(e, ComfyError::Transport { .. } | ComfyError::Timeout { .. })
+                let transient =
+                    matches!(e, ComfyError::Transport { .. } | ComfyError::Timeout { .. });
+                if strict
+                    && (!transient || self.last_http_ok.elapsed() >= self.opts.unreachable_timeout)
                 {
                     self.result = Some(Err(e));
                     return true;
@@ -326,7 +356,13 @@ impl<'c> Run<'c> {
                     node_type: node_type.clone(),
                 }));
             }
-            // Sent after history is written: history is authoritative for outputs and status.
+            // Sent after history is written. When the socket saw the whole run, the outputs came
+            // with `executed` events; otherwise history is authoritative.
+            Event::Executing { node: None, .. }
+                if self.success_seen && self.ws_saw_everything && !self.ws_outputs.is_empty() =>
+            {
+                self.finish_ok(None);
+            }
             Event::Executing { node: None, .. }
                 if !self.check_history(false) && self.success_seen =>
             {
@@ -375,6 +411,16 @@ impl<'c> Run<'c> {
                 }
                 continue;
             }
+            if self.socket.is_none() && self.last_ws_retry.elapsed() >= self.opts.ws_retry_interval
+            {
+                self.last_ws_retry = Instant::now();
+                if let Ok(s) = EventSocket::connect(self.client) {
+                    self.socket = Some(s);
+                    self.polling = false;
+                    self.last_activity = Instant::now();
+                    self.pending.push_back(Event::Reconnected);
+                }
+            }
             let Some(socket) = self.socket.as_mut() else {
                 if !self.check_history(true) {
                     let wait =
@@ -398,18 +444,20 @@ impl<'c> Run<'c> {
                 Ok(None) => {
                     if self.last_activity.elapsed() >= self.opts.idle_history_check {
                         self.last_activity = Instant::now();
-                        self.check_history(false);
+                        self.check_history(true);
                     }
                 }
                 Err(e) => {
                     self.socket = None;
+                    self.ws_saw_everything = false;
                     self.pending.push_back(Event::SocketLost {
                         reason: e.to_string(),
                     });
                     if self.reconnect() {
                         self.pending.push_back(Event::Reconnected);
-                        // Events sent while we were away are gone: ask history.
-                        self.check_history(false);
+                        // Events sent while we were away are gone: ask history (and the queue,
+                        // in case the server restarted and forgot the prompt).
+                        self.check_history(true);
                     } else {
                         self.polling = true;
                         self.pending.push_back(Event::PollingFallback);

@@ -113,11 +113,19 @@ struct RunCtx<'a> {
     entry: &'a QueueEntry,
     sid: Option<String>,
     messages: Vec<Value>,
+    /// The server epoch this prompt started in; a restart abandons it silently.
+    epoch: u64,
 }
 
 impl RunCtx<'_> {
+    fn abandoned(&self) -> bool {
+        self.shared.epoch.load(Ordering::SeqCst) != self.epoch || self.shared.stopping()
+    }
+
     fn send(&self, kind: &str, data: &Value) {
-        self.shared.send(self.sid.as_deref(), kind, data);
+        if !self.abandoned() {
+            self.shared.send(self.sid.as_deref(), kind, data);
+        }
     }
 
     /// Sends and keeps for history (`execution_*` messages).
@@ -128,6 +136,9 @@ impl RunCtx<'_> {
     }
 
     fn finish(&mut self, status_str: &str, completed: bool, outputs: &Map<String, Value>) {
+        if self.abandoned() {
+            return;
+        }
         let id = &self.entry.prompt_id;
         let meta: Map<String, Value> = outputs
             .keys()
@@ -157,6 +168,7 @@ fn run_prompt(shared: &Shared, entry: &QueueEntry) {
         entry,
         sid: entry.client_id(),
         messages: Vec::new(),
+        epoch: shared.epoch.load(Ordering::SeqCst),
     };
     let empty = Map::new();
     let prompt = entry.prompt.as_object().unwrap_or(&empty);
@@ -199,6 +211,9 @@ fn run_prompt(shared: &Shared, entry: &QueueEntry) {
     let mut states = Map::new();
     let mut executed: Vec<String> = Vec::new();
     for id in &order {
+        if ctx.abandoned() {
+            return;
+        }
         let node = prompt.get(id).cloned().unwrap_or_default();
         let class_type = node.get("class_type").map(py_str).unwrap_or_default();
         states.insert(id.clone(), progress_node(&prompt_id, id, false));
@@ -220,9 +235,12 @@ fn run_prompt(shared: &Shared, entry: &QueueEntry) {
             .node_delay
             .max(knobs.slow_nodes.get(id).copied().unwrap_or_default());
         if !delay.is_zero() {
-            sleep_interruptible(shared, delay);
+            sleep_interruptible(shared, delay, ctx.epoch);
         }
-        if shared.interrupt.swap(false, Ordering::SeqCst) || shared.stopping() {
+        if ctx.abandoned() {
+            return;
+        }
+        if shared.interrupt.swap(false, Ordering::SeqCst) {
             ctx.send_kept(
                 "execution_interrupted",
                 json!({"prompt_id": prompt_id, "node_id": id, "node_type": class_type, "executed": executed, "timestamp": now_ms()}),
@@ -265,6 +283,9 @@ fn run_prompt(shared: &Shared, entry: &QueueEntry) {
                 return;
             }
         }
+    }
+    if ctx.abandoned() {
+        return;
     }
     lock(&shared.inner)
         .cache
@@ -321,11 +342,14 @@ fn current_inputs(
     out
 }
 
-fn sleep_interruptible(shared: &Shared, total: Duration) {
+fn sleep_interruptible(shared: &Shared, total: Duration, epoch: u64) {
     let step = Duration::from_millis(5);
     let mut left = total;
     while !left.is_zero() {
-        if shared.interrupt.load(Ordering::SeqCst) || shared.stopping() {
+        if shared.interrupt.load(Ordering::SeqCst)
+            || shared.stopping()
+            || shared.epoch.load(Ordering::SeqCst) != epoch
+        {
             return;
         }
         let d = left.min(step);

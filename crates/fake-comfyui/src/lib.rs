@@ -127,8 +127,14 @@ impl FakeComfy {
     }
 
     fn launch(&mut self) -> std::io::Result<()> {
+        // Like aiohttp (ComfyUI's server), answer without Nagle delays: accepted sockets inherit
+        // TCP_NODELAY from the listener (tiny_http cannot set it on them).
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port))?;
+        let socket = socket2::Socket::from(listener);
+        socket.set_tcp_nodelay(true)?;
+        let listener: std::net::TcpListener = socket.into();
         let server =
-            tiny_http::Server::http(("127.0.0.1", self.port)).map_err(std::io::Error::other)?;
+            tiny_http::Server::from_listener(listener, None).map_err(std::io::Error::other)?;
         self.port = server.server_addr().to_ip().map_or(self.port, |a| a.port());
         let shared = Arc::new(Shared {
             object_info: fixtures::object_info(),
@@ -141,6 +147,7 @@ impl FakeComfy {
             ws: Mutex::new(Vec::new()),
             interrupt: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            epoch: std::sync::atomic::AtomicU64::new(0),
             submitted: self.submitted.clone(),
         });
         let http_shared = shared.clone();
@@ -210,7 +217,8 @@ impl FakeComfy {
             .map_or(0, |r| lock(&r.shared.ws).len())
     }
 
-    /// Stops serving: closes sockets, stops the worker (a running prompt is abandoned), frees the port.
+    /// Stops serving: closes sockets, stops the worker (a running prompt is abandoned), frees the
+    /// port. HTTP keep-alive connections opened before stay open without answers (tiny_http).
     pub fn stop(&mut self) {
         if let Some(r) = self.running.take() {
             r.shared.stop.store(true, Ordering::SeqCst);
@@ -222,11 +230,22 @@ impl FakeComfy {
         }
     }
 
-    /// Stops and starts again on the same port, like a ComfyUI restart: queue and history are
-    /// empty afterwards, files on disk stay.
+    /// A ComfyUI restart on the same port: every WebSocket drops, the running prompt is abandoned
+    /// without any message, queue, history and cache are empty afterwards; files on disk stay.
+    ///
+    /// The listener itself stays open, so HTTP keep-alive connections keep working (tiny_http
+    /// cannot close them; a stopped server would leave them hanging, unlike a real restart).
+    /// If the server was stopped, it is started again on its port.
     pub fn restart(&mut self) -> std::io::Result<()> {
-        self.stop();
-        self.launch()
+        let Some(r) = &self.running else {
+            return self.launch();
+        };
+        let shared = &r.shared;
+        shared.epoch.fetch_add(1, Ordering::SeqCst);
+        shared.drop_sockets();
+        *lock(&shared.inner) = Inner::default();
+        shared.interrupt.store(false, Ordering::SeqCst);
+        Ok(())
     }
 }
 

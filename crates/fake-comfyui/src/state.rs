@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -130,6 +130,8 @@ pub(crate) struct Shared {
     pub ws: Mutex<Vec<WsClient>>,
     pub interrupt: AtomicBool,
     pub stop: AtomicBool,
+    /// Bumped by a restart: the running prompt is abandoned without a trace.
+    pub epoch: AtomicU64,
     pub submitted: Arc<Mutex<Vec<Value>>>,
 }
 

@@ -9,3 +9,30 @@ mod workflow_deps;
 mod workflow_load;
 mod workflow_proptest;
 mod workflow_rules;
+//! Integration tests of the ComfyUI client against the fake server and hostile raw TCP servers.
+
+// "ComfyUI" is a product name in prose, not code to put in backticks.
+#![allow(clippy::doc_markdown)]
+
+mod api;
+mod errors;
+mod hostile;
+mod run;
+
+use comfy_local_comfyui::{ClientOptions, ComfyClient};
+use comfy_local_fake_comfyui::FakeComfy;
+
+/// A client for the fake with short timeouts.
+pub fn client(fake: &FakeComfy) -> ComfyClient {
+    ComfyClient::with_options(
+        &fake.url(),
+        ClientOptions::default()
+            .request_timeout(std::time::Duration::from_secs(10))
+            .client_id("test-client"),
+    )
+    .expect("client")
+}
+
+pub fn workflow(name: &str) -> serde_json::Value {
+    comfy_local_fake_comfyui::fixtures::load(&format!("workflows/{name}"))
+}

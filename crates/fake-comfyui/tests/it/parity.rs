@@ -236,17 +236,40 @@ fn runtime_failure_and_interrupt_match_the_recording() {
     assert_eq!(history[id]["status"]["status_str"], "error");
 
     // Interrupt between nodes of a slow chain.
-    fake.set_knobs(Knobs::default().node_delay(std::time::Duration::from_millis(150)));
-    let slow = load("workflows/slow_blur_chain_for_interrupt.api.json");
+    fake.set_knobs(Knobs::default().slow_node("4", std::time::Duration::from_secs(3)));
+    let mut slow = load("workflows/slow_blur_chain_for_interrupt.api.json");
+    // Same graph, small images: debug builds blur 1024x1024 slowly.
+    slow["1"]["inputs"]["width"] = json!(64);
+    slow["1"]["inputs"]["height"] = json!(64);
     let (_, accepted) = post_json(&fake, "/prompt", &json!({"prompt": slow, "client_id": "c"}));
     let id = accepted["prompt_id"].as_str().expect("id").to_owned();
-    let queue = get_json(&fake, "/queue");
+    // Wait until the worker picked it up (it is pending for a moment).
+    let mut queue = get_json(&fake, "/queue");
+    for _ in 0..100 {
+        if queue["queue_running"][0].is_array() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        queue = get_json(&fake, "/queue");
+    }
     assert_shape(
         &recorded_body("get_queue_busy.json")["queue_running"][0],
         &queue["queue_running"][0],
         "queue entry",
     );
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Interrupt while node 4 runs: it takes effect between nodes, as in ComfyUI.
+    let mut before = Vec::new();
+    loop {
+        let tungstenite::Message::Text(t) = socket.read().expect("ws") else {
+            continue;
+        };
+        let m: Value = serde_json::from_str(t.as_str()).expect("json");
+        let at_4 = m["type"] == "executing" && m["data"]["node"] == "4";
+        before.push(m);
+        if at_4 {
+            break;
+        }
+    }
     let (status, _) = post_json(&fake, "/interrupt", &json!({"prompt_id": id}));
     assert_eq!(status, 200);
     let messages = read_until_done(&mut socket);
