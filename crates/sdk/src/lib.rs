@@ -9,12 +9,14 @@ pub mod connection;
 mod error;
 pub mod instances;
 pub mod report;
+pub mod run;
 pub mod test_connection;
 pub mod workflow;
 
 pub use connection::{connect_options, instance_or_default};
 pub use error::SdkError;
 pub use instances::{InstanceList, ProviderFailure, list_instances, list_instances_with};
+pub use run::{InputSpec, Interrupter, RunRequest, RunStep, RunSummary, SavedOutput, run_workflow};
 pub use report::{ConnectionReport, Stage, StageResult, StageStatus};
 pub use test_connection::{TestConnectionOptions, test_connection, test_connection_with_config};
 
