@@ -98,9 +98,45 @@ pub enum Command {
     /// (or the vastai CLI's key file). Exit code 1 when a provider could not be asked (the
     /// others are still listed).
     Instances,
+    #[command(
+        about = "Run a workflow on an instance and save every output",
+        long_about = RUN_LONG_ABOUT
+    )]
+    Run(RunArgs),
     /// Convert UI workflows to API format and check what an instance lacks to run them
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+}
+
+const RUN_LONG_ABOUT: &str = "\
+Run a workflow on an instance and save every output.
+
+The workflow may be in UI format (as the editor saves it) or API format. Before anything is
+uploaded or queued, its dependencies are checked: every missing node class, model file and input
+file is listed at once and the run is refused. Inputs given with --input are uploaded to
+ComfyUI's input/ first. Progress is shown per node (a bar per node on a terminal; JSON lines
+with --json). Every output file is saved into --out (never a partial file: downloads are renamed
+into place when complete). Ctrl-C interrupts the prompt on the server.
+
+Exit codes: 0 done; 1 dependencies missing or the workflow cannot be converted; 2 bad
+arguments, config or workflow file; 4 ComfyUI refused or failed the prompt; 130 interrupted.";
+
+/// `comfy-local run WORKFLOW.json`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workflow file (UI or API format)
+    #[arg(value_name = "WORKFLOW.json")]
+    pub file: Utf8PathBuf,
+    /// Instance to run on [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+    /// Upload FILE to ComfyUI's input/ as NAME (a file name the workflow loads), or point
+    /// loader node NAME (a node id) at it; repeatable
+    #[arg(long = "input", value_name = "NAME=FILE")]
+    pub inputs: Vec<String>,
+    /// Folder to save the outputs in
+    #[arg(long, value_name = "DIR", default_value = "comfy-outputs")]
+    pub out: Utf8PathBuf,
 }
 
 /// `comfy-local workflow ...`

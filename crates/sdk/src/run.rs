@@ -158,7 +158,21 @@ pub fn run_workflow(
     let wf = load_workflow(&req.workflow)?;
     let (instance, client) = client_for(config, req.instance.as_deref())?;
     let object_info = object_info_from(&client)?;
-    let mut prompt = to_api(&req.workflow, &wf, &object_info)?;
+    let mut prompt = match to_api(&req.workflow, &wf, &object_info) {
+        Ok(p) => p,
+        Err(convert_error) => {
+            // A UI workflow with node classes the instance lacks cannot be converted; list
+            // everything missing (models and inputs too) rather than only the classes.
+            let inventory = inventory(&client, object_info)?;
+            let report = check(&wf, &inventory);
+            if report.is_complete() {
+                return Err(convert_error);
+            }
+            return Err(SdkError::MissingDependencies {
+                report: Box::new(report),
+            });
+        }
+    };
     on_step(RunStep::Prepared {
         instance: &instance,
         nodes: prompt.len(),
@@ -166,14 +180,18 @@ pub fn run_workflow(
     });
 
     // Inputs first (a file given with --input is not "missing"), then the dependency check.
+    let mut uploaded_names = Vec::new();
     for input in &req.inputs {
         let uploaded = upload_input(&client, &mut prompt, input)?;
         on_step(RunStep::Uploaded {
             name: &uploaded.0,
             bytes: uploaded.1,
         });
+        uploaded_names.push(uploaded.0);
     }
-    let inventory = inventory(&client, object_info)?;
+    let mut inventory = inventory(&client, object_info)?;
+    // object_info was read before the uploads; what was just uploaded is there now.
+    inventory.input_files.extend(uploaded_names);
     let report = check(&Workflow::Api(prompt.clone()), &inventory);
     if !report.is_complete() {
         return Err(SdkError::MissingDependencies {

@@ -3,6 +3,7 @@
 
 mod config;
 mod instances;
+mod run;
 mod test_connection;
 mod workflow;
 
@@ -20,6 +21,7 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow:
             workflow::convert(&cli.global, args, stdout)
         }
         Command::Workflow(WorkflowCommand::Deps(args)) => workflow::deps(&cli.global, args, stdout),
+        Command::Run(args) => run::run(&cli.global, args, stdout, stderr),
         Command::Instances => instances::run(&cli.global, stdout),
         Command::TestConnection(args) => test_connection::run(&cli.global, args, stdout),
     }

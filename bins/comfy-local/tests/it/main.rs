@@ -3,6 +3,7 @@
 
 mod config_check;
 mod help;
+mod run;
 mod workflow;
 
 use std::path::Path;
