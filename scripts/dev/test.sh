@@ -13,6 +13,9 @@ main() {
     cargo nextest run --workspace --locked --profile ci --no-tests=warn
     echo "== doc tests"
     cargo test --workspace --locked --doc
+    echo "== host setup scripts (shellcheck, bats, PowerShell parse, end-to-end as root)"
+    cargo build --locked -p comfy-local
+    COMFY_LOCAL_BIN="$PWD/target/debug/comfy-local" scripts/dev/test-scripts.sh
     echo "all checks passed"
 }
 

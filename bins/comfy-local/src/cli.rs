@@ -1,6 +1,9 @@
 //! Command-line types (clap derive). Only the shape of the command line lives here; what each
 //! command does is in `commands`.
 
+// Doc comments here are `--help` text for users: no Markdown backticks.
+#![allow(clippy::doc_markdown)]
+
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand};
 
@@ -24,8 +27,8 @@ Exit codes:
   0    success
   1    a check or operation failed (e.g. `config check --deny-warnings` found warnings)
   2    usage or configuration error
-  3    connection failed (reserved for connection commands)
-  4    remote or ComfyUI error (reserved for workflow commands)
+  3    connection failed (key file, TCP, SSH handshake/host key, authentication)
+  4    remote or ComfyUI error (ComfyUI install, write access, HTTP API, WebSocket, workflow)
   130  interrupted (Ctrl-C)";
 
 const CHECK_LONG_ABOUT: &str = "\
@@ -83,6 +86,119 @@ pub enum Command {
     /// Inspect the configuration file
     #[command(subcommand)]
     Config(ConfigCommand),
+    #[command(
+        about = "Check every step from this container to the host's ComfyUI, stage by stage",
+        long_about = TEST_CONNECTION_LONG_ABOUT
+    )]
+    TestConnection(TestConnectionArgs),
+    /// List every instance of every provider (local hosts and VastAI) with status and cost
+    ///
+    /// Local instances come from the config (always free); VastAI instances are listed when
+    /// `vastai.enabled` is true, with the API key from the variable `vastai.api_key_env` names
+    /// (or the vastai CLI's key file). Exit code 1 when a provider could not be asked (the
+    /// others are still listed).
+    Instances,
+    #[command(
+        about = "Run a workflow on an instance and save every output",
+        long_about = RUN_LONG_ABOUT
+    )]
+    Run(RunArgs),
+    /// Convert UI workflows to API format and check what an instance lacks to run them
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+}
+
+const RUN_LONG_ABOUT: &str = "\
+Run a workflow on an instance and save every output.
+
+The workflow may be in UI format (as the editor saves it) or API format. Before anything is
+uploaded or queued, its dependencies are checked: every missing node class, model file and input
+file is listed at once and the run is refused. Inputs given with --input are uploaded to
+ComfyUI's input/ first. Progress is shown per node (a bar per node on a terminal; JSON lines
+with --json). Every output file is saved into --out (never a partial file: downloads are renamed
+into place when complete). Ctrl-C interrupts the prompt on the server.
+
+Exit codes: 0 done; 1 dependencies missing or the workflow cannot be converted; 2 bad
+arguments, config or workflow file; 4 ComfyUI refused or failed the prompt; 130 interrupted.";
+
+/// `comfy-local run WORKFLOW.json`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workflow file (UI or API format)
+    #[arg(value_name = "WORKFLOW.json")]
+    pub file: Utf8PathBuf,
+    /// Instance to run on [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+    /// Upload FILE to ComfyUI's input/ as NAME (a file name the workflow loads), or point
+    /// loader node NAME (a node id) at it; repeatable
+    #[arg(long = "input", value_name = "NAME=FILE")]
+    pub inputs: Vec<String>,
+    /// Folder to save the outputs in
+    #[arg(long, value_name = "DIR", default_value = "comfy-outputs")]
+    pub out: Utf8PathBuf,
+}
+
+/// `comfy-local workflow ...`
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Print the API-format prompt of a workflow (UI workflows are converted headlessly)
+    ///
+    /// Reproduces the ComfyUI frontend's graphToPrompt(): widget values, links, primitives,
+    /// reroutes, muted and bypassed nodes, subgraphs and group nodes. The node definitions come
+    /// from --object-info FILE (a saved `GET /object_info`, works offline) or from the instance.
+    Convert(ConvertArgs),
+    /// List what a workflow needs and what the instance lacks: node classes, model files per
+    /// folder, input files — all at once, each with the node ids that need it
+    ///
+    /// Exit code 1 when something is missing.
+    Deps(DepsArgs),
+}
+
+/// `comfy-local workflow convert WORKFLOW.json`
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The workflow file (UI or API format)
+    #[arg(value_name = "WORKFLOW.json")]
+    pub file: Utf8PathBuf,
+    /// Instance whose object_info to use [default: the first local instance]
+    #[arg(long, value_name = "ID", conflicts_with = "object_info")]
+    pub instance: Option<String>,
+    /// A saved `GET /object_info` answer (no instance needed)
+    #[arg(long, value_name = "FILE")]
+    pub object_info: Option<Utf8PathBuf>,
+}
+
+/// `comfy-local workflow deps WORKFLOW.json`
+#[derive(Debug, Args)]
+pub struct DepsArgs {
+    /// The workflow file (UI or API format)
+    #[arg(value_name = "WORKFLOW.json")]
+    pub file: Utf8PathBuf,
+    /// Instance to check against [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+}
+
+const TEST_CONNECTION_LONG_ABOUT: &str = "\
+Check every step from this container to the host's ComfyUI, stage by stage.
+
+Stages, in order: config valid -> key file readable and private -> TCP reachable -> SSH
+handshake and host key -> authentication -> remote identity and ComfyUI install (main.py,
+folders) -> write access to models/, custom_nodes/, input/, output/ (a probe file is created and
+removed) -> ComfyUI HTTP API (version, Python, PyTorch, GPUs, node count) -> WebSocket.
+Each stage is timed; a failed stage prints a hint, and later stages are skipped.
+
+Exit codes: 0 all stages passed; 2 the config is invalid or names no such instance; 3 the key
+file, TCP, SSH handshake/host key or authentication failed; 4 a check on the host or ComfyUI
+failed.";
+
+/// `comfy-local test-connection [--instance ID]`
+#[derive(Debug, Args)]
+pub struct TestConnectionArgs {
+    /// Instance id from the config [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
 }
 
 /// `comfy-local config ...`

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use comfy_local_config::ConfigError;
+use comfy_local_sdk::SdkError;
 
 /// What kind of failure ended the command; the discriminant is the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,10 +19,8 @@ pub enum Code {
     /// Bad usage or configuration.
     Usage = 2,
     /// Could not connect (TCP, SSH, host key, authentication).
-    #[allow(dead_code)] // used by the connection commands
     Connection = 3,
     /// The host or `ComfyUI` reported an error.
-    #[allow(dead_code)] // used by the workflow commands
     Remote = 4,
     /// Interrupted by Ctrl-C.
     #[allow(dead_code)] // used by long-running commands
@@ -43,6 +42,9 @@ pub struct Failure {
     pub message: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// The command already printed its JSON result on stdout (a report with the failure in
+    /// it); with `--json` no second JSON document is printed.
+    pub json_printed: bool,
 }
 
 impl std::error::Error for Failure {}
@@ -62,8 +64,41 @@ pub fn classify(error: &anyhow::Error) -> (Code, Option<String>) {
         if let Some(config) = cause.downcast_ref::<ConfigError>() {
             return (Code::Usage, Some(config_hint(config).to_owned()));
         }
+        if let Some(sdk) = cause.downcast_ref::<SdkError>() {
+            return sdk_code(sdk);
+        }
     }
     (Code::Failed, None)
+}
+
+fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
+    match error {
+        SdkError::UnknownInstance(_) => (
+            Code::Usage,
+            Some("`comfy-local instances` lists the instance ids".to_owned()),
+        ),
+        SdkError::BadInput { .. } => (
+            Code::Usage,
+            Some("give inputs as --input NAME=FILE (NAME: a file name the workflow loads, or a LoadImage node id)".to_owned()),
+        ),
+        SdkError::Workflow { .. } | SdkError::ObjectInfo { .. } | SdkError::Io { .. } => {
+            (Code::Usage, None)
+        }
+        SdkError::Convert { .. } => (
+            Code::Failed,
+            Some("the ComfyUI editor would refuse this workflow too; open and re-save it there".to_owned()),
+        ),
+        SdkError::MissingDependencies { .. } => (
+            Code::Failed,
+            Some("install the missing nodes and models on the instance, or put the input files in ComfyUI's input/".to_owned()),
+        ),
+        SdkError::Provider(_) => (Code::Connection, None),
+        SdkError::Interrupted { .. } => (Code::Interrupted, None),
+        _ => (
+            Code::Remote,
+            Some("`comfy-local test-connection` checks the instance stage by stage".to_owned()),
+        ),
+    }
 }
 
 fn config_hint(error: &ConfigError) -> &'static str {
@@ -84,12 +119,15 @@ pub fn report(
     stderr: &mut dyn Write,
 ) -> ExitCode {
     let (code, hint) = classify(error);
+    let json_printed = error
+        .chain()
+        .any(|c| c.downcast_ref::<Failure>().is_some_and(|f| f.json_printed));
     // Nothing sensible is left to do when stderr or stdout cannot be written.
     let _ = writeln!(stderr, "error: {error:#}");
     if let Some(hint) = &hint {
         let _ = writeln!(stderr, "hint: {hint}");
     }
-    if json {
+    if json && !json_printed {
         let body = serde_json::json!({
             "ok": false,
             "exit_code": code as u8,

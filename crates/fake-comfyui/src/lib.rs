@@ -1,3 +1,256 @@
 //! Dev-only fake ComfyUI server (HTTP + WebSocket on loopback) that matches recorded real traffic.
 //!
-//! Never linked into a release binary. Filled by the ComfyUI client issue.
+//! Never linked into a release binary. [`FakeComfy::start`] serves every route at `/` and `/api/`:
+//! the recorded `object_info`, prompt validation with ComfyUI's error shapes, a queue and history,
+//! real execution of model-free image nodes (PNG files in a temp output folder that `/view`
+//! serves), uploads into its input folder, a configurable model list, and the recorded WebSocket
+//! message sequence. [`Knobs`] inject failures: rejection, `execution_error` at a node, dropped
+//! sockets, slow nodes; [`FakeComfy::restart`] stops and starts on the same port.
+
+// "ComfyUI" is a product name in prose, not code to put in backticks.
+#![allow(clippy::doc_markdown)]
+
+mod exec;
+pub mod fixtures;
+mod multipart;
+mod server;
+mod state;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use serde_json::Value;
+
+pub use state::Knobs;
+use state::{Dirs, Inner, Shared, lock};
+
+/// Start-up settings of a [`FakeComfy`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FakeOptions {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Model files per folder for `/models/<folder>` (and loader combos in object_info).
+    /// Default: the recorded folder names, all empty.
+    pub models: Vec<(String, Vec<String>)>,
+    pub embeddings: Vec<String>,
+    pub knobs: Knobs,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            models: exec::default_models(),
+            embeddings: Vec::new(),
+            knobs: Knobs::default(),
+        }
+    }
+}
+
+impl FakeOptions {
+    pub fn port(mut self, v: u16) -> Self {
+        self.port = v;
+        self
+    }
+    /// Sets the files of one model folder (adding the folder if new).
+    pub fn model_folder(mut self, folder: impl Into<String>, files: &[&str]) -> Self {
+        let folder = folder.into();
+        let files: Vec<String> = files.iter().map(|f| (*f).to_owned()).collect();
+        match self.models.iter_mut().find(|(f, _)| *f == folder) {
+            Some(entry) => entry.1 = files,
+            None => self.models.push((folder, files)),
+        }
+        self
+    }
+    pub fn embeddings(mut self, v: &[&str]) -> Self {
+        self.embeddings = v.iter().map(|f| (*f).to_owned()).collect();
+        self
+    }
+    pub fn knobs(mut self, v: Knobs) -> Self {
+        self.knobs = v;
+        self
+    }
+}
+
+#[derive(Debug)]
+struct Running {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// A running fake ComfyUI server on 127.0.0.1. Stops on drop.
+#[derive(Debug)]
+pub struct FakeComfy {
+    opts: FakeOptions,
+    root: tempfile::TempDir,
+    dirs: Dirs,
+    port: u16,
+    knobs: Arc<Mutex<Knobs>>,
+    submitted: Arc<Mutex<Vec<Value>>>,
+    running: Option<Running>,
+}
+
+impl FakeComfy {
+    /// Starts the server.
+    ///
+    /// # Panics
+    /// When no loopback port or temp directory is available (a broken test machine).
+    pub fn start(opts: FakeOptions) -> Self {
+        Self::try_start(opts).unwrap_or_else(|e| panic!("fake ComfyUI failed to start: {e}"))
+    }
+
+    pub fn try_start(opts: FakeOptions) -> std::io::Result<Self> {
+        let root = tempfile::Builder::new().prefix("fake-comfyui-").tempdir()?;
+        let dirs = Dirs {
+            output: root.path().join("output"),
+            input: root.path().join("input"),
+            temp: root.path().join("temp"),
+        };
+        for d in [&dirs.output, &dirs.input, &dirs.temp] {
+            std::fs::create_dir_all(d)?;
+        }
+        let mut fake = Self {
+            knobs: Arc::new(Mutex::new(opts.knobs.clone())),
+            port: opts.port,
+            opts,
+            root,
+            dirs,
+            submitted: Arc::new(Mutex::new(Vec::new())),
+            running: None,
+        };
+        fake.launch()?;
+        Ok(fake)
+    }
+
+    fn launch(&mut self) -> std::io::Result<()> {
+        // Like aiohttp (ComfyUI's server), answer without Nagle delays: accepted sockets inherit
+        // TCP_NODELAY from the listener (tiny_http cannot set it on them).
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port))?;
+        let socket = socket2::Socket::from(listener);
+        socket.set_tcp_nodelay(true)?;
+        let listener: std::net::TcpListener = socket.into();
+        let server =
+            tiny_http::Server::from_listener(listener, None).map_err(std::io::Error::other)?;
+        self.port = server.server_addr().to_ip().map_or(self.port, |a| a.port());
+        let shared = Arc::new(Shared {
+            object_info: fixtures::object_info(),
+            models: self.opts.models.clone(),
+            embeddings: self.opts.embeddings.clone(),
+            dirs: self.dirs.clone(),
+            knobs: self.knobs.clone(),
+            inner: Mutex::new(Inner::default()),
+            wake: Condvar::new(),
+            ws: Mutex::new(Vec::new()),
+            interrupt: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            epoch: std::sync::atomic::AtomicU64::new(0),
+            submitted: self.submitted.clone(),
+        });
+        let http_shared = shared.clone();
+        let http = std::thread::spawn(move || server::serve(&server, &http_shared));
+        let worker_shared = shared.clone();
+        let worker = std::thread::spawn(move || exec::worker(&worker_shared));
+        self.running = Some(Running {
+            shared,
+            threads: vec![http, worker],
+        });
+        Ok(())
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Where SaveImage writes (served by `/view?type=output`).
+    pub fn output_dir(&self) -> &Path {
+        &self.dirs.output
+    }
+
+    /// Where uploads go and LoadImage reads.
+    pub fn input_dir(&self) -> &Path {
+        &self.dirs.input
+    }
+
+    pub fn temp_dir(&self) -> &Path {
+        &self.dirs.temp
+    }
+
+    /// Root of the fake's folders.
+    pub fn root(&self) -> PathBuf {
+        self.root.path().to_owned()
+    }
+
+    /// Replaces the knobs (takes effect for the next request / node).
+    pub fn set_knobs(&self, knobs: Knobs) {
+        *lock(&self.knobs) = knobs;
+    }
+
+    pub fn knobs(&self) -> Knobs {
+        lock(&self.knobs).clone()
+    }
+
+    /// Every JSON body received by `POST /prompt`, in order.
+    pub fn submitted(&self) -> Vec<Value> {
+        lock(&self.submitted).clone()
+    }
+
+    /// Closes every open WebSocket now.
+    pub fn drop_sockets(&self) {
+        if let Some(r) = &self.running {
+            r.shared.drop_sockets();
+        }
+    }
+
+    /// Number of open WebSockets.
+    pub fn socket_count(&self) -> usize {
+        self.running
+            .as_ref()
+            .map_or(0, |r| lock(&r.shared.ws).len())
+    }
+
+    /// Stops serving: closes sockets, stops the worker (a running prompt is abandoned), frees the
+    /// port. HTTP keep-alive connections opened before stay open without answers (tiny_http).
+    pub fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shared.stop.store(true, Ordering::SeqCst);
+            r.shared.wake.notify_all();
+            r.shared.drop_sockets();
+            for t in r.threads {
+                let _ = t.join();
+            }
+        }
+    }
+
+    /// A ComfyUI restart on the same port: every WebSocket drops, the running prompt is abandoned
+    /// without any message, queue, history and cache are empty afterwards; files on disk stay.
+    ///
+    /// The listener itself stays open, so HTTP keep-alive connections keep working (tiny_http
+    /// cannot close them; a stopped server would leave them hanging, unlike a real restart).
+    /// If the server was stopped, it is started again on its port.
+    pub fn restart(&mut self) -> std::io::Result<()> {
+        let Some(r) = &self.running else {
+            return self.launch();
+        };
+        let shared = &r.shared;
+        shared.epoch.fetch_add(1, Ordering::SeqCst);
+        shared.drop_sockets();
+        *lock(&shared.inner) = Inner::default();
+        shared.interrupt.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl Drop for FakeComfy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,4 +1,26 @@
-//! The facade the Media Sync Tool links: operations a user names (test a connection, run a
-//! workflow, install a model, pick an instance), composed from the lower crates.
-//!
-//! Not implemented yet: the instances/CLI issue fills this crate.
+//! The facade the Media Sync Tool links: operations a user names (test a connection, list
+//! instances, run a workflow), composed from the lower crates. Binaries (`comfy-local`,
+//! `comfy-backend`) are thin layers over this crate.
+
+// "ComfyUI", "VastAI" and "OpenSSH" are product names in prose, not code.
+#![allow(clippy::doc_markdown)]
+
+pub mod connection;
+mod error;
+pub mod instances;
+pub mod report;
+pub mod run;
+pub mod test_connection;
+pub mod workflow;
+
+pub use connection::{connect_options, instance_or_default};
+pub use error::SdkError;
+pub use instances::{InstanceList, ProviderFailure, list_instances, list_instances_with};
+pub use run::{InputSpec, Interrupter, RunRequest, RunStep, RunSummary, SavedOutput, run_workflow};
+pub use report::{ConnectionReport, Stage, StageResult, StageStatus};
+pub use test_connection::{TestConnectionOptions, test_connection, test_connection_with_config};
+
+pub use comfy_local_comfyui as comfyui;
+pub use comfy_local_config as config;
+pub use comfy_local_providers as providers;
+pub use comfy_local_ssh as ssh;

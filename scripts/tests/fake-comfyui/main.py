@@ -6,6 +6,8 @@ shapes as the recordings in fixtures/comfyui/recorded/. Standard library only, l
 """
 
 import argparse
+import base64
+import hashlib
 import json
 import os
 import platform
@@ -42,8 +44,48 @@ def system_stats(argv):
     }
 
 
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def ws_text_frame(text):
+    """One unmasked, final WebSocket text frame (server to client)."""
+    data = text.encode()
+    if len(data) < 126:
+        header = bytes([0x81, len(data)])
+    else:
+        header = bytes([0x81, 126]) + len(data).to_bytes(2, "big")
+    return header + data
+
+
 class Handler(BaseHTTPRequestHandler):
     argv = []
+    # ComfyUI (aiohttp) speaks HTTP/1.1; a WebSocket upgrade needs it.
+    protocol_version = "HTTP/1.1"
+
+    def _websocket(self):
+        """Accept the upgrade like ComfyUI's /ws and send its first `status` message."""
+        key = self.headers.get("Sec-WebSocket-Key")
+        if not key or self.headers.get("Upgrade", "").lower() != "websocket":
+            self._json({"error": "expected a WebSocket upgrade"}, 400)
+            return
+        accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        sid = "fake-sid"
+        query = self.path.split("?", 1)[1] if "?" in self.path else ""
+        for part in query.split("&"):
+            if part.startswith("clientId="):
+                sid = part[len("clientId="):]
+        status = {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}}, "sid": sid}}
+        self.wfile.write(ws_text_frame(json.dumps(status)))
+        self.wfile.flush()
+        # Close: a close frame with status 1000, then end the connection.
+        self.wfile.write(bytes([0x88, 2, 0x03, 0xE8]))
+        self.wfile.flush()
+        self.close_connection = True
 
     def _json(self, body, status=200):
         data = json.dumps(body).encode()
@@ -55,7 +97,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 (http.server API)
         path = self.path.split("?", 1)[0]
-        if path in ("/system_stats", "/api/system_stats"):
+        if path in ("/ws", "/api/ws"):
+            self._websocket()
+        elif path in ("/system_stats", "/api/system_stats"):
             self._json(system_stats(self.argv))
         elif path in ("/models", "/api/models"):
             self._json(sorted(os.listdir(os.path.join(ROOT, "models"))))

@@ -38,6 +38,7 @@ pub fn check(
             hint: Some(String::from(
                 "fix the warnings above, or drop --deny-warnings",
             )),
+            json_printed: false,
         }
         .into());
     }

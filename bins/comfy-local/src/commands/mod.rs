@@ -2,10 +2,14 @@
 //! straight to the process's), so tests and callers can capture them.
 
 mod config;
+mod instances;
+mod run;
+mod test_connection;
+mod workflow;
 
 use std::io::Write;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, WorkflowCommand};
 
 /// Run the parsed command line.
 pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<()> {
@@ -13,5 +17,12 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow:
         Command::Config(ConfigCommand::Check(args)) => {
             config::check(&cli.global, args, stdout, stderr)
         }
+        Command::Workflow(WorkflowCommand::Convert(args)) => {
+            workflow::convert(&cli.global, args, stdout)
+        }
+        Command::Workflow(WorkflowCommand::Deps(args)) => workflow::deps(&cli.global, args, stdout),
+        Command::Run(args) => run::run(&cli.global, args, stdout, stderr),
+        Command::Instances => instances::run(&cli.global, stdout),
+        Command::TestConnection(args) => test_connection::run(&cli.global, args, stdout),
     }
 }

@@ -3,6 +3,8 @@
 
 mod config_check;
 mod help;
+mod run;
+mod workflow;
 
 use std::path::Path;
 use std::process::Command;

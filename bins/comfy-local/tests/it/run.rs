@@ -1,0 +1,212 @@
+//! `comfy-local run` end to end against the fake ComfyUI: real PNGs saved, UI workflows
+//! converted, inputs uploaded, missing dependencies refused before anything is queued.
+
+use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
+use insta::assert_snapshot;
+
+use crate::{repo_root, run, temp_dir};
+
+fn config_for(dir: &camino::Utf8Path, url: &str) -> camino::Utf8PathBuf {
+    let path = dir.join("config.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "local:
+  - id: local
+    ssh: {{ host: 127.0.0.1, key_file: {dir}/key, known_hosts_file: {dir}/kh }}
+    comfyui: {{ path: /opt/ComfyUI, api_url: '{url}' }}
+"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn is_png(path: &std::path::Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n") && b.len() > 60)
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn run_saves_real_pngs() {
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url());
+    let out = dir.join("out");
+    let wf = repo_root().join("fixtures/comfyui/workflows/blur_scale_two_outputs.api.json");
+    let result = run(
+        &[
+            "--config",
+            config.as_str(),
+            "run",
+            wf.as_str(),
+            "--out",
+            out.as_str(),
+        ],
+        dir.as_std_path(),
+        &[],
+    );
+    assert_eq!(result.code, 0, "{result:?}");
+    let saved = files_under(out.as_std_path());
+    // SaveImage's batch (output/) is saved; PreviewImage's (temp/) is not.
+    assert_eq!(saved.len(), 2, "{saved:?}\n{result:?}");
+    assert!(
+        saved
+            .iter()
+            .all(|p| p.parent().is_some_and(|d| d.ends_with("acc_blur")))
+    );
+    for path in &saved {
+        assert!(is_png(path), "{} is not a PNG: {result:?}", path.display());
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert!(!name.starts_with(".comfy-local-download-"));
+    }
+    assert!(result.stdout.contains("saved "), "{}", result.stdout);
+}
+
+#[test]
+fn run_converts_a_ui_workflow_and_reports_json_lines() {
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url());
+    let out = dir.join("out");
+    let wf = repo_root().join("fixtures/comfyui/workflows/invert.ui.json");
+    let result = run(
+        &[
+            "--json",
+            "--config",
+            config.as_str(),
+            "run",
+            wf.as_str(),
+            "--out",
+            out.as_str(),
+        ],
+        dir.as_std_path(),
+        &[],
+    );
+    assert_eq!(result.code, 0, "{result:?}");
+    let events: Vec<serde_json::Value> = result
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"prepared"));
+    assert_eq!(events[0]["converted"], true);
+    assert!(
+        kinds.contains(&"submitted") && kinds.contains(&"executed") && kinds.contains(&"saved"),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.last(), Some(&"done"));
+    let saved = events.iter().find(|e| e["event"] == "saved").unwrap();
+    assert!(is_png(std::path::Path::new(
+        saved["path"].as_str().unwrap()
+    )));
+}
+
+#[test]
+fn run_uploads_an_input_for_a_load_image_node() {
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url());
+    let png = repo_root().join("fixtures/comfyui/recorded/view_output.png");
+    let photo = dir.join("my photo.png");
+    std::fs::copy(&png, &photo).unwrap();
+    let wf = dir.join("wf.json");
+    std::fs::write(
+        &wf,
+        r#"{
+  "1": {"class_type": "LoadImage", "inputs": {"image": "not-there-yet.png"}},
+  "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+  "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "loaded"}}
+}"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let spec = format!("1={photo}");
+    let result = run(
+        &[
+            "--config",
+            config.as_str(),
+            "run",
+            wf.as_str(),
+            "--input",
+            &spec,
+            "--out",
+            out.as_str(),
+        ],
+        dir.as_std_path(),
+        &[],
+    );
+    assert_eq!(result.code, 0, "{result:?}");
+    assert!(comfy.input_dir().join("my photo.png").exists());
+    let submitted = comfy.submitted();
+    let last = submitted.last().unwrap();
+    assert_eq!(
+        last["prompt"]["1"]["inputs"]["image"], "my photo.png",
+        "{last:#}"
+    );
+}
+
+#[test]
+fn run_refuses_missing_dependencies_before_queueing() {
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url());
+    let wf = dir.join("wf.json");
+    std::fs::write(
+        &wf,
+        r#"{
+  "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd_xl_base_1.0.safetensors"}},
+  "2": {"class_type": "NoSuchNode", "inputs": {}},
+  "3": {"class_type": "LoadImage", "inputs": {"image": "nowhere.png"}}
+}"#,
+    )
+    .unwrap();
+    let result = run(
+        &["--config", config.as_str(), "run", wf.as_str()],
+        dir.as_std_path(),
+        &[],
+    );
+    assert_eq!(result.code, 1, "{result:?}");
+    assert!(comfy.submitted().is_empty(), "nothing may be queued");
+    assert_snapshot!(result.snapshot(&[(dir.as_str(), "[TMP]")]));
+}
+
+#[test]
+fn run_reports_a_runtime_error_with_exit_4() {
+    let comfy = FakeComfy::start(FakeOptions::default().knobs(Knobs::default().fail_at_node("2")));
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url());
+    let wf = repo_root().join("fixtures/comfyui/workflows/invert.api.json");
+    let out = dir.join("out");
+    let result = run(
+        &[
+            "--config",
+            config.as_str(),
+            "run",
+            wf.as_str(),
+            "--out",
+            out.as_str(),
+        ],
+        dir.as_std_path(),
+        &[],
+    );
+    assert_eq!(result.code, 4, "{result:?}");
+    assert!(result.stderr.contains("node 2"), "{}", result.stderr);
+    assert!(
+        files_under(out.as_std_path()).is_empty(),
+        "no output may be saved for a failed run"
+    );
+}

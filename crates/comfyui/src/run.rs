@@ -1,0 +1,488 @@
+//! Following one prompt to its end: submit -> typed events -> final outputs.
+//!
+//! Events come from the client's WebSocket (same `clientId` as the prompt). A broken socket is
+//! re-opened with the same id; when that fails for good, completion is detected by polling
+//! `/history/{id}` (and `/queue`, to notice a prompt the server forgot). History is also checked
+//! after a reconnect and whenever the socket stays silent, so missed events never hang a run.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::client::{ComfyClient, SubmitOptions};
+use crate::error::ComfyError;
+use crate::events::Event;
+use crate::types::{HistoryEntry, Outputs, PromptAccepted};
+use crate::ws::EventSocket;
+
+/// Options of [`ComfyClient::run`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RunOptions {
+    pub submit: SubmitOptions,
+    /// Give up (with [`ComfyError::RunTimeout`]) after this long; `None` waits for ever.
+    pub timeout: Option<Duration>,
+    /// History poll interval once the WebSocket is gone.
+    pub poll_interval: Duration,
+    /// Reconnect attempts after the socket breaks, before falling back to polling.
+    pub reconnect_attempts: u32,
+    /// Delay before the first reconnect attempt (doubles each attempt).
+    pub reconnect_delay: Duration,
+    /// Check history when the socket has been silent this long.
+    pub idle_history_check: Duration,
+    /// Surface binary preview frames as [`Event::Preview`] (otherwise they are skipped).
+    pub previews: bool,
+    /// While polling, give up (with the last transport error) after the server has not answered
+    /// for this long.
+    pub unreachable_timeout: Duration,
+    /// While polling, try to re-open the WebSocket this often.
+    pub ws_retry_interval: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            submit: SubmitOptions::default(),
+            timeout: None,
+            poll_interval: Duration::from_millis(250),
+            reconnect_attempts: 3,
+            reconnect_delay: Duration::from_millis(100),
+            idle_history_check: Duration::from_secs(2),
+            previews: true,
+            unreachable_timeout: Duration::from_secs(120),
+            ws_retry_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RunOptions {
+    pub fn submit(mut self, v: SubmitOptions) -> Self {
+        self.submit = v;
+        self
+    }
+    pub fn timeout(mut self, v: Duration) -> Self {
+        self.timeout = Some(v);
+        self
+    }
+    pub fn poll_interval(mut self, v: Duration) -> Self {
+        self.poll_interval = v;
+        self
+    }
+    pub fn reconnect_attempts(mut self, v: u32) -> Self {
+        self.reconnect_attempts = v;
+        self
+    }
+    pub fn reconnect_delay(mut self, v: Duration) -> Self {
+        self.reconnect_delay = v;
+        self
+    }
+    pub fn idle_history_check(mut self, v: Duration) -> Self {
+        self.idle_history_check = v;
+        self
+    }
+    pub fn previews(mut self, v: bool) -> Self {
+        self.previews = v;
+        self
+    }
+    pub fn unreachable_timeout(mut self, v: Duration) -> Self {
+        self.unreachable_timeout = v;
+        self
+    }
+    pub fn ws_retry_interval(mut self, v: Duration) -> Self {
+        self.ws_retry_interval = v;
+        self
+    }
+}
+
+/// How a finished run ended well.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    pub prompt_id: String,
+    /// Outputs per node: what `executed` events reported when the WebSocket saw the whole run,
+    /// otherwise history's outputs (completed with any `executed` outputs seen).
+    pub outputs: Outputs,
+    /// Errors of output nodes the server dropped at submit time (usually empty).
+    pub node_errors: Vec<crate::NodeError>,
+    /// Completion was detected by polling history, not by the WebSocket.
+    pub used_polling: bool,
+    /// From submit to completion detected.
+    pub elapsed: Duration,
+}
+
+/// A submitted prompt being followed. Iterate for events, then call [`Run::finish`].
+///
+/// ```no_run
+/// # fn demo(client: &comfy_local_comfyui::ComfyClient, prompt: &serde_json::Value) -> Result<(), comfy_local_comfyui::ComfyError> {
+/// let mut run = client.run(prompt, Default::default())?;
+/// for event in &mut run {
+///     let _ = event; // progress display
+/// }
+/// let outcome = run.finish()?;
+/// # let _ = outcome; Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Run<'c> {
+    client: &'c ComfyClient,
+    accepted: PromptAccepted,
+    opts: RunOptions,
+    socket: Option<EventSocket>,
+    polling: bool,
+    started: Instant,
+    last_activity: Instant,
+    /// Last time the server answered an HTTP call of this run.
+    last_http_ok: Instant,
+    /// Last attempt to re-open the WebSocket while polling.
+    last_ws_retry: Instant,
+    pending: VecDeque<Event>,
+    ws_outputs: Outputs,
+    success_seen: bool,
+    /// The socket was open from before submit without a break: `executed` events are complete.
+    ws_saw_everything: bool,
+    result: Option<Result<RunOutcome, ComfyError>>,
+}
+
+impl<'c> Run<'c> {
+    pub(crate) fn start(
+        client: &'c ComfyClient,
+        prompt: &Value,
+        opts: RunOptions,
+    ) -> Result<Self, ComfyError> {
+        let mut pending = VecDeque::new();
+        // The socket is opened before submitting so no event of this prompt can be missed.
+        let cached = client.socket.lock().ok().and_then(|mut s| s.take());
+        let socket = match cached {
+            Some(s) => Some(s),
+            None => match EventSocket::connect(client) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::debug!(error = %e, "WebSocket unavailable, following the prompt by polling history");
+                    pending.push_back(Event::SocketLost {
+                        reason: e.to_string(),
+                    });
+                    pending.push_back(Event::PollingFallback);
+                    None
+                }
+            },
+        };
+        let started = Instant::now();
+        let accepted = client.submit(prompt, &opts.submit)?;
+        let have_socket = socket.is_some();
+        Ok(Self {
+            client,
+            accepted,
+            polling: !have_socket,
+            socket,
+            opts,
+            started,
+            last_activity: started,
+            last_http_ok: started,
+            last_ws_retry: started,
+            pending,
+            ws_outputs: Outputs::new(),
+            success_seen: false,
+            ws_saw_everything: have_socket,
+            result: None,
+        })
+    }
+
+    pub fn prompt_id(&self) -> &str {
+        &self.accepted.prompt_id
+    }
+
+    /// What `POST /prompt` answered.
+    pub fn accepted(&self) -> &PromptAccepted {
+        &self.accepted
+    }
+
+    /// Waits for the end (discarding events) and returns the outcome.
+    pub fn finish(mut self) -> Result<RunOutcome, ComfyError> {
+        while self.next().is_some() {}
+        self.take_result()
+    }
+
+    /// Waits for the end, handing every event to `on_event`.
+    pub fn wait_with(mut self, mut on_event: impl FnMut(&Event)) -> Result<RunOutcome, ComfyError> {
+        for ev in self.by_ref() {
+            on_event(&ev);
+        }
+        self.take_result()
+    }
+
+    fn take_result(&mut self) -> Result<RunOutcome, ComfyError> {
+        self.result.take().unwrap_or_else(|| {
+            Err(ComfyError::PromptLost {
+                prompt_id: self.accepted.prompt_id.clone(),
+                url: self.client.base_url().to_owned(),
+            })
+        })
+    }
+
+    fn ours(&self, ev: &Event) -> bool {
+        ev.prompt_id() == Some(self.accepted.prompt_id.as_str())
+    }
+
+    fn deadline_left(&self) -> Option<Duration> {
+        self.opts
+            .timeout
+            .map(|t| t.saturating_sub(self.started.elapsed()))
+    }
+
+    fn finish_ok(&mut self, entry: Option<HistoryEntry>) {
+        let mut outputs = entry.map(|e| e.outputs).unwrap_or_default();
+        for (node, out) in std::mem::take(&mut self.ws_outputs) {
+            outputs.entry(node).or_insert(out);
+        }
+        self.result = Some(Ok(RunOutcome {
+            prompt_id: self.accepted.prompt_id.clone(),
+            outputs,
+            node_errors: self.accepted.node_errors.clone(),
+            used_polling: self.polling,
+            elapsed: self.started.elapsed(),
+        }));
+    }
+
+    /// Applies a history entry; returns true when the run is decided.
+    fn apply_history(&mut self, entry: HistoryEntry) -> bool {
+        let prompt_id = self.accepted.prompt_id.clone();
+        if let Some(error) = entry.execution_error() {
+            self.result = Some(Err(ComfyError::ExecutionFailed {
+                prompt_id,
+                error: Box::new(error),
+            }));
+            return true;
+        }
+        if let Some(data) = entry.interruption() {
+            let s = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_owned);
+            self.result = Some(Err(ComfyError::Interrupted {
+                prompt_id,
+                node_id: s("node_id"),
+                node_type: s("node_type"),
+            }));
+            return true;
+        }
+        if entry.status.status_str == "error" {
+            self.result = Some(Err(ComfyError::Interrupted {
+                prompt_id,
+                node_id: None,
+                node_type: None,
+            }));
+            return true;
+        }
+        self.finish_ok(Some(entry));
+        true
+    }
+
+    /// One history look-up; true when the run is decided. `strict` turns errors into the result.
+    fn check_history(&mut self, strict: bool) -> bool {
+        match self.client.history(&self.accepted.prompt_id) {
+            Ok(Some(entry)) => {
+                self.last_http_ok = Instant::now();
+                self.apply_history(entry)
+            }
+            Ok(None) => {
+                self.last_http_ok = Instant::now();
+                strict && self.check_lost()
+            }
+            Err(e) => {
+                let transient =
+                    matches!(e, ComfyError::Transport { .. } | ComfyError::Timeout { .. });
+                if strict
+                    && (!transient || self.last_http_ok.elapsed() >= self.opts.unreachable_timeout)
+                {
+                    self.result = Some(Err(e));
+                    return true;
+                }
+                tracing::debug!(error = %e, "history check failed; will retry");
+                false
+            }
+        }
+    }
+
+    /// When history has nothing, a prompt that is neither running nor pending is lost (or just finished).
+    fn check_lost(&mut self) -> bool {
+        let Ok(queue) = self.client.queue() else {
+            return false;
+        };
+        let id = &self.accepted.prompt_id;
+        if queue
+            .running
+            .iter()
+            .chain(&queue.pending)
+            .any(|q| &q.prompt_id == id)
+        {
+            return false;
+        }
+        match self.client.history(id) {
+            Ok(Some(entry)) => self.apply_history(entry),
+            Ok(None) => {
+                self.result = Some(Err(ComfyError::PromptLost {
+                    prompt_id: id.clone(),
+                    url: self.client.base_url().to_owned(),
+                }));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Handles one event of our socket; returns it if it should be surfaced.
+    fn handle(&mut self, ev: Event) -> Option<Event> {
+        let ours = self.ours(&ev);
+        match &ev {
+            Event::Status { .. } | Event::FeatureFlags(_) => return Some(ev),
+            Event::Preview(p) => {
+                let other_prompt = p.metadata.is_some() && !ours;
+                return (self.opts.previews && !other_prompt).then_some(ev);
+            }
+            Event::Binary { .. } => return self.opts.previews.then_some(ev),
+            _ if !ours => return None,
+            Event::Executed { node, output, .. } => {
+                self.ws_outputs.insert(node.clone(), output.clone());
+            }
+            Event::ExecutionSuccess { .. } => self.success_seen = true,
+            Event::ExecutionError(e) => {
+                self.result = Some(Err(ComfyError::ExecutionFailed {
+                    prompt_id: self.accepted.prompt_id.clone(),
+                    error: e.clone(),
+                }));
+            }
+            Event::ExecutionInterrupted {
+                node_id, node_type, ..
+            } => {
+                self.result = Some(Err(ComfyError::Interrupted {
+                    prompt_id: self.accepted.prompt_id.clone(),
+                    node_id: node_id.clone(),
+                    node_type: node_type.clone(),
+                }));
+            }
+            // Sent after history is written. When the socket saw the whole run, the outputs came
+            // with `executed` events; otherwise history is authoritative.
+            Event::Executing { node: None, .. }
+                if self.success_seen && self.ws_saw_everything && !self.ws_outputs.is_empty() =>
+            {
+                self.finish_ok(None);
+            }
+            Event::Executing { node: None, .. }
+                if !self.check_history(false) && self.success_seen =>
+            {
+                self.finish_ok(None);
+            }
+            _ => {}
+        }
+        Some(ev)
+    }
+
+    fn reconnect(&mut self) -> bool {
+        let mut delay = self.opts.reconnect_delay;
+        for _ in 0..self.opts.reconnect_attempts {
+            if let Some(left) = self.deadline_left() {
+                if left.is_zero() {
+                    return false;
+                }
+                delay = delay.min(left);
+            }
+            std::thread::sleep(delay);
+            delay = delay.saturating_mul(2);
+            if let Ok(s) = EventSocket::connect(self.client) {
+                self.socket = Some(s);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn step(&mut self) -> Option<Event> {
+        loop {
+            if let Some(ev) = self.pending.pop_front() {
+                return Some(ev);
+            }
+            if self.result.is_some() {
+                return None;
+            }
+            let left = self.deadline_left();
+            if left.is_some_and(|l| l.is_zero()) {
+                // One last look: the prompt may have finished while we waited.
+                if !self.check_history(false) {
+                    self.result = Some(Err(ComfyError::RunTimeout {
+                        prompt_id: self.accepted.prompt_id.clone(),
+                        after: self.opts.timeout.unwrap_or_default(),
+                    }));
+                }
+                continue;
+            }
+            if self.socket.is_none() && self.last_ws_retry.elapsed() >= self.opts.ws_retry_interval
+            {
+                self.last_ws_retry = Instant::now();
+                if let Ok(s) = EventSocket::connect(self.client) {
+                    self.socket = Some(s);
+                    self.polling = false;
+                    self.last_activity = Instant::now();
+                    self.pending.push_back(Event::Reconnected);
+                }
+            }
+            let Some(socket) = self.socket.as_mut() else {
+                if !self.check_history(true) {
+                    let wait =
+                        left.map_or(self.opts.poll_interval, |l| l.min(self.opts.poll_interval));
+                    std::thread::sleep(wait);
+                }
+                continue;
+            };
+            let idle_left = self
+                .opts
+                .idle_history_check
+                .saturating_sub(self.last_activity.elapsed());
+            let wait = left.map_or(idle_left, |l| l.min(idle_left));
+            match socket.read(wait) {
+                Ok(Some(ev)) => {
+                    self.last_activity = Instant::now();
+                    if let Some(ev) = self.handle(ev) {
+                        return Some(ev);
+                    }
+                }
+                Ok(None) => {
+                    if self.last_activity.elapsed() >= self.opts.idle_history_check {
+                        self.last_activity = Instant::now();
+                        self.check_history(true);
+                    }
+                }
+                Err(e) => {
+                    self.socket = None;
+                    self.ws_saw_everything = false;
+                    self.pending.push_back(Event::SocketLost {
+                        reason: e.to_string(),
+                    });
+                    if self.reconnect() {
+                        self.pending.push_back(Event::Reconnected);
+                        // Events sent while we were away are gone: ask history (and the queue,
+                        // in case the server restarted and forgot the prompt).
+                        self.check_history(true);
+                    } else {
+                        self.polling = true;
+                        self.pending.push_back(Event::PollingFallback);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for Run<'_> {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        self.step()
+    }
+}
+
+impl Drop for Run<'_> {
+    fn drop(&mut self) {
+        // A healthy socket is kept for the next run (same client id); other prompts' events are filtered.
+        if let Some(socket) = self.socket.take()
+            && let Ok(mut slot) = self.client.socket.lock()
+        {
+            *slot = Some(socket);
+        }
+    }
+}

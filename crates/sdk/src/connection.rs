@@ -1,0 +1,68 @@
+//! From a configured local instance to the SSH connection options of `crates/ssh`.
+
+use comfy_local_config::{Config, HostKeyCheck, HostKeyPolicy, LocalInstance};
+use comfy_local_ssh as ssh;
+
+/// The instance named `id`, or the default (first local) one when `id` is `None`.
+pub fn instance_or_default<'a>(
+    config: &'a Config,
+    id: Option<&str>,
+) -> Result<&'a LocalInstance, UnknownInstance> {
+    match id {
+        Some(id) => config.instance(id).ok_or_else(|| UnknownInstance {
+            requested: Some(id.to_owned()),
+            known: config.local.iter().map(|i| i.id.to_string()).collect(),
+        }),
+        None => config.default_instance().ok_or(UnknownInstance {
+            requested: None,
+            known: Vec::new(),
+        }),
+    }
+}
+
+/// The requested instance is not in the config.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", match requested {
+    Some(id) => format!("no local instance {id:?} in the config (configured: {})", if known.is_empty() { "none".to_owned() } else { known.join(", ") }),
+    None => "the config has no local instance (add one under `local:`)".to_owned(),
+})]
+pub struct UnknownInstance {
+    /// The id asked for; `None` when the default was asked for.
+    pub requested: Option<String>,
+    /// The ids the config has.
+    pub known: Vec<String>,
+}
+
+/// SSH options for a configured instance.
+pub fn connect_options(instance: &LocalInstance) -> ssh::ConnectOptions {
+    let s = &instance.ssh;
+    let host_key = match s.host_key_check() {
+        Some(HostKeyCheck::Fingerprint(fp)) => {
+            ssh::HostKeyCheck::Fingerprint(fp.as_str().to_owned())
+        }
+        Some(HostKeyCheck::KnownHosts { file, policy }) => ssh::HostKeyCheck::KnownHosts {
+            file: file.to_owned(),
+            policy: match policy {
+                HostKeyPolicy::Strict => ssh::HostKeyPolicy::Strict,
+                HostKeyPolicy::AcceptNew => ssh::HostKeyPolicy::AcceptNew,
+            },
+        },
+        // A loaded config always names one of the two; a hand-built one without either gets a
+        // known_hosts path that cannot exist, so strict checking fails closed with a clear error.
+        None => ssh::HostKeyCheck::KnownHosts {
+            file: "(no known_hosts_file or host_key_fingerprint configured)".into(),
+            policy: ssh::HostKeyPolicy::Strict,
+        },
+    };
+    ssh::ConnectOptions {
+        host: s.host.as_str().to_owned(),
+        port: s.port.get(),
+        user: s.user.as_str().to_owned(),
+        key_file: s.key_file.clone(),
+        key_passphrase: None,
+        host_key,
+        connect_timeout: s.connect_timeout(),
+        command_timeout: s.command_timeout(),
+        keepalive: s.keepalive(),
+    }
+}

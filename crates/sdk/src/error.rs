@@ -1,0 +1,89 @@
+//! The facade's error: which layer failed, with that layer's typed error as the source.
+
+use camino::Utf8PathBuf;
+use comfy_local_comfyui::ComfyError;
+use comfy_local_comfyui::workflow::{ConvertError, DependencyReport, WorkflowError};
+use comfy_local_providers::ProviderError;
+
+use crate::connection::UnknownInstance;
+
+/// What a facade operation can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SdkError {
+    /// The instance named is not configured.
+    #[error(transparent)]
+    UnknownInstance(#[from] UnknownInstance),
+    /// A provider (VastAI) could not be asked.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The instance has no ComfyUI URL to talk to.
+    #[error(
+        "instance {instance} has no reachable ComfyUI URL (is it running, with port 8188 published?)"
+    )]
+    NoComfyUrl {
+        /// The instance id.
+        instance: String,
+    },
+    /// ComfyUI failed or refused.
+    #[error(transparent)]
+    Comfy(#[from] ComfyError),
+    /// The workflow file is not a workflow.
+    #[error("{path}")]
+    Workflow {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: WorkflowError,
+    },
+    /// UI -> API conversion failed.
+    #[error("{path}: cannot convert to API format")]
+    Convert {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: ConvertError,
+    },
+    /// A saved object_info file is not usable.
+    #[error("{path}: not a ComfyUI object_info")]
+    ObjectInfo {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: WorkflowError,
+    },
+    /// The instance lacks what the workflow needs; the report lists all of it.
+    #[error("the instance lacks what the workflow needs:\n{report}")]
+    MissingDependencies {
+        /// Everything missing.
+        report: Box<DependencyReport>,
+    },
+    /// A bad `--input NAME=FILE`.
+    #[error("input {spec:?}: {reason}")]
+    BadInput {
+        /// As given.
+        spec: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A local file could not be read or written.
+    #[error("{op} {path}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file.
+        path: Utf8PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The run was interrupted (Ctrl-C); the prompt was interrupted on the server too.
+    #[error("interrupted; prompt {prompt_id} was interrupted on the server")]
+    Interrupted {
+        /// The prompt.
+        prompt_id: String,
+    },
+}

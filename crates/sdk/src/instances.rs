@@ -1,0 +1,130 @@
+//! All instances from all providers: the local host(s) from the config and, when enabled,
+//! VastAI. A failing provider does not hide the others: its error is listed beside them.
+
+use std::fmt::Write as _;
+
+use comfy_local_config::Config;
+use comfy_local_providers::{
+    ApiKey, Instance, InstanceProvider, LocalProvider, ProviderKind, VastAiOptions, VastAiProvider,
+};
+use serde::Serialize;
+
+/// Every instance found, and every provider that could not be asked.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceList {
+    /// Local instances first (in config order), then VastAI's.
+    pub instances: Vec<Instance>,
+    /// Providers that failed, with why.
+    pub errors: Vec<ProviderFailure>,
+}
+
+/// A provider that could not list its instances.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderFailure {
+    /// Which provider.
+    pub provider: ProviderKind,
+    /// What went wrong (never contains the API key).
+    pub message: String,
+}
+
+/// Lists instances of every enabled provider; the VastAI key comes from the environment
+/// variable the config names (or the vastai CLI's key file).
+pub fn list_instances(config: &Config) -> InstanceList {
+    list_instances_with(config, &|name| std::env::var(name).ok())
+}
+
+/// [`list_instances`] with a custom environment lookup (for tests and embedding apps).
+pub fn list_instances_with(
+    config: &Config,
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> InstanceList {
+    let mut out = InstanceList {
+        instances: Vec::new(),
+        errors: Vec::new(),
+    };
+    if config.enabled {
+        match LocalProvider::from_config(config).and_then(|p| p.list()) {
+            Ok(list) => out.instances.extend(list),
+            Err(e) => out.errors.push(ProviderFailure {
+                provider: ProviderKind::Local,
+                message: crate::test_connection::error_chain(&e),
+            }),
+        }
+    }
+    if config.vastai.enabled {
+        let provider = ApiKey::from_config(&config.vastai, getenv)
+            .and_then(|key| VastAiProvider::new(key, VastAiOptions::from_config(&config.vastai)));
+        match provider.and_then(|p| p.list()) {
+            Ok(list) => out.instances.extend(list),
+            Err(e) => out.errors.push(ProviderFailure {
+                provider: ProviderKind::VastAi,
+                message: crate::test_connection::error_chain(&e),
+            }),
+        }
+    }
+    out
+}
+
+impl InstanceList {
+    /// A table for a terminal: id, provider, status, GPU, cost, name.
+    pub fn to_table(&self) -> String {
+        let rows: Vec<[String; 6]> = self
+            .instances
+            .iter()
+            .map(|i| {
+                let gpu = i.gpu.as_ref().map_or_else(
+                    || "-".to_owned(),
+                    |g| {
+                        let count = if g.count > 1 {
+                            format!("{}x ", g.count)
+                        } else {
+                            String::new()
+                        };
+                        let vram = g
+                            .vram_mb
+                            .map(|mb| format!(" ({:.0} GB)", mb as f64 / 1024.0))
+                            .unwrap_or_default();
+                        format!("{count}{}{vram}", g.name)
+                    },
+                );
+                [
+                    i.id.clone(),
+                    i.provider.as_str().to_owned(),
+                    i.status.as_str().to_owned(),
+                    gpu,
+                    i.cost_text(),
+                    i.display_name.clone(),
+                ]
+            })
+            .collect();
+        let header = ["ID", "PROVIDER", "STATUS", "GPU", "COST", "NAME"].map(str::to_owned);
+        let mut widths = header.clone().map(|h| h.len());
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for row in std::iter::once(&header).chain(&rows) {
+            let mut line = String::new();
+            for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+                if i + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    let _ = write!(line, "{cell:<w$}  ");
+                }
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+        if self.instances.is_empty() {
+            let _ = writeln!(
+                out,
+                "(no instances: add one under `local:` or enable `vastai:`)"
+            );
+        }
+        for e in &self.errors {
+            let _ = writeln!(out, "error: {}: {}", e.provider.as_str(), e.message);
+        }
+        out
+    }
+}

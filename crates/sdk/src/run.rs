@@ -1,0 +1,375 @@
+//! Running a workflow on an instance end to end: load (UI or API) -> object_info -> convert ->
+//! dependency check (everything missing at once) -> upload inputs -> submit -> follow progress
+//! -> download every output into a folder (atomically: never a partial file under its name).
+
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use comfy_local_comfyui::workflow::{ApiPrompt, Workflow};
+use comfy_local_comfyui::{ComfyClient, ComfyError, Event, OutputFile, RunOptions, UploadOptions};
+use comfy_local_config::Config;
+use serde::Serialize;
+
+use crate::SdkError;
+use crate::workflow::{check, client_for, inventory, load_workflow, object_info_from, to_api};
+
+/// What to run, where, with which inputs, and where outputs go.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The workflow file (UI or API format).
+    pub workflow: Utf8PathBuf,
+    /// Instance id; the first local instance when `None`.
+    pub instance: Option<String>,
+    /// `NAME=FILE` inputs: FILE is uploaded to ComfyUI's input/. NAME is either the file name
+    /// the workflow loads (uploaded under that name) or the id of a loader node whose file input
+    /// is pointed at the upload.
+    pub inputs: Vec<InputSpec>,
+    /// Where outputs are saved.
+    pub out_dir: Utf8PathBuf,
+}
+
+/// One `--input NAME=FILE`.
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    /// File name the workflow loads, or a loader node id.
+    pub name: String,
+    /// The local file.
+    pub file: Utf8PathBuf,
+}
+
+impl InputSpec {
+    /// Parses `NAME=FILE`.
+    pub fn parse(spec: &str) -> Result<InputSpec, SdkError> {
+        let bad = |reason: &str| SdkError::BadInput {
+            spec: spec.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (name, file) = spec.split_once('=').ok_or_else(|| bad("expected NAME=FILE"))?;
+        if name.is_empty() || file.is_empty() {
+            return Err(bad("expected NAME=FILE with both parts"));
+        }
+        Ok(InputSpec {
+            name: name.to_owned(),
+            file: file.into(),
+        })
+    }
+}
+
+/// Steps of a run as they happen, for a progress display.
+#[derive(Debug)]
+pub enum RunStep<'a> {
+    /// The workflow is in API form with this many nodes.
+    Prepared {
+        /// Instance id.
+        instance: &'a str,
+        /// Node count.
+        nodes: usize,
+        /// Whether it was converted from the UI format.
+        converted: bool,
+    },
+    /// An input file was uploaded.
+    Uploaded {
+        /// The name ComfyUI stored it under (with subfolder).
+        name: &'a str,
+        /// Its size.
+        bytes: u64,
+    },
+    /// ComfyUI accepted the prompt.
+    Submitted {
+        /// The prompt id.
+        prompt_id: &'a str,
+    },
+    /// A ComfyUI event of this prompt.
+    Event(&'a Event),
+    /// An output was saved.
+    Saved {
+        /// Where.
+        path: &'a Utf8Path,
+        /// Its size.
+        bytes: u64,
+    },
+}
+
+/// What a finished run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Instance id.
+    pub instance: String,
+    /// The prompt id.
+    pub prompt_id: String,
+    /// Saved output files.
+    pub outputs: Vec<SavedOutput>,
+    /// Completion was detected by polling history (the WebSocket was lost).
+    pub used_polling: bool,
+    /// Seconds from submit to completion.
+    pub seconds: f64,
+}
+
+/// One saved output.
+#[derive(Debug, Clone, Serialize)]
+pub struct SavedOutput {
+    /// The node that produced it.
+    pub node: String,
+    /// Output kind (`images`, `gifs`, `audio`, ...).
+    pub kind: String,
+    /// Where it was saved.
+    pub path: Utf8PathBuf,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// Lets another thread (a Ctrl-C handler) interrupt the running prompt on the server.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupter {
+    target: Arc<Mutex<Option<(String, String)>>>,
+}
+
+impl Interrupter {
+    /// A handle with nothing to interrupt yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn arm(&self, base_url: &str, prompt_id: &str) {
+        if let Ok(mut t) = self.target.lock() {
+            *t = Some((base_url.to_owned(), prompt_id.to_owned()));
+        }
+    }
+
+    /// Asks ComfyUI to interrupt the prompt, if one is running. Returns the prompt id.
+    pub fn interrupt(&self) -> Option<String> {
+        let (url, prompt_id) = self.target.lock().ok()?.clone()?;
+        let client = ComfyClient::new(&url).ok()?;
+        client.interrupt(Some(&prompt_id)).ok()?;
+        // Also drop it from the queue in case it had not started yet.
+        let _ = client.delete_from_queue(&[prompt_id.as_str()]);
+        Some(prompt_id)
+    }
+}
+
+/// Runs a workflow; `on_step` sees every step (for progress bars or JSON lines).
+pub fn run_workflow(
+    config: &Config,
+    req: &RunRequest,
+    interrupter: &Interrupter,
+    on_step: &mut dyn FnMut(RunStep<'_>),
+) -> Result<RunSummary, SdkError> {
+    let wf = load_workflow(&req.workflow)?;
+    let (instance, client) = client_for(config, req.instance.as_deref())?;
+    let object_info = object_info_from(&client)?;
+    let mut prompt = match to_api(&req.workflow, &wf, &object_info) {
+        Ok(p) => p,
+        Err(convert_error) => {
+            // A UI workflow with node classes the instance lacks cannot be converted; list
+            // everything missing (models and inputs too) rather than only the classes.
+            let inventory = inventory(&client, object_info)?;
+            let report = check(&wf, &inventory);
+            if report.is_complete() {
+                return Err(convert_error);
+            }
+            return Err(SdkError::MissingDependencies {
+                report: Box::new(report),
+            });
+        }
+    };
+    on_step(RunStep::Prepared {
+        instance: &instance,
+        nodes: prompt.len(),
+        converted: matches!(wf, Workflow::Ui(_)),
+    });
+
+    // Inputs first (a file given with --input is not "missing"), then the dependency check.
+    let mut uploaded_names = Vec::new();
+    for input in &req.inputs {
+        let uploaded = upload_input(&client, &mut prompt, input)?;
+        on_step(RunStep::Uploaded {
+            name: &uploaded.0,
+            bytes: uploaded.1,
+        });
+        uploaded_names.push(uploaded.0);
+    }
+    let mut inventory = inventory(&client, object_info)?;
+    // object_info was read before the uploads; what was just uploaded is there now.
+    inventory.input_files.extend(uploaded_names);
+    let report = check(&Workflow::Api(prompt.clone()), &inventory);
+    if !report.is_complete() {
+        return Err(SdkError::MissingDependencies {
+            report: Box::new(report),
+        });
+    }
+
+    std::fs::create_dir_all(&req.out_dir).map_err(|source| SdkError::Io {
+        op: "creating",
+        path: req.out_dir.clone(),
+        source,
+    })?;
+    let prompt_value = serde_json::to_value(&prompt).unwrap_or_default();
+    let run = client.run(&prompt_value, RunOptions::default())?;
+    let prompt_id = run.prompt_id().to_owned();
+    interrupter.arm(client.base_url(), &prompt_id);
+    on_step(RunStep::Submitted {
+        prompt_id: &prompt_id,
+    });
+    let outcome = run.wait_with(|event| on_step(RunStep::Event(event)));
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(ComfyError::Interrupted { prompt_id, .. }) => {
+            return Err(SdkError::Interrupted { prompt_id });
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    let mut saved = Vec::new();
+    for (node, output) in &outcome.outputs {
+        for (kind, files) in &output.files {
+            for file in files {
+                // Previews (type temp) are not results; ComfyUI's UI does not keep them either.
+                if file.kind == "temp" {
+                    continue;
+                }
+                let (path, bytes) = save_output(&client, file, &req.out_dir)?;
+                on_step(RunStep::Saved {
+                    path: &path,
+                    bytes,
+                });
+                saved.push(SavedOutput {
+                    node: node.clone(),
+                    kind: kind.clone(),
+                    path,
+                    bytes,
+                });
+            }
+        }
+    }
+    Ok(RunSummary {
+        instance,
+        prompt_id,
+        outputs: saved,
+        used_polling: outcome.used_polling,
+        seconds: outcome.elapsed.as_secs_f64(),
+    })
+}
+
+/// Input names a loader node takes a file from.
+const FILE_INPUTS: [&str; 4] = ["image", "audio", "video", "file"];
+
+fn upload_input(
+    client: &ComfyClient,
+    prompt: &mut ApiPrompt,
+    input: &InputSpec,
+) -> Result<(String, u64), SdkError> {
+    let bad = |reason: String| SdkError::BadInput {
+        spec: format!("{}={}", input.name, input.file),
+        reason,
+    };
+    let bytes = std::fs::read(&input.file).map_err(|source| SdkError::Io {
+        op: "reading",
+        path: input.file.clone(),
+        source,
+    })?;
+    // NAME is a node id: upload under the file's own name and point the node at it.
+    let node_target = prompt.get(&input.name).map(|node| {
+        FILE_INPUTS
+            .iter()
+            .find(|k| node.inputs.get(**k).is_some_and(serde_json::Value::is_string))
+            .map(|k| (*k).to_owned())
+    });
+    let upload_name = match &node_target {
+        Some(_) => input
+            .file
+            .file_name()
+            .ok_or_else(|| bad("FILE has no file name".to_owned()))?
+            .to_owned(),
+        None => input.name.clone(),
+    };
+    let uploaded = client.upload_image(&upload_name, &bytes, &UploadOptions::default().overwrite(true))?;
+    let stored = if uploaded.subfolder.is_empty() {
+        uploaded.name.clone()
+    } else {
+        format!("{}/{}", uploaded.subfolder, uploaded.name)
+    };
+    match node_target {
+        Some(Some(key)) => {
+            if let Some(node) = prompt.get_mut(&input.name) {
+                node.inputs.insert(key, serde_json::Value::String(stored.clone()));
+            }
+        }
+        Some(None) => {
+            return Err(bad(format!(
+                "node {} has no file input ({})",
+                input.name,
+                FILE_INPUTS.join(", ")
+            )));
+        }
+        None => {
+            if stored != input.name {
+                // ComfyUI renamed it (e.g. an existing file): point every use at the new name.
+                for node in prompt.values_mut() {
+                    for key in FILE_INPUTS {
+                        if node.inputs.get(key).and_then(serde_json::Value::as_str) == Some(input.name.as_str()) {
+                            node.inputs.insert(key.to_owned(), serde_json::Value::String(stored.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok((stored, bytes.len() as u64))
+}
+
+/// A server-given name part that is safe as one local path component.
+fn safe_component(part: &str) -> bool {
+    !part.is_empty()
+        && part != "."
+        && part != ".."
+        && !part.contains(['/', '\\', '\0', ':'])
+        && !part.chars().any(char::is_control)
+}
+
+/// Downloads one output into `out_dir/<subfolder>/<filename>`: written to a temp file in the
+/// same folder and renamed into place, so a failed download never leaves a partial file.
+fn save_output(
+    client: &ComfyClient,
+    file: &OutputFile,
+    out_dir: &Utf8Path,
+) -> Result<(Utf8PathBuf, u64), SdkError> {
+    let refuse = |why: &str| SdkError::Comfy(ComfyError::UnexpectedJson {
+        url: client.base_url().to_owned(),
+        reason: format!("output name {:?}/{:?} {why}", file.subfolder, file.filename),
+    });
+    if !safe_component(&file.filename) {
+        return Err(refuse("is not a plain file name; refusing to save it"));
+    }
+    let mut dir = out_dir.to_owned();
+    for part in file.subfolder.split('/').filter(|p| !p.is_empty()) {
+        if !safe_component(part) {
+            return Err(refuse("has an unsafe subfolder; refusing to save it"));
+        }
+        dir.push(part);
+    }
+    std::fs::create_dir_all(&dir).map_err(|source| SdkError::Io {
+        op: "creating",
+        path: dir.clone(),
+        source,
+    })?;
+    let target = dir.join(&file.filename);
+    let io = |op: &'static str, path: &Utf8Path| {
+        let path = path.to_owned();
+        move |source| SdkError::Io { op, path, source }
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".comfy-local-download-")
+        .tempfile_in(&dir)
+        .map_err(io("creating a temp file in", &dir))?;
+    let bytes = client.view(file, tmp.as_file_mut())?;
+    tmp.as_file_mut().flush().map_err(io("writing", &target))?;
+    tmp.as_file().sync_all().map_err(io("syncing", &target))?;
+    tmp.persist(&target)
+        .map_err(|e| SdkError::Io {
+            op: "renaming into",
+            path: target.clone(),
+            source: e.error,
+        })?;
+    Ok((target, bytes))
+}

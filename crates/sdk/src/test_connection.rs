@@ -1,0 +1,607 @@
+//! The staged connection test: config -> key file -> TCP -> SSH handshake and host key ->
+//! authentication -> remote identity and ComfyUI install -> write access -> ComfyUI HTTP API ->
+//! WebSocket. Every stage is timed; a failure carries a hint; later stages are skipped.
+
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use comfy_local_comfyui::{ClientOptions, ComfyClient, ComfyError};
+use comfy_local_config::{Config, KeyFileError, LocalInstance, ensure_private_key_usable};
+use comfy_local_ssh::{self as ssh, SshError};
+
+use crate::connection::{connect_options, instance_or_default};
+use crate::report::{ConnectionReport, Stage, StageResult, StageStatus};
+
+/// Folders of a ComfyUI install the product writes to (the setup script grants exactly these).
+pub const WRITABLE_FOLDERS: [&str; 4] = ["models", "custom_nodes", "input", "output"];
+
+/// What to test.
+#[derive(Debug, Clone, Default)]
+pub struct TestConnectionOptions {
+    /// The instance id; the first local instance when `None`.
+    pub instance: Option<String>,
+}
+
+/// A stage failure: what happened and what to do.
+struct Failure {
+    detail: String,
+    hint: Option<String>,
+}
+
+impl Failure {
+    fn new(detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        Failure {
+            detail: detail.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+/// Runs stages in order and skips the rest after the first failure.
+struct Runner {
+    stages: Vec<StageResult>,
+    failed: bool,
+}
+
+impl Runner {
+    fn new() -> Self {
+        Runner {
+            stages: Vec::new(),
+            failed: false,
+        }
+    }
+
+    fn run<T>(
+        &mut self,
+        stage: Stage,
+        f: impl FnOnce() -> Result<(T, String), Failure>,
+    ) -> Option<T> {
+        if self.failed {
+            return None;
+        }
+        let started = Instant::now();
+        let result = f();
+        let duration = Some(started.elapsed());
+        match result {
+            Ok((value, detail)) => {
+                self.push(stage, StageStatus::Pass, duration, detail, None);
+                Some(value)
+            }
+            Err(failure) => {
+                self.failed = true;
+                self.push(
+                    stage,
+                    StageStatus::Fail,
+                    duration,
+                    failure.detail,
+                    failure.hint,
+                );
+                None
+            }
+        }
+    }
+
+    fn push(
+        &mut self,
+        stage: Stage,
+        status: StageStatus,
+        duration: Option<Duration>,
+        detail: String,
+        hint: Option<String>,
+    ) {
+        self.stages.push(StageResult {
+            stage,
+            title: stage.title(),
+            status,
+            duration,
+            detail,
+            hint,
+        });
+    }
+
+    fn finish(mut self, instance: Option<String>, config_path: Option<String>) -> ConnectionReport {
+        let failed_at = self
+            .stages
+            .iter()
+            .find(|s| s.status == StageStatus::Fail)
+            .map(|s| s.title);
+        for stage in Stage::ALL {
+            if !self.stages.iter().any(|s| s.stage == stage) {
+                let detail = match failed_at {
+                    Some(title) => format!("skipped: \"{title}\" failed"),
+                    None => "skipped".to_owned(),
+                };
+                self.push(stage, StageStatus::Skip, None, detail, None);
+            }
+        }
+        let ok = self.stages.iter().all(|s| s.status == StageStatus::Pass);
+        ConnectionReport {
+            instance,
+            config_path,
+            stages: self.stages,
+            ok,
+        }
+    }
+}
+
+/// Loads the config (`--config`, `$COMFY_LOCAL_CONFIG`, `./local-support-config.yml`,
+/// `/app/local-support-config.yml`) and tests the chosen instance.
+pub fn test_connection(
+    explicit_config: Option<&Utf8Path>,
+    opts: &TestConnectionOptions,
+) -> ConnectionReport {
+    let mut runner = Runner::new();
+    let mut config_path = None;
+    let loaded = runner.run(Stage::Config, || {
+        let loaded = Config::load(explicit_config).map_err(|e| {
+            Failure::new(
+                e.to_string(),
+                "fix the config (`comfy-local config check` lists every problem with its key and line); \
+                 `local-support-config.yml.example` documents every key",
+            )
+        })?;
+        let detail = format!("{} ({})", loaded.path, loaded.source);
+        Ok((loaded, detail))
+    });
+    let Some(loaded) = loaded else {
+        return runner.finish(opts.instance.clone(), None);
+    };
+    config_path = config_path.or(Some(loaded.path.to_string()));
+    run_after_config(runner, &loaded.config, config_path, opts)
+}
+
+/// Tests an instance of an already loaded config (the config stage checks only that the
+/// instance exists).
+pub fn test_connection_with_config(
+    config: &Config,
+    config_path: Option<&str>,
+    opts: &TestConnectionOptions,
+) -> ConnectionReport {
+    run_after_config(Runner::new(), config, config_path.map(str::to_owned), opts)
+}
+
+fn run_after_config(
+    mut runner: Runner,
+    config: &Config,
+    config_path: Option<String>,
+    opts: &TestConnectionOptions,
+) -> ConnectionReport {
+    // Selecting the instance belongs to the config stage; when the config was loaded here,
+    // that stage already passed and an unknown instance fails it retroactively as a new row.
+    let already_has_config = runner.stages.iter().any(|s| s.stage == Stage::Config);
+    let instance = match instance_or_default(config, opts.instance.as_deref()) {
+        Ok(instance) => instance,
+        Err(e) => {
+            if already_has_config {
+                runner.stages.retain(|s| s.stage != Stage::Config);
+            }
+            runner.run::<()>(Stage::Config, || {
+                Err(Failure::new(
+                    e.to_string(),
+                    "pass --instance with one of the configured ids, or add the instance under `local:`",
+                ))
+            });
+            return runner.finish(opts.instance.clone(), config_path);
+        }
+    };
+    if !already_has_config {
+        runner.run(Stage::Config, || {
+            Ok((
+                (),
+                format!("instance {:?} ({})", instance.id.as_str(), instance.name),
+            ))
+        });
+    }
+    let id = Some(instance.id.to_string());
+    stages_for_instance(&mut runner, instance);
+    runner.finish(id, config_path)
+}
+
+fn stages_for_instance(runner: &mut Runner, instance: &LocalInstance) {
+    let opts = connect_options(instance);
+
+    runner.run(Stage::KeyFile, || key_file_stage(&opts.key_file));
+    runner.run(Stage::Tcp, || tcp_stage(&opts));
+    let session = ssh_stages(runner, &opts);
+    let Some(session) = session else { return };
+    let install = sftp_path(instance.comfyui.path.as_str());
+    runner.run(Stage::Remote, || remote_stage(&session, &install));
+    runner.run(Stage::WriteAccess, || write_stage(&session, &install));
+    let client = runner.run(Stage::ComfyApi, || api_stage(instance));
+    let Some(client) = client else { return };
+    runner.run(Stage::WebSocket, || ws_stage(&client));
+}
+
+fn key_file_stage(key_file: &Utf8Path) -> Result<((), String), Failure> {
+    match ensure_private_key_usable(key_file) {
+        Ok(()) => Ok(((), format!("{key_file} is private"))),
+        Err(e) => {
+            let hint = match &e {
+                KeyFileError::Missing { .. } => format!(
+                    "copy the private key the host setup script generated (id_ed25519 in its --output-dir) to {key_file}, or fix ssh.key_file"
+                ),
+                KeyFileError::TooOpen { .. } => format!("run `chmod 600 {key_file}`"),
+                KeyFileError::PublicKey { .. } => {
+                    "point ssh.key_file at the private key (the file without .pub)".to_owned()
+                }
+                _ => format!(
+                    "make {key_file} a readable private key owned by the user running comfy-local, mode 600"
+                ),
+            };
+            Err(Failure::new(e.to_string(), hint))
+        }
+    }
+}
+
+fn tcp_stage(opts: &ssh::ConnectOptions) -> Result<((), String), Failure> {
+    let target = format!("{}:{}", opts.host, opts.port);
+    let addrs: Vec<SocketAddr> = (opts.host.as_str(), opts.port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            Failure::new(
+                format!("cannot resolve {:?}: {e}", opts.host),
+                if opts.host == "host.docker.internal" {
+                    "inside Docker on Linux, host.docker.internal needs `extra_hosts: [\"host.docker.internal:host-gateway\"]` in docker-compose (or `--add-host`)".to_owned()
+                } else {
+                    format!("check ssh.host ({:?}) and the container's DNS", opts.host)
+                },
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, opts.connect_timeout) {
+            Ok(_) if addr.to_string() == target => {
+                return Ok(((), format!("{target} accepts connections")));
+            }
+            Ok(_) => return Ok(((), format!("{target} ({addr}) accepts connections"))),
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    let Some((addr, e)) = last else {
+        return Err(Failure::new(
+            format!("{:?} resolved to no address", opts.host),
+            "check ssh.host",
+        ));
+    };
+    let hint = match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => format!(
+            "nothing listens on {target}: is the comfy-local sshd running on the host (rerun the setup script, or `systemctl status comfy-local-sshd`)? Is ssh.port right?"
+        ),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => format!(
+            "no answer from {target} within {:?}: a firewall may drop the port, or sshd listens only on 127.0.0.1 while the container comes from the Docker bridge (setup script --listen)",
+            opts.connect_timeout
+        ),
+        _ => format!("check that {target} is reachable from here"),
+    };
+    Err(Failure::new(
+        format!("cannot connect to {target} ({addr}): {e}"),
+        hint,
+    ))
+}
+
+/// Handshake + host key, then authentication. `Session::connect` does both; the error says
+/// which part failed, so the failure lands on the right row. On success the time is split as
+/// the transport reports it (both stages carry the combined time on the first row).
+fn ssh_stages(runner: &mut Runner, opts: &ssh::ConnectOptions) -> Option<ssh::Session> {
+    if runner.failed {
+        return None;
+    }
+    let started = Instant::now();
+    let result = ssh::Session::connect(opts);
+    let elapsed = started.elapsed();
+    match result {
+        Ok(session) => {
+            let check = match &opts.host_key {
+                ssh::HostKeyCheck::KnownHosts { file, .. } => format!("verified against {file}"),
+                ssh::HostKeyCheck::Fingerprint(_) => "matches the pinned fingerprint".to_owned(),
+            };
+            let cipher = session
+                .cipher()
+                .map(|c| format!(", cipher {c}"))
+                .unwrap_or_default();
+            runner.push(
+                Stage::Handshake,
+                StageStatus::Pass,
+                Some(elapsed),
+                format!(
+                    "host key {} {check}{cipher}",
+                    session.host_key_fingerprint()
+                ),
+                None,
+            );
+            runner.push(
+                Stage::Auth,
+                StageStatus::Pass,
+                Some(Duration::ZERO),
+                format!(
+                    "user {:?} with key {} (time included above)",
+                    opts.user, opts.key_file
+                ),
+                None,
+            );
+            Some(session)
+        }
+        Err(e) => {
+            let auth_failure = is_auth_error(&e);
+            if auth_failure {
+                runner.push(
+                    Stage::Handshake,
+                    StageStatus::Pass,
+                    Some(elapsed),
+                    "host key verified".to_owned(),
+                    None,
+                );
+            }
+            let stage = if auth_failure {
+                Stage::Auth
+            } else {
+                Stage::Handshake
+            };
+            let hint = ssh_hint(&e, opts);
+            runner.failed = true;
+            runner.push(
+                stage,
+                StageStatus::Fail,
+                if auth_failure {
+                    Some(Duration::ZERO)
+                } else {
+                    Some(elapsed)
+                },
+                error_chain(&e),
+                Some(hint),
+            );
+            None
+        }
+    }
+}
+
+fn is_auth_error(e: &SshError) -> bool {
+    matches!(
+        e,
+        SshError::AuthRefused { .. }
+            | SshError::KeyUnreadable { .. }
+            | SshError::KeyEncrypted { .. }
+            | SshError::KeyLoad { .. }
+            | SshError::ConnectTimeout {
+                stage: ssh::ConnectStage::Auth,
+                ..
+            }
+    )
+}
+
+fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions) -> String {
+    match e {
+        SshError::HostKeyUnknown { known_hosts, .. } => format!(
+            "the host's key is not in {known_hosts}: copy the known_hosts file the setup script wrote, or set host_key_policy: accept-new for the first connection"
+        ),
+        SshError::KnownHostsMissing { known_hosts, .. } => format!(
+            "{known_hosts} is missing: copy the known_hosts file the setup script wrote (or pin host_key_fingerprint)"
+        ),
+        SshError::HostKeyMismatch { known_hosts, .. } => format!(
+            "the host key CHANGED since {known_hosts} was written. If you re-ran the setup script or reinstalled the host, replace the entry with the new known_hosts file; otherwise do not connect (possible man-in-the-middle)"
+        ),
+        SshError::HostKeyFingerprintMismatch { .. } => "the host key does not match host_key_fingerprint: update the pin only if you know the host key was regenerated".to_owned(),
+        SshError::NoCommonAlgorithm { .. } => "the sshd offers no algorithm libssh2 supports: use the sshd config the setup script writes (curve25519-sha256, ssh-ed25519, chacha20-poly1305/aes-gcm)".to_owned(),
+        SshError::AuthRefused { .. } => format!(
+            "the host does not accept {} for user {:?}: is its public key in ~{}/.ssh/authorized_keys on the host (the setup script puts it there)? Is ssh.user right?",
+            opts.key_file, opts.user, opts.user
+        ),
+        SshError::KeyEncrypted { .. } | SshError::KeyLoad { .. } => "use an unencrypted ed25519 key made for the container (the setup script generates one)".to_owned(),
+        SshError::ConnectTimeout { .. } => format!(
+            "{}:{} accepted TCP but did not speak SSH within {:?}: is that port really the comfy-local sshd?",
+            opts.host, opts.port, opts.connect_timeout
+        ),
+        SshError::ConnectionRefused { .. } => "is the comfy-local sshd running on the host?".to_owned(),
+        _ => "run with -v for details; check the host's sshd log (LogLevel VERBOSE)".to_owned(),
+    }
+}
+
+/// The error and its sources on one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// The SFTP form of an install path: POSIX as is; `C:\x` becomes `/C:/x` (OpenSSH for Windows).
+pub fn sftp_path(path: &str) -> Utf8PathBuf {
+    let bytes = path.as_bytes();
+    if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
+        Utf8PathBuf::from(format!("/{}", path.replace('\\', "/")))
+    } else {
+        Utf8PathBuf::from(path)
+    }
+}
+
+fn remote_stage(session: &ssh::Session, install: &Utf8Path) -> Result<((), String), Failure> {
+    let whoami = session.exec(&ssh::Command::new("whoami")).map_err(|e| {
+        Failure::new(
+            error_chain(&e),
+            "the host must allow the user to run commands (no ForceCommand, a normal login shell)",
+        )
+    })?;
+    let user = String::from_utf8_lossy(&whoami.stdout).trim().to_owned();
+    if whoami.exit_status != 0 || user.is_empty() {
+        return Err(Failure::new(
+            format!(
+                "`whoami` exited with {}: {}",
+                whoami.exit_status,
+                String::from_utf8_lossy(&whoami.stderr).trim()
+            ),
+            "the user's login shell must run commands",
+        ));
+    }
+    let os = session
+        .exec(&ssh::Command::new("uname").arg("-srm"))
+        .ok()
+        .filter(|o| o.exit_status == 0)
+        .map_or_else(
+            || "unknown OS (no uname: Windows?)".to_owned(),
+            |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        );
+    let sftp = session.sftp().map_err(|e| {
+        Failure::new(
+            error_chain(&e),
+            "the host's sshd must enable the sftp subsystem (the setup script configures internal-sftp)",
+        )
+    })?;
+    let hint_install = format!(
+        "comfyui.path must be ComfyUI's install folder on the HOST (the one with main.py); {install} is not"
+    );
+    let main_py = install.join("main.py");
+    match sftp.stat(&main_py) {
+        Ok(info) if info.kind == ssh::FileKind::File => {}
+        Ok(_) => {
+            return Err(Failure::new(
+                format!("{main_py} is not a file"),
+                hint_install,
+            ));
+        }
+        Err(e) => {
+            return Err(Failure::new(
+                format!("{main_py}: {}", error_chain(&e)),
+                hint_install,
+            ));
+        }
+    }
+    let mut missing = Vec::new();
+    for folder in WRITABLE_FOLDERS {
+        match sftp.stat(&install.join(folder)) {
+            Ok(info) if info.kind == ssh::FileKind::Dir => {}
+            _ => missing.push(folder),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Failure::new(
+            format!(
+                "ComfyUI at {install} lacks folder(s): {}",
+                missing.join(", ")
+            ),
+            "start ComfyUI once (it creates input/ and output/) or create the folders; models/ and custom_nodes/ come with a ComfyUI checkout",
+        ));
+    }
+    Ok((
+        (),
+        format!(
+            "user {user} on {os}; ComfyUI at {install} (main.py, {})",
+            WRITABLE_FOLDERS.join(", ")
+        ),
+    ))
+}
+
+fn write_stage(session: &ssh::Session, install: &Utf8Path) -> Result<((), String), Failure> {
+    let sftp = session
+        .sftp()
+        .map_err(|e| Failure::new(error_chain(&e), "the sftp subsystem must be enabled"))?;
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = format!(".comfy-local-write-probe-{}-{nonce}", std::process::id());
+    for folder in WRITABLE_FOLDERS {
+        let dir = install.join(folder);
+        let probe = dir.join(&name);
+        let hint = format!(
+            "the SSH user cannot write to {dir}: rerun the setup script (it grants write access to models/, custom_nodes/, input/ and output/ only), or e.g. `setfacl -R -m u:USER:rwX -m d:u:USER:rwX {dir}`"
+        );
+        let mut file = sftp.create_new(&probe, 0o600).map_err(|e| {
+            Failure::new(
+                format!("creating {probe}: {}", error_chain(&e)),
+                hint.clone(),
+            )
+        })?;
+        std::io::Write::write_all(&mut file, b"comfy-local write probe\n")
+            .map_err(|e| Failure::new(format!("writing {probe}: {e}"), hint.clone()))?;
+        drop(file);
+        sftp.unlink(&probe).map_err(|e| {
+            Failure::new(
+                format!("removing {probe}: {}", error_chain(&e)),
+                hint.clone(),
+            )
+        })?;
+    }
+    Ok((
+        (),
+        format!(
+            "created and removed a probe file in {}",
+            WRITABLE_FOLDERS.join("/, ") + "/"
+        ),
+    ))
+}
+
+fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure> {
+    let url = instance.comfyui.api_url.as_str();
+    let timeout = instance.ssh.connect_timeout();
+    let options = ClientOptions::default()
+        .connect_timeout(timeout)
+        .request_timeout(timeout.max(Duration::from_secs(30)));
+    let client = ComfyClient::with_options(url, options)
+        .map_err(|e| Failure::new(error_chain(&e), "fix comfyui.api_url"))?;
+    let stats = client.system_stats().map_err(|e| api_failure(&e, url))?;
+    let info = client.object_info().map_err(|e| api_failure(&e, url))?;
+    let sys = &stats.system;
+    let mut detail = format!(
+        "ComfyUI {}, Python {}, PyTorch {}",
+        sys.comfyui_version.as_deref().unwrap_or("?"),
+        sys.python_version
+            .as_deref()
+            .and_then(|v| v.split_whitespace().next())
+            .unwrap_or("?"),
+        sys.pytorch_version.as_deref().unwrap_or("?"),
+    );
+    for d in &stats.devices {
+        let _ = write!(
+            detail,
+            "; {} ({:.1} GiB VRAM)",
+            d.name,
+            d.vram_total as f64 / (1024.0 * 1024.0 * 1024.0)
+        );
+    }
+    let _ = write!(detail, "; {} node classes", info.class_names().len());
+    Ok((client, detail))
+}
+
+fn api_failure(e: &ComfyError, url: &str) -> Failure {
+    let hint = match e {
+        ComfyError::Transport { .. } | ComfyError::Timeout { .. } => format!(
+            "is ComfyUI running on the host, and reachable from here at {url}? From a container, ComfyUI must listen on an address the container reaches (e.g. `--listen 0.0.0.0` behind the firewall, or the Docker bridge) and host.docker.internal needs `extra_hosts: host-gateway`"
+        ),
+        ComfyError::HttpStatus { .. }
+        | ComfyError::NotJson { .. }
+        | ComfyError::UnexpectedJson { .. } => format!(
+            "{url} answers, but not like ComfyUI: check comfyui.api_url (port 8188 by default)"
+        ),
+        _ => "check comfyui.api_url and ComfyUI's console output".to_owned(),
+    };
+    Failure::new(error_chain(e), hint)
+}
+
+fn ws_stage(client: &ComfyClient) -> Result<((), String), Failure> {
+    let hs = client.ws_handshake().map_err(|e| {
+        Failure::new(
+            error_chain(&e),
+            "the HTTP API answers but the WebSocket does not: a proxy in between must pass `Upgrade: websocket` for /ws",
+        )
+    })?;
+    Ok((
+        (),
+        format!(
+            "{} answered in {:.1} ms{}",
+            hs.url,
+            hs.elapsed.as_secs_f64() * 1000.0,
+            hs.queue_remaining
+                .map(|q| format!(", queue {q}"))
+                .unwrap_or_default()
+        ),
+    ))
+}

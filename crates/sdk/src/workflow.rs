@@ -1,0 +1,139 @@
+//! Workflow operations a user names: convert a UI workflow to API format (offline with a saved
+//! object_info, or with an instance's), and check what an instance lacks to run a workflow.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use camino::Utf8Path;
+use comfy_local_comfyui::workflow::{
+    self, ApiPrompt, DependencyReport, Inventory, ObjectInfo, Titles, Workflow,
+};
+use comfy_local_comfyui::{ClientOptions, ComfyClient};
+use comfy_local_config::Config;
+use comfy_local_providers::{InstanceProvider as _, VastAiProvider};
+
+use crate::SdkError;
+use crate::connection::instance_or_default;
+
+/// A ComfyUI client for an instance: a local instance by config id (the first one by default),
+/// or a running VastAI instance by its numeric id when `vastai.enabled`.
+pub fn client_for(
+    config: &Config,
+    instance: Option<&str>,
+) -> Result<(String, ComfyClient), SdkError> {
+    let local = instance_or_default(config, instance);
+    let (id, url, timeout) = match (local, instance) {
+        (Ok(local), _) => (
+            local.id.to_string(),
+            local.comfyui.api_url.as_str().to_owned(),
+            local.ssh.connect_timeout(),
+        ),
+        (Err(e), Some(id)) if config.vastai.enabled && id.bytes().all(|b| b.is_ascii_digit()) => {
+            let _ = e;
+            let provider = VastAiProvider::from_config(&config.vastai)?;
+            let found = provider.get(id)?;
+            let url = found.comfyui_url.ok_or_else(|| SdkError::NoComfyUrl {
+                instance: id.to_owned(),
+            })?;
+            (id.to_owned(), url, Duration::from_secs(10))
+        }
+        (Err(e), _) => return Err(e.into()),
+    };
+    let options = ClientOptions::default()
+        .connect_timeout(timeout)
+        .request_timeout(Duration::from_secs(60));
+    Ok((id, ComfyClient::with_options(&url, options)?))
+}
+
+/// Reads a saved `GET /object_info` answer.
+pub fn object_info_from_file(path: &Utf8Path) -> Result<ObjectInfo, SdkError> {
+    let bytes = std::fs::read(path).map_err(|source| SdkError::Io {
+        op: "reading",
+        path: path.to_owned(),
+        source,
+    })?;
+    ObjectInfo::parse(&bytes).map_err(|source| SdkError::ObjectInfo {
+        path: path.to_string(),
+        source,
+    })
+}
+
+/// Fetches an instance's object_info.
+pub fn object_info_from(client: &ComfyClient) -> Result<ObjectInfo, SdkError> {
+    let raw = client.object_info()?;
+    let bytes = serde_json::to_vec(raw.raw()).unwrap_or_default();
+    ObjectInfo::parse(&bytes).map_err(|source| SdkError::ObjectInfo {
+        path: format!("{}/object_info", client.base_url()),
+        source,
+    })
+}
+
+/// Loads a workflow file (UI or API format).
+pub fn load_workflow(path: &Utf8Path) -> Result<Workflow, SdkError> {
+    let bytes = std::fs::read(path).map_err(|source| SdkError::Io {
+        op: "reading",
+        path: path.to_owned(),
+        source,
+    })?;
+    workflow::load(&bytes).map_err(|source| SdkError::Workflow {
+        path: path.to_string(),
+        source,
+    })
+}
+
+/// The API form of a workflow (UI workflows are converted with `object_info`).
+pub fn to_api(
+    path: &Utf8Path,
+    wf: &Workflow,
+    object_info: &ObjectInfo,
+) -> Result<ApiPrompt, SdkError> {
+    wf.to_api(object_info, &Titles::embedded())
+        .map_err(|source| SdkError::Convert {
+            path: path.to_string(),
+            source,
+        })
+}
+
+/// What the instance has: node classes, model files per folder (as ComfyUI's `/models` lists
+/// them), and the files in `input/` (as LoadImage's list in object_info shows them).
+pub fn inventory(client: &ComfyClient, object_info: ObjectInfo) -> Result<Inventory, SdkError> {
+    let mut models = BTreeMap::new();
+    for folder in client.model_folders()? {
+        if let Some(files) = client.models(&folder)? {
+            models.insert(folder, files);
+        }
+    }
+    let input_files = input_files(&object_info);
+    Ok(Inventory {
+        object_info,
+        models,
+        input_files,
+    })
+}
+
+/// Files ComfyUI offers from `input/`: the options of the upload-capable loaders' combos.
+fn input_files(object_info: &ObjectInfo) -> Vec<String> {
+    let mut files = Vec::new();
+    for class in ["LoadImage", "LoadImageMask", "LoadAudio", "LoadVideo"] {
+        let Some(node) = object_info.class(class) else {
+            continue;
+        };
+        // Only the file combo (LoadImageMask's `channel` combo is not a file list).
+        for input in node
+            .inputs()
+            .filter(|i| matches!(i.name.as_str(), "image" | "audio" | "video" | "file"))
+        {
+            if let Some(options) = input.combo_options() {
+                files.extend(options.iter().filter_map(|v| v.as_str().map(str::to_owned)));
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// Checks a workflow against an instance's inventory.
+pub fn check(wf: &Workflow, inventory: &Inventory) -> DependencyReport {
+    workflow::check_dependencies(wf, inventory)
+}

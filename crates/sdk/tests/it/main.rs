@@ -1,0 +1,6 @@
+//! Integration tests of the facade against a real sshd (crates/test-support) and the fake
+//! ComfyUI (crates/fake-comfyui).
+
+mod common;
+mod instances;
+mod test_connection;

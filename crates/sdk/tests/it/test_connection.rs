@@ -1,0 +1,238 @@
+//! The staged connection test: all stages pass against a real sshd + fake ComfyUI, and each
+//! stage's typical failure fails exactly that stage (snapshots of the whole report).
+
+use std::net::TcpListener;
+
+use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
+use comfy_local_sdk::{StageStatus, TestConnectionOptions, test_connection_with_config};
+use comfy_local_test_support::{Sshd, keygen};
+
+use crate::common::{Setup, fake_install, settings};
+
+fn run(setup: &Setup) -> comfy_local_sdk::ConnectionReport {
+    test_connection_with_config(
+        &setup.config(),
+        Some("test-config.yml"),
+        &TestConnectionOptions::default(),
+    )
+}
+
+fn statuses(report: &comfy_local_sdk::ConnectionReport) -> Vec<StageStatus> {
+    report.stages.iter().map(|s| s.status).collect()
+}
+
+/// A port on 127.0.0.1 with nothing listening.
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn all_stages_pass() {
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let setup = Setup::new(&fake_install("all_pass"), &comfy.url());
+    let report = run(&setup);
+    assert!(report.ok, "{}", report.to_table());
+    assert!(statuses(&report).iter().all(|s| *s == StageStatus::Pass));
+    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+    // No probe file is left behind.
+    for folder in ["models", "custom_nodes", "input", "output"] {
+        let left: Vec<_> = std::fs::read_dir(setup.install.join(folder))
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains("probe"))
+            .collect();
+        assert!(left.is_empty(), "probe left in {folder}: {left:?}");
+    }
+}
+
+#[test]
+fn wrong_port_fails_tcp() {
+    let mut setup = Setup::new(&fake_install("wrong_port"), "http://127.0.0.1:9");
+    setup.port = closed_port();
+    let report = run(&setup);
+    assert!(!report.ok);
+    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+}
+
+#[test]
+fn wrong_host_key_fails_handshake() {
+    let mut setup = Setup::new(&fake_install("wrong_host_key"), "http://127.0.0.1:9");
+    let dir = Sshd::shared().scratch("wrong_host_key_keys");
+    keygen(&dir.join("other_host_key"), "");
+    let other = std::fs::read_to_string(dir.join("other_host_key.pub")).unwrap();
+    let mut parts = other.split_whitespace();
+    let (kind, key) = (parts.next().unwrap(), parts.next().unwrap());
+    let kh = dir.join("known_hosts");
+    std::fs::write(&kh, format!("[127.0.0.1]:{} {kind} {key}\n", setup.port)).unwrap();
+    setup.known_hosts = kh;
+    let report = run(&setup);
+    assert_eq!(
+        report.first_failure().map(|f| f.stage),
+        Some(comfy_local_sdk::Stage::Handshake)
+    );
+    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+}
+
+#[test]
+fn wrong_user_key_fails_auth() {
+    let mut setup = Setup::new(&fake_install("wrong_user_key"), "http://127.0.0.1:9");
+    let dir = Sshd::shared().scratch("wrong_user_key_keys");
+    keygen(&dir.join("stranger"), "");
+    setup.key_file = dir.join("stranger");
+    let report = run(&setup);
+    assert_eq!(
+        report.first_failure().map(|f| f.stage),
+        Some(comfy_local_sdk::Stage::Auth)
+    );
+    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+}
+
+#[test]
+fn missing_key_file_fails_key_stage() {
+    let mut setup = Setup::new(&fake_install("missing_key"), "http://127.0.0.1:9");
+    setup.key_file = Sshd::shared()
+        .scratch("missing_key_keys")
+        .join("no_such_key");
+    let report = run(&setup);
+    assert_eq!(
+        report.first_failure().map(|f| f.stage),
+        Some(comfy_local_sdk::Stage::KeyFile)
+    );
+    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+}
+
+#[test]
+fn missing_comfyui_folder_fails_remote_stage() {
+    let install = fake_install("missing_folder");
+    std::fs::remove_dir_all(install.join("input")).unwrap();
+    let setup = Setup::new(&install, "http://127.0.0.1:9");
+    let report = run(&setup);
+    assert_eq!(
+        report.first_failure().map(|f| f.stage),
+        Some(comfy_local_sdk::Stage::Remote)
+    );
+    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+}
+
+#[test]
+fn not_a_comfyui_install_fails_remote_stage() {
+    let install = fake_install("no_main_py");
+    std::fs::remove_file(install.join("main.py")).unwrap();
+    let setup = Setup::new(&install, "http://127.0.0.1:9");
+    let report = run(&setup);
+    assert_eq!(
+        report.first_failure().map(|f| f.stage),
+        Some(comfy_local_sdk::Stage::Remote)
+    );
+    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+}
+
+/// Makes a folder unwritable for the test's SSH user, and writable again on drop. Root ignores
+/// permission bits, so as root the folder is made immutable (`chattr +i`) instead.
+struct ReadOnly(camino::Utf8PathBuf);
+
+impl ReadOnly {
+    fn new(dir: camino::Utf8PathBuf) -> Self {
+        if is_root() {
+            let st = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(&dir)
+                .status()
+                .unwrap();
+            assert!(
+                st.success(),
+                "chattr +i {dir} failed (needs CAP_LINUX_IMMUTABLE)"
+            );
+        } else {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+        ReadOnly(dir)
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if is_root() {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&self.0)
+                .status();
+        } else {
+            use std::os::unix::fs::PermissionsExt as _;
+            let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[test]
+fn read_only_models_folder_fails_write_stage() {
+    let install = fake_install("read_only_models");
+    let _guard = ReadOnly::new(install.join("models"));
+    let setup = Setup::new(&install, "http://127.0.0.1:9");
+    let report = run(&setup);
+    assert_eq!(
+        report.first_failure().map(|f| f.stage),
+        Some(comfy_local_sdk::Stage::WriteAccess)
+    );
+    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+}
+
+#[test]
+fn comfyui_down_fails_api_stage() {
+    let setup = Setup::new(
+        &fake_install("comfy_down"),
+        &format!("http://127.0.0.1:{}", closed_port()),
+    );
+    let report = run(&setup);
+    assert_eq!(
+        report.first_failure().map(|f| f.stage),
+        Some(comfy_local_sdk::Stage::ComfyApi)
+    );
+    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+}
+
+#[test]
+fn unresponsive_port_fails_within_connect_timeout() {
+    // A listener that accepts TCP (kernel backlog) but never speaks SSH.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut setup = Setup::new(&fake_install("unresponsive"), "http://127.0.0.1:9");
+    setup.port = listener.local_addr().unwrap().port();
+    setup.connect_timeout_secs = 1;
+    let started = std::time::Instant::now();
+    let report = run(&setup);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        report.first_failure().map(|f| f.stage),
+        Some(comfy_local_sdk::Stage::Handshake)
+    );
+    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+    drop(listener);
+}
+
+#[test]
+fn report_serialises_every_stage_as_json() {
+    let mut setup = Setup::new(&fake_install("json"), "http://127.0.0.1:9");
+    setup.port = closed_port();
+    let report = run(&setup);
+    let json = serde_json::to_value(&report).unwrap();
+    let stages = json["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 9);
+    assert_eq!(json["ok"], false);
+    assert_eq!(stages[2]["status"], "fail");
+    assert_eq!(stages[3]["status"], "skip");
+    assert!(stages[3]["duration_ms"].is_null());
+    assert!(stages[2]["hint"].as_str().unwrap().contains("sshd"));
+}
