@@ -29,7 +29,8 @@ pub struct RunOptions {
     pub reconnect_attempts: u32,
     /// Delay before the first reconnect attempt (doubles each attempt).
     pub reconnect_delay: Duration,
-    /// Check history when the socket has been silent this long.
+    /// Check history when the socket has been silent this long; also how often a missing
+    /// prompt is looked up in the queue (to notice a server that forgot it).
     pub idle_history_check: Duration,
     /// Surface binary preview frames as [`Event::Preview`] (otherwise they are skipped).
     pub previews: bool,
@@ -134,6 +135,8 @@ pub struct Run<'c> {
     last_http_ok: Instant,
     /// Last attempt to re-open the WebSocket while polling.
     last_ws_retry: Instant,
+    /// Last time the queue was asked whether the prompt still exists.
+    last_lost_check: Instant,
     pending: VecDeque<Event>,
     ws_outputs: Outputs,
     success_seen: bool,
@@ -178,6 +181,7 @@ impl<'c> Run<'c> {
             last_activity: started,
             last_http_ok: started,
             last_ws_retry: started,
+            last_lost_check: started,
             pending,
             ws_outputs: Outputs::new(),
             success_seen: false,
@@ -282,7 +286,12 @@ impl<'c> Run<'c> {
             }
             Ok(None) => {
                 self.last_http_ok = Instant::now();
-                strict && self.check_lost()
+                // The queue is consulted now and then, not on every poll.
+                if strict && self.last_lost_check.elapsed() >= self.opts.idle_history_check {
+                    self.last_lost_check = Instant::now();
+                    return self.check_lost();
+                }
+                false
             }
             Err(e) => {
                 let transient =
@@ -456,7 +465,10 @@ impl<'c> Run<'c> {
                     if self.reconnect() {
                         self.pending.push_back(Event::Reconnected);
                         // Events sent while we were away are gone: ask history (and the queue,
-                        // in case the server restarted and forgot the prompt).
+                        // in case the server restarted and forgot the prompt: ask the queue now).
+                        if let Some(t) = Instant::now().checked_sub(self.opts.idle_history_check) {
+                            self.last_lost_check = t;
+                        }
                         self.check_history(true);
                     } else {
                         self.polling = true;
