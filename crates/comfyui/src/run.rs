@@ -125,6 +125,10 @@ pub struct RunOutcome {
 #[derive(Debug)]
 pub struct Run<'c> {
     client: &'c ComfyClient,
+    /// The `clientId` of this run's socket and prompt.
+    ws_client_id: String,
+    /// This run uses the client's own id and socket slot.
+    owns_slot: bool,
     accepted: PromptAccepted,
     opts: RunOptions,
     socket: Option<EventSocket>,
@@ -152,11 +156,23 @@ impl<'c> Run<'c> {
         opts: RunOptions,
     ) -> Result<Self, ComfyError> {
         let mut pending = VecDeque::new();
+        // The client's socket and id, unless another run uses them: then a socket of our own.
+        let (owns_slot, cached) = match client.socket.lock() {
+            Ok(mut slot) if !slot.in_use => {
+                slot.in_use = true;
+                (true, slot.socket.take())
+            }
+            _ => (false, None),
+        };
+        let ws_client_id = if owns_slot {
+            client.client_id().to_owned()
+        } else {
+            format!("{}-{}", client.client_id(), uuid::Uuid::new_v4().simple())
+        };
         // The socket is opened before submitting so no event of this prompt can be missed.
-        let cached = client.socket.lock().ok().and_then(|mut s| s.take());
         let socket = match cached {
             Some(s) => Some(s),
-            None => match EventSocket::connect(client) {
+            None => match EventSocket::connect(client, &ws_client_id) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     tracing::debug!(error = %e, "WebSocket unavailable, following the prompt by polling history");
@@ -169,10 +185,18 @@ impl<'c> Run<'c> {
             },
         };
         let started = Instant::now();
-        let accepted = client.submit(prompt, &opts.submit)?;
+        let accepted = match client.submit_as(prompt, &opts.submit, &ws_client_id) {
+            Ok(a) => a,
+            Err(e) => {
+                release(client, owns_slot, socket);
+                return Err(e);
+            }
+        };
         let have_socket = socket.is_some();
         Ok(Self {
             client,
+            ws_client_id,
+            owns_slot,
             accepted,
             polling: !have_socket,
             socket,
@@ -393,7 +417,7 @@ impl<'c> Run<'c> {
             }
             std::thread::sleep(delay);
             delay = delay.saturating_mul(2);
-            if let Ok(s) = EventSocket::connect(self.client) {
+            if let Ok(s) = EventSocket::connect(self.client, &self.ws_client_id) {
                 self.socket = Some(s);
                 return true;
             }
@@ -423,7 +447,7 @@ impl<'c> Run<'c> {
             if self.socket.is_none() && self.last_ws_retry.elapsed() >= self.opts.ws_retry_interval
             {
                 self.last_ws_retry = Instant::now();
-                if let Ok(s) = EventSocket::connect(self.client) {
+                if let Ok(s) = EventSocket::connect(self.client, &self.ws_client_id) {
                     self.socket = Some(s);
                     self.polling = false;
                     self.last_activity = Instant::now();
@@ -488,13 +512,17 @@ impl Iterator for Run<'_> {
     }
 }
 
+/// Gives the client's socket slot back (keeping a healthy socket for the next run; other
+/// prompts' events on it are filtered by prompt id).
+fn release(client: &ComfyClient, owns_slot: bool, socket: Option<EventSocket>) {
+    if owns_slot && let Ok(mut slot) = client.socket.lock() {
+        slot.socket = socket;
+        slot.in_use = false;
+    }
+}
+
 impl Drop for Run<'_> {
     fn drop(&mut self) {
-        // A healthy socket is kept for the next run (same client id); other prompts' events are filtered.
-        if let Some(socket) = self.socket.take()
-            && let Ok(mut slot) = self.client.socket.lock()
-        {
-            *slot = Some(socket);
-        }
+        release(self.client, self.owns_slot, self.socket.take());
     }
 }
