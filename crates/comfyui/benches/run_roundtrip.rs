@@ -142,26 +142,54 @@ fn report(name: &str, s: &Series) {
     );
 }
 
+fn extend(into: &mut Series, from: Series) {
+    into.walls_s.extend(from.walls_s);
+    into.latencies_ms.extend(from.latencies_ms);
+}
+
 fn scenario(fake: &FakeComfy, workflow: &Value, runs: usize, poll: Duration, work: Duration) {
+    // Interleaved blocks, so load from other processes hits every client alike.
+    let blocks = 5;
+    let per_block = runs.div_ceil(blocks);
     let base = Knobs::default().slow_node("2", work);
-    fake.set_knobs(base.clone());
-    let ws = rust_runs(
-        fake,
-        workflow,
-        runs,
-        None,
-        &format!("ws{}", work.as_millis()),
-    );
-    fake.set_knobs(base.clone().refuse_websocket(true));
-    let polled = rust_runs(
-        fake,
-        workflow,
-        runs,
-        Some(poll),
-        &format!("poll{}", work.as_millis()),
-    );
-    fake.set_knobs(base);
-    let python = python_runs(fake, runs, poll);
+    let empty = || Series {
+        walls_s: Vec::new(),
+        latencies_ms: Vec::new(),
+    };
+    let (mut ws, mut polled, mut py) = (empty(), empty(), Some(empty()));
+    for b in 0..blocks {
+        fake.set_knobs(base.clone());
+        extend(
+            &mut ws,
+            rust_runs(
+                fake,
+                workflow,
+                per_block,
+                None,
+                &format!("ws{}_{b}", work.as_millis()),
+            ),
+        );
+        fake.set_knobs(base.clone().refuse_websocket(true));
+        extend(
+            &mut polled,
+            rust_runs(
+                fake,
+                workflow,
+                per_block,
+                Some(poll),
+                &format!("poll{}_{b}", work.as_millis()),
+            ),
+        );
+        fake.set_knobs(base.clone());
+        py = match (py, python_runs(fake, per_block, poll)) {
+            (Some(mut acc), Some(block)) => {
+                extend(&mut acc, block);
+                Some(acc)
+            }
+            _ => None,
+        };
+    }
+    let python = py;
 
     println!(
         "\nsubmit -> done -> PNG downloaded: invert.api.json (64x64) with node 2 taking {} ms, fake ComfyUI on loopback",

@@ -187,7 +187,20 @@ pub struct WsHandshake {
     pub elapsed: Duration,
 }
 
+/// The client's own WebSocket, kept between runs.
+#[derive(Debug, Default)]
+pub(crate) struct SocketSlot {
+    pub socket: Option<EventSocket>,
+    /// A run is using the client's id (and socket) right now.
+    pub in_use: bool,
+}
+
 /// A blocking client for one ComfyUI server.
+///
+/// Runs follow their prompt over a WebSocket opened with the client's `clientId`, kept between
+/// runs. ComfyUI routes a prompt's events to the newest socket of its `clientId` only, so a run
+/// started while another one is in progress uses its own socket and a derived id
+/// (`<client_id>-<n>`) for its prompt.
 #[derive(Debug)]
 pub struct ComfyClient {
     base: String,
@@ -198,7 +211,7 @@ pub struct ComfyClient {
     client_id: String,
     agent: ureq::Agent,
     prefix: OnceLock<&'static str>,
-    pub(crate) socket: Mutex<Option<EventSocket>>,
+    pub(crate) socket: Mutex<SocketSlot>,
 }
 
 enum Payload<'a> {
@@ -282,7 +295,7 @@ impl ComfyClient {
             client_id,
             agent: ureq::Agent::new_with_config(config),
             prefix,
-            socket: Mutex::new(None),
+            socket: Mutex::new(SocketSlot::default()),
         })
     }
 
@@ -327,8 +340,8 @@ impl ComfyClient {
     }
 
     /// WebSocket URL with our client id.
-    pub(crate) fn ws_url(&self) -> Result<String, ComfyError> {
-        let http = self.url(&format!("/ws?clientId={}", encode(&self.client_id)))?;
+    pub(crate) fn ws_url(&self, client_id: &str) -> Result<String, ComfyError> {
+        let http = self.url(&format!("/ws?clientId={}", encode(client_id)))?;
         Ok(http.replacen("http", "ws", 1))
     }
 
@@ -517,9 +530,18 @@ impl ComfyClient {
         prompt: &Value,
         opts: &SubmitOptions,
     ) -> Result<PromptAccepted, ComfyError> {
+        self.submit_as(prompt, opts, &self.client_id)
+    }
+
+    pub(crate) fn submit_as(
+        &self,
+        prompt: &Value,
+        opts: &SubmitOptions,
+        client_id: &str,
+    ) -> Result<PromptAccepted, ComfyError> {
         let mut body = json!({
             "prompt": prompt,
-            "client_id": self.client_id,
+            "client_id": client_id,
             "prompt_id": opts.prompt_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         });
         if opts.front {
@@ -775,7 +797,7 @@ impl ComfyClient {
     /// Opens the WebSocket with our client id and reads the first `status` message: a connection test.
     pub fn ws_handshake(&self) -> Result<WsHandshake, ComfyError> {
         let started = std::time::Instant::now();
-        let mut socket = EventSocket::connect(self)?;
+        let mut socket = EventSocket::connect(self, &self.client_id)?;
         let url = socket.url().to_owned();
         let deadline = started + self.opts.request_timeout;
         loop {

@@ -29,7 +29,8 @@ pub struct RunOptions {
     pub reconnect_attempts: u32,
     /// Delay before the first reconnect attempt (doubles each attempt).
     pub reconnect_delay: Duration,
-    /// Check history when the socket has been silent this long.
+    /// Check history when the socket has been silent this long; also how often a missing
+    /// prompt is looked up in the queue (to notice a server that forgot it).
     pub idle_history_check: Duration,
     /// Surface binary preview frames as [`Event::Preview`] (otherwise they are skipped).
     pub previews: bool,
@@ -124,6 +125,10 @@ pub struct RunOutcome {
 #[derive(Debug)]
 pub struct Run<'c> {
     client: &'c ComfyClient,
+    /// The `clientId` of this run's socket and prompt.
+    ws_client_id: String,
+    /// This run uses the client's own id and socket slot.
+    owns_slot: bool,
     accepted: PromptAccepted,
     opts: RunOptions,
     socket: Option<EventSocket>,
@@ -134,6 +139,8 @@ pub struct Run<'c> {
     last_http_ok: Instant,
     /// Last attempt to re-open the WebSocket while polling.
     last_ws_retry: Instant,
+    /// Last time the queue was asked whether the prompt still exists.
+    last_lost_check: Instant,
     pending: VecDeque<Event>,
     ws_outputs: Outputs,
     success_seen: bool,
@@ -149,11 +156,23 @@ impl<'c> Run<'c> {
         opts: RunOptions,
     ) -> Result<Self, ComfyError> {
         let mut pending = VecDeque::new();
+        // The client's socket and id, unless another run uses them: then a socket of our own.
+        let (owns_slot, cached) = match client.socket.lock() {
+            Ok(mut slot) if !slot.in_use => {
+                slot.in_use = true;
+                (true, slot.socket.take())
+            }
+            _ => (false, None),
+        };
+        let ws_client_id = if owns_slot {
+            client.client_id().to_owned()
+        } else {
+            format!("{}-{}", client.client_id(), uuid::Uuid::new_v4().simple())
+        };
         // The socket is opened before submitting so no event of this prompt can be missed.
-        let cached = client.socket.lock().ok().and_then(|mut s| s.take());
         let socket = match cached {
             Some(s) => Some(s),
-            None => match EventSocket::connect(client) {
+            None => match EventSocket::connect(client, &ws_client_id) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     tracing::debug!(error = %e, "WebSocket unavailable, following the prompt by polling history");
@@ -166,10 +185,18 @@ impl<'c> Run<'c> {
             },
         };
         let started = Instant::now();
-        let accepted = client.submit(prompt, &opts.submit)?;
+        let accepted = match client.submit_as(prompt, &opts.submit, &ws_client_id) {
+            Ok(a) => a,
+            Err(e) => {
+                release(client, owns_slot, socket);
+                return Err(e);
+            }
+        };
         let have_socket = socket.is_some();
         Ok(Self {
             client,
+            ws_client_id,
+            owns_slot,
             accepted,
             polling: !have_socket,
             socket,
@@ -178,6 +205,7 @@ impl<'c> Run<'c> {
             last_activity: started,
             last_http_ok: started,
             last_ws_retry: started,
+            last_lost_check: started,
             pending,
             ws_outputs: Outputs::new(),
             success_seen: false,
@@ -282,7 +310,12 @@ impl<'c> Run<'c> {
             }
             Ok(None) => {
                 self.last_http_ok = Instant::now();
-                strict && self.check_lost()
+                // The queue is consulted now and then, not on every poll.
+                if strict && self.last_lost_check.elapsed() >= self.opts.idle_history_check {
+                    self.last_lost_check = Instant::now();
+                    return self.check_lost();
+                }
+                false
             }
             Err(e) => {
                 let transient =
@@ -384,7 +417,7 @@ impl<'c> Run<'c> {
             }
             std::thread::sleep(delay);
             delay = delay.saturating_mul(2);
-            if let Ok(s) = EventSocket::connect(self.client) {
+            if let Ok(s) = EventSocket::connect(self.client, &self.ws_client_id) {
                 self.socket = Some(s);
                 return true;
             }
@@ -414,7 +447,7 @@ impl<'c> Run<'c> {
             if self.socket.is_none() && self.last_ws_retry.elapsed() >= self.opts.ws_retry_interval
             {
                 self.last_ws_retry = Instant::now();
-                if let Ok(s) = EventSocket::connect(self.client) {
+                if let Ok(s) = EventSocket::connect(self.client, &self.ws_client_id) {
                     self.socket = Some(s);
                     self.polling = false;
                     self.last_activity = Instant::now();
@@ -456,7 +489,10 @@ impl<'c> Run<'c> {
                     if self.reconnect() {
                         self.pending.push_back(Event::Reconnected);
                         // Events sent while we were away are gone: ask history (and the queue,
-                        // in case the server restarted and forgot the prompt).
+                        // in case the server restarted and forgot the prompt: ask the queue now).
+                        if let Some(t) = Instant::now().checked_sub(self.opts.idle_history_check) {
+                            self.last_lost_check = t;
+                        }
                         self.check_history(true);
                     } else {
                         self.polling = true;
@@ -476,13 +512,17 @@ impl Iterator for Run<'_> {
     }
 }
 
+/// Gives the client's socket slot back (keeping a healthy socket for the next run; other
+/// prompts' events on it are filtered by prompt id).
+fn release(client: &ComfyClient, owns_slot: bool, socket: Option<EventSocket>) {
+    if owns_slot && let Ok(mut slot) = client.socket.lock() {
+        slot.socket = socket;
+        slot.in_use = false;
+    }
+}
+
 impl Drop for Run<'_> {
     fn drop(&mut self) {
-        // A healthy socket is kept for the next run (same client id); other prompts' events are filtered.
-        if let Some(socket) = self.socket.take()
-            && let Ok(mut slot) = self.client.socket.lock()
-        {
-            *slot = Some(socket);
-        }
+        release(self.client, self.owns_slot, self.socket.take());
     }
 }

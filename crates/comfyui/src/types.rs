@@ -319,6 +319,42 @@ pub struct NodeClass {
 }
 
 impl NodeClass {
+    /// The spec of an input (required first, then optional).
+    pub fn input(&self, name: &str) -> Option<&serde_json::Value> {
+        self.required
+            .iter()
+            .chain(&self.optional)
+            .find(|(n, _)| n == name)
+            .map(|(_, spec)| spec)
+    }
+
+    /// The type of an input: `INT`, `IMAGE`, ..., or `COMBO` for a list of choices.
+    pub fn input_type(&self, name: &str) -> Option<String> {
+        match self.input(name)?.get(0)? {
+            serde_json::Value::String(t) => Some(t.clone()),
+            serde_json::Value::Array(_) => Some("COMBO".to_owned()),
+            _ => None,
+        }
+    }
+
+    /// The choices of a combo input, in both formats ComfyUI uses: `[["a", "b"], {...}]` and
+    /// `["COMBO", {"options": ["a", "b"]}]`. `None` when the input is not a combo.
+    pub fn combo_options(&self, name: &str) -> Option<Vec<String>> {
+        let spec = self.input(name)?;
+        let list = match spec.get(0)? {
+            serde_json::Value::Array(list) => list,
+            serde_json::Value::String(t) if t == "COMBO" => {
+                spec.get(1)?.get("options")?.as_array()?
+            }
+            _ => return None,
+        };
+        Some(
+            list.iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect(),
+        )
+    }
+
     pub(crate) fn from_value(name: &str, v: &serde_json::Value) -> Option<Self> {
         let obj = v.as_object()?;
         let section = |key: &str| -> Vec<(String, serde_json::Value)> {

@@ -27,8 +27,8 @@ fn ws_err(url: &str, e: tungstenite::Error) -> ComfyError {
 impl EventSocket {
     /// Connects (TCP with the client's connect timeout), performs the upgrade, and sends
     /// `feature_flags` when preview metadata is wanted.
-    pub(crate) fn connect(client: &ComfyClient) -> Result<Self, ComfyError> {
-        let url = client.ws_url()?;
+    pub(crate) fn connect(client: &ComfyClient, client_id: &str) -> Result<Self, ComfyError> {
+        let url = client.ws_url(client_id)?;
         let (host, port, tls) = client.host_port();
         if tls {
             return Err(ws_err(

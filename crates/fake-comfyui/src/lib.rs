@@ -145,6 +145,7 @@ impl FakeComfy {
             inner: Mutex::new(Inner::default()),
             wake: Condvar::new(),
             ws: Mutex::new(Vec::new()),
+            orphans: Mutex::new(Vec::new()),
             interrupt: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             epoch: std::sync::atomic::AtomicU64::new(0),

@@ -535,14 +535,12 @@ fn upgrade(shared: &Arc<Shared>, req: Request, q: &BTreeMap<String, String>) {
     }
     {
         let mut clients = lock(&shared.ws);
-        clients.retain(|c| {
-            if c.sid == sid {
-                let _ = c.tx.send(WsOut::Drop);
-                false
-            } else {
-                true
-            }
-        });
+        // Like ComfyUI: the newest socket of a client id gets its events; the older one stays
+        // open but receives nothing more.
+        let (orphaned, kept): (Vec<WsClient>, Vec<WsClient>) =
+            clients.drain(..).partition(|c| c.sid == sid);
+        *clients = kept;
+        lock(&shared.orphans).extend(orphaned);
         clients.push(WsClient { sid, tx });
     }
     std::thread::spawn(move || {

@@ -128,6 +128,8 @@ pub(crate) struct Shared {
     pub inner: Mutex<Inner>,
     pub wake: Condvar,
     pub ws: Mutex<Vec<WsClient>>,
+    /// Sockets replaced by a newer one with the same client id: open, but sent nothing.
+    pub orphans: Mutex<Vec<WsClient>>,
     pub interrupt: AtomicBool,
     pub stop: AtomicBool,
     /// Bumped by a restart: the running prompt is abandoned without a trace.
@@ -183,7 +185,8 @@ impl Shared {
 
     /// Closes every WebSocket.
     pub(crate) fn drop_sockets(&self) {
-        for c in lock(&self.ws).drain(..) {
+        let orphans: Vec<WsClient> = lock(&self.orphans).drain(..).collect();
+        for c in lock(&self.ws).drain(..).chain(orphans) {
             let _ = c.tx.send(WsOut::Drop);
         }
     }

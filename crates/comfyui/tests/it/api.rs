@@ -64,6 +64,37 @@ fn system_stats_features_models_embeddings_and_object_info() {
         client.object_info_class("NoSuchNode").expect("unknown"),
         None
     );
+    // Combos in both formats, and model lists as the server knows them.
+    assert_eq!(one.input_type("upscale_method").as_deref(), Some("COMBO"));
+    assert_eq!(
+        one.combo_options("upscale_method").expect("combo")[0],
+        "nearest-exact"
+    );
+    assert_eq!(one.input_type("width").as_deref(), Some("INT"));
+    assert_eq!(one.combo_options("width"), None);
+    let ckpt = info.class("CheckpointLoaderSimple").expect("loader");
+    assert_eq!(
+        ckpt.combo_options("ckpt_name").expect("combo"),
+        ["a.safetensors"]
+    );
+    let is_new_combo =
+        |spec: &serde_json::Value| spec.get(0).and_then(|t| t.as_str()) == Some("COMBO");
+    let new_style = info
+        .class_names()
+        .into_iter()
+        .filter_map(|c| info.class(c))
+        .find(|c| c.required.iter().any(|(_, spec)| is_new_combo(spec)))
+        .expect("object_info has COMBO-typed inputs");
+    let (name, _) = new_style
+        .required
+        .iter()
+        .find(|(_, spec)| is_new_combo(spec))
+        .expect("combo input");
+    assert!(
+        new_style.combo_options(name).is_some(),
+        "{} {name}",
+        new_style.name
+    );
     assert_eq!(client.queue_remaining().expect("prompt"), 0);
     client.free(true, true).expect("free");
 }

@@ -392,3 +392,42 @@ fn outputs_sent_while_the_socket_was_away_come_from_history() {
         .expect("temp file");
     assert!(png.starts_with(b"\x89PNG"));
 }
+
+#[test]
+fn concurrent_runs_on_one_client_each_get_their_events() {
+    let fake = FakeComfy::start(
+        FakeOptions::default().knobs(Knobs::default().slow_node("2", Duration::from_millis(150))),
+    );
+    let client = client(&fake);
+    // Idle checks far away: completion must come over each run's own socket.
+    let opts = || RunOptions::default().idle_history_check(Duration::from_secs(30));
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| client.run(&prompt("conc_a"), opts()).expect("a").finish());
+        std::thread::sleep(Duration::from_millis(30));
+        let b = s.spawn(|| client.run(&prompt("conc_b"), opts()).expect("b").finish());
+        (a.join().expect("a"), b.join().expect("b"))
+    });
+    let (a, b) = (a.expect("a ok"), b.expect("b ok"));
+    assert!(!a.used_polling && !b.used_polling);
+    assert!(a.elapsed < Duration::from_secs(5) && b.elapsed < Duration::from_secs(5));
+    let ids: Vec<String> = fake
+        .submitted()
+        .iter()
+        .map(|s| s["client_id"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(ids[0], "test-client");
+    assert!(
+        ids[1].starts_with("test-client-"),
+        "the second run uses a derived id: {ids:?}"
+    );
+    // The client's own socket is kept; the derived one is closed.
+    let again = client
+        .run(&prompt("conc_c"), opts())
+        .expect("c")
+        .finish()
+        .expect("c ok");
+    assert_eq!(
+        again.outputs["3"].files["images"][0].filename,
+        "conc_c_00001_.png"
+    );
+}
