@@ -1,5 +1,5 @@
 //! Workflow benchmarks (release build, `cargo bench -p comfy-local-comfyui --bench workflow`):
-//! object_info parse time against its 10 ms budget, conversion of the largest corpus workflow
+//! `object_info` parse time against its 10 ms budget, conversion of the largest corpus workflow
 //! against its 5 ms budget, and a hostile 100k-node workflow (reported, no budget).
 
 #![allow(clippy::print_stdout)]

@@ -45,7 +45,9 @@ impl InputSpec {
             spec: spec.to_owned(),
             reason: reason.to_owned(),
         };
-        let (name, file) = spec.split_once('=').ok_or_else(|| bad("expected NAME=FILE"))?;
+        let (name, file) = spec
+            .split_once('=')
+            .ok_or_else(|| bad("expected NAME=FILE"))?;
         if name.is_empty() || file.is_empty() {
             return Err(bad("expected NAME=FILE with both parts"));
         }
@@ -229,10 +231,7 @@ pub fn run_workflow(
                     continue;
                 }
                 let (path, bytes) = save_output(&client, file, &req.out_dir)?;
-                on_step(RunStep::Saved {
-                    path: &path,
-                    bytes,
-                });
+                on_step(RunStep::Saved { path: &path, bytes });
                 saved.push(SavedOutput {
                     node: node.clone(),
                     kind: kind.clone(),
@@ -272,7 +271,11 @@ fn upload_input(
     let node_target = prompt.get(&input.name).map(|node| {
         FILE_INPUTS
             .iter()
-            .find(|k| node.inputs.get(**k).is_some_and(serde_json::Value::is_string))
+            .find(|k| {
+                node.inputs
+                    .get(**k)
+                    .is_some_and(serde_json::Value::is_string)
+            })
             .map(|k| (*k).to_owned())
     });
     let upload_name = match &node_target {
@@ -283,7 +286,11 @@ fn upload_input(
             .to_owned(),
         None => input.name.clone(),
     };
-    let uploaded = client.upload_image(&upload_name, &bytes, &UploadOptions::default().overwrite(true))?;
+    let uploaded = client.upload_image(
+        &upload_name,
+        &bytes,
+        &UploadOptions::default().overwrite(true),
+    )?;
     let stored = if uploaded.subfolder.is_empty() {
         uploaded.name.clone()
     } else {
@@ -292,7 +299,8 @@ fn upload_input(
     match node_target {
         Some(Some(key)) => {
             if let Some(node) = prompt.get_mut(&input.name) {
-                node.inputs.insert(key, serde_json::Value::String(stored.clone()));
+                node.inputs
+                    .insert(key, serde_json::Value::String(stored.clone()));
             }
         }
         Some(None) => {
@@ -307,8 +315,11 @@ fn upload_input(
                 // ComfyUI renamed it (e.g. an existing file): point every use at the new name.
                 for node in prompt.values_mut() {
                     for key in FILE_INPUTS {
-                        if node.inputs.get(key).and_then(serde_json::Value::as_str) == Some(input.name.as_str()) {
-                            node.inputs.insert(key.to_owned(), serde_json::Value::String(stored.clone()));
+                        if node.inputs.get(key).and_then(serde_json::Value::as_str)
+                            == Some(input.name.as_str())
+                        {
+                            node.inputs
+                                .insert(key.to_owned(), serde_json::Value::String(stored.clone()));
                         }
                     }
                 }
@@ -334,10 +345,12 @@ fn save_output(
     file: &OutputFile,
     out_dir: &Utf8Path,
 ) -> Result<(Utf8PathBuf, u64), SdkError> {
-    let refuse = |why: &str| SdkError::Comfy(ComfyError::UnexpectedJson {
-        url: client.base_url().to_owned(),
-        reason: format!("output name {:?}/{:?} {why}", file.subfolder, file.filename),
-    });
+    let refuse = |why: &str| {
+        SdkError::Comfy(ComfyError::UnexpectedJson {
+            url: client.base_url().to_owned(),
+            reason: format!("output name {:?}/{:?} {why}", file.subfolder, file.filename),
+        })
+    };
     if !safe_component(&file.filename) {
         return Err(refuse("is not a plain file name; refusing to save it"));
     }
@@ -365,11 +378,10 @@ fn save_output(
     let bytes = client.view(file, tmp.as_file_mut())?;
     tmp.as_file_mut().flush().map_err(io("writing", &target))?;
     tmp.as_file().sync_all().map_err(io("syncing", &target))?;
-    tmp.persist(&target)
-        .map_err(|e| SdkError::Io {
-            op: "renaming into",
-            path: target.clone(),
-            source: e.error,
-        })?;
+    tmp.persist(&target).map_err(|e| SdkError::Io {
+        op: "renaming into",
+        path: target.clone(),
+        source: e.error,
+    })?;
     Ok((target, bytes))
 }
