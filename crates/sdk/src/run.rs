@@ -158,14 +158,15 @@ pub fn run_workflow(
     on_step: &mut dyn FnMut(RunStep<'_>),
 ) -> Result<RunSummary, SdkError> {
     let wf = load_workflow(&req.workflow)?;
-    let (instance, client) = client_for(config, req.instance.as_deref())?;
-    let object_info = object_info_from(&client)?;
+    let target = client_for(config, req.instance.as_deref())?;
+    let (instance, client) = (target.instance.clone(), &target.client);
+    let object_info = object_info_from(client)?;
     let mut prompt = match to_api(&req.workflow, &wf, &object_info) {
         Ok(p) => p,
         Err(convert_error) => {
             // A UI workflow with node classes the instance lacks cannot be converted; list
             // everything missing (models and inputs too) rather than only the classes.
-            let inventory = inventory(&client, object_info)?;
+            let inventory = inventory(client, object_info)?;
             let report = check(&wf, &inventory);
             if report.is_complete() {
                 return Err(convert_error);
@@ -184,14 +185,14 @@ pub fn run_workflow(
     // Inputs first (a file given with --input is not "missing"), then the dependency check.
     let mut uploaded_names = Vec::new();
     for input in &req.inputs {
-        let uploaded = upload_input(&client, &mut prompt, input)?;
+        let uploaded = upload_input(client, &mut prompt, input)?;
         on_step(RunStep::Uploaded {
             name: &uploaded.0,
             bytes: uploaded.1,
         });
         uploaded_names.push(uploaded.0);
     }
-    let mut inventory = inventory(&client, object_info)?;
+    let mut inventory = inventory(client, object_info)?;
     // object_info was read before the uploads; what was just uploaded is there now.
     inventory.input_files.extend(uploaded_names);
     let report = check(&Workflow::Api(prompt.clone()), &inventory);
@@ -230,7 +231,7 @@ pub fn run_workflow(
                 if file.kind == "temp" {
                     continue;
                 }
-                let (path, bytes) = save_output(&client, file, &req.out_dir)?;
+                let (path, bytes) = save_output(client, file, &req.out_dir)?;
                 on_step(RunStep::Saved { path: &path, bytes });
                 saved.push(SavedOutput {
                     node: node.clone(),

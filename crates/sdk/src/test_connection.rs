@@ -12,6 +12,7 @@ use comfy_local_config::{Config, KeyFileError, LocalInstance, ensure_private_key
 use comfy_local_ssh::{self as ssh, SshError};
 
 use crate::connection::{connect_options, instance_or_default};
+use crate::forward::LocalForward;
 use crate::report::{ConnectionReport, Stage, StageResult, StageStatus};
 
 /// Folders of a ComfyUI install the product writes to (the setup script grants exactly these).
@@ -209,8 +210,10 @@ fn stages_for_instance(runner: &mut Runner, instance: &LocalInstance) {
     let install = sftp_path(instance.comfyui.path.as_str());
     runner.run(Stage::Remote, || remote_stage(&session, &install));
     runner.run(Stage::WriteAccess, || write_stage(&session, &install));
-    let client = runner.run(Stage::ComfyApi, || api_stage(instance));
-    let Some(client) = client else { return };
+    let api = runner.run(Stage::ComfyApi, || api_stage(instance));
+    let Some((client, _forward)) = api else {
+        return;
+    };
     runner.run(Stage::WebSocket, || ws_stage(&client));
 }
 
@@ -539,15 +542,41 @@ fn write_stage(session: &ssh::Session, install: &Utf8Path) -> Result<((), String
     ))
 }
 
-fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure> {
+fn api_stage(
+    instance: &LocalInstance,
+) -> Result<((ComfyClient, Option<LocalForward>), String), Failure> {
     let url = instance.comfyui.api_url.as_str();
     let timeout = instance.ssh.connect_timeout();
     let options = ClientOptions::default()
         .connect_timeout(timeout)
         .request_timeout(timeout.max(Duration::from_secs(30)));
-    let client = ComfyClient::with_options(url, options)
+    let client = ComfyClient::with_options(url, options.clone())
         .map_err(|e| Failure::new(error_chain(&e), "fix comfyui.api_url"))?;
-    let stats = client.system_stats().map_err(|e| api_failure(&e, url))?;
+    let (client, forward, stats) = match client.system_stats() {
+        Ok(stats) => (client, None, stats),
+        Err(direct @ (ComfyError::Transport { .. } | ComfyError::Timeout { .. })) => {
+            // Not reachable from here: try ComfyUI on the host's loopback through SSH, as
+            // `comfy-local run` does.
+            let api = &instance.comfyui.api_url;
+            let forwarded =
+                LocalForward::start(&connect_options(instance), "127.0.0.1", api.port())
+                    .ok()
+                    .and_then(|f| {
+                        let c = ComfyClient::with_options(
+                            &format!("http://{}", f.local_addr()),
+                            options,
+                        )
+                        .ok()?;
+                        let stats = c.system_stats().ok()?;
+                        Some((c, f, stats))
+                    });
+            match forwarded {
+                Some((c, f, stats)) => (c, Some(f), stats),
+                None => return Err(api_failure(&direct, url)),
+            }
+        }
+        Err(e) => return Err(api_failure(&e, url)),
+    };
     let info = client.object_info().map_err(|e| api_failure(&e, url))?;
     let sys = &stats.system;
     let mut detail = format!(
@@ -568,7 +597,14 @@ fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure>
         );
     }
     let _ = write!(detail, "; {} node classes", info.class_names().len());
-    Ok((client, detail))
+    if forward.is_some() {
+        let _ = write!(
+            detail,
+            "; {url} is not reachable from here, so ComfyUI is reached through an SSH forward to the host's 127.0.0.1:{}",
+            instance.comfyui.api_url.port()
+        );
+    }
+    Ok(((client, forward), detail))
 }
 
 fn api_failure(e: &ComfyError, url: &str) -> Failure {

@@ -2,6 +2,7 @@
 //! object_info, or with an instance's), and check what an instance lacks to run a workflow.
 
 use std::collections::BTreeMap;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use camino::Utf8Path;
@@ -13,36 +14,76 @@ use comfy_local_config::Config;
 use comfy_local_providers::{InstanceProvider as _, VastAiProvider};
 
 use crate::SdkError;
-use crate::connection::instance_or_default;
+use crate::connection::{connect_options, instance_or_default};
+use crate::forward::LocalForward;
+
+/// A ComfyUI client for an instance, with the SSH forward it goes through (if any): keep the
+/// whole value alive while using the client.
+#[derive(Debug)]
+pub struct ComfyTarget {
+    /// Instance id.
+    pub instance: String,
+    /// The client.
+    pub client: ComfyClient,
+    /// Set when ComfyUI's port was not reachable directly and is reached through SSH.
+    pub forward: Option<LocalForward>,
+}
 
 /// A ComfyUI client for an instance: a local instance by config id (the first one by default),
-/// or a running VastAI instance by its numeric id when `vastai.enabled`.
-pub fn client_for(
-    config: &Config,
-    instance: Option<&str>,
-) -> Result<(String, ComfyClient), SdkError> {
+/// or a running VastAI instance by its numeric id when `vastai.enabled`. When a local
+/// instance's `api_url` does not accept connections from here, ComfyUI is reached through an
+/// SSH forward to the host's loopback (as `ssh -L` would), if the host's sshd allows it.
+pub fn client_for(config: &Config, instance: Option<&str>) -> Result<ComfyTarget, SdkError> {
     let local = instance_or_default(config, instance);
-    let (id, url, timeout) = match (local, instance) {
-        (Ok(local), _) => (
-            local.id.to_string(),
-            local.comfyui.api_url.as_str().to_owned(),
-            local.ssh.connect_timeout(),
-        ),
-        (Err(e), Some(id)) if config.vastai.enabled && id.bytes().all(|b| b.is_ascii_digit()) => {
-            let _ = e;
+    let (id, url, timeout, forward) = match (local, instance) {
+        (Ok(local), _) => {
+            let api = &local.comfyui.api_url;
+            let timeout = local.ssh.connect_timeout();
+            let forward = if https_or_reachable(api.host(), api.port(), api.is_https(), timeout) {
+                None
+            } else {
+                LocalForward::start(&connect_options(local), "127.0.0.1", api.port())
+                    .inspect_err(|e| tracing::info!(error = %e, "no SSH forward to ComfyUI either"))
+                    .ok()
+            };
+            let url = match &forward {
+                Some(f) => format!("http://{}", f.local_addr()),
+                None => api.as_str().to_owned(),
+            };
+            (local.id.to_string(), url, timeout, forward)
+        }
+        (Err(_), Some(id)) if config.vastai.enabled && id.bytes().all(|b| b.is_ascii_digit()) => {
             let provider = VastAiProvider::from_config(&config.vastai)?;
             let found = provider.get(id)?;
             let url = found.comfyui_url.ok_or_else(|| SdkError::NoComfyUrl {
                 instance: id.to_owned(),
             })?;
-            (id.to_owned(), url, Duration::from_secs(10))
+            (id.to_owned(), url, Duration::from_secs(10), None)
         }
         (Err(e), _) => return Err(e.into()),
     };
     let options = ClientOptions::default()
         .connect_timeout(timeout)
         .request_timeout(Duration::from_secs(60));
-    Ok((id, ComfyClient::with_options(&url, options)?))
+    Ok(ComfyTarget {
+        instance: id,
+        client: ComfyClient::with_options(&url, options)?,
+        forward,
+    })
+}
+
+/// Whether ComfyUI's port accepts a TCP connection from here (https is never forwarded: the
+/// forward would break its certificate's host name).
+fn https_or_reachable(host: &str, port: u16, https: bool, timeout: Duration) -> bool {
+    if https {
+        return true;
+    }
+    let Ok(addrs) = (host, port).to_socket_addrs() else {
+        return false;
+    };
+    addrs
+        .into_iter()
+        .any(|a| TcpStream::connect_timeout(&a, timeout.min(Duration::from_secs(3))).is_ok())
 }
 
 /// Reads a saved `GET /object_info` answer.

@@ -23,8 +23,8 @@ pub fn convert(
     } else {
         let loaded =
             Config::load(global.config.as_deref()).context("cannot load the configuration")?;
-        let (_, client) = client_for(&loaded.config, args.instance.as_deref())?;
-        object_info_from(&client)?
+        let target = client_for(&loaded.config, args.instance.as_deref())?;
+        object_info_from(&target.client)?
     };
     let prompt = to_api(&args.file, &wf, &object_info)?;
     writeln!(stdout, "{}", serde_json::to_string_pretty(&prompt)?)?;
@@ -35,9 +35,10 @@ pub fn convert(
 pub fn deps(global: &GlobalArgs, args: &DepsArgs, stdout: &mut dyn Write) -> anyhow::Result<()> {
     let wf = load_workflow(&args.file)?;
     let loaded = Config::load(global.config.as_deref()).context("cannot load the configuration")?;
-    let (id, client) = client_for(&loaded.config, args.instance.as_deref())?;
-    let object_info = object_info_from(&client)?;
-    let inventory = inventory(&client, object_info)?;
+    let target = client_for(&loaded.config, args.instance.as_deref())?;
+    let id = &target.instance;
+    let object_info = object_info_from(&target.client)?;
+    let inventory = inventory(&target.client, object_info)?;
     let report = check(&wf, &inventory);
     if global.json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;

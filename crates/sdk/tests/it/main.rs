@@ -2,5 +2,6 @@
 //! ComfyUI (crates/fake-comfyui).
 
 mod common;
+mod forward;
 mod instances;
 mod test_connection;

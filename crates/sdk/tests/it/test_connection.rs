@@ -236,3 +236,33 @@ fn report_serialises_every_stage_as_json() {
     assert!(stages[3]["duration_ms"].is_null());
     assert!(stages[2]["hint"].as_str().unwrap().contains("sshd"));
 }
+
+#[test]
+fn comfyui_only_on_host_loopback_passes_through_an_ssh_forward() {
+    let sshd = Sshd::start(comfy_local_test_support::SshdConfig {
+        allow_tcp_forwarding: true,
+        ..Default::default()
+    });
+    let comfy = FakeComfy::start(FakeOptions::default());
+    // The URL the container would use does not answer; ComfyUI listens on the host's loopback
+    // at the same port.
+    let mut setup = Setup::new(
+        &fake_install("via_forward"),
+        &format!("http://127.0.0.2:{}", comfy.port()),
+    );
+    setup.port = sshd.port();
+    setup.key_file = sshd.user_key().to_owned();
+    setup.known_hosts = sshd.known_hosts().to_owned();
+    let report = run(&setup);
+    assert!(report.ok, "{}", report.to_table());
+    let api = report
+        .stages
+        .iter()
+        .find(|s| s.stage == comfy_local_sdk::Stage::ComfyApi)
+        .unwrap();
+    assert!(
+        api.detail.contains("through an SSH forward"),
+        "{}",
+        api.detail
+    );
+}
