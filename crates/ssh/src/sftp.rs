@@ -454,6 +454,24 @@ impl Sftp {
         let mut file = if opts.resume_from == 0 {
             self.create_truncate(dst, opts.mode)?
         } else {
+            // Writing past the end would leave a hole of zeros in the file: refuse.
+            let have = self.stat(dst)?.size;
+            if have < opts.resume_from {
+                return Err(SshError::Sftp {
+                    host: self.host.clone(),
+                    port: self.port,
+                    op: "resume",
+                    path: dst.to_string(),
+                    kind: SftpErrorKind::Other,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!(
+                            "the remote file has {have} bytes, cannot resume at offset {}",
+                            opts.resume_from
+                        ),
+                    ),
+                });
+            }
             self.open_append_at(dst, opts.resume_from)?
         };
         let mut buf = vec![0u8; opts.buffer_size.max(30_000)];
