@@ -517,10 +517,22 @@ impl Sftp {
         offset: u64,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<TransferReport, SshError> {
+        self.download_buffered(src, dst, offset, SFTP_DOWNLOAD_BUF, progress)
+    }
+
+    /// [`Sftp::download`] with a chosen read size (libssh2 keeps that much read-ahead in flight).
+    pub fn download_buffered(
+        &self,
+        src: &Utf8Path,
+        dst: &mut dyn Write,
+        offset: u64,
+        buffer_size: usize,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<TransferReport, SshError> {
         let started = Instant::now();
         let total = self.stat(src)?.size;
         let mut file = self.open_read(src, offset)?;
-        let mut buf = vec![0u8; SFTP_DOWNLOAD_BUF];
+        let mut buf = vec![0u8; buffer_size.max(30_000)];
         let mut done = 0u64;
         loop {
             let n = file
