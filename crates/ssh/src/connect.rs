@@ -98,6 +98,14 @@ pub(crate) fn connect(opts: &ConnectOptions) -> Result<Connected, SshError> {
 
     authenticate(opts, &session)?;
 
+    tracing::debug!(
+        host = %opts.host,
+        port = opts.port,
+        user = %opts.user,
+        cipher = session.methods(MethodType::CryptCs).unwrap_or("?"),
+        host_key = %fingerprint,
+        "SSH session established"
+    );
     session.set_timeout(millis(opts.command_timeout));
     if let Some(every) = opts.keepalive {
         session.set_keepalive(

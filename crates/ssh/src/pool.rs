@@ -54,6 +54,7 @@ impl Pool {
                     return Ok(self.wrap(s));
                 }
                 drop(s);
+                tracing::debug!(host = %self.opts.host, port = self.opts.port, "pooled session is dead, reconnecting once");
                 return self.connect_counted().map_err(|e| SshError::Reconnect {
                     host: self.opts.host.clone(),
                     port: self.opts.port,

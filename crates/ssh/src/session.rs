@@ -224,7 +224,12 @@ impl Session {
                 let now = Instant::now();
                 if now >= deadline {
                     drop(guard);
-                    // Closing without waiting: the server may keep the process until it exits.
+                    // Close without waiting (a blocking channel free would wait for the command).
+                    // Known limit: sshd does not kill a command without a terminal when its
+                    // channel closes, and libssh2 refuses a "signal" request through
+                    // `process_startup` on a started channel ("Channel can not be reused");
+                    // `libssh2_channel_signal_ex` needs the raw channel, which ssh2 0.9 hides.
+                    // The command keeps running until it exits or writes to the closed channel.
                     self.inner.set_blocking(false);
                     let _ = chan.close();
                     drop(chan);

@@ -454,6 +454,24 @@ impl Sftp {
         let mut file = if opts.resume_from == 0 {
             self.create_truncate(dst, opts.mode)?
         } else {
+            // Writing past the end would leave a hole of zeros in the file: refuse.
+            let have = self.stat(dst)?.size;
+            if have < opts.resume_from {
+                return Err(SshError::Sftp {
+                    host: self.host.clone(),
+                    port: self.port,
+                    op: "resume",
+                    path: dst.to_string(),
+                    kind: SftpErrorKind::Other,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!(
+                            "the remote file has {have} bytes, cannot resume at offset {}",
+                            opts.resume_from
+                        ),
+                    ),
+                });
+            }
             self.open_append_at(dst, opts.resume_from)?
         };
         let mut buf = vec![0u8; opts.buffer_size.max(30_000)];
@@ -499,10 +517,22 @@ impl Sftp {
         offset: u64,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<TransferReport, SshError> {
+        self.download_buffered(src, dst, offset, SFTP_DOWNLOAD_BUF, progress)
+    }
+
+    /// [`Sftp::download`] with a chosen read size (libssh2 keeps that much read-ahead in flight).
+    pub fn download_buffered(
+        &self,
+        src: &Utf8Path,
+        dst: &mut dyn Write,
+        offset: u64,
+        buffer_size: usize,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<TransferReport, SshError> {
         let started = Instant::now();
         let total = self.stat(src)?.size;
         let mut file = self.open_read(src, offset)?;
-        let mut buf = vec![0u8; SFTP_DOWNLOAD_BUF];
+        let mut buf = vec![0u8; buffer_size.max(30_000)];
         let mut done = 0u64;
         loop {
             let n = file

@@ -83,8 +83,15 @@ impl Session {
             if n == 0 {
                 break;
             }
-            chan.write_all(&buf[..n])
-                .map_err(|e| chan_err("writing", e))?;
+            if let Err(e) = chan.write_all(&buf[..n]) {
+                // The remote side usually failed first (no such directory, disk full): its
+                // exit status and stderr say why better than the broken write.
+                let write_err = chan_err("writing", e);
+                return Err(match self.finish_stream(chan, &line) {
+                    Err(remote) => remote,
+                    Ok(()) => write_err,
+                });
+            }
             done += n as u64;
             progress(Progress {
                 position: done,

@@ -96,12 +96,18 @@ fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
-/// SIGKILLs every process below `child` (sshd's per-connection processes call setsid, so a
-/// process group kill would miss them), deepest first so each parent can reap its children,
-/// then `child` itself, and reaps it.
+/// SIGKILLs `child` (sshd) and every process below it, the way a crash of sshd looks to a client:
+/// first the sshd processes (the per-connection ones call setsid, so a process group kill would
+/// miss them), so that connections drop before anything else happens, then the commands they ran
+/// (which would otherwise be reported to the client as killed by a signal, or keep running).
 pub(crate) fn kill_tree(child: &mut Child) {
     let below = descendants(child.id());
-    for &p in below.iter().rev() {
+    let is_sshd = |p: u32| {
+        std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sshd")
+    };
+    let (daemons, commands): (Vec<u32>, Vec<u32>) = below.into_iter().partition(|&p| is_sshd(p));
+    let _ = child.kill();
+    for p in daemons.into_iter().chain(commands) {
         if let Ok(p) = libc::pid_t::try_from(p) {
             // SAFETY: plain kill(2) on a pid we just read as a descendant of our own child.
             unsafe {
@@ -109,7 +115,6 @@ pub(crate) fn kill_tree(child: &mut Child) {
             }
         }
     }
-    let _ = child.kill();
     let _ = child.wait();
 }
 

@@ -64,6 +64,11 @@ pub fn keygen(path: &Utf8Path, passphrase: &str) {
     );
 }
 
+/// Fails the test (never skips it) when sshd is not installed, saying how to install it.
+fn require_sshd(path: &Utf8Path) {
+    assert!(path.exists(), "{path} not found. {INSTALL_HINT}");
+}
+
 fn current_user() -> String {
     let out = Command::new("id")
         .arg("-un")
@@ -104,10 +109,7 @@ impl Sshd {
     /// If sshd is not installed (with the install command in the message) or does not start.
     #[allow(clippy::needless_pass_by_value)] // `Sshd::start(SshdConfig { .. })` reads best
     pub fn start(config: SshdConfig) -> Sshd {
-        assert!(
-            Utf8Path::new(SSHD).exists(),
-            "{SSHD} not found. {INSTALL_HINT}"
-        );
+        require_sshd(Utf8Path::new(SSHD));
         let dir = tempfile::Builder::new()
             .prefix("comfy-sshd-")
             .tempdir()
@@ -338,5 +340,14 @@ impl Sshd {
 impl Drop for Sshd {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[should_panic(expected = "apt-get install openssh-server")]
+    fn missing_sshd_fails_with_the_install_command() {
+        super::require_sshd(camino::Utf8Path::new("/nonexistent/sbin/sshd"));
     }
 }

@@ -96,7 +96,10 @@ fn shell_metacharacters_reach_the_command_literally() {
 
 #[test]
 fn hanging_command_is_cut_at_its_timeout() {
-    let (sshd, s) = session();
+    // A private sshd: the timed-out `sleep` keeps running on the server (see
+    // `Session::exec`), and killing this sshd with its process tree at the end removes it.
+    let sshd = &Sshd::start(comfy_local_test_support::SshdConfig::default());
+    let s = Session::connect(&sshd.connect_options()).unwrap();
     let t = Instant::now();
     let err = s
         .exec(
@@ -115,6 +118,8 @@ fn hanging_command_is_cut_at_its_timeout() {
     crate::snap!(sshd, err.to_string());
     // The session is still usable afterwards.
     assert!(s.exec(&Command::new("true")).unwrap().success());
+    // Kill while the session (and so the `sleep` under its sshd) is still there.
+    sshd.kill();
 }
 
 #[test]

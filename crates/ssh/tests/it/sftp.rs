@@ -199,6 +199,25 @@ fn upload_killed_midway_errors_then_resumes_after_restart() {
         )
         .unwrap();
     assert_eq!(report.start_offset + report.bytes, 24_000_000);
+    // Resuming past the end of the partial file would leave a hole: refused.
+    let err = sftp
+        .upload(
+            &mut std::io::empty(),
+            &part,
+            &TransferOptions {
+                resume_from: 24_000_001,
+                ..TransferOptions::default()
+            },
+            &mut |_| {},
+        )
+        .unwrap_err();
+    let cause = std::error::Error::source(&err)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(
+        cause.contains("has 24000000 bytes, cannot resume at offset 24000001"),
+        "{err}: {cause}"
+    );
     let final_path = dir.join("remote").join("model.bin");
     sftp.rename_atomic(&part, &final_path).unwrap();
     assert_eq!(sha256_file(&final_path), sha256_file(&local));

@@ -36,3 +36,30 @@ fn stream_round_trip_and_resume() {
         .unwrap_err();
     assert!(err.to_string().contains("stream transfer"), "{err}");
 }
+
+#[test]
+fn stream_upload_into_a_missing_directory_fails() {
+    let sshd = Sshd::shared();
+    let s = Session::connect(&sshd.connect_options()).unwrap();
+    let dst = sshd
+        .scratch("stream_fail")
+        .join("no-such-dir")
+        .join("f.bin");
+    let data = vec![7u8; 2_000_000];
+    let err = s
+        .stream_upload(&mut &data[..], &dst, false, &mut |_| {})
+        .unwrap_err();
+    let cause = std::error::Error::source(&err)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(
+        cause.contains("No such file or directory"),
+        "{err}: {cause}"
+    );
+    // The session survives the failed transfer.
+    assert!(
+        s.exec(&comfy_local_ssh::Command::new("true"))
+            .unwrap()
+            .success()
+    );
+}
