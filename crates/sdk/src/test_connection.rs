@@ -285,9 +285,9 @@ fn tcp_stage(opts: &ssh::ConnectOptions) -> Result<((), String), Failure> {
     ))
 }
 
-/// Handshake + host key, then authentication. `Session::connect` does both; the error says
-/// which part failed, so the failure lands on the right row. On success the time is split as
-/// the transport reports it (both stages carry the combined time on the first row).
+/// Handshake + host key, then authentication. `Session::connect` does both (after its own TCP
+/// connect); the error says which part failed, so the failure lands on the right row, and on
+/// success the transport's own timings split the rows.
 fn ssh_stages(runner: &mut Runner, opts: &ssh::ConnectOptions) -> Option<ssh::Session> {
     if runner.failed {
         return None;
@@ -297,6 +297,7 @@ fn ssh_stages(runner: &mut Runner, opts: &ssh::ConnectOptions) -> Option<ssh::Se
     let elapsed = started.elapsed();
     match result {
         Ok(session) => {
+            let t = session.connect_timings();
             let check = match &opts.host_key {
                 ssh::HostKeyCheck::KnownHosts { file, .. } => format!("verified against {file}"),
                 ssh::HostKeyCheck::Fingerprint(_) => "matches the pinned fingerprint".to_owned(),
@@ -308,7 +309,7 @@ fn ssh_stages(runner: &mut Runner, opts: &ssh::ConnectOptions) -> Option<ssh::Se
             runner.push(
                 Stage::Handshake,
                 StageStatus::Pass,
-                Some(elapsed),
+                Some(t.tcp + t.handshake),
                 format!(
                     "host key {} {check}{cipher}",
                     session.host_key_fingerprint()
@@ -318,11 +319,8 @@ fn ssh_stages(runner: &mut Runner, opts: &ssh::ConnectOptions) -> Option<ssh::Se
             runner.push(
                 Stage::Auth,
                 StageStatus::Pass,
-                Some(Duration::ZERO),
-                format!(
-                    "user {:?} with key {} (time included above)",
-                    opts.user, opts.key_file
-                ),
+                Some(t.auth),
+                format!("user {:?} with key {}", opts.user, opts.key_file),
                 None,
             );
             Some(session)
@@ -333,8 +331,8 @@ fn ssh_stages(runner: &mut Runner, opts: &ssh::ConnectOptions) -> Option<ssh::Se
                 runner.push(
                     Stage::Handshake,
                     StageStatus::Pass,
-                    Some(elapsed),
-                    "host key verified".to_owned(),
+                    None,
+                    "host key verified (time included in the authentication row)".to_owned(),
                     None,
                 );
             }
@@ -348,11 +346,7 @@ fn ssh_stages(runner: &mut Runner, opts: &ssh::ConnectOptions) -> Option<ssh::Se
             runner.push(
                 stage,
                 StageStatus::Fail,
-                if auth_failure {
-                    Some(Duration::ZERO)
-                } else {
-                    Some(elapsed)
-                },
+                Some(elapsed),
                 error_chain(&e),
                 Some(hint),
             );

@@ -5,7 +5,7 @@ use camino::Utf8Path;
 use ssh2::{ErrorCode, MethodType};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::{ConnectOptions, ConnectStage, SshError, known_hosts};
 
@@ -38,6 +38,18 @@ pub(crate) struct Connected {
     pub(crate) session: ssh2::Session,
     pub(crate) socket: TcpStream,
     pub(crate) fingerprint: String,
+    pub(crate) timings: ConnectTimings,
+}
+
+/// How long each part of connecting took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectTimings {
+    /// TCP connect.
+    pub tcp: Duration,
+    /// SSH handshake (key exchange) and host key verification.
+    pub handshake: Duration,
+    /// Public key authentication.
+    pub auth: Duration,
 }
 
 fn millis(d: Duration) -> u32 {
@@ -47,7 +59,9 @@ fn millis(d: Duration) -> u32 {
 pub(crate) fn connect(opts: &ConnectOptions) -> Result<Connected, SshError> {
     opts.validate()?;
     check_key_file(&opts.key_file, opts.key_passphrase.is_some())?;
+    let started = Instant::now();
     let socket = tcp_connect(opts)?;
+    let tcp_done = Instant::now();
     let _ = socket.set_nodelay(true);
 
     let mut session = ssh2::Session::new().map_err(|e| protocol(opts, "creating a session", e))?;
@@ -95,8 +109,14 @@ pub(crate) fn connect(opts: &ConnectOptions) -> Result<Connected, SshError> {
     let blob = blob.to_vec();
     known_hosts::verify(&opts.host_key, &opts.host, opts.port, &blob)?;
     let fingerprint = known_hosts::fingerprint_sha256(&blob);
+    let handshake_done = Instant::now();
 
     authenticate(opts, &session)?;
+    let timings = ConnectTimings {
+        tcp: tcp_done - started,
+        handshake: handshake_done - tcp_done,
+        auth: handshake_done.elapsed(),
+    };
 
     tracing::debug!(
         host = %opts.host,
@@ -117,6 +137,7 @@ pub(crate) fn connect(opts: &ConnectOptions) -> Result<Connected, SshError> {
         session,
         socket,
         fingerprint,
+        timings,
     })
 }
 

@@ -17,6 +17,7 @@ mod stream;
 mod sys;
 
 pub use command::{Command, DEFAULT_OUTPUT_CAP, ExecOutput, RemoteShell};
+pub use connect::ConnectTimings;
 pub use error::{ConnectStage, SftpErrorKind, SshError};
 pub use options::{ConnectOptions, HostKeyCheck, HostKeyPolicy};
 pub use pool::{Pool, PooledSession};

@@ -8,6 +8,7 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::connect::ConnectTimings;
 use crate::{Command, ConnectOptions, ExecOutput, Sftp, SshError, connect, sys};
 
 /// Read size for command output.
@@ -21,6 +22,7 @@ pub struct Session {
     socket: TcpStream,
     opts: ConnectOptions,
     fingerprint: String,
+    timings: ConnectTimings,
     broken: AtomicBool,
 }
 
@@ -60,8 +62,14 @@ impl Session {
             socket: c.socket,
             opts: opts.clone(),
             fingerprint: c.fingerprint,
+            timings: c.timings,
             broken: AtomicBool::new(false),
         })
+    }
+
+    /// How long TCP connect, handshake + host key check, and authentication took.
+    pub fn connect_timings(&self) -> ConnectTimings {
+        self.timings
     }
 
     pub fn options(&self) -> &ConnectOptions {
