@@ -182,23 +182,26 @@ pub fn run_workflow(
         converted: matches!(wf, Workflow::Ui(_)),
     });
 
-    // Inputs first (a file given with --input is not "missing"), then the dependency check.
-    let mut uploaded_names = Vec::new();
+    // The dependency check comes before any upload: files given with --input count as present
+    // under the name they will be uploaded as (uploads overwrite, so ComfyUI keeps that name).
+    let mut inventory = inventory(client, object_info)?;
+    let mut checked = prompt.clone();
+    for input in &req.inputs {
+        let name = planned_name(&prompt, input)?;
+        point_node_at(&mut checked, input, &name)?;
+        inventory.input_files.push(name);
+    }
+    let report = check(&Workflow::Api(checked), &inventory);
+    if !report.is_complete() {
+        return Err(SdkError::MissingDependencies {
+            report: Box::new(report),
+        });
+    }
     for input in &req.inputs {
         let uploaded = upload_input(client, &mut prompt, input)?;
         on_step(RunStep::Uploaded {
             name: &uploaded.0,
             bytes: uploaded.1,
-        });
-        uploaded_names.push(uploaded.0);
-    }
-    let mut inventory = inventory(client, object_info)?;
-    // object_info was read before the uploads; what was just uploaded is there now.
-    inventory.input_files.extend(uploaded_names);
-    let report = check(&Workflow::Api(prompt.clone()), &inventory);
-    if !report.is_complete() {
-        return Err(SdkError::MissingDependencies {
-            report: Box::new(report),
         });
     }
 
@@ -254,39 +257,99 @@ pub fn run_workflow(
 /// Input names a loader node takes a file from.
 const FILE_INPUTS: [&str; 4] = ["image", "audio", "video", "file"];
 
+/// What NAME of `--input NAME=FILE` refers to in the prompt.
+enum Target {
+    /// A loader node id; its file input has this key.
+    Node(String),
+    /// A node id, but the node has no file input.
+    NodeWithoutFileInput,
+    /// Not a node id: a file name the workflow loads.
+    FileName,
+}
+
+fn node_file_input(prompt: &ApiPrompt, input: &InputSpec) -> Target {
+    let Some(node) = prompt.get(&input.name) else {
+        return Target::FileName;
+    };
+    FILE_INPUTS
+        .iter()
+        .find(|k| {
+            node.inputs
+                .get(**k)
+                .is_some_and(serde_json::Value::is_string)
+        })
+        .map_or(Target::NodeWithoutFileInput, |k| {
+            Target::Node((*k).to_owned())
+        })
+}
+
+fn bad_input(input: &InputSpec, reason: String) -> SdkError {
+    SdkError::BadInput {
+        spec: format!("{}={}", input.name, input.file),
+        reason,
+    }
+}
+
+/// The name in input/ the upload will have.
+fn planned_name(prompt: &ApiPrompt, input: &InputSpec) -> Result<String, SdkError> {
+    match node_file_input(prompt, input) {
+        Target::Node(_) | Target::NodeWithoutFileInput => Ok(input
+            .file
+            .file_name()
+            .ok_or_else(|| bad_input(input, "FILE has no file name".to_owned()))?
+            .to_owned()),
+        Target::FileName => Ok(input.name.clone()),
+    }
+}
+
+/// When NAME is a loader node id, points its file input at `stored`; when NAME is a file name
+/// and ComfyUI stored it under another name, points every use of NAME at `stored`.
+fn point_node_at(prompt: &mut ApiPrompt, input: &InputSpec, stored: &str) -> Result<(), SdkError> {
+    match node_file_input(prompt, input) {
+        Target::Node(key) => {
+            if let Some(node) = prompt.get_mut(&input.name) {
+                node.inputs
+                    .insert(key, serde_json::Value::String(stored.to_owned()));
+            }
+        }
+        Target::NodeWithoutFileInput => {
+            return Err(bad_input(
+                input,
+                format!(
+                    "node {} has no file input ({})",
+                    input.name,
+                    FILE_INPUTS.join(", ")
+                ),
+            ));
+        }
+        Target::FileName if stored != input.name => {
+            for node in prompt.values_mut() {
+                for key in FILE_INPUTS {
+                    if node.inputs.get(key).and_then(serde_json::Value::as_str)
+                        == Some(input.name.as_str())
+                    {
+                        node.inputs
+                            .insert(key.to_owned(), serde_json::Value::String(stored.to_owned()));
+                    }
+                }
+            }
+        }
+        Target::FileName => {}
+    }
+    Ok(())
+}
+
 fn upload_input(
     client: &ComfyClient,
     prompt: &mut ApiPrompt,
     input: &InputSpec,
 ) -> Result<(String, u64), SdkError> {
-    let bad = |reason: String| SdkError::BadInput {
-        spec: format!("{}={}", input.name, input.file),
-        reason,
-    };
+    let upload_name = planned_name(prompt, input)?;
     let bytes = std::fs::read(&input.file).map_err(|source| SdkError::Io {
         op: "reading",
         path: input.file.clone(),
         source,
     })?;
-    // NAME is a node id: upload under the file's own name and point the node at it.
-    let node_target = prompt.get(&input.name).map(|node| {
-        FILE_INPUTS
-            .iter()
-            .find(|k| {
-                node.inputs
-                    .get(**k)
-                    .is_some_and(serde_json::Value::is_string)
-            })
-            .map(|k| (*k).to_owned())
-    });
-    let upload_name = match &node_target {
-        Some(_) => input
-            .file
-            .file_name()
-            .ok_or_else(|| bad("FILE has no file name".to_owned()))?
-            .to_owned(),
-        None => input.name.clone(),
-    };
     let uploaded = client.upload_image(
         &upload_name,
         &bytes,
@@ -297,36 +360,7 @@ fn upload_input(
     } else {
         format!("{}/{}", uploaded.subfolder, uploaded.name)
     };
-    match node_target {
-        Some(Some(key)) => {
-            if let Some(node) = prompt.get_mut(&input.name) {
-                node.inputs
-                    .insert(key, serde_json::Value::String(stored.clone()));
-            }
-        }
-        Some(None) => {
-            return Err(bad(format!(
-                "node {} has no file input ({})",
-                input.name,
-                FILE_INPUTS.join(", ")
-            )));
-        }
-        None => {
-            if stored != input.name {
-                // ComfyUI renamed it (e.g. an existing file): point every use at the new name.
-                for node in prompt.values_mut() {
-                    for key in FILE_INPUTS {
-                        if node.inputs.get(key).and_then(serde_json::Value::as_str)
-                            == Some(input.name.as_str())
-                        {
-                            node.inputs
-                                .insert(key.to_owned(), serde_json::Value::String(stored.clone()));
-                        }
-                    }
-                }
-            }
-        }
-    }
+    point_node_at(prompt, input, &stored)?;
     Ok((stored, bytes.len() as u64))
 }
 

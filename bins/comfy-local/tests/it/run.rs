@@ -174,13 +174,26 @@ fn run_refuses_missing_dependencies_before_queueing() {
 }"#,
     )
     .unwrap();
+    let png = repo_root().join("fixtures/comfyui/recorded/view_output.png");
+    let spec = format!("extra.png={png}");
     let result = run(
-        &["--config", config.as_str(), "run", wf.as_str()],
+        &[
+            "--config",
+            config.as_str(),
+            "run",
+            wf.as_str(),
+            "--input",
+            &spec,
+        ],
         dir.as_std_path(),
         &[],
     );
     assert_eq!(result.code, 1, "{result:?}");
     assert!(comfy.submitted().is_empty(), "nothing may be queued");
+    assert!(
+        !comfy.input_dir().join("extra.png").exists(),
+        "nothing may be uploaded before the dependency check passes"
+    );
     assert_snapshot!(result.snapshot(&[(dir.as_str(), "[TMP]")]));
 }
 
