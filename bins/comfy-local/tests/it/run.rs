@@ -223,3 +223,54 @@ fn run_reports_a_runtime_error_with_exit_4() {
         "no output may be saved for a failed run"
     );
 }
+
+#[test]
+fn ctrl_c_interrupts_the_prompt_on_the_server() {
+    use std::io::BufRead as _;
+    use std::time::{Duration, Instant};
+
+    let comfy = FakeComfy::start(
+        FakeOptions::default().knobs(Knobs::default().slow_node("2", Duration::from_secs(20))),
+    );
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url());
+    let wf = repo_root().join("fixtures/comfyui/workflows/invert.api.json");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_comfy-local"))
+        .args([
+            "--config",
+            config.as_str(),
+            "run",
+            wf.as_str(),
+            "--out",
+            dir.join("out").as_str(),
+        ])
+        .env_remove("COMFY_LOCAL_CONFIG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    // Wait until the prompt is queued and node 2 runs.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains("node 2: running") {
+            break;
+        }
+    }
+    let started = Instant::now();
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "interrupt took {:?}",
+        started.elapsed()
+    );
+    assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+}
