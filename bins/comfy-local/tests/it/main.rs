@@ -72,3 +72,21 @@ pub fn run(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// A config whose only instance's ComfyUI is at `url` (the SSH part points at files that do not
+/// exist: the workflow commands talk HTTP only).
+pub fn config_for(dir: &Utf8Path, url: &str) -> Utf8PathBuf {
+    let path = dir.join("config.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "local:
+  - id: local
+    ssh: {{ host: 127.0.0.1, key_file: {dir}/key, known_hosts_file: {dir}/kh }}
+    comfyui: {{ path: /opt/ComfyUI, api_url: '{url}' }}
+"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    path
+}

@@ -4,23 +4,7 @@
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
 use insta::assert_snapshot;
 
-use crate::{repo_root, run, temp_dir};
-
-fn config_for(dir: &camino::Utf8Path, url: &str) -> camino::Utf8PathBuf {
-    let path = dir.join("config.yml");
-    std::fs::write(
-        &path,
-        format!(
-            "local:
-  - id: local
-    ssh: {{ host: 127.0.0.1, key_file: {dir}/key, known_hosts_file: {dir}/kh }}
-    comfyui: {{ path: /opt/ComfyUI, api_url: '{url}' }}
-"
-        ),
-    )
-    .unwrap();
-    path
-}
+use crate::{config_for, repo_root, run, temp_dir};
 
 fn is_png(path: &std::path::Path) -> bool {
     std::fs::read(path).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n") && b.len() > 60)

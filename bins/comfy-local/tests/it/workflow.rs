@@ -4,7 +4,7 @@
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
 use insta::assert_snapshot;
 
-use crate::{repo_root, run, temp_dir};
+use crate::{config_for, repo_root, run, temp_dir};
 
 #[test]
 fn convert_passes_the_frontend_corpus_with_check_py() {
@@ -51,22 +51,6 @@ fn convert_refuses_a_non_workflow() {
     );
     assert_eq!(result.code, 2, "{result:?}");
     assert_snapshot!(result.snapshot(&[(dir.as_str(), "[TMP]")]));
-}
-
-fn config_for(dir: &camino::Utf8Path, url: &str) -> camino::Utf8PathBuf {
-    let path = dir.join("config.yml");
-    std::fs::write(
-        &path,
-        format!(
-            "local:
-  - id: local
-    ssh: {{ host: 127.0.0.1, key_file: {dir}/key, known_hosts_file: {dir}/kh }}
-    comfyui: {{ path: /opt/ComfyUI, api_url: '{url}' }}
-"
-        ),
-    )
-    .unwrap();
-    path
 }
 
 #[test]

@@ -4,10 +4,26 @@
 use std::net::TcpListener;
 
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
-use comfy_local_sdk::{StageStatus, TestConnectionOptions, test_connection_with_config};
+use comfy_local_sdk::{Stage, StageStatus, TestConnectionOptions, test_connection_with_config};
 use comfy_local_test_support::{Sshd, keygen};
 
 use crate::common::{Setup, fake_install, settings};
+
+/// Runs the test, checks that `$stage` is the first failure, and snapshots the whole report
+/// (a macro so the snapshot is named after the test).
+macro_rules! assert_fails_at {
+    ($setup:expr, $stage:expr) => {{
+        let report = run($setup);
+        assert_eq!(
+            report.first_failure().map(|f| f.stage),
+            Some($stage),
+            "{}",
+            report.to_table()
+        );
+        settings().bind(|| insta::assert_snapshot!(report.to_table()));
+        report
+    }};
+}
 
 fn run(setup: &Setup) -> comfy_local_sdk::ConnectionReport {
     test_connection_with_config(
@@ -50,9 +66,7 @@ fn all_stages_pass() {
 fn wrong_port_fails_tcp() {
     let mut setup = Setup::new(&fake_install("wrong_port"), "http://127.0.0.1:9");
     setup.port = closed_port();
-    let report = run(&setup);
-    assert!(!report.ok);
-    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+    assert_fails_at!(&setup, Stage::Tcp);
 }
 
 #[test]
@@ -66,12 +80,7 @@ fn wrong_host_key_fails_handshake() {
     let kh = dir.join("known_hosts");
     std::fs::write(&kh, format!("[127.0.0.1]:{} {kind} {key}\n", setup.port)).unwrap();
     setup.known_hosts = kh;
-    let report = run(&setup);
-    assert_eq!(
-        report.first_failure().map(|f| f.stage),
-        Some(comfy_local_sdk::Stage::Handshake)
-    );
-    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+    assert_fails_at!(&setup, Stage::Handshake);
 }
 
 #[test]
@@ -80,12 +89,7 @@ fn wrong_user_key_fails_auth() {
     let dir = Sshd::shared().scratch("wrong_user_key_keys");
     keygen(&dir.join("stranger"), "");
     setup.key_file = dir.join("stranger");
-    let report = run(&setup);
-    assert_eq!(
-        report.first_failure().map(|f| f.stage),
-        Some(comfy_local_sdk::Stage::Auth)
-    );
-    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+    assert_fails_at!(&setup, Stage::Auth);
 }
 
 #[test]
@@ -94,12 +98,7 @@ fn missing_key_file_fails_key_stage() {
     setup.key_file = Sshd::shared()
         .scratch("missing_key_keys")
         .join("no_such_key");
-    let report = run(&setup);
-    assert_eq!(
-        report.first_failure().map(|f| f.stage),
-        Some(comfy_local_sdk::Stage::KeyFile)
-    );
-    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+    assert_fails_at!(&setup, Stage::KeyFile);
 }
 
 #[test]
@@ -107,12 +106,7 @@ fn missing_comfyui_folder_fails_remote_stage() {
     let install = fake_install("missing_folder");
     std::fs::remove_dir_all(install.join("input")).unwrap();
     let setup = Setup::new(&install, "http://127.0.0.1:9");
-    let report = run(&setup);
-    assert_eq!(
-        report.first_failure().map(|f| f.stage),
-        Some(comfy_local_sdk::Stage::Remote)
-    );
-    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+    assert_fails_at!(&setup, Stage::Remote);
 }
 
 #[test]
@@ -120,12 +114,7 @@ fn not_a_comfyui_install_fails_remote_stage() {
     let install = fake_install("no_main_py");
     std::fs::remove_file(install.join("main.py")).unwrap();
     let setup = Setup::new(&install, "http://127.0.0.1:9");
-    let report = run(&setup);
-    assert_eq!(
-        report.first_failure().map(|f| f.stage),
-        Some(comfy_local_sdk::Stage::Remote)
-    );
-    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+    assert_fails_at!(&setup, Stage::Remote);
 }
 
 /// Makes a folder unwritable for the test's SSH user, and writable again on drop. Root ignores
@@ -178,12 +167,7 @@ fn read_only_models_folder_fails_write_stage() {
     let install = fake_install("read_only_models");
     let _guard = ReadOnly::new(install.join("models"));
     let setup = Setup::new(&install, "http://127.0.0.1:9");
-    let report = run(&setup);
-    assert_eq!(
-        report.first_failure().map(|f| f.stage),
-        Some(comfy_local_sdk::Stage::WriteAccess)
-    );
-    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+    assert_fails_at!(&setup, Stage::WriteAccess);
 }
 
 #[test]
@@ -192,12 +176,7 @@ fn comfyui_down_fails_api_stage() {
         &fake_install("comfy_down"),
         &format!("http://127.0.0.1:{}", closed_port()),
     );
-    let report = run(&setup);
-    assert_eq!(
-        report.first_failure().map(|f| f.stage),
-        Some(comfy_local_sdk::Stage::ComfyApi)
-    );
-    settings().bind(|| insta::assert_snapshot!(report.to_table()));
+    assert_fails_at!(&setup, Stage::ComfyApi);
 }
 
 #[test]
@@ -208,17 +187,12 @@ fn unresponsive_port_fails_within_connect_timeout() {
     setup.port = listener.local_addr().unwrap().port();
     setup.connect_timeout_secs = 1;
     let started = std::time::Instant::now();
-    let report = run(&setup);
+    assert_fails_at!(&setup, Stage::Handshake);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(10),
         "took {:?}",
         started.elapsed()
     );
-    assert_eq!(
-        report.first_failure().map(|f| f.stage),
-        Some(comfy_local_sdk::Stage::Handshake)
-    );
-    settings().bind(|| insta::assert_snapshot!(report.to_table()));
     drop(listener);
 }
 
@@ -258,7 +232,7 @@ fn comfyui_only_on_host_loopback_passes_through_an_ssh_forward() {
     let api = report
         .stages
         .iter()
-        .find(|s| s.stage == comfy_local_sdk::Stage::ComfyApi)
+        .find(|s| s.stage == Stage::ComfyApi)
         .unwrap();
     assert!(
         api.detail.contains("through an SSH forward"),
