@@ -19,3 +19,20 @@ doc:
 # All benchmarks (release build).
 bench:
     cargo bench --workspace
+
+# SSH transport vs OpenSSH (commands, connect, 1 GiB transfers; BENCH_SIZE_MB to change).
+bench-ssh:
+    cargo bench -p comfy-local-ssh --bench ssh_vs_openssh
+
+# ComfyUI client (WebSocket) vs a plain Python urllib + polling client.
+bench-comfyui:
+    cargo bench -p comfy-local-comfyui --bench run_roundtrip
+
+# object_info parse and UI -> API conversion against their budgets.
+bench-workflow:
+    cargo bench -p comfy-local-comfyui --bench workflow
+
+# Check every UI -> API pair of the real frontend with the fixture's own check.py.
+check-conversion:
+    cargo build -q -p comfy-local
+    python3 fixtures/comfyui/conversion/check.py --dir fixtures/comfyui/conversion -- target/debug/comfy-local workflow convert --object-info fixtures/comfyui/object_info.json {ui}
