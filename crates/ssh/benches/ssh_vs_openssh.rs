@@ -5,7 +5,8 @@
 //! default 100), `BENCH_NEW_SSH` (fresh `ssh` processes / fresh sessions, default 20),
 //! `BENCH_ROUNDS` (interleaved transfer rounds, best counts, default 2),
 //! `BENCH_SFTP_BUF` (SFTP read/write size, default the crate's), `BENCH_ONLY_OURS=1` (skip the
-//! OpenSSH runs, for tuning).
+//! OpenSSH runs, for tuning), `BENCH_PARALLEL=N` (also SFTP over N sessions at once, each a
+//! range of the file: explores using more cores for libssh2's crypto).
 //! Transfers are also compared with `ssh host 'cat > f' < src` / `ssh host cat f > dst`, the
 //! OpenSSH peer of our exec-stream, and our rows show how much of the time our transferring
 //! thread was on a CPU (libssh2 does all its crypto on the calling thread).
@@ -192,6 +193,22 @@ fn same_size(a: &Utf8Path, b: &Utf8Path) {
     assert_eq!(x, y, "{a} and {b} differ in size");
 }
 
+fn same_content(left: &Utf8Path, right: &Utf8Path) {
+    use std::io::Read as _;
+    same_size(left, right);
+    let mut lf = std::fs::File::open(left).expect("open");
+    let mut rf = std::fs::File::open(right).expect("open");
+    let (mut lbuf, mut rbuf) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let got = lf.read(&mut lbuf).expect("read");
+        if got == 0 {
+            break;
+        }
+        rf.read_exact(&mut rbuf[..got]).expect("read");
+        assert!(lbuf[..got] == rbuf[..got], "{left} and {right} differ");
+    }
+}
+
 fn main() {
     let cmds = env_num("BENCH_CMDS", 100);
     let fresh = env_num("BENCH_NEW_SSH", 20);
@@ -289,6 +306,7 @@ fn main() {
         env_num("BENCH_SFTP_BUF", comfy_local_ssh::SFTP_DOWNLOAD_BUF as u64) as usize;
     println!("  (SFTP buffers: upload {sftp_buf_up} B, download {sftp_buf_down} B)");
     let only_ours = std::env::var_os("BENCH_ONLY_OURS").is_some();
+    let parallel = env_num("BENCH_PARALLEL", 0);
 
     // Every write goes to a fresh file (no method pays for truncating the previous one).
     let fresh = |p: &Utf8Path| {
@@ -355,6 +373,20 @@ fn main() {
             (down, down_cpu),
             size,
         ));
+        if parallel > 1 {
+            fresh(&dst);
+            let (up, ()) = time(|| parallel_sftp(&opts, parallel, size, &src, &dst, true));
+            same_size(&src, &dst);
+            fresh(&back);
+            let (down, ()) = time(|| parallel_sftp(&opts, parallel, size, &dst, &back, false));
+            same_content(&src, &back);
+            results.push(Row::peer(
+                format!("comfy-local-ssh SFTP x{parallel} sessions"),
+                up,
+                down,
+                size,
+            ));
+        }
 
         let remote = |p: &Utf8Path| format!("{}:{p}", ossh.dest());
         let ciphers: &[&str] = if only_ours { &[] } else { &[CHACHA, AES_GCM] };
@@ -447,6 +479,71 @@ fn main() {
     for p in [&src, &dst, &back] {
         let _ = std::fs::remove_file(p);
     }
+}
+
+/// Moves `size` bytes from `from` to `to` over `n` sessions at once, each its own range
+/// (exploring whether more cores for libssh2's crypto would help): upload when `up`.
+fn parallel_sftp(
+    opts: &comfy_local_ssh::ConnectOptions,
+    n: u64,
+    size: u64,
+    from: &Utf8Path,
+    to: &Utf8Path,
+    up: bool,
+) {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::fs::FileExt as _;
+    let setup = Session::connect(opts).expect("connect");
+    if up {
+        let sftp = setup.sftp().expect("sftp");
+        sftp.create_truncate(to, 0o644)
+            .expect("create")
+            .close()
+            .expect("close");
+    } else {
+        std::fs::File::create(to)
+            .expect("create")
+            .set_len(size)
+            .expect("set_len");
+    }
+    let part = size.div_ceil(n);
+    std::thread::scope(|s| {
+        for i in 0..n {
+            let (off, len) = (i * part, part.min(size.saturating_sub(i * part)));
+            s.spawn(move || {
+                let session = Session::connect(opts).expect("connect");
+                let sftp = session.sftp().expect("sftp");
+                let mut buf = vec![0u8; comfy_local_ssh::SFTP_DOWNLOAD_BUF];
+                let mut done = 0u64;
+                if up {
+                    let local = std::fs::File::open(from).expect("open");
+                    let mut remote = sftp.open_append_at(to, off).expect("open remote");
+                    while done < len {
+                        let k = (len - done).min(buf.len() as u64) as usize;
+                        local
+                            .read_exact_at(&mut buf[..k], off + done)
+                            .expect("read");
+                        remote.write_all(&buf[..k]).expect("write");
+                        done += k as u64;
+                    }
+                    remote.close().expect("close");
+                } else {
+                    let local = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(to)
+                        .expect("open");
+                    let mut remote = sftp.open_read(from, off).expect("open remote");
+                    while done < len {
+                        let k = (len - done).min(buf.len() as u64) as usize;
+                        let got = remote.read(&mut buf[..k]).expect("read");
+                        assert!(got > 0, "{from} ended early");
+                        local.write_all_at(&buf[..got], off + done).expect("write");
+                        done += got as u64;
+                    }
+                }
+            });
+        }
+    });
 }
 
 /// One method's best throughput (MB/s) each way; our own rows also carry their CPU share.
