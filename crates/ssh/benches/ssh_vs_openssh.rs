@@ -5,7 +5,11 @@
 //! default 100), `BENCH_NEW_SSH` (fresh `ssh` processes / fresh sessions, default 20),
 //! `BENCH_ROUNDS` (interleaved transfer rounds, best counts, default 2),
 //! `BENCH_SFTP_BUF` (SFTP read/write size, default the crate's), `BENCH_ONLY_OURS=1` (skip the
-//! OpenSSH runs, for tuning).
+//! OpenSSH runs, for tuning), `BENCH_PARALLEL=N` (also SFTP over N sessions at once, each a
+//! range of the file: explores using more cores for libssh2's crypto).
+//! Transfers are also compared with `ssh host 'cat > f' < src` / `ssh host cat f > dst`, the
+//! OpenSSH peer of our exec-stream, and our rows show how much of the time our transferring
+//! thread was on a CPU (libssh2 does all its crypto on the calling thread).
 #![allow(clippy::print_stdout)] // a benchmark binary reports on stdout
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -77,6 +81,27 @@ impl OpenSsh<'_> {
         Self::run("ssh", &a);
     }
 
+    /// `ssh host <cmd>` with stdin and stdout connected to local files: the OpenSSH peer of
+    /// our exec-stream transfers.
+    fn ssh_cat(&self, cipher: &str, cmd: &str, stdin: &Utf8Path, stdout: &Utf8Path) {
+        let mut a = self.common(cipher);
+        a.extend([
+            "-p".into(),
+            self.sshd.port().to_string(),
+            self.dest(),
+            cmd.into(),
+        ]);
+        let open = |p: &Utf8Path| std::fs::File::open(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let create = |p: &Utf8Path| std::fs::File::create(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let st = std::process::Command::new("ssh")
+            .args(&a)
+            .stdin(open(stdin))
+            .stdout(create(stdout))
+            .status()
+            .unwrap_or_else(|e| panic!("running ssh: {e}"));
+        assert!(st.success(), "ssh {a:?} failed: {st}");
+    }
+
     fn scp(&self, cipher: &str, legacy: bool, from: &str, to: &str) {
         let mut a = self.common(cipher);
         if legacy {
@@ -110,6 +135,25 @@ fn time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
     let t = Instant::now();
     let v = f();
     (t.elapsed(), v)
+}
+
+/// On-CPU time of the calling thread (our transfers run on it), from `/proc/thread-self/schedstat`.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// Times `f` and also returns the share of that time this thread spent on a CPU.
+fn time_cpu<T>(f: impl FnOnce() -> T) -> (Duration, f64, T) {
+    let c = thread_cpu();
+    let (d, v) = time(f);
+    (
+        d,
+        thread_cpu().saturating_sub(c).as_secs_f64() / d.as_secs_f64(),
+        v,
+    )
 }
 
 fn ms(d: Duration) -> f64 {
@@ -147,6 +191,22 @@ fn same_size(a: &Utf8Path, b: &Utf8Path) {
         std::fs::metadata(b).expect("stat").len(),
     );
     assert_eq!(x, y, "{a} and {b} differ in size");
+}
+
+fn same_content(left: &Utf8Path, right: &Utf8Path) {
+    use std::io::Read as _;
+    same_size(left, right);
+    let mut lf = std::fs::File::open(left).expect("open");
+    let mut rf = std::fs::File::open(right).expect("open");
+    let (mut lbuf, mut rbuf) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let got = lf.read(&mut lbuf).expect("read");
+        if got == 0 {
+            break;
+        }
+        rf.read_exact(&mut rbuf[..got]).expect("read");
+        assert!(lbuf[..got] == rbuf[..got], "{left} and {right} differ");
+    }
 }
 
 fn main() {
@@ -246,11 +306,17 @@ fn main() {
         env_num("BENCH_SFTP_BUF", comfy_local_ssh::SFTP_DOWNLOAD_BUF as u64) as usize;
     println!("  (SFTP buffers: upload {sftp_buf_up} B, download {sftp_buf_down} B)");
     let only_ours = std::env::var_os("BENCH_ONLY_OURS").is_some();
+    let parallel = env_num("BENCH_PARALLEL", 0);
 
-    // One round: every method once, up then down. Name, upload MB/s, download MB/s.
+    // Every write goes to a fresh file (no method pays for truncating the previous one).
+    let fresh = |p: &Utf8Path| {
+        let _ = std::fs::remove_file(p);
+    };
+    // One round: every method once, up then down.
     let run_round = || {
-        let mut results: Vec<(String, f64, f64)> = Vec::new();
-        let (up, _) = time(|| {
+        let mut results: Vec<Row> = Vec::new();
+        fresh(&dst);
+        let (up, up_cpu, _) = time_cpu(|| {
             let mut f = std::fs::File::open(&src).expect("open");
             sftp.upload(
                 &mut f,
@@ -265,7 +331,8 @@ fn main() {
             .expect("upload")
         });
         same_size(&src, &dst);
-        let (down, _) = time(|| {
+        fresh(&back);
+        let (down, down_cpu, _) = time_cpu(|| {
             let mut f = std::io::BufWriter::with_capacity(
                 1 << 20,
                 std::fs::File::create(&back).expect("create"),
@@ -274,20 +341,23 @@ fn main() {
                 .expect("download")
         });
         same_size(&src, &back);
-        results.push((
-            "comfy-local-ssh SFTP (chacha20)".into(),
-            mbps(size, up),
-            mbps(size, down),
+        results.push(Row::ours(
+            "comfy-local-ssh SFTP (chacha20)",
+            (up, up_cpu),
+            (down, down_cpu),
+            size,
         ));
 
-        let (up, _) = time(|| {
+        fresh(&dst);
+        let (up, up_cpu, _) = time_cpu(|| {
             let mut f = std::fs::File::open(&src).expect("open");
             session
                 .stream_upload(&mut f, &dst, false, &mut |_| {})
                 .expect("stream up")
         });
         same_size(&src, &dst);
-        let (down, _) = time(|| {
+        fresh(&back);
+        let (down, down_cpu, _) = time_cpu(|| {
             let mut f = std::io::BufWriter::with_capacity(
                 1 << 20,
                 std::fs::File::create(&back).expect("create"),
@@ -297,11 +367,26 @@ fn main() {
                 .expect("stream down")
         });
         same_size(&src, &back);
-        results.push((
-            "comfy-local-ssh exec-stream (chacha20)".into(),
-            mbps(size, up),
-            mbps(size, down),
+        results.push(Row::ours(
+            "comfy-local-ssh exec-stream (chacha20)",
+            (up, up_cpu),
+            (down, down_cpu),
+            size,
         ));
+        if parallel > 1 {
+            fresh(&dst);
+            let (up, ()) = time(|| parallel_sftp(&opts, parallel, size, &src, &dst, true));
+            same_size(&src, &dst);
+            fresh(&back);
+            let (down, ()) = time(|| parallel_sftp(&opts, parallel, size, &dst, &back, false));
+            same_content(&src, &back);
+            results.push(Row::peer(
+                format!("comfy-local-ssh SFTP x{parallel} sessions"),
+                up,
+                down,
+                size,
+            ));
+        }
 
         let remote = |p: &Utf8Path| format!("{}:{p}", ossh.dest());
         let ciphers: &[&str] = if only_ours { &[] } else { &[CHACHA, AES_GCM] };
@@ -312,8 +397,10 @@ fn main() {
                 "aes128-gcm"
             };
             for legacy in [false, true] {
+                fresh(&dst);
                 let (up, ()) = time(|| ossh.scp(cipher, legacy, src.as_str(), &remote(&dst)));
                 same_size(&src, &dst);
+                fresh(&back);
                 let (down, ()) = time(|| ossh.scp(cipher, legacy, &remote(&dst), back.as_str()));
                 same_size(&src, &back);
                 let name = if legacy {
@@ -321,24 +408,37 @@ fn main() {
                 } else {
                     "scp (sftp protocol)"
                 };
-                results.push((
+                results.push(Row::peer(
                     format!("OpenSSH {name} ({short})"),
-                    mbps(size, up),
-                    mbps(size, down),
+                    up,
+                    down,
+                    size,
                 ));
             }
             let put = dir.join("put.batch");
             std::fs::write(&put, format!("put {src} {dst}\n")).expect("batch");
             let get = dir.join("get.batch");
             std::fs::write(&get, format!("get {dst} {back}\n")).expect("batch");
+            fresh(&dst);
             let (up, ()) = time(|| ossh.sftp(cipher, &put));
             same_size(&src, &dst);
+            fresh(&back);
             let (down, ()) = time(|| ossh.sftp(cipher, &get));
             same_size(&src, &back);
-            results.push((
-                format!("OpenSSH sftp ({short})"),
-                mbps(size, up),
-                mbps(size, down),
+            results.push(Row::peer(format!("OpenSSH sftp ({short})"), up, down, size));
+            // The peer of exec-stream: `ssh host 'cat > dst' < src`, `ssh host cat dst > back`.
+            fresh(&dst);
+            let null = Utf8Path::new("/dev/null");
+            let (up, ()) = time(|| ossh.ssh_cat(cipher, &format!("cat > {dst}"), &src, null));
+            same_size(&src, &dst);
+            fresh(&back);
+            let (down, ()) = time(|| ossh.ssh_cat(cipher, &format!("cat {dst}"), null, &back));
+            same_size(&src, &back);
+            results.push(Row::peer(
+                format!("OpenSSH ssh cat ({short})"),
+                up,
+                down,
+                size,
             ));
         }
         results
@@ -348,17 +448,30 @@ fn main() {
     let mut results = run_round();
     for _ in 1..rounds {
         for (best, new) in results.iter_mut().zip(run_round()) {
-            best.1 = best.1.max(new.1);
-            best.2 = best.2.max(new.2);
+            best.keep_best(&new);
         }
     }
     println!("  (best of {rounds} interleaved rounds)");
     println!(
         "  (OpenSSH times include starting ssh and connecting, ~{ssh_n:.0} ms here: compare at >= 1 GiB)"
     );
-    println!("  {:<44} {:>9} {:>9}", "method", "upload", "download");
-    for (name, up, down) in &results {
-        println!("  {name:<44} {up:9.1} {down:9.1}");
+    println!(
+        "  (cpu = share of the time our transferring thread was on a CPU: ~100% means CPU-bound)"
+    );
+    println!(
+        "  {:<44} {:>9} {:>9} {:>8} {:>8}",
+        "method", "upload", "download", "cpu up", "cpu down"
+    );
+    for r in &results {
+        let cpu = |c: Option<f64>| c.map_or(String::new(), |c| format!("{:.0}%", c * 100.0));
+        println!(
+            "  {:<44} {:9.1} {:9.1} {:>8} {:>8}",
+            r.name,
+            r.up,
+            r.down,
+            cpu(r.cpu_up),
+            cpu(r.cpu_down)
+        );
     }
     if !only_ours {
         print_ratios(&results);
@@ -368,44 +481,138 @@ fn main() {
     }
 }
 
-fn print_ratios(results: &[(String, f64, f64)]) {
-    let best = |i: usize, filter: &dyn Fn(&str) -> bool| {
+/// Moves `size` bytes from `from` to `to` over `n` sessions at once, each its own range
+/// (exploring whether more cores for libssh2's crypto would help): upload when `up`.
+fn parallel_sftp(
+    opts: &comfy_local_ssh::ConnectOptions,
+    n: u64,
+    size: u64,
+    from: &Utf8Path,
+    to: &Utf8Path,
+    up: bool,
+) {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::fs::FileExt as _;
+    let setup = Session::connect(opts).expect("connect");
+    if up {
+        let sftp = setup.sftp().expect("sftp");
+        sftp.create_truncate(to, 0o644)
+            .expect("create")
+            .close()
+            .expect("close");
+    } else {
+        std::fs::File::create(to)
+            .expect("create")
+            .set_len(size)
+            .expect("set_len");
+    }
+    let part = size.div_ceil(n);
+    std::thread::scope(|s| {
+        for i in 0..n {
+            let (off, len) = (i * part, part.min(size.saturating_sub(i * part)));
+            s.spawn(move || {
+                let session = Session::connect(opts).expect("connect");
+                let sftp = session.sftp().expect("sftp");
+                let mut buf = vec![0u8; comfy_local_ssh::SFTP_DOWNLOAD_BUF];
+                let mut done = 0u64;
+                if up {
+                    let local = std::fs::File::open(from).expect("open");
+                    let mut remote = sftp.open_append_at(to, off).expect("open remote");
+                    while done < len {
+                        let k = (len - done).min(buf.len() as u64) as usize;
+                        local
+                            .read_exact_at(&mut buf[..k], off + done)
+                            .expect("read");
+                        remote.write_all(&buf[..k]).expect("write");
+                        done += k as u64;
+                    }
+                    remote.close().expect("close");
+                } else {
+                    let local = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(to)
+                        .expect("open");
+                    let mut remote = sftp.open_read(from, off).expect("open remote");
+                    while done < len {
+                        let k = (len - done).min(buf.len() as u64) as usize;
+                        let got = remote.read(&mut buf[..k]).expect("read");
+                        assert!(got > 0, "{from} ended early");
+                        local.write_all_at(&buf[..got], off + done).expect("write");
+                        done += got as u64;
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// One method's best throughput (MB/s) each way; our own rows also carry their CPU share.
+struct Row {
+    name: String,
+    up: f64,
+    down: f64,
+    cpu_up: Option<f64>,
+    cpu_down: Option<f64>,
+}
+
+impl Row {
+    fn ours(name: &str, up: (Duration, f64), down: (Duration, f64), size: u64) -> Row {
+        Row {
+            name: name.to_owned(),
+            up: mbps(size, up.0),
+            down: mbps(size, down.0),
+            cpu_up: Some(up.1),
+            cpu_down: Some(down.1),
+        }
+    }
+
+    fn peer(name: String, up: Duration, down: Duration, size: u64) -> Row {
+        Row {
+            name,
+            up: mbps(size, up),
+            down: mbps(size, down),
+            cpu_up: None,
+            cpu_down: None,
+        }
+    }
+
+    /// Keeps the faster figure of each direction (with its CPU share).
+    fn keep_best(&mut self, new: &Row) {
+        if new.up > self.up {
+            self.up = new.up;
+            self.cpu_up = new.cpu_up;
+        }
+        if new.down > self.down {
+            self.down = new.down;
+            self.cpu_down = new.cpu_down;
+        }
+    }
+}
+
+fn print_ratios(results: &[Row]) {
+    let best = |filter: &dyn Fn(&str) -> bool| {
         results
             .iter()
-            .filter(|r| filter(&r.0))
-            .map(|r| if i == 0 { r.1 } else { r.2 })
-            .fold(0.0_f64, f64::max)
+            .filter(|r| filter(&r.name))
+            .fold((0.0_f64, 0.0_f64), |(u, d), r| (u.max(r.up), d.max(r.down)))
     };
-    let ours_sftp = (results[0].1, results[0].2);
-    let ours_stream = (results[1].1, results[1].2);
-    let ossh_chacha = (
-        best(0, &|n| n.starts_with("OpenSSH") && n.contains("chacha")),
-        best(1, &|n| n.starts_with("OpenSSH") && n.contains("chacha")),
-    );
-    let ossh_any = (
-        best(0, &|n| n.starts_with("OpenSSH")),
-        best(1, &|n| n.starts_with("OpenSSH")),
-    );
+    let line = |label: &str, ours: &Row, peer: (f64, f64)| {
+        println!(
+            "    {label:<13} up {:.2}  down {:.2}",
+            ours.up / peer.0,
+            ours.down / peer.1
+        );
+    };
+    let (sftp, stream) = (&results[0], &results[1]);
+    let chacha = best(&|n| n.starts_with("OpenSSH") && n.contains("chacha"));
+    let any = best(&|n| n.starts_with("OpenSSH"));
+    let ssh_cat = best(&|n| n.starts_with("OpenSSH ssh cat") && n.contains("chacha"));
     println!("\n  ratios to OpenSSH's best with the same cipher (chacha20), goal >= 1.0:");
-    println!(
-        "    SFTP         up {:.2}  down {:.2}",
-        ours_sftp.0 / ossh_chacha.0,
-        ours_sftp.1 / ossh_chacha.1
-    );
-    println!(
-        "    exec-stream  up {:.2}  down {:.2}",
-        ours_stream.0 / ossh_chacha.0,
-        ours_stream.1 / ossh_chacha.1
-    );
+    line("SFTP", sftp, chacha);
+    line("exec-stream", stream, chacha);
+    println!("  exec-stream vs its own peer, `ssh host cat` (chacha20):");
+    line("exec-stream", stream, ssh_cat);
     println!("  ratios to OpenSSH's fastest cipher (any method):");
-    println!(
-        "    SFTP         up {:.2}  down {:.2}",
-        ours_sftp.0 / ossh_any.0,
-        ours_sftp.1 / ossh_any.1
-    );
-    println!(
-        "    exec-stream  up {:.2}  down {:.2}",
-        ours_stream.0 / ossh_any.0,
-        ours_stream.1 / ossh_any.1
-    );
+    line("SFTP", sftp, any);
+    line("exec-stream", stream, any);
 }

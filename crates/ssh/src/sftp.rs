@@ -14,7 +14,8 @@ use crate::{SftpErrorKind, SshError};
 /// libssh2 splits SFTP writes into 30000-byte packets and pipelines the packets of one call:
 /// a large multiple of 30000 keeps many in flight.
 pub const SFTP_UPLOAD_BUF: usize = 30_000 * 34;
-/// Reads: libssh2 issues read-ahead requests for the whole buffer.
+/// Reads: libssh2 issues read-ahead requests for the whole buffer. Measured (`ssh_vs_openssh`,
+/// 256 MiB): 240 kB and 1 MB are alike, 4 MB and 8 MB are 10-30% slower.
 pub const SFTP_DOWNLOAD_BUF: usize = 30_000 * 34;
 
 /// What kind of file a remote path is.
