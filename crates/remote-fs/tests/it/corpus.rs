@@ -305,6 +305,23 @@ mod properties {
         }
     }
 
+    /// A name Windows reserves for a device: the part before the first dot (trailing spaces
+    /// ignored) is CON, PRN, AUX, NUL, COM0-9 or LPT0-9, in any case (ASCII names only here).
+    fn windows_device_name(name: &str) -> bool {
+        let stem = name
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .trim_end()
+            .to_ascii_uppercase();
+        matches!(
+            stem.as_str(),
+            "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+        ) || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.as_bytes()[3].is_ascii_digit())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1500))]
 
@@ -336,6 +353,8 @@ mod properties {
 
         #[test]
         fn plain_names_join_and_split(names in proptest::collection::vec("[A-Za-z0-9_][A-Za-z0-9_ .-]{0,20}[A-Za-z0-9_]", 1..6)) {
+            // Windows device names (CON, nul.txt, COM1.x, ...) are refused on purpose.
+            prop_assume!(names.iter().all(|n| !windows_device_name(n)));
             let joined = names.join("/");
             let p = RelPath::parse(&joined, HostOs::Windows).unwrap();
             prop_assert_eq!(p.components().collect::<Vec<_>>(), names.iter().map(String::as_str).collect::<Vec<_>>());
