@@ -62,19 +62,8 @@ impl Session {
         let started = Instant::now();
         let redirect = if append { ">>" } else { ">" };
         let line = format!("cat {redirect} {}", quote::posix(dst.as_str()));
-        let chan_err = |op, e: std::io::Error| SshError::Channel {
-            host: self.host().to_owned(),
-            port: self.port(),
-            command: line.clone(),
-            op,
-            source: e,
-        };
-        let mut chan = self
-            .inner
-            .channel_session()
-            .map_err(|e| chan_err("opening a channel", std::io::Error::other(e)))?;
-        chan.exec(&line)
-            .map_err(|e| chan_err("starting the command", std::io::Error::other(e)))?;
+        let chan_err = |op, e: std::io::Error| self.stream_error(&line, op, e);
+        let mut chan = self.exec_channel(&line)?;
         let mut buf = vec![0u8; STREAM_BUF];
         let mut done = 0u64;
         loop {
@@ -113,6 +102,29 @@ impl Session {
         })
     }
 
+    /// The error of stream command `line` failing at `op`.
+    fn stream_error(&self, line: &str, op: &'static str, source: std::io::Error) -> SshError {
+        SshError::Channel {
+            host: self.host().to_owned(),
+            port: self.port(),
+            command: line.to_owned(),
+            op,
+            source,
+        }
+    }
+
+    /// A session channel running `line`.
+    fn exec_channel(&self, line: &str) -> Result<ssh2::Channel, SshError> {
+        let mut chan = self
+            .inner
+            .channel_session()
+            .map_err(|e| self.stream_error(line, "opening a channel", std::io::Error::other(e)))?;
+        chan.exec(line).map_err(|e| {
+            self.stream_error(line, "starting the command", std::io::Error::other(e))
+        })?;
+        Ok(chan)
+    }
+
     /// Downloads `src` from `offset` through `cat`/`tail -c` on a POSIX host into `dst`.
     pub fn stream_download(
         &self,
@@ -128,19 +140,8 @@ impl Session {
         } else {
             format!("tail -c +{} -- {q}", offset + 1)
         };
-        let chan_err = |op, e: std::io::Error| SshError::Channel {
-            host: self.host().to_owned(),
-            port: self.port(),
-            command: line.clone(),
-            op,
-            source: e,
-        };
-        let mut chan = self
-            .inner
-            .channel_session()
-            .map_err(|e| chan_err("opening a channel", std::io::Error::other(e)))?;
-        chan.exec(&line)
-            .map_err(|e| chan_err("starting the command", std::io::Error::other(e)))?;
+        let chan_err = |op, e: std::io::Error| self.stream_error(&line, op, e);
+        let mut chan = self.exec_channel(&line)?;
         chan.send_eof()
             .map_err(|e| chan_err("closing stdin", std::io::Error::other(e)))?;
         let mut buf = vec![0u8; STREAM_BUF];
