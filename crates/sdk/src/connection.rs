@@ -1,5 +1,8 @@
 //! From a configured local instance to the SSH connection options of `crates/ssh`.
 
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
 use comfy_local_config::{Config, HostKeyCheck, HostKeyPolicy, LocalInstance};
 use comfy_local_ssh as ssh;
 
@@ -65,4 +68,36 @@ pub fn connect_options(instance: &LocalInstance) -> ssh::ConnectOptions {
         command_timeout: s.command_timeout(),
         keepalive: s.keepalive(),
     }
+}
+
+/// Why no address of a host accepted a TCP connection.
+#[derive(Debug)]
+pub(crate) enum Unreachable {
+    /// The name did not resolve.
+    Resolve(std::io::Error),
+    /// It resolved to no address.
+    NoAddress,
+    /// The last address tried refused or timed out.
+    Connect(SocketAddr, std::io::Error),
+}
+
+/// The first address of `host:port` that accepts a TCP connection within `timeout`.
+pub(crate) fn connect_any(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<SocketAddr, Unreachable> {
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(Unreachable::Resolve)?;
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(_) => return Ok(addr),
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    Err(last.map_or(Unreachable::NoAddress, |(addr, e)| {
+        Unreachable::Connect(addr, e)
+    }))
 }

@@ -3,7 +3,6 @@
 //! WebSocket. Every stage is timed; a failure carries a hint; later stages are skipped.
 
 use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -11,7 +10,7 @@ use comfy_local_comfyui::{ClientOptions, ComfyClient, ComfyError};
 use comfy_local_config::{Config, KeyFileError, LocalInstance, ensure_private_key_usable};
 use comfy_local_ssh::{self as ssh, SshError};
 
-use crate::connection::{connect_options, instance_or_default};
+use crate::connection::{Unreachable, connect_any, connect_options, instance_or_default};
 use crate::forward::LocalForward;
 use crate::report::{ConnectionReport, Stage, StageResult, StageStatus};
 
@@ -134,7 +133,6 @@ pub fn test_connection(
     opts: &TestConnectionOptions,
 ) -> ConnectionReport {
     let mut runner = Runner::new();
-    let mut config_path = None;
     let loaded = runner.run(Stage::Config, || {
         let loaded = Config::load(explicit_config).map_err(|e| {
             Failure::new(
@@ -149,7 +147,7 @@ pub fn test_connection(
     let Some(loaded) = loaded else {
         return runner.finish(opts.instance.clone(), None);
     };
-    config_path = config_path.or(Some(loaded.path.to_string()));
+    let config_path = Some(loaded.path.to_string());
     run_after_config(runner, &loaded.config, config_path, opts)
 }
 
@@ -208,8 +206,10 @@ fn stages_for_instance(runner: &mut Runner, instance: &LocalInstance) {
     let session = ssh_stages(runner, &opts);
     let Some(session) = session else { return };
     let install = sftp_path(instance.comfyui.path.as_str());
-    runner.run(Stage::Remote, || remote_stage(&session, &install));
-    runner.run(Stage::WriteAccess, || write_stage(&session, &install));
+    let Some(sftp) = runner.run(Stage::Remote, || remote_stage(&session, &install)) else {
+        return;
+    };
+    runner.run(Stage::WriteAccess, || write_stage(&sftp, &install));
     let api = runner.run(Stage::ComfyApi, || api_stage(instance));
     let Some((client, _forward)) = api else {
         return;
@@ -240,34 +240,28 @@ fn key_file_stage(key_file: &Utf8Path) -> Result<((), String), Failure> {
 
 fn tcp_stage(opts: &ssh::ConnectOptions) -> Result<((), String), Failure> {
     let target = format!("{}:{}", opts.host, opts.port);
-    let addrs: Vec<SocketAddr> = (opts.host.as_str(), opts.port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            Failure::new(
+    let (addr, e) = match connect_any(&opts.host, opts.port, opts.connect_timeout) {
+        Ok(addr) if addr.to_string() == target => {
+            return Ok(((), format!("{target} accepts connections")));
+        }
+        Ok(addr) => return Ok(((), format!("{target} ({addr}) accepts connections"))),
+        Err(Unreachable::Resolve(e)) => {
+            return Err(Failure::new(
                 format!("cannot resolve {:?}: {e}", opts.host),
                 if opts.host == "host.docker.internal" {
                     "inside Docker on Linux, host.docker.internal needs `extra_hosts: [\"host.docker.internal:host-gateway\"]` in docker-compose (or `--add-host`)".to_owned()
                 } else {
                     format!("check ssh.host ({:?}) and the container's DNS", opts.host)
                 },
-            )
-        })?
-        .collect();
-    let mut last = None;
-    for addr in &addrs {
-        match TcpStream::connect_timeout(addr, opts.connect_timeout) {
-            Ok(_) if addr.to_string() == target => {
-                return Ok(((), format!("{target} accepts connections")));
-            }
-            Ok(_) => return Ok(((), format!("{target} ({addr}) accepts connections"))),
-            Err(e) => last = Some((addr, e)),
+            ));
         }
-    }
-    let Some((addr, e)) = last else {
-        return Err(Failure::new(
-            format!("{:?} resolved to no address", opts.host),
-            "check ssh.host",
-        ));
+        Err(Unreachable::NoAddress) => {
+            return Err(Failure::new(
+                format!("{:?} resolved to no address", opts.host),
+                "check ssh.host",
+            ));
+        }
+        Err(Unreachable::Connect(addr, e)) => (addr, e),
     };
     let hint = match e.kind() {
         std::io::ErrorKind::ConnectionRefused => format!(
@@ -421,7 +415,11 @@ pub fn sftp_path(path: &str) -> Utf8PathBuf {
     }
 }
 
-fn remote_stage(session: &ssh::Session, install: &Utf8Path) -> Result<((), String), Failure> {
+/// Identity and install checks; hands on the SFTP channel it opened for the write stage.
+fn remote_stage(
+    session: &ssh::Session,
+    install: &Utf8Path,
+) -> Result<(ssh::Sftp, String), Failure> {
     let whoami = session.exec(&ssh::Command::new("whoami")).map_err(|e| {
         Failure::new(
             error_chain(&e),
@@ -489,7 +487,7 @@ fn remote_stage(session: &ssh::Session, install: &Utf8Path) -> Result<((), Strin
         ));
     }
     Ok((
-        (),
+        sftp,
         format!(
             "user {user} on {os}; ComfyUI at {install} (main.py, {})",
             WRITABLE_FOLDERS.join(", ")
@@ -497,10 +495,7 @@ fn remote_stage(session: &ssh::Session, install: &Utf8Path) -> Result<((), Strin
     ))
 }
 
-fn write_stage(session: &ssh::Session, install: &Utf8Path) -> Result<((), String), Failure> {
-    let sftp = session
-        .sftp()
-        .map_err(|e| Failure::new(error_chain(&e), "the sftp subsystem must be enabled"))?;
+fn write_stage(sftp: &ssh::Sftp, install: &Utf8Path) -> Result<((), String), Failure> {
     let nonce = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

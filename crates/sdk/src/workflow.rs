@@ -2,7 +2,6 @@
 //! object_info, or with an instance's), and check what an instance lacks to run a workflow.
 
 use std::collections::BTreeMap;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use camino::Utf8Path;
@@ -14,7 +13,7 @@ use comfy_local_config::Config;
 use comfy_local_providers::{InstanceProvider as _, VastAiProvider};
 
 use crate::SdkError;
-use crate::connection::{connect_options, instance_or_default};
+use crate::connection::{connect_any, connect_options, instance_or_default};
 use crate::forward::LocalForward;
 
 /// A ComfyUI client for an instance, with the SSH forward it goes through (if any): keep the
@@ -78,12 +77,7 @@ fn https_or_reachable(host: &str, port: u16, https: bool, timeout: Duration) -> 
     if https {
         return true;
     }
-    let Ok(addrs) = (host, port).to_socket_addrs() else {
-        return false;
-    };
-    addrs
-        .into_iter()
-        .any(|a| TcpStream::connect_timeout(&a, timeout.min(Duration::from_secs(3))).is_ok())
+    connect_any(host, port, timeout.min(Duration::from_secs(3))).is_ok()
 }
 
 /// Reads a saved `GET /object_info` answer.
@@ -101,12 +95,7 @@ pub fn object_info_from_file(path: &Utf8Path) -> Result<ObjectInfo, SdkError> {
 
 /// Fetches an instance's object_info.
 pub fn object_info_from(client: &ComfyClient) -> Result<ObjectInfo, SdkError> {
-    let raw = client.object_info()?;
-    let bytes = serde_json::to_vec(raw.raw()).unwrap_or_default();
-    ObjectInfo::parse(&bytes).map_err(|source| SdkError::ObjectInfo {
-        path: format!("{}/object_info", client.base_url()),
-        source,
-    })
+    Ok(ObjectInfo::from_value(client.object_info()?.into_raw()))
 }
 
 /// Loads a workflow file (UI or API format).

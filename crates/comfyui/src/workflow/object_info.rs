@@ -198,14 +198,30 @@ impl ObjectInfo {
         // making the whole instance unusable.
         let raw: HashMap<String, Value> = serde_json::from_slice(bytes)
             .map_err(|source| WorkflowError::ObjectInfoJson { source })?;
-        let mut classes = HashMap::with_capacity(raw.len());
-        for (name, value) in raw {
-            let Ok(class) = serde_json::from_value::<RawClass>(value) else {
-                continue;
-            };
-            classes.insert(name.clone(), NodeClass::from_raw(name, class));
+        Ok(Self::from_classes(raw))
+    }
+
+    /// From an already parsed `GET /object_info` answer (e.g. the client's); a class with an
+    /// unexpected shape is skipped, as in [`ObjectInfo::parse`]. Anything but an object holds
+    /// no classes.
+    pub fn from_value(value: Value) -> Self {
+        match value {
+            Value::Object(map) => Self::from_classes(map),
+            _ => Self {
+                classes: HashMap::new(),
+            },
         }
-        Ok(Self { classes })
+    }
+
+    fn from_classes(raw: impl IntoIterator<Item = (String, Value)>) -> Self {
+        let classes = raw
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let class = serde_json::from_value::<RawClass>(value).ok()?;
+                Some((name.clone(), NodeClass::from_raw(name, class)))
+            })
+            .collect();
+        Self { classes }
     }
 
     /// The class named `name`, if the instance has it.
