@@ -478,11 +478,7 @@ impl Sftp {
         let mut buf = vec![0u8; opts.buffer_size.max(30_000)];
         let mut done = 0u64;
         loop {
-            let n = read_full(src, &mut buf).map_err(|e| SshError::LocalIo {
-                op: "read",
-                remote: dst.to_string(),
-                source: e,
-            })?;
+            let n = read_full(src, &mut buf, dst)?;
             if n == 0 {
                 break;
             }
@@ -573,15 +569,26 @@ impl Sftp {
     }
 }
 
-/// Fills `buf` as far as the source allows (fewer bytes only at end of input).
-pub(crate) fn read_full(src: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Fills `buf` as far as the local source allows (fewer bytes only at end of input); a read
+/// error is a [`SshError::LocalIo`] of the transfer to `remote`.
+pub(crate) fn read_full(
+    src: &mut dyn Read,
+    buf: &mut [u8],
+    remote: &Utf8Path,
+) -> Result<usize, SshError> {
     let mut n = 0;
     while n < buf.len() {
         match src.read(&mut buf[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(source) => {
+                return Err(SshError::LocalIo {
+                    op: "read",
+                    remote: remote.to_string(),
+                    source,
+                });
+            }
         }
     }
     Ok(n)

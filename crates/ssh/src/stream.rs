@@ -67,11 +67,7 @@ impl Session {
         let mut buf = vec![0u8; STREAM_BUF];
         let mut done = 0u64;
         loop {
-            let n = read_full(src, &mut buf).map_err(|e| SshError::LocalIo {
-                op: "read",
-                remote: dst.to_string(),
-                source: e,
-            })?;
+            let n = read_full(src, &mut buf, dst)?;
             if n == 0 {
                 break;
             }
