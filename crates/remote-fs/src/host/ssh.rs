@@ -36,6 +36,10 @@ fn meta(info: &comfy_local_ssh::FileInfo) -> Meta {
     }
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "this is the SFTP host RemoteFs performs its checked operations through"
+)]
 impl Host for Sftp {
     type File = RemoteFile;
 
