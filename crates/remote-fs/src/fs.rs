@@ -25,6 +25,12 @@
 //! host setup, which makes the dedicated SSH user the only writer of the ComfyUI folders (see
 //! the crate README, "Remaining race").
 
+// RemoteFs is the checked wrapper the raw host writes are disallowed for everywhere else.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "RemoteFs performs each raw host write only after its realpath/lstat checks"
+)]
+
 mod error;
 mod probe;
 mod transfer;

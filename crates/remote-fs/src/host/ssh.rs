@@ -121,6 +121,10 @@ impl SftpHost {
     }
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "delegates to the SFTP host above; callers go through RemoteFs"
+)]
 impl Host for SftpHost {
     type File = RemoteFile;
 
