@@ -490,7 +490,7 @@ fn remote_stage(
     let fs = RemoteFs::open(host, &OpenOptions::new(install)).map_err(|e| {
         let hint = match &e {
             FsError::ExtraPaths(_) => format!(
-                "ComfyUI reads {install}/extra_model_paths.yaml too: fix it, or move it away if ComfyUI does not use it"
+                "comfy-local reads {install}/extra_model_paths.yaml to find the model folders, as ComfyUI does at startup: fix the file"
             ),
             FsError::RootNotADirectory { path, .. } => {
                 format!("{path} must be a folder (ComfyUI keeps models there)")
