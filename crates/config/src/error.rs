@@ -186,9 +186,11 @@ fn suggestion_text(suggestion: Option<&str>, expected: &[String]) -> String {
     }
 }
 
-/// Something that does not stop loading but will likely stop a connection.
+/// Something that does not stop loading but will likely stop a connection. Its message names
+/// the key; what is wrong is its [`source`](std::error::Error::source) (print the chain, as
+/// anyhow's `{:#}` does, to show both).
 #[derive(Debug, Error)]
-#[error("{path}: {kind}")]
+#[error("{path}")]
 pub struct Warning {
     /// The key the warning is about.
     pub path: KeyPath,

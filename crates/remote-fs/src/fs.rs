@@ -25,7 +25,14 @@
 //! host setup, which makes the dedicated SSH user the only writer of the ComfyUI folders (see
 //! the crate README, "Remaining race").
 
+// RemoteFs is the checked wrapper the raw host writes are disallowed for everywhere else.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "RemoteFs performs each raw host write only after its realpath/lstat checks"
+)]
+
 mod error;
+mod probe;
 mod transfer;
 mod walk;
 
@@ -41,7 +48,7 @@ use crate::layout::{Area, Layout, RemotePath, RootId, is_within};
 use crate::path::{HostOs, RelPath};
 
 pub use error::FsError;
-use error::host_err;
+pub use probe::PROBE_PREFIX;
 pub use transfer::{PART_SUFFIX, Progress, PutOptions, PutReport};
 pub use walk::{Entry, Listing, ModelFile, ModelFiles, RejectedName};
 
@@ -124,7 +131,7 @@ impl<H: Host> RemoteFs<H> {
             match host.lstat(&default) {
                 Ok(_) => files.push(default),
                 Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(host_err("lstat", &default)(e)),
+                Err(e) => return Err(e.into()),
             }
         }
         files.extend(opts.extra_configs.iter().cloned());
@@ -133,9 +140,7 @@ impl<H: Host> RemoteFs<H> {
             let expansion = if let Some(e) = &opts.expansion {
                 e.clone()
             } else {
-                let home = host
-                    .home()
-                    .map_err(host_err("realpath", Utf8Path::new(".")))?;
+                let home = host.home()?;
                 Expansion::with_home(home.as_str())
             };
             for file in files {
@@ -226,28 +231,23 @@ impl<H: Host> RemoteFs<H> {
         let parent_real = match self.host.realpath(parent) {
             Ok(p) => p,
             Err(e) if e.is_not_found() => return Err(outside()),
-            Err(e) => return Err(host_err("realpath", parent)(e)),
+            Err(e) => return Err(e.into()),
         };
         let in_install = is_within(&self.install, &parent_real)
             && self.layout.install().as_str() != configured.as_str();
         if !in_install || !configured.starts_with(self.layout.install()) {
             return Err(outside());
         }
-        let meta = self
-            .host
-            .stat(&parent_real)
-            .map_err(host_err("stat", &parent_real))?;
+        let meta = self.host.stat(&parent_real)?;
         if meta.kind != Kind::Dir {
             return Err(outside());
         }
         let target = parent_real.join(name);
         match self.host.lstat(&target) {
             Err(e) if e.is_not_found() => {
-                self.host
-                    .mkdir(&target, 0o755)
-                    .map_err(host_err("mkdir", &target))?;
+                self.host.mkdir(&target, 0o755)?;
             }
-            Err(e) => return Err(host_err("lstat", &target)(e)),
+            Err(e) => return Err(e.into()),
             Ok(m) => {
                 return Err(FsError::RootNotADirectory {
                     root: root.clone(),
@@ -256,10 +256,7 @@ impl<H: Host> RemoteFs<H> {
                 });
             }
         }
-        let real = self
-            .host
-            .realpath(&target)
-            .map_err(host_err("realpath", &target))?;
+        let real = self.host.realpath(&target)?;
         if !is_within(&self.install, &real) {
             return Err(outside());
         }
@@ -294,7 +291,7 @@ impl<H: Host> RemoteFs<H> {
         let real = match self.host.realpath(&full) {
             Ok(r) => r,
             Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(host_err("realpath", &full)(e)),
+            Err(e) => return Err(e.into()),
         };
         if !is_within(root, &real) {
             return Err(Self::escape(root, p, real));
@@ -302,7 +299,7 @@ impl<H: Host> RemoteFs<H> {
         match self.host.stat(&real) {
             Ok(meta) => Ok(Some((real, meta))),
             Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(host_err("stat", &real)(e)),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -326,7 +323,7 @@ impl<H: Host> RemoteFs<H> {
         let meta = match self.host.lstat(&target) {
             Ok(m) => Some(m),
             Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(host_err("lstat", &target)(e)),
+            Err(e) => return Err(e.into()),
         };
         Ok((parent_real, target, meta))
     }
@@ -370,14 +367,14 @@ impl<H: Host> RemoteFs<H> {
             let meta = match self.host.lstat(&next) {
                 Ok(m) => Some(m),
                 Err(e) if e.is_not_found() => None,
-                Err(e) => return Err(host_err("lstat", &next)(e)),
+                Err(e) => return Err(e.into()),
             };
             cur = match meta.map(|m| m.kind) {
                 None => {
                     match self.host.mkdir(&next, 0o755) {
                         Ok(()) => {}
                         Err(e) if e.kind == HostErrorKind::AlreadyExists => {}
-                        Err(e) => return Err(host_err("mkdir", &next)(e)),
+                        Err(e) => return Err(e.into()),
                     }
                     self.checked_dir(root, p, &next)?
                 }
@@ -401,11 +398,11 @@ impl<H: Host> RemoteFs<H> {
         p: &RemotePath,
         dir: &Utf8Path,
     ) -> Result<Utf8PathBuf, FsError> {
-        let real = self.host.realpath(dir).map_err(host_err("realpath", dir))?;
+        let real = self.host.realpath(dir)?;
         if !is_within(root, &real) {
             return Err(Self::escape(root, p, real));
         }
-        let meta = self.host.stat(&real).map_err(host_err("stat", &real))?;
+        let meta = self.host.stat(&real)?;
         if meta.kind != Kind::Dir {
             return Err(FsError::NotADirectory {
                 requested: p.to_string(),
@@ -452,14 +449,11 @@ impl<H: Host> RemoteFs<H> {
                 requested: p.to_string(),
                 path: target,
             }),
-            Some(Kind::Dir) => self.host.rmdir(&target).map_err(host_err("rmdir", &target)),
+            Some(Kind::Dir) => self.host.rmdir(&target).map_err(FsError::from),
             Some(Kind::Symlink) => {
                 // The link itself is inside the root; refuse one that points outside, so that
                 // nothing here even looks like an operation on a place outside the roots.
-                let real = self
-                    .host
-                    .realpath(&target)
-                    .map_err(host_err("realpath", &target))?;
+                let real = self.host.realpath(&target)?;
                 if !is_within(root, &real) {
                     return Err(FsError::SymlinkOutsideRoot {
                         requested: p.to_string(),
@@ -467,14 +461,9 @@ impl<H: Host> RemoteFs<H> {
                         resolved: real,
                     });
                 }
-                self.host
-                    .unlink(&target)
-                    .map_err(host_err("unlink", &target))
+                self.host.unlink(&target).map_err(FsError::from)
             }
-            Some(_) => self
-                .host
-                .unlink(&target)
-                .map_err(host_err("unlink", &target)),
+            Some(_) => self.host.unlink(&target).map_err(FsError::from),
         }
     }
 }
@@ -517,18 +506,18 @@ fn canonical_dir<H: Host>(host: &H, path: &Utf8Path) -> Result<DirState, FsError
     let real = match host.realpath(path) {
         Ok(r) => r,
         Err(e) if e.is_not_found() => return Ok(DirState::Missing),
-        Err(e) => return Err(host_err("realpath", path)(e)),
+        Err(e) => return Err(e.into()),
     };
     match host.stat(&real) {
         Ok(m) if m.kind == Kind::Dir => Ok(DirState::Ready(real)),
         Ok(m) => Ok(DirState::NotADir(m.kind)),
         Err(e) if e.is_not_found() => Ok(DirState::Missing),
-        Err(e) => Err(host_err("stat", &real)(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
 fn read_small_text<H: Host>(host: &H, path: &Utf8Path) -> Result<String, FsError> {
-    let meta = host.stat(path).map_err(host_err("stat", path))?;
+    let meta = host.stat(path)?;
     if meta.size > MAX_EXTRA_YAML {
         return Err(FsError::TooLarge {
             path: path.to_owned(),
@@ -536,7 +525,7 @@ fn read_small_text<H: Host>(host: &H, path: &Utf8Path) -> Result<String, FsError
             max: MAX_EXTRA_YAML,
         });
     }
-    let f = host.open_read(path, 0).map_err(host_err("open", path))?;
+    let f = host.open_read(path, 0)?;
     let mut bytes = Vec::new();
     f.take(MAX_EXTRA_YAML + 1)
         .read_to_end(&mut bytes)

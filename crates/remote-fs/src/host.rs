@@ -3,10 +3,12 @@
 //! semantics on this machine, for tests and for tools that run on the host itself).
 //!
 //! Nothing here checks paths: [`crate::fs::RemoteFs`] decides what may be touched and calls
-//! these with absolute, already-resolved paths. The semantics follow OpenSSH's sftp-server:
-//! `realpath` resolves every symlink and accepts a missing last component, `read_dir` reports
-//! `lstat` attributes, `create_new` is `O_CREAT|O_EXCL`, and `rename_atomic` replaces the
-//! target in one step (`posix-rename@openssh.com`).
+//! these with absolute, already-resolved paths; `clippy.toml` disallows the writing ones (and
+//! the ssh crate's raw SFTP writes) everywhere but in `RemoteFs` and these implementations.
+//! The semantics follow OpenSSH's sftp-server: `realpath` resolves every symlink and accepts a
+//! missing last component, `read_dir` reports `lstat` attributes, `create_new` is
+//! `O_CREAT|O_EXCL`, and `rename_atomic` replaces the target in one step
+//! (`posix-rename@openssh.com`).
 
 use std::error::Error as StdError;
 use std::fmt;

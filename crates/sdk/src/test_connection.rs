@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use camino::{Utf8Path, Utf8PathBuf};
 use comfy_local_comfyui::{ClientOptions, ComfyClient, ComfyError};
 use comfy_local_config::{Config, KeyFileError, LocalInstance, ensure_private_key_usable};
+use comfy_local_remote_fs::host::SftpHost;
+use comfy_local_remote_fs::{FsError, OpenOptions, RemoteFs};
 use comfy_local_ssh::{self as ssh, SshError};
 
 use crate::connection::{Unreachable, connect_any, connect_options, instance_or_default};
@@ -136,7 +138,7 @@ pub fn test_connection(
     let loaded = runner.run(Stage::Config, || {
         let loaded = Config::load(explicit_config).map_err(|e| {
             Failure::new(
-                e.to_string(),
+                error_chain(&e),
                 "fix the config (`comfy-local config check` lists every problem with its key and line); \
                  `local-support-config.yml.example` documents every key",
             )
@@ -178,7 +180,7 @@ fn run_after_config(
             }
             runner.run::<()>(Stage::Config, || {
                 Err(Failure::new(
-                    e.to_string(),
+                    error_chain(&e),
                     "pass --instance with one of the configured ids, or add the instance under `local:`",
                 ))
             });
@@ -206,10 +208,10 @@ fn stages_for_instance(runner: &mut Runner, instance: &LocalInstance) {
     let session = ssh_stages(runner, &opts);
     let Some(session) = session else { return };
     let install = sftp_path(instance.comfyui.path.as_str());
-    let Some(sftp) = runner.run(Stage::Remote, || remote_stage(&session, &install)) else {
+    let Some(fs) = runner.run(Stage::Remote, || remote_stage(session, &install)) else {
         return;
     };
-    runner.run(Stage::WriteAccess, || write_stage(&sftp, &install));
+    runner.run(Stage::WriteAccess, || write_stage(&fs, &install));
     let api = runner.run(Stage::ComfyApi, || api_stage(instance));
     let Some((client, _forward)) = api else {
         return;
@@ -233,7 +235,7 @@ fn key_file_stage(key_file: &Utf8Path) -> Result<((), String), Failure> {
                     "make {key_file} a readable private key owned by the user running comfy-local, mode 600"
                 ),
             };
-            Err(Failure::new(e.to_string(), hint))
+            Err(Failure::new(error_chain(&e), hint))
         }
     }
 }
@@ -390,16 +392,13 @@ fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions) -> String {
     }
 }
 
-/// The error and its sources on one line.
+/// The error and each of its sources, once, on one line (as anyhow's `{:#}` prints them).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
+        out.push_str(": ");
+        out.push_str(&s.to_string());
         source = s.source();
     }
     out
@@ -415,11 +414,12 @@ pub fn sftp_path(path: &str) -> Utf8PathBuf {
     }
 }
 
-/// Identity and install checks; hands on the SFTP channel it opened for the write stage.
+/// Identity and install checks; hands on the install's folders, opened with remote-fs over
+/// the session's SFTP channel, for the write stage.
 fn remote_stage(
-    session: &ssh::Session,
+    session: ssh::Session,
     install: &Utf8Path,
-) -> Result<(ssh::Sftp, String), Failure> {
+) -> Result<(RemoteFs<SftpHost>, String), Failure> {
     let whoami = session.exec(&ssh::Command::new("whoami")).map_err(|e| {
         Failure::new(
             error_chain(&e),
@@ -445,7 +445,7 @@ fn remote_stage(
             || "unknown OS (no uname: Windows?)".to_owned(),
             |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
         );
-    let sftp = session.sftp().map_err(|e| {
+    let host = SftpHost::open(session).map_err(|e| {
         Failure::new(
             error_chain(&e),
             "the host's sshd must enable the sftp subsystem (the setup script configures internal-sftp)",
@@ -454,6 +454,7 @@ fn remote_stage(
     let hint_install = format!(
         "comfyui.path must be ComfyUI's install folder on the HOST (the one with main.py); {install} is not"
     );
+    let sftp = host.sftp();
     let main_py = install.join("main.py");
     match sftp.stat(&main_py) {
         Ok(info) if info.kind == ssh::FileKind::File => {}
@@ -486,8 +487,20 @@ fn remote_stage(
             "start ComfyUI once (it creates input/ and output/) or create the folders; models/ and custom_nodes/ come with a ComfyUI checkout",
         ));
     }
+    let fs = RemoteFs::open(host, &OpenOptions::new(install)).map_err(|e| {
+        let hint = match &e {
+            FsError::ExtraPaths(_) => format!(
+                "comfy-local reads {install}/extra_model_paths.yaml to find the model folders, as ComfyUI does at startup: fix the file"
+            ),
+            FsError::RootNotADirectory { path, .. } => {
+                format!("{path} must be a folder (ComfyUI keeps models there)")
+            }
+            _ => hint_install,
+        };
+        Failure::new(error_chain(&e), hint)
+    })?;
     Ok((
-        sftp,
+        fs,
         format!(
             "user {user} on {os}; ComfyUI at {install} (main.py, {})",
             WRITABLE_FOLDERS.join(", ")
@@ -495,30 +508,17 @@ fn remote_stage(
     ))
 }
 
-fn write_stage(sftp: &ssh::Sftp, install: &Utf8Path) -> Result<((), String), Failure> {
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let name = format!(".comfy-local-write-probe-{}-{nonce}", std::process::id());
+/// Creates and removes a probe file in every folder the product writes to, through remote-fs
+/// (which keeps the probe inside those folders and never writes through a symlink).
+fn write_stage(fs: &RemoteFs<SftpHost>, install: &Utf8Path) -> Result<((), String), Failure> {
     for folder in WRITABLE_FOLDERS {
-        let dir = install.join(folder);
-        let probe = dir.join(&name);
-        let hint = format!(
-            "the SSH user cannot write to {dir}: rerun the setup script (it grants write access to models/, custom_nodes/, input/ and output/ only), or e.g. `setfacl -R -m u:USER:rwX -m d:u:USER:rwX {dir}`"
-        );
-        let mut file = sftp.create_new(&probe, 0o600).map_err(|e| {
+        fs.probe_write(folder).map_err(|e| {
+            let dir = install.join(folder);
             Failure::new(
-                format!("creating {probe}: {}", error_chain(&e)),
-                hint.clone(),
-            )
-        })?;
-        std::io::Write::write_all(&mut file, b"comfy-local write probe\n")
-            .map_err(|e| Failure::new(format!("writing {probe}: {e}"), hint.clone()))?;
-        drop(file);
-        sftp.unlink(&probe).map_err(|e| {
-            Failure::new(
-                format!("removing {probe}: {}", error_chain(&e)),
-                hint.clone(),
+                error_chain(&e),
+                format!(
+                    "the SSH user cannot write to {dir}: rerun the setup script (it grants write access to models/, custom_nodes/, input/ and output/ only), or e.g. `setfacl -R -m u:USER:rwX -m d:u:USER:rwX {dir}`"
+                ),
             )
         })?;
     }

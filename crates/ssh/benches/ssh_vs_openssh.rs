@@ -209,6 +209,10 @@ fn same_content(left: &Utf8Path, right: &Utf8Path) {
     }
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the bench measures this crate's raw SFTP and stream uploads against OpenSSH"
+)]
 fn main() {
     let cmds = env_num("BENCH_CMDS", 100);
     let fresh = env_num("BENCH_NEW_SSH", 20);
@@ -483,6 +487,10 @@ fn main() {
 
 /// Moves `size` bytes from `from` to `to` over `n` sessions at once, each its own range
 /// (exploring whether more cores for libssh2's crypto would help): upload when `up`.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the bench measures this crate's raw SFTP uploads against OpenSSH"
+)]
 fn parallel_sftp(
     opts: &comfy_local_ssh::ConnectOptions,
     n: u64,

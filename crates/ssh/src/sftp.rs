@@ -444,6 +444,10 @@ impl Sftp {
     }
 
     /// Uploads `src` (from its current position) to `dst`, at `opts.resume_from`.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the transport's own upload is built on its raw create and append"
+    )]
     pub fn upload(
         &self,
         src: &mut dyn Read,

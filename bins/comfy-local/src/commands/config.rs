@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use comfy_local_config::{Config, LoadedConfig};
 
 use crate::cli::{CheckArgs, GlobalArgs};
-use crate::exit::{Code, Failure};
+use crate::exit::{Code, Failure, chain};
 
 /// Load the config (the positional path, else `--config`, else the default places), print it
 /// with secrets redacted, and print warnings on stderr.
@@ -21,7 +21,7 @@ pub fn check(
     tracing::debug!(path = %loaded.path, source = %loaded.source, "config loaded");
 
     for warning in &loaded.warnings {
-        writeln!(stderr, "warning: {warning}")?;
+        writeln!(stderr, "warning: {}", chain(warning))?;
     }
     if global.json {
         print_json(&loaded, stdout)?;
@@ -74,7 +74,7 @@ fn print_json(loaded: &LoadedConfig, out: &mut dyn Write) -> anyhow::Result<()> 
     let warnings: Vec<serde_json::Value> = loaded
         .warnings
         .iter()
-        .map(|w| serde_json::json!({ "key": w.path.to_string(), "message": w.kind.to_string() }))
+        .map(|w| serde_json::json!({ "key": w.path.to_string(), "message": chain(&w.kind) }))
         .collect();
     let body = serde_json::json!({
         "ok": true,

@@ -262,3 +262,43 @@ fn verbose_logs_to_stderr() {
         loud.stderr
     );
 }
+
+/// `error: {:#}` prints each cause of a chain once: the command's context, the config error
+/// (which names the file) and the operating system's error.
+#[test]
+fn unreadable_config_prints_each_cause_once() {
+    let (_g, dir) = temp_dir();
+    let config = dir.join("local-support-config.yml");
+    std::fs::create_dir(&config).unwrap_or_else(|e| panic!("{e}"));
+    let os_error = std::fs::read_to_string(&config)
+        .map(drop)
+        .expect_err("reading a directory fails")
+        .to_string();
+    let result = run(
+        &["config", "check", config.as_str()],
+        dir.as_std_path(),
+        &[],
+    );
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    let line = result
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in {}", result.stderr));
+    let causes: Vec<&str> = line["error: ".len()..].split(": ").collect();
+    assert_eq!(
+        causes,
+        [
+            "cannot load the configuration",
+            &format!("cannot read config file {config} (from the command line)"),
+            &os_error,
+        ],
+        "{line}"
+    );
+    assert_eq!(
+        result.stderr.matches(&os_error).count(),
+        1,
+        "{}",
+        result.stderr
+    );
+}

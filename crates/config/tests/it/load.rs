@@ -184,7 +184,7 @@ vastai: { api_key: abc123, allow_inline_api_key: true }
     let warnings: Vec<String> = config
         .check_with(&test_env)
         .iter()
-        .map(ToString::to_string)
+        .map(|w| crate::chain(w))
         .collect();
     assert_eq!(
         warnings,
@@ -359,7 +359,7 @@ fn load_file_resolves_relative_paths_and_warns() {
     let warnings: Vec<String> = loaded
         .warnings
         .iter()
-        .map(|w| w.to_string().replace(dir.as_str(), "[TMP]"))
+        .map(|w| crate::chain(w).replace(dir.as_str(), "[TMP]"))
         .collect();
     assert_snapshot!(warnings.join("\n"));
 }

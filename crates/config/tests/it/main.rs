@@ -17,6 +17,18 @@ pub fn test_env(name: &str) -> Option<String> {
     }
 }
 
+/// An error and each of its sources joined by `: `, as anyhow's `{:#}` shows them to a user.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
 /// Parse `yaml` and return the error message; a config that parses is a test failure.
 pub fn rejected(yaml: &str) -> String {
     match Config::from_str_with_env(yaml, "test.yml", &test_env) {

@@ -1,7 +1,7 @@
 //! The errors of [`super::RemoteFs`]: every variant says what was refused or failed, and for
 //! which requested path.
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 
 use super::transfer::PART_SUFFIX;
 use crate::extra_paths::ExtraPathsError;
@@ -22,13 +22,9 @@ pub enum FsError {
     ExtraPaths(#[from] ExtraPathsError),
     #[error(transparent)]
     FolderName(#[from] FolderNameError),
-    #[error("{op} {path} on the host failed")]
-    Host {
-        op: &'static str,
-        path: Utf8PathBuf,
-        #[source]
-        source: HostError,
-    },
+    /// A host operation failed; the [`HostError`] names the operation and the path.
+    #[error(transparent)]
+    Host(#[from] HostError),
     #[error("the ComfyUI install {path} does not exist on the host")]
     InstallMissing { path: Utf8PathBuf },
     #[error("the ComfyUI install {path} is {kind}, not a directory")]
@@ -147,15 +143,8 @@ pub enum FsError {
     NameTooLongForPart { requested: String, name: String },
     #[error("unknown folder {folder}")]
     UnknownFolder { folder: FolderName },
-}
-
-pub(super) fn host_err<'a>(
-    op: &'static str,
-    path: &'a Utf8Path,
-) -> impl FnOnce(HostError) -> FsError + 'a {
-    move |source| FsError::Host {
-        op,
-        path: path.to_owned(),
-        source,
-    }
+    #[error(
+        "{folder} ({path}) is neither a root nor a folder of the install that holds roots; not probing it"
+    )]
+    NotAProbeFolder { folder: String, path: Utf8PathBuf },
 }

@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
-use super::{FsError, RemoteFs, host_err};
+use super::{FsError, RemoteFs};
 use crate::host::{Host, Kind, Meta};
 use crate::layout::RemotePath;
 
@@ -70,10 +70,7 @@ impl<H: Host> RemoteFs<H> {
                 kind: meta.kind,
             });
         }
-        let mut f = self
-            .host
-            .open_read(&real, 0)
-            .map_err(host_err("open", &real))?;
+        let mut f = self.host.open_read(&real, 0)?;
         let mut buf = vec![0u8; BUF];
         let mut done = 0u64;
         loop {
@@ -94,7 +91,7 @@ impl<H: Host> RemoteFs<H> {
                 total: Some(meta.size),
             });
         }
-        self.host.close(f).map_err(host_err("close", &real))?;
+        self.host.close(f)?;
         Ok(done)
     }
 
@@ -163,11 +160,8 @@ impl<H: Host> RemoteFs<H> {
             path: part.clone(),
             source: s,
         })?;
-        let fsynced = self
-            .host
-            .fsync(&mut file)
-            .map_err(host_err("fsync", &part))?;
-        self.host.close(file).map_err(host_err("close", &part))?;
+        let fsynced = self.host.fsync(&mut file)?;
+        self.host.close(file)?;
         let sha256: [u8; 32] = hasher.finalize().into();
         if let Some(expected) = opts.expected_sha256 {
             if expected != sha256 {
@@ -184,12 +178,10 @@ impl<H: Host> RemoteFs<H> {
         let meta = match self.host.lstat(&target) {
             Ok(m) => Some(m),
             Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(host_err("lstat", &target)(e)),
+            Err(e) => return Err(e.into()),
         };
         check_final(&requested, &target, meta, opts.overwrite)?;
-        self.host
-            .rename_atomic(&part, &target)
-            .map_err(host_err("rename", &part))?;
+        self.host.rename_atomic(&part, &target)?;
         Ok(PutReport {
             path: target,
             size: position,
@@ -232,14 +224,11 @@ impl<H: Host> RemoteFs<H> {
         let meta = match self.host.lstat(part) {
             Ok(m) => Some(m),
             Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(host_err("lstat", part)(e)),
+            Err(e) => return Err(e.into()),
         };
         match meta {
             Some(m) if resume && m.kind == Kind::File => {
-                let mut r = self
-                    .host
-                    .open_read(part, 0)
-                    .map_err(host_err("open", part))?;
+                let mut r = self.host.open_read(part, 0)?;
                 let mut buf = vec![0u8; BUF];
                 let mut have = 0u64;
                 while have < m.size {
@@ -254,11 +243,8 @@ impl<H: Host> RemoteFs<H> {
                     hasher.update(&buf[..n]);
                     have += n as u64;
                 }
-                self.host.close(r).map_err(host_err("close", part))?;
-                let f = self
-                    .host
-                    .open_append_at(part, have)
-                    .map_err(host_err("open", part))?;
+                self.host.close(r)?;
+                let f = self.host.open_append_at(part, have)?;
                 return Ok((f, have));
             }
             Some(m) if m.kind == Kind::Dir => {
@@ -268,13 +254,10 @@ impl<H: Host> RemoteFs<H> {
                     kind: m.kind,
                 });
             }
-            Some(_) => self.host.unlink(part).map_err(host_err("unlink", part))?,
+            Some(_) => self.host.unlink(part)?,
             None => {}
         }
-        let f = self
-            .host
-            .create_new(part, 0o644)
-            .map_err(host_err("create", part))?;
+        let f = self.host.create_new(part, 0o644)?;
         Ok((f, 0))
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use camino::Utf8PathBuf;
 
-use super::{FsError, RemoteFs, RootState, host_err};
+use super::{FsError, RemoteFs, RootState};
 use crate::folders::{Extensions, FolderName};
 use crate::host::{Host, HostErrorKind, Kind};
 use crate::layout::{Area, RemotePath, RootId};
@@ -73,10 +73,7 @@ impl<H: Host> RemoteFs<H> {
                 kind: meta.kind,
             });
         }
-        let raw = self
-            .host
-            .read_dir(&real)
-            .map_err(host_err("read_dir", &real))?;
+        let raw = self.host.read_dir(&real)?;
         let mut out = Listing::default();
         for e in raw {
             if e.name == "." || e.name == ".." {
@@ -130,7 +127,7 @@ impl<H: Host> RemoteFs<H> {
                     Err(e) if e.is_not_found() || e.kind == HostErrorKind::PermissionDenied => {
                         continue;
                     }
-                    Err(e) => return Err(host_err("read_dir", &dir)(e)),
+                    Err(e) => return Err(e.into()),
                 };
                 for e in raw {
                     if e.name == "." || e.name == ".." {

@@ -36,6 +36,10 @@ fn meta(info: &comfy_local_ssh::FileInfo) -> Meta {
     }
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "this is the SFTP host RemoteFs performs its checked operations through"
+)]
 impl Host for Sftp {
     type File = RemoteFile;
 
@@ -117,6 +121,10 @@ impl SftpHost {
     }
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "delegates to the SFTP host above; callers go through RemoteFs"
+)]
 impl Host for SftpHost {
     type File = RemoteFile;
 

@@ -28,3 +28,8 @@ fn model_files_and_listing() {
 fn bad_roots() {
     scenarios::bad_roots(&Fixture::new(), || LocalHost);
 }
+
+#[test]
+fn probe_write() {
+    scenarios::probe_write(&Fixture::new(), LocalHost);
+}

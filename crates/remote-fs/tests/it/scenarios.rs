@@ -10,8 +10,10 @@ use std::ops::ControlFlow;
 use std::os::unix::fs::symlink;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use comfy_local_remote_fs::fs::PROBE_PREFIX;
 use comfy_local_remote_fs::{
-    Area, FolderName, FsError, Host, OpenOptions, PutOptions, RemoteFs, RootId, RootState,
+    Area, FolderName, FsError, Host, HostErrorKind, OpenOptions, PutOptions, RemoteFs, RootId,
+    RootState,
 };
 use sha2::{Digest, Sha256};
 
@@ -544,5 +546,108 @@ struct FailingReader;
 impl Read for FailingReader {
     fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
         Err(std::io::Error::other("disk went away"))
+    }
+}
+
+/// Files in `dir` whose name starts with the probe prefix.
+fn probes_left(dir: &Utf8Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(PROBE_PREFIX))
+        .collect()
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// The write probe creates and removes a file in every folder the product writes to, leaves
+/// nothing behind, refuses folders that are not roots (or the holder of model roots) and
+/// reports a folder it cannot write to.
+pub fn probe_write<H: Host>(fx: &Fixture, host: H) {
+    let fs = RemoteFs::open(host, &fx.options()).unwrap();
+    let before = fx.sentinel();
+    let models_before = {
+        let mut m = BTreeMap::new();
+        hash_tree(fx.install.join("models").as_std_path(), "", &mut m);
+        m
+    };
+    for folder in ["models", "custom_nodes", "input", "output"] {
+        let dir = fs.probe_write(folder).unwrap();
+        assert_eq!(dir, fx.install.join(folder));
+        assert!(probes_left(&dir).is_empty(), "probe left in {dir}");
+    }
+    let mut models_after = BTreeMap::new();
+    hash_tree(
+        fx.install.join("models").as_std_path(),
+        "",
+        &mut models_after,
+    );
+    assert_eq!(models_after, models_before);
+    // Not a root, not the holder of one, or not a single name: refused before any write.
+    for folder in ["main.py", "nope", "extra_model_paths.yaml"] {
+        let err = fs.probe_write(folder).unwrap_err();
+        assert!(matches!(err, FsError::NotAProbeFolder { .. }), "{err:?}");
+    }
+    for folder in ["../beside", "models/checkpoints", ".."] {
+        let err = fs.probe_write(folder).unwrap_err();
+        assert!(matches!(err, FsError::Path(_)), "{folder}: {err:?}");
+    }
+    let err = fs.probe_write("user").unwrap_err();
+    assert!(matches!(err, FsError::RootMissing { .. }), "{err:?}");
+    assert_eq!(fx.sentinel(), before);
+    assert!(probes_left(&fx.install).is_empty());
+    // A folder the user cannot write to fails the probe.
+    let input = fx.install.join("input");
+    let guard = ReadOnly::new(input.clone());
+    let err = fs.probe_write("input").unwrap_err();
+    drop(guard);
+    assert!(
+        matches!(&err, FsError::Host(e) if e.kind == HostErrorKind::PermissionDenied),
+        "{err:?}"
+    );
+    assert!(probes_left(&input).is_empty());
+    fs.probe_write("input").unwrap();
+}
+
+/// Makes a folder unwritable, and writable again on drop. Root ignores permission bits, so as
+/// root the folder is made immutable (`chattr +i`) instead.
+struct ReadOnly(Utf8PathBuf);
+
+impl ReadOnly {
+    fn new(dir: Utf8PathBuf) -> Self {
+        if is_root() {
+            let st = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(&dir)
+                .status()
+                .unwrap();
+            assert!(
+                st.success(),
+                "chattr +i {dir} failed (needs CAP_LINUX_IMMUTABLE)"
+            );
+        } else {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+        ReadOnly(dir)
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if is_root() {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&self.0)
+                .status();
+        } else {
+            use std::os::unix::fs::PermissionsExt as _;
+            let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o755));
+        }
     }
 }

@@ -36,3 +36,8 @@ fn model_files_and_listing() {
 fn bad_roots() {
     scenarios::bad_roots(&Fixture::new(), sftp);
 }
+
+#[test]
+fn probe_write() {
+    scenarios::probe_write(&Fixture::new(), sftp());
+}

@@ -91,7 +91,7 @@ pub fn settings() -> insta::Settings {
     s.add_filter(r"SHA256:[A-Za-z0-9+/=]+", "SHA256:[FP]");
     s.add_filter(&format!(r"\b{}\b", regex_escape(sshd.user())), "[USER]");
     s.add_filter(r"on Linux [^;]+;", "on [OS];");
-    s.add_filter(r"probe-\d+-\d+", "probe-[N]");
+    s.add_filter(r"probe-\d+-\d+-\d+", "probe-[N]");
     s
 }
 

@@ -171,6 +171,18 @@ fn read_only_models_folder_fails_write_stage() {
 }
 
 #[test]
+fn broken_extra_model_paths_fails_remote_stage() {
+    let install = fake_install("broken_extra_paths");
+    std::fs::write(
+        install.join("extra_model_paths.yaml"),
+        "comfyui: [unclosed\n",
+    )
+    .unwrap();
+    let setup = Setup::new(&install, "http://127.0.0.1:9");
+    assert_fails_at!(&setup, Stage::Remote);
+}
+
+#[test]
 fn comfyui_down_fails_api_stage() {
     let setup = Setup::new(
         &fake_install("comfy_down"),

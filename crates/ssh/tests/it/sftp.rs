@@ -1,5 +1,9 @@
 //! SFTP against the real sshd: metadata, directories, exclusive create, atomic rename over an
 //! existing file, fsync, transfers with progress, and resume after sshd is killed mid-transfer.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "these tests exercise the raw SFTP write methods of this crate itself"
+)]
 
 use camino::Utf8PathBuf;
 use comfy_local_ssh::{FileKind, RenameMethod, Session, SftpErrorKind, SshError, TransferOptions};

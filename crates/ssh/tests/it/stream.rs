@@ -1,4 +1,8 @@
 //! Exec-stream transfers (`cat > file`, `tail -c +N`): round trip, resume, hostile path names.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "these tests exercise the raw stream upload of this crate itself"
+)]
 
 use comfy_local_ssh::Session;
 use comfy_local_test_support::Sshd;
