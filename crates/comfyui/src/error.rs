@@ -102,6 +102,15 @@ pub enum ComfyError {
     )]
     PromptLost { prompt_id: String, url: String },
 
+    /// A request body (the prompt given to `submit`/`run`) could not be serialised to JSON, e.g.
+    /// a map with non-string keys or a `Serialize` impl that fails.
+    #[error("the request body for {url} cannot be serialised to JSON")]
+    Serialize {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
     /// Reading an upload from the caller's reader failed.
     #[error("reading the upload {name:?} failed: {source}")]
     Read {

@@ -152,7 +152,7 @@ pub struct Run<'c> {
 impl<'c> Run<'c> {
     pub(crate) fn start(
         client: &'c ComfyClient,
-        prompt: &Value,
+        prompt: &impl serde::Serialize,
         opts: RunOptions,
     ) -> Result<Self, ComfyError> {
         let mut pending = VecDeque::new();

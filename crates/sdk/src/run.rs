@@ -6,9 +6,9 @@ use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use comfy_local_comfyui::workflow::{ApiPrompt, Workflow};
 use comfy_local_comfyui::{ComfyClient, ComfyError, Event, OutputFile, RunOptions, UploadOptions};
 use comfy_local_config::Config;
+use comfy_local_workflow::{ApiPrompt, Workflow};
 use serde::Serialize;
 
 use crate::SdkError;
@@ -210,8 +210,7 @@ pub fn run_workflow(
         path: req.out_dir.clone(),
         source,
     })?;
-    let prompt_value = serde_json::to_value(&prompt).unwrap_or_default();
-    let run = client.run(&prompt_value, RunOptions::default())?;
+    let run = client.run(&prompt, RunOptions::default())?;
     let prompt_id = run.prompt_id().to_owned();
     interrupter.arm(client.base_url(), &prompt_id);
     on_step(RunStep::Submitted {

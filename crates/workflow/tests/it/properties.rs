@@ -1,13 +1,11 @@
 //! Property tests: arbitrary JSON and randomly mutated corpus workflows go through `load` and the
 //! converter without panicking (an error or a result, both fine).
 
-use comfy_local_comfyui::workflow::{
-    Inventory, Workflow, check_dependencies, convert_ui_to_api, load,
-};
+use comfy_local_workflow::{Inventory, Workflow, check_dependencies, convert_ui_to_api, load};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::workflow_common::{fixtures, object_info, titles};
+use crate::common::{fixtures, object_info, titles};
 
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![

@@ -1,9 +1,9 @@
 //! Format detection: API, UI (Save and Export shapes), a `/prompt` body, and clear errors for
 //! anything else, including a UI workflow where the API format is expected.
 
-use comfy_local_comfyui::workflow::{Workflow, load, load_api};
+use comfy_local_workflow::{Workflow, load, load_api};
 
-use crate::workflow_common::fixtures;
+use crate::common::fixtures;
 
 #[test]
 fn detects_each_format() {

@@ -1,6 +1,10 @@
-//! Workflow formats: loading API- and UI-format workflows, converting UI to API headlessly with
-//! an instance's `object_info` (the frontend's `graphToPrompt()` rules), and checking a workflow's
-//! dependencies (node classes, model files, input files) against an instance.
+//! ComfyUI workflow formats, offline: loading API- and UI-format workflows, converting UI to API
+//! headlessly with an instance's `object_info` (the frontend's `graphToPrompt()` rules), the one
+//! `object_info` model ([`ObjectInfo`], [`NodeClass`]) the client also returns, and checking a
+//! workflow's dependencies (node classes, model files, input files) against an instance.
+//!
+//! No network code: `comfy-local-comfyui` fetches `object_info` and submits the [`ApiPrompt`]
+//! this crate produces.
 //!
 //! Conversion reproduces frontend 1.27's `graphToPrompt()` (rules in `convert` and `widgets`) and
 //! is checked against the 65 frontend-produced pairs in `fixtures/comfyui/conversion`. Legacy

@@ -1,10 +1,10 @@
 //! Every UI -> API pair of `fixtures/comfyui/conversion` (produced by the real frontend) converts to
 //! exactly the frontend's output, `_meta.title` included; the Export shape converts identically.
 
-use comfy_local_comfyui::workflow::{Workflow, convert_ui_to_api, load};
+use comfy_local_workflow::{Workflow, convert_ui_to_api, load};
 use serde_json::Value;
 
-use crate::workflow_common::{as_json, fixtures, object_info, same, titles};
+use crate::common::{as_json, fixtures, object_info, same, titles};
 
 #[test]
 fn all_corpus_pairs_convert_exactly() {

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use comfy_local_comfyui::workflow::{Inventory, Workflow, check_dependencies, load};
+use comfy_local_workflow::{Inventory, Workflow, check_dependencies, load};
 
-use crate::workflow_common::{fixtures, object_info};
+use crate::common::{fixtures, object_info};
 
 fn inventory(models: &[(&str, &[&str])], inputs: &[&str]) -> Inventory {
     Inventory {

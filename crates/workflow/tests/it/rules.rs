@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::workflow_common::{as_json, convert, node, workflow};
+use crate::common::{as_json, convert, node, workflow};
 
 fn load_image(id: i64, links: &[i64]) -> Value {
     node(

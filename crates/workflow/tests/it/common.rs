@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use comfy_local_comfyui::workflow::{
+use comfy_local_workflow::{
     ApiPrompt, ConvertError, ObjectInfo, Titles, Workflow, convert_ui_to_api, load,
 };
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::error::WorkflowError;
 use super::object_info::ObjectInfo;
 
-const EMBEDDED: &str = include_str!("../../../../fixtures/comfyui/frontend_node_titles.json");
+const EMBEDDED: &str = include_str!("../../../fixtures/comfyui/frontend_node_titles.json");
 
 /// Class name -> default title.
 #[derive(Debug, Clone, Default)]

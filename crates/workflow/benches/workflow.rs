@@ -1,4 +1,4 @@
-//! Workflow benchmarks (release build, `cargo bench -p comfy-local-comfyui --bench workflow`):
+//! Workflow benchmarks (release build, `cargo bench -p comfy-local-workflow --bench workflow`):
 //! `object_info` parse time against its 10 ms budget, conversion of the largest corpus workflow
 //! against its 5 ms budget, and a hostile 100k-node workflow (reported, no budget).
 
@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use comfy_local_comfyui::workflow::{ObjectInfo, Titles, Workflow, convert_ui_to_api, load};
+use comfy_local_workflow::{ObjectInfo, Titles, Workflow, convert_ui_to_api, load};
 use serde_json::json;
 
 fn median(mut f: impl FnMut(), runs: usize) -> Duration {

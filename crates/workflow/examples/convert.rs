@@ -1,10 +1,10 @@
 //! Converts a UI-format workflow to the API format with a saved object_info, printing the API JSON
 //! on stdout (the command `fixtures/comfyui/conversion/check.py` drives):
-//! `cargo run -q --example convert -p comfy-local-comfyui -- --object-info FILE UI.json`
+//! `cargo run -q --example convert -p comfy-local-workflow -- --object-info FILE UI.json`
 
 use std::process::ExitCode;
 
-use comfy_local_comfyui::workflow::{ObjectInfo, Titles, load};
+use comfy_local_workflow::{ObjectInfo, Titles, load};
 
 fn run() -> Result<String, String> {
     let mut args = std::env::args().skip(1);

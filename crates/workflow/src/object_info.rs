@@ -1,6 +1,7 @@
 //! Typed view of `ComfyUI`'s `GET /object_info`: the node classes an instance knows, with their inputs
-//! in the server's declared order, input types, widget options and outputs. Only what conversion
-//! and the dependency check need is typed; everything else is skipped while parsing.
+//! in the server's declared order, input types, widget options and outputs. Only what conversion,
+//! the dependency check and the client's callers need is typed; everything else is skipped while
+//! parsing. This is the workspace's one `object_info` model: the client returns it too.
 
 use std::collections::HashMap;
 
@@ -11,13 +12,13 @@ use serde_json::Value;
 use super::error::WorkflowError;
 
 /// All node classes of one `ComfyUI` instance.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObjectInfo {
     classes: HashMap<String, NodeClass>,
 }
 
 /// One node class (`object_info[class]`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodeClass {
     /// The class name (`class_type` in the API format).
     pub name: String,
@@ -45,7 +46,7 @@ pub enum InputType {
 }
 
 /// One declared input of a node class.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InputSpec {
     /// Input name (the API format's `inputs` key).
     pub name: String,
@@ -216,10 +217,7 @@ impl ObjectInfo {
     fn from_classes(raw: impl IntoIterator<Item = (String, Value)>) -> Self {
         let classes = raw
             .into_iter()
-            .filter_map(|(name, value)| {
-                let class = serde_json::from_value::<RawClass>(value).ok()?;
-                Some((name.clone(), NodeClass::from_raw(name, class)))
-            })
+            .filter_map(|(name, value)| Some((name.clone(), NodeClass::from_value(name, value)?)))
             .collect();
         Self { classes }
     }
@@ -248,9 +246,23 @@ impl ObjectInfo {
     pub fn classes(&self) -> impl Iterator<Item = &NodeClass> {
         self.classes.values()
     }
+
+    /// All class names, sorted.
+    pub fn class_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.classes.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
 }
 
 impl NodeClass {
+    /// One class from its already parsed `object_info` entry (e.g. the answer of
+    /// `GET /object_info/{class}`); `None` when the entry does not have a class's shape.
+    pub fn from_value(name: impl Into<String>, value: Value) -> Option<Self> {
+        let class = serde_json::from_value::<RawClass>(value).ok()?;
+        Some(Self::from_raw(name.into(), class))
+    }
+
     fn from_raw(name: String, raw: RawClass) -> Self {
         let order = raw.input_order.unwrap_or_default();
         let required = ordered(raw.input.required, order.required);
