@@ -27,7 +27,9 @@ use super::error::ConvertError;
 use super::group::GroupConfig;
 use super::object_info::ObjectInfo;
 use super::titles::Titles;
-use super::ui::{SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID, UiGraph, UiNode, UiWorkflow};
+use super::ui::{
+    GroupNodeDef, SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID, SubgraphDef, UiGraph, UiNode, UiWorkflow,
+};
 use super::widgets::{Widget, process_dynamic_prompt, widget_values, widgets_for};
 
 /// Maximum nesting of subgraphs (the frontend has no limit; real workflows use a few levels).
@@ -103,6 +105,20 @@ enum Resolved {
     Widget(Value),
 }
 
+/// One step of the link walk of `resolve_input`.
+enum Step {
+    /// Input slot of a DTO, with the type being resolved when it differs from the input's own.
+    In(usize, i64, Option<String>),
+    /// Output slot of a DTO, with the type being resolved.
+    Out(usize, i64, String),
+}
+
+/// Where one step of the walk leads.
+enum Flow {
+    Next(Step),
+    Done(Option<Resolved>),
+}
+
 struct Converter<'w> {
     ui: &'w UiWorkflow,
     oi: &'w ObjectInfo,
@@ -124,6 +140,46 @@ fn group_name(class: &str) -> Option<&str> {
     class
         .strip_prefix("workflow>")
         .or_else(|| class.strip_prefix("workflow/"))
+}
+
+/// A node's input slots as saved.
+fn slot_inputs(node: &UiNode) -> Vec<DtoInput<'_>> {
+    node.inputs
+        .iter()
+        .map(|s| DtoInput {
+            name: s.name.as_str(),
+            ty: s.ty.as_str(),
+            link: s.link,
+        })
+        .collect()
+}
+
+/// A subgraph instance's inputs: from the definition, each with the link of the saved node's
+/// input of the same name (or, failing that, of the same unused position).
+fn subgraph_inputs<'w>(def: &'w SubgraphDef, node: &'w UiNode) -> Vec<DtoInput<'w>> {
+    let mut used = vec![false; node.inputs.len()];
+    def.inputs
+        .iter()
+        .enumerate()
+        .map(|(i, io)| {
+            let found = node
+                .inputs
+                .iter()
+                .enumerate()
+                .find(|(j, s)| !used[*j] && s.name == io.name)
+                .map(|(j, _)| j)
+                .or_else(|| (i < node.inputs.len() && !used[i]).then_some(i));
+            let link = found.and_then(|j| {
+                used[j] = true;
+                node.inputs[j].link
+            });
+            DtoInput {
+                name: io.name.as_str(),
+                ty: io.ty.as_str(),
+                link,
+            }
+        })
+        .collect()
 }
 
 /// `LiteGraph.isValidConnection`.
@@ -176,6 +232,7 @@ impl<'w> Converter<'w> {
         Ok(c)
     }
 
+    /// Adds `node` as a DTO, then (for a subgraph instance or a legacy group node) its inner nodes.
     fn add_node(
         &mut self,
         graph: &'w UiGraph,
@@ -185,71 +242,9 @@ impl<'w> Converter<'w> {
         depth: usize,
         ancestry: &mut Vec<&'w str>,
     ) -> Result<(), ConvertError> {
-        if self.dtos.len() >= MAX_EXPANDED_NODES {
-            return Err(ConvertError::TooManyNodes {
-                limit: MAX_EXPANDED_NODES,
-            });
-        }
+        self.check_size()?;
         let exec_id = format!("{prefix}{}", node.id);
-        // Each node keeps its own mode, as in frontend 1.27: muting or bypassing a subgraph node
-        // in the editor (Ctrl+M / Ctrl+B) also sets the mode of the nodes inside its definition,
-        // and graphToPrompt reads only the inner node's own mode.
-        let mode = node.mode;
-        let sub = self.ui.subgraphs.get_key_value(node.class.as_str());
-        let (kind, inputs, output_types, subgraph) = if let Some((sg_id, def)) = sub {
-            // Inputs come from the definition; links from the saved node, matched by name.
-            let mut used = vec![false; node.inputs.len()];
-            let inputs = def
-                .inputs
-                .iter()
-                .enumerate()
-                .map(|(i, io)| {
-                    let found = node
-                        .inputs
-                        .iter()
-                        .enumerate()
-                        .find(|(j, s)| !used[*j] && s.name == io.name)
-                        .map(|(j, _)| j)
-                        .or_else(|| (i < node.inputs.len() && !used[i]).then_some(i));
-                    let link = found.and_then(|j| {
-                        used[j] = true;
-                        node.inputs[j].link
-                    });
-                    DtoInput {
-                        name: io.name.as_str(),
-                        ty: io.ty.as_str(),
-                        link,
-                    }
-                })
-                .collect();
-            let outs = def.outputs.iter().map(|o| o.ty.as_str()).collect();
-            (Kind::Subgraph, inputs, outs, Some(sg_id.as_str()))
-        } else {
-            let is_group =
-                group_name(&node.class).is_some_and(|g| self.ui.group_nodes.contains_key(g));
-            let kind = if is_group {
-                Kind::Group
-            } else if is_virtual_class(&node.class) {
-                Kind::Virtual
-            } else {
-                Kind::Regular
-            };
-            let inputs = node
-                .inputs
-                .iter()
-                .map(|s| DtoInput {
-                    name: s.name.as_str(),
-                    ty: s.ty.as_str(),
-                    link: s.link,
-                })
-                .collect();
-            (
-                kind,
-                inputs,
-                node.outputs.iter().map(|o| o.ty.as_str()).collect(),
-                None,
-            )
-        };
+        let (kind, inputs, output_types, subgraph) = self.shape(node);
         let idx = self.dtos.len();
         self.dtos.push(Dto {
             exec_id: exec_id.clone(),
@@ -257,7 +252,10 @@ impl<'w> Converter<'w> {
             graph,
             node,
             kind,
-            mode,
+            // Each node keeps its own mode, as in frontend 1.27: muting or bypassing a subgraph
+            // node in the editor (Ctrl+M / Ctrl+B) also sets the mode of the nodes inside its
+            // definition, and graphToPrompt reads only the inner node's own mode.
+            mode: node.mode,
             wrapper,
             inputs,
             output_types,
@@ -267,34 +265,7 @@ impl<'w> Converter<'w> {
         });
         self.by_exec.entry(exec_id.clone()).or_insert(idx);
         if let Some(sg_id) = subgraph {
-            if depth >= MAX_SUBGRAPH_DEPTH {
-                return Err(ConvertError::TooDeep {
-                    node_id: exec_id,
-                    limit: MAX_SUBGRAPH_DEPTH,
-                });
-            }
-            if ancestry.contains(&sg_id) {
-                return Err(ConvertError::SubgraphCycle {
-                    subgraph_id: sg_id.to_owned(),
-                    node_id: exec_id,
-                });
-            }
-            let Some(def) = self.ui.subgraphs.get(sg_id) else {
-                return Ok(());
-            };
-            ancestry.push(sg_id);
-            let inner_prefix = format!("{exec_id}:");
-            for inner in &def.graph.nodes {
-                self.add_node(
-                    &def.graph,
-                    inner,
-                    &inner_prefix,
-                    Some(idx),
-                    depth + 1,
-                    ancestry,
-                )?;
-            }
-            ancestry.pop();
+            self.expand_subgraph(idx, exec_id, sg_id, depth, ancestry)
         } else if let Some((name, def)) =
             group_name(&node.class).and_then(|g| self.ui.group_nodes.get_key_value(g))
         {
@@ -304,51 +275,131 @@ impl<'w> Converter<'w> {
                     name: name.clone(),
                 });
             }
-            self.dtos[idx].group_name = Some(name.as_str());
-            let cfg = self
-                .group_cfgs
-                .entry(name.as_str())
-                .or_insert_with(|| GroupConfig::build(def, self.oi));
-            let values = cfg.inner_values(node.widgets_values.as_ref());
-            for (i, inner) in def.nodes.iter().enumerate() {
-                if self.dtos.len() >= MAX_EXPANDED_NODES {
-                    return Err(ConvertError::TooManyNodes {
-                        limit: MAX_EXPANDED_NODES,
-                    });
-                }
-                let child = self.dtos.len();
-                let child_id = format!("{exec_id}:{i}");
-                self.dtos.push(Dto {
-                    exec_id: child_id.clone(),
-                    prefix: format!("{exec_id}:"),
-                    graph,
-                    node: inner,
-                    kind: if is_virtual_class(&inner.class) {
-                        Kind::Virtual
-                    } else {
-                        Kind::Regular
-                    },
-                    mode: inner.mode,
-                    wrapper: None,
-                    inputs: inner
-                        .inputs
-                        .iter()
-                        .map(|s| DtoInput {
-                            name: s.name.as_str(),
-                            ty: s.ty.as_str(),
-                            link: s.link,
-                        })
-                        .collect(),
-                    output_types: inner.outputs.iter().map(|o| o.ty.as_str()).collect(),
-                    subgraph: None,
-                    group_name: None,
-                    group_child: Some((idx, i)),
-                });
-                self.by_exec.entry(child_id).or_insert(child);
-                for ((target, widget), v) in &values {
-                    if *target == i {
-                        self.overrides.insert((child, widget.clone()), v.clone());
-                    }
+            self.expand_group(idx, &exec_id, name, def)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn check_size(&self) -> Result<(), ConvertError> {
+        if self.dtos.len() >= MAX_EXPANDED_NODES {
+            return Err(ConvertError::TooManyNodes {
+                limit: MAX_EXPANDED_NODES,
+            });
+        }
+        Ok(())
+    }
+
+    /// A node's kind, inputs, output types and (for a subgraph instance) definition id.
+    fn shape(&self, node: &'w UiNode) -> (Kind, Vec<DtoInput<'w>>, Vec<&'w str>, Option<&'w str>) {
+        if let Some((sg_id, def)) = self.ui.subgraphs.get_key_value(node.class.as_str()) {
+            let outs = def.outputs.iter().map(|o| o.ty.as_str()).collect();
+            return (
+                Kind::Subgraph,
+                subgraph_inputs(def, node),
+                outs,
+                Some(sg_id.as_str()),
+            );
+        }
+        let is_group = group_name(&node.class).is_some_and(|g| self.ui.group_nodes.contains_key(g));
+        let kind = if is_group {
+            Kind::Group
+        } else if is_virtual_class(&node.class) {
+            Kind::Virtual
+        } else {
+            Kind::Regular
+        };
+        (
+            kind,
+            slot_inputs(node),
+            node.outputs.iter().map(|o| o.ty.as_str()).collect(),
+            None,
+        )
+    }
+
+    /// Adds the inner nodes of subgraph instance `idx` (definition `sg_id`), ids `exec_id:inner`.
+    fn expand_subgraph(
+        &mut self,
+        idx: usize,
+        exec_id: String,
+        sg_id: &'w str,
+        depth: usize,
+        ancestry: &mut Vec<&'w str>,
+    ) -> Result<(), ConvertError> {
+        if depth >= MAX_SUBGRAPH_DEPTH {
+            return Err(ConvertError::TooDeep {
+                node_id: exec_id,
+                limit: MAX_SUBGRAPH_DEPTH,
+            });
+        }
+        if ancestry.contains(&sg_id) {
+            return Err(ConvertError::SubgraphCycle {
+                subgraph_id: sg_id.to_owned(),
+                node_id: exec_id,
+            });
+        }
+        let Some(def) = self.ui.subgraphs.get(sg_id) else {
+            return Ok(());
+        };
+        ancestry.push(sg_id);
+        let inner_prefix = format!("{exec_id}:");
+        for inner in &def.graph.nodes {
+            self.add_node(
+                &def.graph,
+                inner,
+                &inner_prefix,
+                Some(idx),
+                depth + 1,
+                ancestry,
+            )?;
+        }
+        ancestry.pop();
+        Ok(())
+    }
+
+    /// Adds the inner nodes of legacy group node `idx` (group `name`), ids `exec_id:index`, with
+    /// the widget values the group node saved for them.
+    fn expand_group(
+        &mut self,
+        idx: usize,
+        exec_id: &str,
+        name: &'w str,
+        def: &'w GroupNodeDef,
+    ) -> Result<(), ConvertError> {
+        self.dtos[idx].group_name = Some(name);
+        let graph = self.dtos[idx].graph;
+        let saved = self.dtos[idx].node.widgets_values.as_ref();
+        let cfg = self
+            .group_cfgs
+            .entry(name)
+            .or_insert_with(|| GroupConfig::build(def, self.oi));
+        let values = cfg.inner_values(saved);
+        for (i, inner) in def.nodes.iter().enumerate() {
+            self.check_size()?;
+            let child = self.dtos.len();
+            let child_id = format!("{exec_id}:{i}");
+            self.dtos.push(Dto {
+                exec_id: child_id.clone(),
+                prefix: format!("{exec_id}:"),
+                graph,
+                node: inner,
+                kind: if is_virtual_class(&inner.class) {
+                    Kind::Virtual
+                } else {
+                    Kind::Regular
+                },
+                mode: inner.mode,
+                wrapper: None,
+                inputs: slot_inputs(inner),
+                output_types: inner.outputs.iter().map(|o| o.ty.as_str()).collect(),
+                subgraph: None,
+                group_name: None,
+                group_child: Some((idx, i)),
+            });
+            self.by_exec.entry(child_id).or_insert(child);
+            for ((target, widget), v) in &values {
+                if *target == i {
+                    self.overrides.insert((child, widget.clone()), v.clone());
                 }
             }
         }
@@ -617,177 +668,204 @@ impl<'w> Converter<'w> {
             .position(|i| valid_connection(i.ty, output_type) && valid_connection(i.ty, ty)))
     }
 
-    /// `ExecutableNodeDTO.resolveInput` as a loop.
+    /// `ExecutableNodeDTO.resolveInput` as a loop: input `start_slot` of DTO `start` resolved to
+    /// the output of an emitted node (or a promoted widget value), `None` when it leads nowhere.
     fn resolve_input(
         &mut self,
         start: usize,
         start_slot: usize,
     ) -> Result<Option<Resolved>, ConvertError> {
-        enum Step {
-            In(usize, i64, Option<String>),
-            Out(usize, i64, String),
-        }
         let mut visited: HashSet<(usize, bool, i64)> = HashSet::new();
         let mut step = Step::In(start, i64::try_from(start_slot).unwrap_or(i64::MAX), None);
         loop {
-            match step {
-                Step::In(d, slot, ty) => {
-                    if !visited.insert((d, false, slot)) {
-                        return Err(ConvertError::Circular {
-                            node_id: self.dtos[d].exec_id.clone(),
-                            slot,
-                        });
-                    }
-                    if let Some((w, index)) = self.dtos[d].group_child {
-                        return Ok(self
-                            .group_child_input(w, index, slot)?
-                            .map(|(o, s)| Resolved::Link(o, s)));
-                    }
-                    let dto = &self.dtos[d];
-                    let input = usize::try_from(slot)
-                        .ok()
-                        .and_then(|s| dto.inputs.get(s))
-                        .ok_or_else(|| ConvertError::NoSuchInput {
-                            node_id: dto.exec_id.clone(),
-                            slot,
-                        })?;
-                    let Some(link_id) = input.link else {
-                        return Ok(None);
-                    };
-                    let Some(link) = dto.graph.links.get(&link_id) else {
-                        return Err(ConvertError::InvalidLink {
-                            node_id: dto.exec_id.clone(),
-                            slot: slot as usize,
-                            input: input.name.to_owned(),
-                            link_id,
-                        });
-                    };
-                    if let (Some(w), true) = (dto.wrapper, link.origin_id == SUBGRAPH_INPUT_ID) {
-                        let wd = &self.dtos[w];
-                        let outer_slot = link.origin_slot;
-                        let wi = usize::try_from(outer_slot)
-                            .ok()
-                            .and_then(|s| wd.inputs.get(s))
-                            .ok_or_else(|| ConvertError::NoSuchInput {
-                                node_id: wd.exec_id.clone(),
-                                slot: outer_slot,
-                            })?;
-                        let Some(outer_id) = wi.link else {
-                            let name = wi.name.to_owned();
-                            return Ok(self.promoted_value(w, &name).map(Resolved::Widget));
-                        };
-                        let Some(outer) = wd.graph.links.get(&outer_id) else {
-                            return Err(ConvertError::InvalidLink {
-                                node_id: wd.exec_id.clone(),
-                                slot: outer_slot as usize,
-                                input: wi.name.to_owned(),
-                                link_id: outer_id,
-                            });
-                        };
-                        step = Step::In(w, outer.target_slot, None);
-                        continue;
-                    }
-                    let Some(origin) = self.find_node(dto.graph, &link.origin_id) else {
-                        return Err(ConvertError::MissingOriginNode {
-                            node_id: dto.exec_id.clone(),
-                            slot: slot as usize,
-                            input: input.name.to_owned(),
-                            origin_id: link.origin_id.clone(),
-                        });
-                    };
-                    let Some(&o) = self.by_exec.get(&format!("{}{}", dto.prefix, origin.id)) else {
-                        return Ok(None);
-                    };
-                    let ty = ty.unwrap_or_else(|| input.ty.to_owned());
-                    step = Step::Out(o, link.origin_slot, ty);
-                }
-                Step::Out(o, slot, ty) => {
-                    if !visited.insert((o, true, slot)) {
-                        return Err(ConvertError::Circular {
-                            node_id: self.dtos[o].exec_id.clone(),
-                            slot,
-                        });
-                    }
-                    let dto = &self.dtos[o];
-                    if dto.kind == Kind::Group {
-                        if dto.mode == MODE_BYPASS {
-                            // Group nodes keep the older rule: the first input of exactly the type.
-                            let s = usize::try_from(slot).ok();
-                            let found = s
-                                .into_iter()
-                                .chain(0..dto.inputs.len())
-                                .find(|&i| dto.inputs.get(i).is_some_and(|x| x.ty == ty));
-                            let Some(i) = found else { return Ok(None) };
-                            step = Step::In(o, i64::try_from(i).unwrap_or(i64::MAX), None);
-                            continue;
-                        }
-                        let (child, s) = self.group_output(o, slot)?;
-                        return Ok(Some(Resolved::Link(child, s)));
-                    }
-                    if dto.mode == MODE_BYPASS {
-                        let Some(i) = self.bypass_slot_index(o, slot, &ty)? else {
-                            return Ok(None);
-                        };
-                        step = Step::In(o, i64::try_from(i).unwrap_or(i64::MAX), None);
-                        continue;
-                    }
-                    match dto.kind {
-                        Kind::Subgraph => {
-                            let def = dto.subgraph.and_then(|id| self.ui.subgraphs.get(id));
-                            let out = def.and_then(|d| {
-                                usize::try_from(slot).ok().and_then(|s| d.outputs.get(s))
-                            });
-                            let (Some(def), Some(out)) = (def, out) else {
-                                return Err(ConvertError::NoSuchOutput {
-                                    node_id: dto.exec_id.clone(),
-                                    slot,
-                                });
-                            };
-                            let link = out
-                                .link_ids
-                                .iter()
-                                .filter_map(|l| def.graph.links.get(l))
-                                .find(|l| l.target_id == SUBGRAPH_OUTPUT_ID)
-                                .or_else(|| {
-                                    def.graph.links.values().find(|l| {
-                                        l.target_id == SUBGRAPH_OUTPUT_ID && l.target_slot == slot
-                                    })
-                                });
-                            let Some(link) = link else { return Ok(None) };
-                            if link.origin_id == SUBGRAPH_INPUT_ID {
-                                return Err(ConvertError::SubgraphPassThrough {
-                                    node_id: dto.exec_id.clone(),
-                                    slot,
-                                });
-                            }
-                            let inner = format!("{}:{}", dto.exec_id, link.origin_id);
-                            let Some(&i) = self.by_exec.get(&inner) else {
-                                return Err(ConvertError::MissingOriginNode {
-                                    node_id: dto.exec_id.clone(),
-                                    slot: slot as usize,
-                                    input: out.name.clone(),
-                                    origin_id: inner,
-                                });
-                            };
-                            step = Step::Out(i, link.origin_slot, ty);
-                        }
-                        Kind::Virtual => {
-                            if usize::try_from(slot)
-                                .ok()
-                                .and_then(|s| dto.inputs.get(s))
-                                .is_some()
-                            {
-                                step = Step::In(o, slot, Some(ty));
-                            } else {
-                                return Ok(None);
-                            }
-                        }
-                        Kind::Regular => return Ok(Some(Resolved::Link(o, slot))),
-                        Kind::Group => return Ok(None),
-                    }
-                }
+            let (d, is_out, slot) = match &step {
+                Step::In(d, slot, _) => (*d, false, *slot),
+                Step::Out(o, slot, _) => (*o, true, *slot),
+            };
+            if !visited.insert((d, is_out, slot)) {
+                return Err(ConvertError::Circular {
+                    node_id: self.dtos[d].exec_id.clone(),
+                    slot,
+                });
+            }
+            let flow = match step {
+                Step::In(d, slot, ty) => self.step_in(d, slot, ty)?,
+                Step::Out(o, slot, ty) => self.step_out(o, slot, ty)?,
+            };
+            match flow {
+                Flow::Next(next) => step = next,
+                Flow::Done(resolved) => return Ok(resolved),
             }
         }
+    }
+
+    /// From input `slot` of DTO `d` to what its link comes from. `ty` is the type being resolved
+    /// when coming back through a virtual node (else the input's own type).
+    fn step_in(&mut self, d: usize, slot: i64, ty: Option<String>) -> Result<Flow, ConvertError> {
+        if let Some((w, index)) = self.dtos[d].group_child {
+            return Ok(Flow::Done(
+                self.group_child_input(w, index, slot)?
+                    .map(|(o, s)| Resolved::Link(o, s)),
+            ));
+        }
+        let dto = &self.dtos[d];
+        let input = usize::try_from(slot)
+            .ok()
+            .and_then(|s| dto.inputs.get(s))
+            .ok_or_else(|| ConvertError::NoSuchInput {
+                node_id: dto.exec_id.clone(),
+                slot,
+            })?;
+        let Some(link_id) = input.link else {
+            return Ok(Flow::Done(None));
+        };
+        let Some(link) = dto.graph.links.get(&link_id) else {
+            return Err(ConvertError::InvalidLink {
+                node_id: dto.exec_id.clone(),
+                slot: slot as usize,
+                input: input.name.to_owned(),
+                link_id,
+            });
+        };
+        if let (Some(w), true) = (dto.wrapper, link.origin_id == SUBGRAPH_INPUT_ID) {
+            return self.wrapper_input(w, link.origin_slot);
+        }
+        let Some(origin) = self.find_node(dto.graph, &link.origin_id) else {
+            return Err(ConvertError::MissingOriginNode {
+                node_id: dto.exec_id.clone(),
+                slot: slot as usize,
+                input: input.name.to_owned(),
+                origin_id: link.origin_id.clone(),
+            });
+        };
+        let Some(&o) = self.by_exec.get(&format!("{}{}", dto.prefix, origin.id)) else {
+            return Ok(Flow::Done(None));
+        };
+        let ty = ty.unwrap_or_else(|| input.ty.to_owned());
+        Ok(Flow::Next(Step::Out(o, link.origin_slot, ty)))
+    }
+
+    /// Out of a subgraph through its input `outer_slot`: to what feeds that input of wrapper
+    /// `w` outside, or the wrapper's promoted widget value when nothing is linked there.
+    fn wrapper_input(&mut self, w: usize, outer_slot: i64) -> Result<Flow, ConvertError> {
+        let wd = &self.dtos[w];
+        let wi = usize::try_from(outer_slot)
+            .ok()
+            .and_then(|s| wd.inputs.get(s))
+            .ok_or_else(|| ConvertError::NoSuchInput {
+                node_id: wd.exec_id.clone(),
+                slot: outer_slot,
+            })?;
+        let Some(outer_id) = wi.link else {
+            let name = wi.name.to_owned();
+            return Ok(Flow::Done(
+                self.promoted_value(w, &name).map(Resolved::Widget),
+            ));
+        };
+        let Some(outer) = wd.graph.links.get(&outer_id) else {
+            return Err(ConvertError::InvalidLink {
+                node_id: wd.exec_id.clone(),
+                slot: outer_slot as usize,
+                input: wi.name.to_owned(),
+                link_id: outer_id,
+            });
+        };
+        Ok(Flow::Next(Step::In(w, outer.target_slot, None)))
+    }
+
+    /// From output `slot` of DTO `o` (resolving type `ty`): a regular node is the answer; a
+    /// bypassed, virtual, subgraph or group node passes on to another slot.
+    fn step_out(&self, o: usize, slot: i64, ty: String) -> Result<Flow, ConvertError> {
+        let dto = &self.dtos[o];
+        if dto.kind == Kind::Group {
+            if dto.mode == MODE_BYPASS {
+                // Group nodes keep the older rule: the first input of exactly the type.
+                let s = usize::try_from(slot).ok();
+                let found = s
+                    .into_iter()
+                    .chain(0..dto.inputs.len())
+                    .find(|&i| dto.inputs.get(i).is_some_and(|x| x.ty == ty));
+                let Some(i) = found else {
+                    return Ok(Flow::Done(None));
+                };
+                return Ok(Flow::Next(Step::In(
+                    o,
+                    i64::try_from(i).unwrap_or(i64::MAX),
+                    None,
+                )));
+            }
+            let (child, s) = self.group_output(o, slot)?;
+            return Ok(Flow::Done(Some(Resolved::Link(child, s))));
+        }
+        if dto.mode == MODE_BYPASS {
+            let Some(i) = self.bypass_slot_index(o, slot, &ty)? else {
+                return Ok(Flow::Done(None));
+            };
+            return Ok(Flow::Next(Step::In(
+                o,
+                i64::try_from(i).unwrap_or(i64::MAX),
+                None,
+            )));
+        }
+        match dto.kind {
+            Kind::Subgraph => self.subgraph_output(o, slot, ty),
+            Kind::Virtual => {
+                let has_input = usize::try_from(slot)
+                    .ok()
+                    .and_then(|s| dto.inputs.get(s))
+                    .is_some();
+                Ok(if has_input {
+                    Flow::Next(Step::In(o, slot, Some(ty)))
+                } else {
+                    Flow::Done(None)
+                })
+            }
+            Kind::Regular => Ok(Flow::Done(Some(Resolved::Link(o, slot)))),
+            Kind::Group => Ok(Flow::Done(None)),
+        }
+    }
+
+    /// Into subgraph instance `o` through its output `slot`: to the inner node wired to it.
+    fn subgraph_output(&self, o: usize, slot: i64, ty: String) -> Result<Flow, ConvertError> {
+        let dto = &self.dtos[o];
+        let def = dto.subgraph.and_then(|id| self.ui.subgraphs.get(id));
+        let out = def.and_then(|d| usize::try_from(slot).ok().and_then(|s| d.outputs.get(s)));
+        let (Some(def), Some(out)) = (def, out) else {
+            return Err(ConvertError::NoSuchOutput {
+                node_id: dto.exec_id.clone(),
+                slot,
+            });
+        };
+        let link = out
+            .link_ids
+            .iter()
+            .filter_map(|l| def.graph.links.get(l))
+            .find(|l| l.target_id == SUBGRAPH_OUTPUT_ID)
+            .or_else(|| {
+                def.graph
+                    .links
+                    .values()
+                    .find(|l| l.target_id == SUBGRAPH_OUTPUT_ID && l.target_slot == slot)
+            });
+        let Some(link) = link else {
+            return Ok(Flow::Done(None));
+        };
+        if link.origin_id == SUBGRAPH_INPUT_ID {
+            return Err(ConvertError::SubgraphPassThrough {
+                node_id: dto.exec_id.clone(),
+                slot,
+            });
+        }
+        let inner = format!("{}:{}", dto.exec_id, link.origin_id);
+        let Some(&i) = self.by_exec.get(&inner) else {
+            return Err(ConvertError::MissingOriginNode {
+                node_id: dto.exec_id.clone(),
+                slot: slot as usize,
+                input: out.name.clone(),
+                origin_id: inner,
+            });
+        };
+        Ok(Flow::Next(Step::Out(i, link.origin_slot, ty)))
     }
 
     fn title(&self, dto: usize, titles: &'w Titles) -> String {
