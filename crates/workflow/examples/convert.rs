@@ -21,9 +21,9 @@ fn run() -> Result<String, String> {
     let oi_path = object_info.ok_or(usage)?;
     let ui_path = ui.ok_or(usage)?;
     let oi_bytes = std::fs::read(&oi_path).map_err(|e| format!("{oi_path}: {e}"))?;
-    let oi = ObjectInfo::parse(&oi_bytes).map_err(|e| format!("{oi_path}: {e}"))?;
+    let oi = ObjectInfo::parse(&oi_bytes).map_err(|e| format!("{oi_path}: {}", chain(&e)))?;
     let bytes = std::fs::read(&ui_path).map_err(|e| format!("{ui_path}: {e}"))?;
-    let workflow = load(&bytes).map_err(|e| format!("{ui_path}: {e}"))?;
+    let workflow = load(&bytes).map_err(|e| format!("{ui_path}: {}", chain(&e)))?;
     let prompt = workflow
         .to_api(&oi, &Titles::embedded())
         .map_err(|e| format!("{ui_path}: {e}"))?;
@@ -42,4 +42,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, `: `-separated.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }

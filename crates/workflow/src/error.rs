@@ -1,10 +1,11 @@
 //! Errors of loading workflows and `object_info`, and of converting UI workflows to the API format.
 
-/// A workflow or `object_info` document could not be read.
+/// A workflow or `object_info` document could not be read. A variant with a cause (the JSON
+/// parser's) keeps it as [`std::error::Error::source`], not in its own message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WorkflowError {
-    #[error("workflow is not valid JSON: {source}")]
+    #[error("workflow is not valid JSON")]
     Json {
         #[source]
         source: serde_json::Error,
@@ -20,12 +21,12 @@ pub enum WorkflowError {
     BadApiNode { node_id: String, reason: String },
     #[error("UI workflow is malformed at {path}: {reason}")]
     Malformed { path: String, reason: String },
-    #[error("object_info is not valid JSON (expected the body of GET /object_info): {source}")]
+    #[error("object_info is not valid JSON (expected the body of GET /object_info)")]
     ObjectInfoJson {
         #[source]
         source: serde_json::Error,
     },
-    #[error("node titles file is not a JSON object of class -> title: {source}")]
+    #[error("node titles file is not a JSON object of class -> title")]
     TitlesJson {
         #[source]
         source: serde_json::Error,

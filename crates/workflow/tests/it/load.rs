@@ -3,7 +3,7 @@
 
 use comfy_local_workflow::{Workflow, load, load_api};
 
-use crate::common::fixtures;
+use crate::common::{chain, fixtures};
 
 #[test]
 fn detects_each_format() {
@@ -49,18 +49,18 @@ fn errors_say_what_was_found() {
             format!(
                 "{} => {}",
                 String::from_utf8_lossy(c),
-                load(c).expect_err("must fail")
+                chain(&load(c).expect_err("must fail"))
             )
         })
         .collect();
     out.push(format!(
         "UI as API => {}",
-        load_api(&ui).expect_err("UI where API expected")
+        chain(&load_api(&ui).expect_err("UI where API expected"))
     ));
     let deep = "[".repeat(100_000);
     out.push(format!(
         "deeply nested => {}",
-        load(deep.as_bytes()).expect_err("too deep")
+        chain(&load(deep.as_bytes()).expect_err("too deep"))
     ));
     insta::assert_snapshot!("load_errors", out.join("\n"));
 }
