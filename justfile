@@ -30,7 +30,7 @@ bench-comfyui:
 
 # object_info parse and UI -> API conversion against their budgets.
 bench-workflow:
-    cargo bench -p comfy-local-comfyui --bench workflow
+    cargo bench -p comfy-local-workflow --bench workflow
 
 # Check every UI -> API pair of the real frontend with the fixture's own check.py.
 check-conversion:

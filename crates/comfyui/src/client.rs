@@ -7,16 +7,18 @@ use std::io::{Read, Write};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::{ComfyError, parse_node_errors, parse_rejection};
 use crate::multipart::{Form, content_type_for};
 use crate::types::{
-    Features, HistoryEntry, NodeClass, ObjectInfo, OutputFile, PromptAccepted, QueueItem,
-    QueueState, SystemStats, UploadedFile,
+    Features, HistoryEntry, OutputFile, PromptAccepted, QueueItem, QueueState, SystemStats,
+    UploadedFile,
 };
 use crate::ws::EventSocket;
+use crate::{NodeClass, ObjectInfo};
 
 /// Where the server's routes live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -429,10 +431,17 @@ impl ComfyClient {
         decode(&url, status, &body)
     }
 
-    fn post(&self, path: &str, body: Option<&Value>) -> Result<(String, u16, Vec<u8>), ComfyError> {
+    fn post(
+        &self,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<(String, u16, Vec<u8>), ComfyError> {
         let url = self.url(path)?;
         let payload = match body {
-            Some(v) => Payload::Json(serde_json::to_vec(v).unwrap_or_default()),
+            Some(v) => match serde_json::to_vec(v) {
+                Ok(bytes) => Payload::Json(bytes),
+                Err(source) => return Err(ComfyError::Serialize { url, source }),
+            },
             None => Payload::Empty,
         };
         let (status, bytes) = self.raw(&ureq::http::Method::POST, &url, payload, None)?;
@@ -453,7 +462,8 @@ impl ComfyClient {
         self.get_json("/system_stats")
     }
 
-    /// `GET /object_info`: every node class, raw JSON with typed accessors.
+    /// `GET /object_info`: every node class (a class of an unexpected shape, e.g. an odd custom
+    /// node, is left out rather than failing the whole answer).
     pub fn object_info(&self) -> Result<ObjectInfo, ComfyError> {
         let url = self.url("/object_info")?;
         let v: Value = self.get_json("/object_info")?;
@@ -468,8 +478,10 @@ impl ComfyClient {
 
     /// `GET /object_info/{class}`: one class, `None` when the server does not know it (it answers `{}`).
     pub fn object_info_class(&self, class: &str) -> Result<Option<NodeClass>, ComfyError> {
-        let v: Value = self.get_json(&format!("/object_info/{}", encode(class)))?;
-        Ok(v.get(class).and_then(|c| NodeClass::from_value(class, c)))
+        let mut v: Value = self.get_json(&format!("/object_info/{}", encode(class)))?;
+        Ok(v.get_mut(class)
+            .map(Value::take)
+            .and_then(|c| NodeClass::from_value(class, c)))
     }
 
     /// `GET /queue`.
@@ -524,10 +536,12 @@ impl ComfyClient {
         self.post_ok("/queue", Some(&json!({"delete": prompt_ids})))
     }
 
-    /// `POST /prompt` with our client id; a rejection is [`ComfyError::PromptRejected`] with every node error.
+    /// `POST /prompt` with our client id: `prompt` is an API-format prompt (e.g.
+    /// `comfy-local-workflow`'s `ApiPrompt`, or JSON). A prompt that cannot be serialised is
+    /// [`ComfyError::Serialize`]; a rejection is [`ComfyError::PromptRejected`] with every node error.
     pub fn submit(
         &self,
-        prompt: &Value,
+        prompt: &impl Serialize,
         opts: &SubmitOptions,
     ) -> Result<PromptAccepted, ComfyError> {
         self.submit_as(prompt, opts, &self.client_id)
@@ -535,21 +549,20 @@ impl ComfyClient {
 
     pub(crate) fn submit_as(
         &self,
-        prompt: &Value,
+        prompt: &impl Serialize,
         opts: &SubmitOptions,
         client_id: &str,
     ) -> Result<PromptAccepted, ComfyError> {
-        let mut body = json!({
-            "prompt": prompt,
-            "client_id": client_id,
-            "prompt_id": opts.prompt_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        });
-        if opts.front {
-            body["front"] = Value::Bool(true);
-        }
-        if let Some(extra) = &opts.extra_data {
-            body["extra_data"] = extra.clone();
-        }
+        let body = PromptBody {
+            prompt,
+            client_id,
+            prompt_id: opts
+                .prompt_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            front: opts.front.then_some(true),
+            extra_data: opts.extra_data.as_ref(),
+        };
         let (url, status, bytes) = self.post("/prompt", Some(&body))?;
         if status == 200 {
             let v: Value = decode(&url, status, &bytes)?;
@@ -823,14 +836,26 @@ impl ComfyClient {
         }
     }
 
-    /// Submits `prompt` and follows it to the end: see [`crate::Run`].
+    /// Submits `prompt` (as [`ComfyClient::submit`] does) and follows it to the end: see [`crate::Run`].
     pub fn run(
         &self,
-        prompt: &Value,
+        prompt: &impl Serialize,
         opts: crate::RunOptions,
     ) -> Result<crate::Run<'_>, ComfyError> {
         crate::Run::start(self, prompt, opts)
     }
+}
+
+/// The body of `POST /prompt`.
+#[derive(Serialize)]
+struct PromptBody<'a, P> {
+    prompt: &'a P,
+    client_id: &'a str,
+    prompt_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    front: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extra_data: Option<&'a Value>,
 }
 
 fn validate_upload_name(name: &str) -> Result<(), ComfyError> {

@@ -6,6 +6,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// Everything that can go wrong talking to a ComfyUI server.
+///
+/// A variant with a cause keeps it as [`std::error::Error::source`] and leaves it out of its own
+/// message: print the chain (`{:#}` of an `anyhow::Error`, or walk `source()`) to see it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ComfyError {
@@ -14,7 +17,7 @@ pub enum ComfyError {
     InvalidUrl { url: String, reason: String },
 
     /// The connection could not be made, or broke, before an answer arrived.
-    #[error("cannot reach ComfyUI at {url}: {source}")]
+    #[error("cannot reach ComfyUI at {url}")]
     Transport {
         url: String,
         #[source]
@@ -77,7 +80,7 @@ pub enum ComfyError {
     RunTimeout { prompt_id: String, after: Duration },
 
     /// The WebSocket handshake or a read failed.
-    #[error("WebSocket {url}: {source}")]
+    #[error("WebSocket {url}")]
     WebSocket {
         url: String,
         #[source]
@@ -85,7 +88,7 @@ pub enum ComfyError {
     },
 
     /// Writing a downloaded file to the caller's writer failed.
-    #[error("writing the download from {url} failed: {source}")]
+    #[error("writing the download from {url} failed")]
     Write {
         url: String,
         #[source]
@@ -102,13 +105,39 @@ pub enum ComfyError {
     )]
     PromptLost { prompt_id: String, url: String },
 
+    /// A request body (the prompt given to `submit`/`run`) could not be serialised to JSON, e.g.
+    /// a map with non-string keys or a `Serialize` impl that fails.
+    #[error("the request body for {url} cannot be serialised to JSON")]
+    Serialize {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
     /// Reading an upload from the caller's reader failed.
-    #[error("reading the upload {name:?} failed: {source}")]
+    #[error("reading the upload {name:?} failed")]
     Read {
         name: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// An error and its causes on one line, `: `-separated (as `anyhow`'s `{:#}` prints them). A
+/// cause whose text already ends the line is not repeated: some dependencies' errors (tungstenite's
+/// `IO error: {0}`) print their own cause and return it as `source()` too.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 fn body_suffix(body: &str) -> String {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::client::{ComfyClient, SubmitOptions};
-use crate::error::ComfyError;
+use crate::error::{ComfyError, chain};
 use crate::events::Event;
 use crate::types::{HistoryEntry, Outputs, PromptAccepted};
 use crate::ws::EventSocket;
@@ -152,7 +152,7 @@ pub struct Run<'c> {
 impl<'c> Run<'c> {
     pub(crate) fn start(
         client: &'c ComfyClient,
-        prompt: &Value,
+        prompt: &impl serde::Serialize,
         opts: RunOptions,
     ) -> Result<Self, ComfyError> {
         let mut pending = VecDeque::new();
@@ -175,10 +175,8 @@ impl<'c> Run<'c> {
             None => match EventSocket::connect(client, &ws_client_id) {
                 Ok(s) => Some(s),
                 Err(e) => {
-                    tracing::debug!(error = %e, "WebSocket unavailable, following the prompt by polling history");
-                    pending.push_back(Event::SocketLost {
-                        reason: e.to_string(),
-                    });
+                    tracing::debug!(error = %chain(&e), "WebSocket unavailable, following the prompt by polling history");
+                    pending.push_back(Event::SocketLost { reason: chain(&e) });
                     pending.push_back(Event::PollingFallback);
                     None
                 }
@@ -326,7 +324,7 @@ impl<'c> Run<'c> {
                     self.result = Some(Err(e));
                     return true;
                 }
-                tracing::debug!(error = %e, "history check failed; will retry");
+                tracing::debug!(error = %chain(&e), "history check failed; will retry");
                 false
             }
         }
@@ -483,9 +481,8 @@ impl<'c> Run<'c> {
                 Err(e) => {
                     self.socket = None;
                     self.ws_saw_everything = false;
-                    self.pending.push_back(Event::SocketLost {
-                        reason: e.to_string(),
-                    });
+                    self.pending
+                        .push_back(Event::SocketLost { reason: chain(&e) });
                     if self.reconnect() {
                         self.pending.push_back(Event::Reconnected);
                         // Events sent while we were away are gone: ask history (and the queue,

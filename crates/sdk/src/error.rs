@@ -2,8 +2,8 @@
 
 use camino::Utf8PathBuf;
 use comfy_local_comfyui::ComfyError;
-use comfy_local_comfyui::workflow::{ConvertError, DependencyReport, WorkflowError};
 use comfy_local_providers::ProviderError;
+use comfy_local_workflow::{ConvertError, DependencyReport, WorkflowError};
 
 use crate::connection::UnknownInstance;
 

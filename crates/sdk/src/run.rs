@@ -6,9 +6,11 @@ use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use comfy_local_comfyui::workflow::{ApiPrompt, Workflow};
-use comfy_local_comfyui::{ComfyClient, ComfyError, Event, OutputFile, RunOptions, UploadOptions};
+use comfy_local_comfyui::{
+    ComfyClient, ComfyError, Event, OutputFile, Outputs, RunOptions, RunOutcome, UploadOptions,
+};
 use comfy_local_config::Config;
+use comfy_local_workflow::{ApiPrompt, ObjectInfo, Workflow};
 use serde::Serialize;
 
 use crate::SdkError;
@@ -161,42 +163,13 @@ pub fn run_workflow(
     let target = client_for(config, req.instance.as_deref())?;
     let (instance, client) = (target.instance.clone(), &target.client);
     let object_info = object_info_from(client)?;
-    let mut prompt = match to_api(&req.workflow, &wf, &object_info) {
-        Ok(p) => p,
-        Err(convert_error) => {
-            // A UI workflow with node classes the instance lacks cannot be converted; list
-            // everything missing (models and inputs too) rather than only the classes.
-            let inventory = inventory(client, object_info)?;
-            let report = check(&wf, &inventory);
-            if report.is_complete() {
-                return Err(convert_error);
-            }
-            return Err(SdkError::MissingDependencies {
-                report: Box::new(report),
-            });
-        }
-    };
+    let (mut prompt, object_info) = convert_or_report(client, &req.workflow, &wf, object_info)?;
     on_step(RunStep::Prepared {
         instance: &instance,
         nodes: prompt.len(),
         converted: matches!(wf, Workflow::Ui(_)),
     });
-
-    // The dependency check comes before any upload: files given with --input count as present
-    // under the name they will be uploaded as (uploads overwrite, so ComfyUI keeps that name).
-    let mut inventory = inventory(client, object_info)?;
-    let mut checked = prompt.clone();
-    for input in &req.inputs {
-        let name = planned_name(&prompt, input)?;
-        point_node_at(&mut checked, input, &name)?;
-        inventory.input_files.push(name);
-    }
-    let report = check(&Workflow::Api(checked), &inventory);
-    if !report.is_complete() {
-        return Err(SdkError::MissingDependencies {
-            report: Box::new(report),
-        });
-    }
+    check_with_inputs(client, object_info, &prompt, &req.inputs)?;
     for input in &req.inputs {
         let uploaded = upload_input(client, &mut prompt, input)?;
         on_step(RunStep::Uploaded {
@@ -210,31 +183,97 @@ pub fn run_workflow(
         path: req.out_dir.clone(),
         source,
     })?;
-    let prompt_value = serde_json::to_value(&prompt).unwrap_or_default();
-    let run = client.run(&prompt_value, RunOptions::default())?;
+    let (prompt_id, outcome) = submit_and_follow(client, &prompt, interrupter, on_step)?;
+    let outputs = save_outputs(client, &outcome.outputs, &req.out_dir, on_step)?;
+    Ok(RunSummary {
+        instance,
+        prompt_id,
+        outputs,
+        used_polling: outcome.used_polling,
+        seconds: outcome.elapsed.as_secs_f64(),
+    })
+}
+
+/// The API form of the workflow; when it cannot be converted (a UI workflow with node classes
+/// the instance lacks), everything missing (models and inputs too) rather than only the classes.
+fn convert_or_report(
+    client: &ComfyClient,
+    path: &Utf8Path,
+    wf: &Workflow,
+    object_info: ObjectInfo,
+) -> Result<(ApiPrompt, ObjectInfo), SdkError> {
+    match to_api(path, wf, &object_info) {
+        Ok(prompt) => Ok((prompt, object_info)),
+        Err(convert_error) => {
+            let inventory = inventory(client, object_info)?;
+            let report = check(wf, &inventory);
+            if report.is_complete() {
+                return Err(convert_error);
+            }
+            Err(SdkError::MissingDependencies {
+                report: Box::new(report),
+            })
+        }
+    }
+}
+
+/// The dependency check, before any upload: files given with --input count as present under the
+/// name they will be uploaded as (uploads overwrite, so ComfyUI keeps that name).
+fn check_with_inputs(
+    client: &ComfyClient,
+    object_info: ObjectInfo,
+    prompt: &ApiPrompt,
+    inputs: &[InputSpec],
+) -> Result<(), SdkError> {
+    let mut inventory = inventory(client, object_info)?;
+    let mut checked = prompt.clone();
+    for input in inputs {
+        let name = planned_name(prompt, input)?;
+        point_node_at(&mut checked, input, &name)?;
+        inventory.input_files.push(name);
+    }
+    let report = check(&Workflow::Api(checked), &inventory);
+    if !report.is_complete() {
+        return Err(SdkError::MissingDependencies {
+            report: Box::new(report),
+        });
+    }
+    Ok(())
+}
+
+/// Submits the prompt (Ctrl-C from now on interrupts it on the server) and follows it to the end.
+fn submit_and_follow(
+    client: &ComfyClient,
+    prompt: &ApiPrompt,
+    interrupter: &Interrupter,
+    on_step: &mut dyn FnMut(RunStep<'_>),
+) -> Result<(String, RunOutcome), SdkError> {
+    let run = client.run(prompt, RunOptions::default())?;
     let prompt_id = run.prompt_id().to_owned();
     interrupter.arm(client.base_url(), &prompt_id);
     on_step(RunStep::Submitted {
         prompt_id: &prompt_id,
     });
-    let outcome = run.wait_with(|event| on_step(RunStep::Event(event)));
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(ComfyError::Interrupted { prompt_id, .. }) => {
-            return Err(SdkError::Interrupted { prompt_id });
-        }
-        Err(e) => return Err(e.into()),
-    };
+    match run.wait_with(|event| on_step(RunStep::Event(event))) {
+        Ok(outcome) => Ok((prompt_id, outcome)),
+        Err(ComfyError::Interrupted { prompt_id, .. }) => Err(SdkError::Interrupted { prompt_id }),
+        Err(e) => Err(e.into()),
+    }
+}
 
+/// Downloads every output file into `out_dir`, previews (type temp) excepted: they are not
+/// results, and ComfyUI's UI does not keep them either.
+fn save_outputs(
+    client: &ComfyClient,
+    outputs: &Outputs,
+    out_dir: &Utf8Path,
+    on_step: &mut dyn FnMut(RunStep<'_>),
+) -> Result<Vec<SavedOutput>, SdkError> {
     let mut saved = Vec::new();
-    for (node, output) in &outcome.outputs {
+    for (node, output) in outputs {
         for (kind, files) in &output.files {
-            for file in files {
-                // Previews (type temp) are not results; ComfyUI's UI does not keep them either.
-                if file.kind == "temp" {
-                    continue;
-                }
-                let (path, bytes) = save_output(client, file, &req.out_dir)?;
+            for file in files.iter().filter(|f| f.kind != "temp") {
+                let (path, bytes) = save_output(client, file, out_dir)?;
                 on_step(RunStep::Saved { path: &path, bytes });
                 saved.push(SavedOutput {
                     node: node.clone(),
@@ -245,13 +284,7 @@ pub fn run_workflow(
             }
         }
     }
-    Ok(RunSummary {
-        instance,
-        prompt_id,
-        outputs: saved,
-        used_polling: outcome.used_polling,
-        seconds: outcome.elapsed.as_secs_f64(),
-    })
+    Ok(saved)
 }
 
 /// Input names a loader node takes a file from.

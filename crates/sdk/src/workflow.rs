@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use camino::Utf8Path;
-use comfy_local_comfyui::workflow::{
-    self, ApiPrompt, DependencyReport, Inventory, ObjectInfo, Titles, Workflow,
-};
 use comfy_local_comfyui::{ClientOptions, ComfyClient};
 use comfy_local_config::Config;
 use comfy_local_providers::{InstanceProvider as _, VastAiProvider};
+
+/// The workflow model these operations take and return (from `comfy-local-workflow`).
+pub use comfy_local_workflow::{ApiPrompt, DependencyReport, Inventory, ObjectInfo, Workflow};
+use comfy_local_workflow::{Titles, check_dependencies, load};
 
 use crate::SdkError;
 use crate::connection::{connect_any, connect_options, instance_or_default};
@@ -95,7 +96,7 @@ pub fn object_info_from_file(path: &Utf8Path) -> Result<ObjectInfo, SdkError> {
 
 /// Fetches an instance's object_info.
 pub fn object_info_from(client: &ComfyClient) -> Result<ObjectInfo, SdkError> {
-    Ok(ObjectInfo::from_value(client.object_info()?.into_raw()))
+    Ok(client.object_info()?)
 }
 
 /// Loads a workflow file (UI or API format).
@@ -105,7 +106,7 @@ pub fn load_workflow(path: &Utf8Path) -> Result<Workflow, SdkError> {
         path: path.to_owned(),
         source,
     })?;
-    workflow::load(&bytes).map_err(|source| SdkError::Workflow {
+    load(&bytes).map_err(|source| SdkError::Workflow {
         path: path.to_string(),
         source,
     })
@@ -165,5 +166,5 @@ fn input_files(object_info: &ObjectInfo) -> Vec<String> {
 
 /// Checks a workflow against an instance's inventory.
 pub fn check(wf: &Workflow, inventory: &Inventory) -> DependencyReport {
-    workflow::check_dependencies(wf, inventory)
+    check_dependencies(wf, inventory)
 }

@@ -1,7 +1,7 @@
 //! Every endpoint against the fake: typed answers match the recording.
 
 use comfy_local_comfyui::{
-    ApiPrefix, ClientOptions, ComfyClient, OutputFile, SubmitOptions, UploadOptions,
+    ApiPrefix, ClientOptions, ComfyClient, InputSpec, OutputFile, SubmitOptions, UploadOptions,
 };
 use comfy_local_fake_comfyui::fixtures::{fixtures_dir, recorded_body};
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
@@ -51,7 +51,7 @@ fn system_stats_features_models_embeddings_and_object_info() {
     assert_eq!(
         save.required
             .iter()
-            .map(|(n, _)| n.as_str())
+            .map(|i| i.name.as_str())
             .collect::<Vec<_>>(),
         ["images", "filename_prefix"]
     );
@@ -65,35 +65,35 @@ fn system_stats_features_models_embeddings_and_object_info() {
         None
     );
     // Combos in both formats, and model lists as the server knows them.
-    assert_eq!(one.input_type("upscale_method").as_deref(), Some("COMBO"));
-    assert_eq!(
-        one.combo_options("upscale_method").expect("combo")[0],
-        "nearest-exact"
-    );
-    assert_eq!(one.input_type("width").as_deref(), Some("INT"));
-    assert_eq!(one.combo_options("width"), None);
+    let upscale = one.input("upscale_method").expect("upscale_method");
+    assert_eq!(upscale.type_name(), "COMBO");
+    assert_eq!(upscale.combo_options().expect("combo")[0], "nearest-exact");
+    let width = one.input("width").expect("width");
+    assert_eq!(width.type_name(), "INT");
+    assert_eq!(width.combo_options(), None);
     let ckpt = info.class("CheckpointLoaderSimple").expect("loader");
     assert_eq!(
-        ckpt.combo_options("ckpt_name").expect("combo"),
-        ["a.safetensors"]
+        ckpt.input("ckpt_name").and_then(InputSpec::combo_options),
+        Some(&[json!("a.safetensors")][..])
     );
-    let is_new_combo =
-        |spec: &serde_json::Value| spec.get(0).and_then(|t| t.as_str()) == Some("COMBO");
-    let new_style = info
-        .class_names()
-        .into_iter()
-        .filter_map(|c| info.class(c))
-        .find(|c| c.required.iter().any(|(_, spec)| is_new_combo(spec)))
-        .expect("object_info has COMBO-typed inputs");
-    let (name, _) = new_style
-        .required
+    // The new combo format (`["COMBO", {"options": [...]}]`) is read too.
+    let raw = comfy_local_fake_comfyui::fixtures::object_info();
+    let (class, name) = raw
+        .as_object()
+        .expect("object")
         .iter()
-        .find(|(_, spec)| is_new_combo(spec))
-        .expect("combo input");
+        .find_map(|(class, c)| {
+            c["input"]["required"]
+                .as_object()?
+                .iter()
+                .find(|(_, spec)| spec[0] == "COMBO" && spec[1]["options"].is_array())
+                .map(|(name, _)| (class.clone(), name.clone()))
+        })
+        .expect("object_info has COMBO-typed inputs");
+    let spec = info.class(&class).and_then(|c| c.input(&name));
     assert!(
-        new_style.combo_options(name).is_some(),
-        "{} {name}",
-        new_style.name
+        spec.and_then(InputSpec::combo_options).is_some(),
+        "{class} {name}"
     );
     assert_eq!(client.queue_remaining().expect("prompt"), 0);
     client.free(true, true).expect("free");

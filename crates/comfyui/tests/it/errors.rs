@@ -193,3 +193,32 @@ fn run_failures_read_well() {
         .collect();
     insta::assert_snapshot!(messages.join("\n"));
 }
+
+/// A prompt whose `Serialize` fails (as a map with non-string keys does).
+struct Unserialisable;
+
+impl serde::Serialize for Unserialisable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("no JSON form"))
+    }
+}
+
+#[test]
+fn a_prompt_that_cannot_be_serialised_is_a_typed_error_and_nothing_is_sent() {
+    let fake = FakeComfy::start(FakeOptions::default());
+    let client = client(&fake);
+    let err = client
+        .submit(&Unserialisable, &SubmitOptions::default())
+        .expect_err("cannot serialise");
+    let ComfyError::Serialize { url, source } = &err else {
+        panic!("expected Serialize, got {err:?}");
+    };
+    assert!(url.ends_with("/prompt"), "{url}");
+    assert_eq!(source.to_string(), "no JSON form");
+    let err = client
+        .run(&Unserialisable, comfy_local_comfyui::RunOptions::default())
+        .expect_err("cannot serialise");
+    assert!(matches!(err, ComfyError::Serialize { .. }), "{err:?}");
+    assert!(client.history_list(None).expect("history").is_empty());
+    assert_eq!(client.queue_remaining().expect("queue"), 0);
+}

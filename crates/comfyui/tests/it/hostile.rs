@@ -213,6 +213,11 @@ fn transport_timeout_and_status_errors_are_distinct() {
         matches!(&err, ComfyError::Transport { url, .. } if url.contains(&port.to_string())),
         "{err:?}"
     );
+    // The cause is the source, not part of the message, so printing the chain shows it once.
+    let cause = std::error::Error::source(&err)
+        .expect("the transport error")
+        .to_string();
+    assert!(!err.to_string().contains(&cause), "{err}");
 }
 
 #[test]

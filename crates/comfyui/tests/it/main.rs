@@ -1,5 +1,5 @@
 //! Integration tests of comfy-local-comfyui: the client against the fake server and hostile raw
-//! TCP servers, and the workflow formats against the frontend's conversion corpus.
+//! TCP servers.
 
 // "ComfyUI" is a product name in prose, not code to put in backticks.
 #![allow(clippy::doc_markdown)]
@@ -10,12 +10,6 @@ mod api;
 mod errors;
 mod hostile;
 mod run;
-mod workflow_common;
-mod workflow_convert;
-mod workflow_deps;
-mod workflow_load;
-mod workflow_proptest;
-mod workflow_rules;
 
 use comfy_local_comfyui::{ClientOptions, ComfyClient};
 use comfy_local_fake_comfyui::FakeComfy;
