@@ -2,7 +2,7 @@
 //! command does is in `commands`.
 
 // Doc comments here are `--help` text for users: no Markdown backticks.
-#![allow(clippy::doc_markdown)]
+#![expect(clippy::doc_markdown, reason = "product names in --help prose")]
 
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand};

@@ -23,7 +23,6 @@ pub enum Code {
     /// The host or `ComfyUI` reported an error.
     Remote = 4,
     /// Interrupted by Ctrl-C.
-    #[allow(dead_code)] // used by long-running commands
     Interrupted = 130,
 }
 

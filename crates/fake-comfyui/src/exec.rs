@@ -24,7 +24,10 @@ pub(crate) struct Img {
 enum Val {
     Images(Vec<Img>),
     /// Masks are produced (SolidMask, LoadImage) so links type-check; no fake node consumes them.
-    #[allow(dead_code)]
+    #[expect(
+        dead_code,
+        reason = "masks are produced so links type-check; no fake node reads them"
+    )]
     Masks(Vec<(usize, usize, Vec<f32>)>),
 }
 
@@ -129,7 +132,10 @@ impl RunCtx<'_> {
     }
 
     /// Sends and keeps for history (`execution_*` messages).
-    #[allow(clippy::needless_pass_by_value)] // kept in history below
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "the value is kept in history below"
+    )]
     fn send_kept(&mut self, kind: &str, data: Value) {
         self.send(kind, &data);
         self.messages.push(json!([kind, data]));

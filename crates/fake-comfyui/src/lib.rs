@@ -8,7 +8,7 @@
 //! sockets, slow nodes; [`FakeComfy::restart`] stops and starts on the same port.
 
 // "ComfyUI" is a product name in prose, not code to put in backticks.
-#![allow(clippy::doc_markdown)]
+#![expect(clippy::doc_markdown, reason = "product names in prose")]
 
 mod exec;
 pub mod fixtures;

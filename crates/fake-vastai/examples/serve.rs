@@ -7,7 +7,10 @@
 //!
 //! Prints the base URL on the first line of stdout, then each request as it is seen on exit.
 
-#![allow(clippy::print_stdout)]
+#![expect(
+    clippy::print_stdout,
+    reason = "the example prints the address it serves on"
+)]
 
 use std::io::Read;
 

@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p comfy-local-providers --bench list`
 
-#![allow(clippy::print_stdout)]
+#![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
 use std::time::{Duration, Instant};
 

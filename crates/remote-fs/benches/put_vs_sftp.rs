@@ -1,7 +1,7 @@
 //! Benchmark: `RemoteFs::put` (path checks, `.part` + fsync + atomic rename, sha256) against
 //! the peer, a raw `Sftp::upload` of the same bytes with fsync, over a real loopback sshd.
 //! Prints MB/s of each and the ratio. Run with `cargo bench -p comfy-local-remote-fs`.
-#![allow(clippy::print_stdout)] // a benchmark reports on stdout
+#![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};

@@ -14,7 +14,10 @@
 //!
 //! See the crate README for the remaining race and what the host setup does about it.
 // Product names (ComfyUI, PyYAML) read better without backticks in prose.
-#![allow(clippy::doc_markdown)]
+#![expect(
+    clippy::doc_markdown,
+    reason = "product names (ComfyUI, PyYAML) read better without backticks"
+)]
 
 pub mod extra_paths;
 pub mod folders;

@@ -90,7 +90,10 @@ pub struct StageResult {
     pub hint: Option<String>,
 }
 
-#[allow(clippy::ref_option)] // serde's serialize_with passes a reference to the field
+#[expect(
+    clippy::ref_option,
+    reason = "serde's serialize_with passes a reference to the field"
+)]
 fn ser_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => s.serialize_f64((d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0),

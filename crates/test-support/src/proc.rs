@@ -1,7 +1,10 @@
 //! Child processes that die with the test process, and killing a process tree.
 //!
 //! `unsafe` is allowed here only: `prctl(PR_SET_PDEATHSIG)` in `pre_exec` and `kill(2)`.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "prctl(PR_SET_PDEATHSIG) and kill(2) have no safe wrapper in std"
+)]
 
 use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command};

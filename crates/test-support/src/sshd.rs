@@ -107,7 +107,10 @@ impl Sshd {
     ///
     /// # Panics
     /// If sshd is not installed (with the install command in the message) or does not start.
-    #[allow(clippy::needless_pass_by_value)] // `Sshd::start(SshdConfig { .. })` reads best
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "`Sshd::start(SshdConfig { .. })` reads best"
+    )]
     pub fn start(config: SshdConfig) -> Sshd {
         require_sshd(Utf8Path::new(SSHD));
         let dir = tempfile::Builder::new()

@@ -2,7 +2,7 @@
 //! `object_info` parse time against its 10 ms budget, conversion of the largest corpus workflow
 //! against its 5 ms budget, and a hostile 100k-node workflow (reported, no budget).
 
-#![allow(clippy::print_stdout)]
+#![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
 use std::hint::black_box;
 use std::path::PathBuf;

@@ -30,7 +30,11 @@ fn run() -> Result<String, String> {
     serde_json::to_string_pretty(&prompt).map_err(|e| e.to_string())
 }
 
-#[allow(clippy::print_stdout, clippy::print_stderr)]
+#[expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "an example program prints its result and errors"
+)]
 fn main() -> ExitCode {
     match run() {
         Ok(json) => {

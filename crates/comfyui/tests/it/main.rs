@@ -1,11 +1,6 @@
 //! Integration tests of comfy-local-comfyui: the client against the fake server and hostile raw
 //! TCP servers.
 
-// "ComfyUI" is a product name in prose, not code to put in backticks.
-#![allow(clippy::doc_markdown)]
-// Test builders take JSON by value so call sites stay short.
-#![allow(clippy::needless_pass_by_value)]
-
 mod api;
 mod errors;
 mod hostile;

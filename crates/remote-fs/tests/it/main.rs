@@ -1,4 +1,3 @@
-#![allow(clippy::doc_markdown)] // product names (ComfyUI) in prose
 mod corpus;
 mod local;
 mod scenarios;
