@@ -35,6 +35,7 @@
 #![allow(clippy::doc_markdown)]
 
 mod client;
+mod dial;
 mod error;
 mod events;
 mod multipart;
@@ -45,6 +46,7 @@ mod ws;
 pub use client::{
     ApiPrefix, ClientOptions, ComfyClient, SubmitOptions, UploadOptions, WsHandshake,
 };
+pub use dial::{Connection, Dialer};
 pub use error::{ComfyError, ExecutionError, NodeError, NodeErrorDetail, PromptError};
 pub use events::{Event, NodeProgress, Preview, PreviewFormat, parse_binary, parse_text};
 pub use run::{Run, RunOptions, RunOutcome};

@@ -7,6 +7,7 @@
 #![allow(clippy::needless_pass_by_value)]
 
 mod api;
+mod dial;
 mod errors;
 mod hostile;
 mod run;
