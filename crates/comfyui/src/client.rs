@@ -271,7 +271,7 @@ impl ComfyClient {
             .http_status_as_error(false)
             .timeout_connect(Some(opts.connect_timeout))
             .timeout_global(Some(opts.request_timeout))
-            .proxy(if opts.use_env_proxy {
+            .proxy(if opts.use_env_proxy && opts.dialer.is_none() {
                 ureq::Proxy::try_from_env()
             } else {
                 None

@@ -1,11 +1,12 @@
 //! The few OS and libssh2 calls that `std` and `ssh2` do not offer, each behind a safe function:
-//! `poll(2)` on the session socket (and local descriptors) and libssh2's `posix-rename@openssh.com` request.
+//! `poll(2)` on the session socket (and local descriptors), `send(2)` without `SIGPIPE`, and libssh2's `posix-rename@openssh.com` request.
 //!
 //! `unsafe` is allowed in this module only (the workspace denies it): every block is an FFI call
 //! whose pointer arguments are valid for the duration of the call, as each comment says.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 /// Waits until one of `fds` is ready for what its `events` ask, or `timeout` passes; the
@@ -19,6 +20,22 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Duration) {
     // SAFETY: `fds` is a valid, exclusively borrowed slice of `n` pollfd entries for the call.
     // A descriptor closed meanwhile only yields POLLNVAL for its entry.
     let _ = unsafe { libc::poll(fds.as_mut_ptr(), n, ms) };
+}
+
+/// Writes to a connected socket with `MSG_NOSIGNAL`: a closed peer is an `EPIPE` error, never a
+/// `SIGPIPE` that would end a host program which does not ignore it.
+pub(crate) fn send_nosignal(sock: &impl AsRawFd, buf: &[u8]) -> std::io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call; the fd stays open
+    // because `sock` is borrowed for the call.
+    let n = unsafe {
+        libc::send(
+            sock.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    };
+    usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
 }
 
 unsafe extern "C" {

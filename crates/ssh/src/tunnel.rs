@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use crate::pump::{MAX_WAIT, NonBlocking, session_pollfd, would_block, write_some};
 use crate::{ConnectOptions, Session, SshError, sys};
 
-/// Read size of each direction of a channel.
-const BUF: usize = 64 * 1024;
+/// Read size of each direction of a channel (several SSH packets).
+const BUF: usize = 256 * 1024;
 
 /// Where the pump sends the answer to one [`Tunnel::connect`].
 type Reply = mpsc::Sender<Result<UnixStream, SshError>>;
@@ -245,22 +245,35 @@ impl Link {
             }
         }
         if self.down.is_empty() && !self.remote_eof {
-            match self.chan.read(buf) {
-                Ok(0) if self.chan.eof() => {
-                    self.remote_eof = true;
-                    moved = true;
+            // A channel read returns at most one SSH packet: gather several per local write.
+            let mut got = 0;
+            while got < buf.len() {
+                match self.chan.read(&mut buf[got..]) {
+                    Ok(0) if self.chan.eof() => {
+                        self.remote_eof = true;
+                        moved = true;
+                        break;
+                    }
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
                 }
-                Ok(0) => {}
+            }
+            if got > 0 {
+                self.down.fill(&buf[..got]);
+                moved = true;
+            }
+        }
+        if !self.down.is_empty() {
+            match sys::send_nosignal(&self.local, &self.down.data[self.down.pos..]) {
                 Ok(n) => {
-                    self.down.fill(&buf[..n]);
-                    moved = true;
+                    self.down.pos += n;
+                    moved |= n > 0;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
-        }
-        if !self.down.is_empty() {
-            moved |= write_some(&mut self.local, &self.down.data, &mut self.down.pos)?;
         }
         if self.remote_eof && self.down.is_empty() && !self.local_shut {
             // The target closed its side: the stream's reader sees EOF.
