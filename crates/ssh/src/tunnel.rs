@@ -284,7 +284,17 @@ impl Link {
         Ok(moved)
     }
 
-    /// What to wait for on the local end.
+    /// Whether the next step calls libssh2 to read (a channel read, or a write, which reads
+    /// what the server sent first) and to send.
+    fn uses_session(&self) -> (bool, bool) {
+        let reads = self.down.is_empty() && !self.remote_eof;
+        let writes = !self.up.is_empty() || (self.local_eof && !self.eof_sent);
+        (reads || writes, writes)
+    }
+
+    /// What to wait for on the local end. After its EOF the end is left out unless there is
+    /// data for it: a closed peer reports POLLHUP whatever is asked, and waiting on it would
+    /// spin until the target closes too (writing then fails with EPIPE, which ends the link).
     fn pollfd(&self) -> libc::pollfd {
         let mut events = 0;
         if self.up.is_empty() && !self.local_eof {
@@ -294,7 +304,11 @@ impl Link {
             events |= libc::POLLOUT;
         }
         libc::pollfd {
-            fd: self.local.as_raw_fd(),
+            fd: if events == 0 {
+                -1
+            } else {
+                self.local.as_raw_fd()
+            },
             events,
             revents: 0,
         }
@@ -343,8 +357,9 @@ impl Pump {
             if moved {
                 continue;
             }
+            let socket = self.socket_pollfd();
             let mut fds = vec![
-                session_pollfd(&self.session.inner, &self.session.socket),
+                socket,
                 libc::pollfd {
                     fd: self.wake.as_raw_fd(),
                     events: libc::POLLIN,
@@ -362,6 +377,30 @@ impl Pump {
         // Dropping the links closes their local ends: readers see EOF.
         self.links.clear();
         self.closing.clear();
+    }
+
+    /// The session socket's poll entry. Wait for what the server sends only when the next pass
+    /// calls libssh2 to read it: with no channel, or every channel's reader behind, it stays
+    /// in the kernel (TCP backpressure, as with one session per connection) instead of waking
+    /// this loop for nothing, a spin (libssh2 has no call that reads the socket without
+    /// handing out, and re-opening the window of, some channel's data). Writable likewise only
+    /// while something waits to be sent: libssh2's block directions stay as the last call that
+    /// would have blocked left them. Keepalives still go out.
+    fn socket_pollfd(&self) -> libc::pollfd {
+        let (mut reads, mut writes) = (!self.closing.is_empty(), !self.closing.is_empty());
+        for link in &self.links {
+            let (r, w) = link.uses_session();
+            reads |= r;
+            writes |= w;
+        }
+        let mut fd = session_pollfd(&self.session.inner, &self.session.socket);
+        if !reads {
+            fd.events &= !libc::POLLIN;
+        }
+        if !writes {
+            fd.events &= !libc::POLLOUT;
+        }
+        fd
     }
 
     /// Opens a channel for every waiting request; false when the tunnel was dropped.

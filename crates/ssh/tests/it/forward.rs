@@ -145,3 +145,61 @@ fn tunnel_is_refused_by_the_hardened_default() {
     assert!(matches!(err, SshError::Forward { .. }), "{err:?}");
     assert!(err.to_string().contains("cannot forward"), "{err}");
 }
+
+/// CPU time this process used so far, in clock ticks (user + system, `/proc/self/stat`).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the `(comm)`: state is field 3, utime 14 and stime 15.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// A service that sends `len` bytes to every connection, then holds it open for a while
+/// (whatever the client does).
+fn firehose_service(len: usize) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { return };
+            std::thread::spawn(move || {
+                let _ = c.write_all(&vec![b'z'; len]);
+                std::thread::sleep(Duration::from_secs(10));
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_stalled_or_dropped_stream_does_not_spin_the_pump() {
+    let sshd = forwarding_sshd();
+    let port = firehose_service(8 << 20);
+    let tunnel = Tunnel::open(&sshd.connect_options(), "127.0.0.1", port).unwrap();
+    // Nobody reads: the socket pair, the pump's buffer and the channel window fill up.
+    let stalled = tunnel.connect().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let t0 = cpu_ticks();
+    std::thread::sleep(Duration::from_secs(1));
+    let stalled_ticks = cpu_ticks() - t0;
+    // Dropped while the service keeps its side open: the pump waits for the service to close.
+    drop(stalled);
+    let t0 = cpu_ticks();
+    std::thread::sleep(Duration::from_secs(1));
+    let dropped_ticks = cpu_ticks() - t0;
+    // Clock ticks are 1/100 s on Linux: a spinning pump would use close to 100 a second.
+    assert!(
+        stalled_ticks < 30,
+        "stalled reader: {stalled_ticks} ticks in 1 s"
+    );
+    assert!(
+        dropped_ticks < 30,
+        "dropped stream: {dropped_ticks} ticks in 1 s"
+    );
+    // The tunnel still works for a new stream.
+    let mut s = tunnel.connect().unwrap();
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"zzzz");
+}
