@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::dial::{DialConnector, Dialer, NoLookup};
 use crate::error::{ComfyError, parse_node_errors, parse_rejection};
 use crate::multipart::{Form, content_type_for};
 use crate::types::{
@@ -55,6 +56,9 @@ pub struct ClientOptions {
     pub preview_metadata: bool,
     /// Honour `HTTP_PROXY`/`ALL_PROXY`; off by default because ComfyUI is usually local.
     pub use_env_proxy: bool,
+    /// Opens the connections (HTTP and WebSocket) instead of TCP to the URL's host, e.g.
+    /// through an SSH tunnel; `connect_timeout` and the proxy setting then do not apply.
+    pub dialer: Option<Dialer>,
 }
 
 impl Default for ClientOptions {
@@ -70,6 +74,7 @@ impl Default for ClientOptions {
             max_ws_message_bytes: 64 * 1024 * 1024,
             preview_metadata: false,
             use_env_proxy: false,
+            dialer: None,
         }
     }
 }
@@ -113,6 +118,10 @@ impl ClientOptions {
     }
     pub fn use_env_proxy(mut self, v: bool) -> Self {
         self.use_env_proxy = v;
+        self
+    }
+    pub fn dialer(mut self, v: Dialer) -> Self {
+        self.dialer = Some(v);
         self
     }
 }
@@ -264,7 +273,7 @@ impl ComfyClient {
             .http_status_as_error(false)
             .timeout_connect(Some(opts.connect_timeout))
             .timeout_global(Some(opts.request_timeout))
-            .proxy(if opts.use_env_proxy {
+            .proxy(if opts.use_env_proxy && opts.dialer.is_none() {
                 ureq::Proxy::try_from_env()
             } else {
                 None
@@ -272,6 +281,12 @@ impl ComfyClient {
             .user_agent(concat!("comfy-local/", env!("CARGO_PKG_VERSION")))
             .max_redirects(0)
             .build();
+        let agent = match &opts.dialer {
+            Some(dialer) => {
+                ureq::Agent::with_parts(config, DialConnector(dialer.clone()), NoLookup)
+            }
+            None => ureq::Agent::new_with_config(config),
+        };
         let prefix = OnceLock::new();
         match opts.api_prefix {
             ApiPrefix::Root => {
@@ -295,7 +310,7 @@ impl ComfyClient {
             tls,
             opts,
             client_id,
-            agent: ureq::Agent::new_with_config(config),
+            agent,
             prefix,
             socket: Mutex::new(SocketSlot::default()),
         })

@@ -40,6 +40,7 @@
 #![allow(clippy::doc_markdown)]
 
 mod client;
+mod dial;
 mod error;
 mod events;
 mod multipart;
@@ -52,6 +53,7 @@ pub use client::{
 };
 /// The `object_info` model [`ComfyClient::object_info`] returns (from `comfy-local-workflow`).
 pub use comfy_local_workflow::{InputSpec, InputType, NodeClass, ObjectInfo};
+pub use dial::{Connection, Dialer};
 pub use error::{ComfyError, ExecutionError, NodeError, NodeErrorDetail, PromptError};
 pub use events::{Event, NodeProgress, Preview, PreviewFormat, parse_binary, parse_text};
 pub use run::{Run, RunOptions, RunOutcome};

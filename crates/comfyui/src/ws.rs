@@ -7,13 +7,14 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use crate::client::ComfyClient;
+use crate::dial::Connection;
 use crate::error::ComfyError;
 use crate::events::{Event, parse_binary, parse_text};
 
 /// An open event socket.
 #[derive(Debug)]
 pub(crate) struct EventSocket {
-    ws: WebSocket<TcpStream>,
+    ws: WebSocket<Box<dyn Connection>>,
     url: String,
 }
 
@@ -24,8 +25,26 @@ fn ws_err(url: &str, e: tungstenite::Error) -> ComfyError {
     }
 }
 
+/// A TCP connection to the first address of `host` that accepts one.
+fn tcp_connect(host: &str, port: u16, timeout: Duration) -> std::io::Result<TcpStream> {
+    let mut last = std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!("{host} resolved to no address"),
+    );
+    for addr in (host, port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                s.set_nodelay(true)?;
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 impl EventSocket {
-    /// Connects (TCP with the client's connect timeout), performs the upgrade, and sends
+    /// Connects (the client's dialer, or TCP with its connect timeout), performs the upgrade, and sends
     /// `feature_flags` when preview metadata is wanted.
     pub(crate) fn connect(client: &ComfyClient, client_id: &str) -> Result<Self, ComfyError> {
         let url = client.ws_url(client_id)?;
@@ -37,26 +56,11 @@ impl EventSocket {
             ));
         }
         let opts = client.options();
-        let addrs = (host, port)
-            .to_socket_addrs()
-            .map_err(|e| ws_err(&url, tungstenite::Error::Io(e)))?;
-        let mut last = std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("{host} resolved to no address"),
-        );
-        let mut stream = None;
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, opts.connect_timeout) {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        let stream = stream.ok_or_else(|| ws_err(&url, tungstenite::Error::Io(last)))?;
         let io = |e: std::io::Error| ws_err(&url, tungstenite::Error::Io(e));
-        stream.set_nodelay(true).map_err(io)?;
+        let stream: Box<dyn Connection> = match &opts.dialer {
+            Some(dialer) => dialer.dial().map_err(io)?,
+            None => Box::new(tcp_connect(host, port, opts.connect_timeout).map_err(io)?),
+        };
         stream
             .set_read_timeout(Some(opts.request_timeout))
             .map_err(io)?;

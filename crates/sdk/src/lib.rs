@@ -7,7 +7,6 @@
 
 pub mod connection;
 mod error;
-pub mod forward;
 pub mod instances;
 pub mod report;
 pub mod run;
@@ -16,7 +15,6 @@ pub mod workflow;
 
 pub use connection::{connect_options, instance_or_default};
 pub use error::SdkError;
-pub use forward::LocalForward;
 pub use instances::{InstanceList, ProviderFailure, list_instances, list_instances_with};
 pub use report::{ConnectionReport, Stage, StageResult, StageStatus};
 pub use run::{InputSpec, Interrupter, RunRequest, RunStep, RunSummary, SavedOutput, run_workflow};

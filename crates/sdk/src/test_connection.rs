@@ -13,8 +13,8 @@ use comfy_local_remote_fs::{FsError, OpenOptions, RemoteFs};
 use comfy_local_ssh::{self as ssh, SshError};
 
 use crate::connection::{Unreachable, connect_any, connect_options, instance_or_default};
-use crate::forward::LocalForward;
 use crate::report::{ConnectionReport, Stage, StageResult, StageStatus};
+use crate::workflow::ssh_dialer;
 
 /// Folders of a ComfyUI install the product writes to (the setup script grants exactly these).
 pub const WRITABLE_FOLDERS: [&str; 4] = ["models", "custom_nodes", "input", "output"];
@@ -213,7 +213,7 @@ fn stages_for_instance(runner: &mut Runner, instance: &LocalInstance) {
     };
     runner.run(Stage::WriteAccess, || write_stage(&fs, &install));
     let api = runner.run(Stage::ComfyApi, || api_stage(instance));
-    let Some((client, _forward)) = api else {
+    let Some(client) = api else {
         return;
     };
     runner.run(Stage::WebSocket, || ws_stage(&client));
@@ -531,9 +531,7 @@ fn write_stage(fs: &RemoteFs<SftpHost>, install: &Utf8Path) -> Result<((), Strin
     ))
 }
 
-fn api_stage(
-    instance: &LocalInstance,
-) -> Result<((ComfyClient, Option<LocalForward>), String), Failure> {
+fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure> {
     let url = instance.comfyui.api_url.as_str();
     let timeout = instance.ssh.connect_timeout();
     let options = ClientOptions::default()
@@ -541,26 +539,18 @@ fn api_stage(
         .request_timeout(timeout.max(Duration::from_secs(30)));
     let client = ComfyClient::with_options(url, options.clone())
         .map_err(|e| Failure::new(error_chain(&e), "fix comfyui.api_url"))?;
-    let (client, forward, stats) = match client.system_stats() {
-        Ok(stats) => (client, None, stats),
+    let (client, via_ssh, stats) = match client.system_stats() {
+        Ok(stats) => (client, false, stats),
         Err(direct @ (ComfyError::Transport { .. } | ComfyError::Timeout { .. })) => {
             // Not reachable from here: try ComfyUI on the host's loopback through SSH, as
             // `comfy-local run` does.
-            let api = &instance.comfyui.api_url;
-            let forwarded =
-                LocalForward::start(&connect_options(instance), "127.0.0.1", api.port())
-                    .ok()
-                    .and_then(|f| {
-                        let c = ComfyClient::with_options(
-                            &format!("http://{}", f.local_addr()),
-                            options,
-                        )
-                        .ok()?;
-                        let stats = c.system_stats().ok()?;
-                        Some((c, f, stats))
-                    });
-            match forwarded {
-                Some((c, f, stats)) => (c, Some(f), stats),
+            let tunnelled = ssh_dialer(instance).ok().and_then(|dialer| {
+                let c = ComfyClient::with_options(url, options.dialer(dialer)).ok()?;
+                let stats = c.system_stats().ok()?;
+                Some((c, stats))
+            });
+            match tunnelled {
+                Some((c, stats)) => (c, true, stats),
                 None => return Err(api_failure(&direct, url)),
             }
         }
@@ -586,14 +576,14 @@ fn api_stage(
         );
     }
     let _ = write!(detail, "; {} node classes", info.class_names().len());
-    if forward.is_some() {
+    if via_ssh {
         let _ = write!(
             detail,
             "; {url} is not reachable from here, so ComfyUI is reached through an SSH forward to the host's 127.0.0.1:{}",
             instance.comfyui.api_url.port()
         );
     }
-    Ok(((client, forward), detail))
+    Ok((client, detail))
 }
 
 fn api_failure(e: &ComfyError, url: &str) -> Failure {

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use camino::Utf8Path;
-use comfy_local_comfyui::{ClientOptions, ComfyClient};
-use comfy_local_config::Config;
+use comfy_local_comfyui::{ClientOptions, ComfyClient, Connection, Dialer};
+use comfy_local_config::{Config, LocalInstance};
 use comfy_local_providers::{InstanceProvider as _, VastAiProvider};
+use comfy_local_ssh::{SshError, Tunnel};
 
 /// The workflow model these operations take and return (from `comfy-local-workflow`).
 pub use comfy_local_workflow::{ApiPrompt, DependencyReport, Inventory, ObjectInfo, Workflow};
@@ -15,42 +16,42 @@ use comfy_local_workflow::{Titles, check_dependencies, load};
 
 use crate::SdkError;
 use crate::connection::{connect_any, connect_options, instance_or_default};
-use crate::forward::LocalForward;
 
-/// A ComfyUI client for an instance, with the SSH forward it goes through (if any): keep the
-/// whole value alive while using the client.
+/// A ComfyUI client for an instance.
 #[derive(Debug)]
 pub struct ComfyTarget {
     /// Instance id.
     pub instance: String,
-    /// The client.
+    /// The client (it keeps its SSH tunnel, if any, open).
     pub client: ComfyClient,
-    /// Set when ComfyUI's port was not reachable directly and is reached through SSH.
-    pub forward: Option<LocalForward>,
+    /// ComfyUI's port was not reachable directly: the client goes through an SSH tunnel.
+    pub via_ssh: bool,
 }
 
 /// A ComfyUI client for an instance: a local instance by config id (the first one by default),
 /// or a running VastAI instance by its numeric id when `vastai.enabled`. When a local
-/// instance's `api_url` does not accept connections from here, ComfyUI is reached through an
-/// SSH forward to the host's loopback (as `ssh -L` would), if the host's sshd allows it.
+/// instance's `api_url` does not accept connections from here, ComfyUI is reached on the host's
+/// loopback through SSH `direct-tcpip` channels (as `ssh -L` would, but without a local port),
+/// if the host's sshd allows it.
 pub fn client_for(config: &Config, instance: Option<&str>) -> Result<ComfyTarget, SdkError> {
     let local = instance_or_default(config, instance);
-    let (id, url, timeout, forward) = match (local, instance) {
+    let (id, url, timeout, dialer) = match (local, instance) {
         (Ok(local), _) => {
             let api = &local.comfyui.api_url;
             let timeout = local.ssh.connect_timeout();
-            let forward = if https_or_reachable(api.host(), api.port(), api.is_https(), timeout) {
+            let dialer = if https_or_reachable(api.host(), api.port(), api.is_https(), timeout) {
                 None
             } else {
-                LocalForward::start(&connect_options(local), "127.0.0.1", api.port())
-                    .inspect_err(|e| tracing::info!(error = %e, "no SSH forward to ComfyUI either"))
+                ssh_dialer(local)
+                    .inspect_err(|e| tracing::info!(error = %e, "no SSH tunnel to ComfyUI either"))
                     .ok()
             };
-            let url = match &forward {
-                Some(f) => format!("http://{}", f.local_addr()),
-                None => api.as_str().to_owned(),
-            };
-            (local.id.to_string(), url, timeout, forward)
+            (
+                local.id.to_string(),
+                api.as_str().to_owned(),
+                timeout,
+                dialer,
+            )
         }
         (Err(_), Some(id)) if config.vastai.enabled && id.bytes().all(|b| b.is_ascii_digit()) => {
             let provider = VastAiProvider::from_config(&config.vastai)?;
@@ -62,14 +63,33 @@ pub fn client_for(config: &Config, instance: Option<&str>) -> Result<ComfyTarget
         }
         (Err(e), _) => return Err(e.into()),
     };
-    let options = ClientOptions::default()
+    let mut options = ClientOptions::default()
         .connect_timeout(timeout)
         .request_timeout(Duration::from_secs(60));
+    let via_ssh = dialer.is_some();
+    if let Some(dialer) = dialer {
+        options = options.dialer(dialer);
+    }
     Ok(ComfyTarget {
         instance: id,
         client: ComfyClient::with_options(&url, options)?,
-        forward,
+        via_ssh,
     })
+}
+
+/// Connections to ComfyUI on the instance host's 127.0.0.1 (at `api_url`'s port), each a
+/// channel of one SSH tunnel; fails now when the host's sshd refuses to forward. The dialer
+/// keeps the tunnel open while any client holds it.
+pub(crate) fn ssh_dialer(instance: &LocalInstance) -> Result<Dialer, SshError> {
+    let tunnel = Tunnel::open(
+        &connect_options(instance),
+        "127.0.0.1",
+        instance.comfyui.api_url.port(),
+    )?;
+    Ok(Dialer::new(move || {
+        let stream = tunnel.connect()?;
+        Ok(Box::new(std::os::unix::net::UnixStream::from(stream)) as Box<dyn Connection>)
+    }))
 }
 
 /// Whether ComfyUI's port accepts a TCP connection from here (https is never forwarded: the

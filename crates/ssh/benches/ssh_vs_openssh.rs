@@ -7,13 +7,16 @@
 //! `BENCH_SFTP_BUF` (SFTP read/write size, default the crate's), `BENCH_ONLY_OURS=1` (skip the
 //! OpenSSH runs, for tuning), `BENCH_PARALLEL=N` (also SFTP over N sessions at once, each a
 //! range of the file: explores using more cores for libssh2's crypto).
+//! `BENCH_FORWARD_ONLY=1` runs only the forward case: HTTP GETs from a loopback server through
+//! our `Tunnel` vs through `ssh -L` (`BENCH_FORWARD_REQS` small requests, default 50, each on a
+//! new connection; one `BENCH_FORWARD_MB` download, default 64).
 //! Transfers are also compared with `ssh host 'cat > f' < src` / `ssh host cat f > dst`, the
 //! OpenSSH peer of our exec-stream, and our rows show how much of the time our transferring
 //! thread was on a CPU (libssh2 does all its crypto on the calling thread).
 #![allow(clippy::print_stdout)] // a benchmark binary reports on stdout
 
 use camino::{Utf8Path, Utf8PathBuf};
-use comfy_local_ssh::{Command, Session, TransferOptions};
+use comfy_local_ssh::{Command, Session, TransferOptions, Tunnel};
 use comfy_local_test_support::{Sshd, SshdConfig};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -214,6 +217,10 @@ fn same_content(left: &Utf8Path, right: &Utf8Path) {
     reason = "the bench measures this crate's raw SFTP and stream uploads against OpenSSH"
 )]
 fn main() {
+    if std::env::var_os("BENCH_FORWARD_ONLY").is_some() {
+        bench_forward();
+        return;
+    }
     let cmds = env_num("BENCH_CMDS", 100);
     let fresh = env_num("BENCH_NEW_SSH", 20);
     let size = env_num("BENCH_SIZE_MB", 1024) * 1024 * 1024;
@@ -623,4 +630,130 @@ fn print_ratios(results: &[Row]) {
     println!("  ratios to OpenSSH's fastest cipher (any method):");
     line("SFTP", sftp, any);
     line("exec-stream", stream, any);
+}
+
+/// A loopback HTTP/1.1 server: `/small` answers 1 KiB, anything else `big` bytes; every answer
+/// closes its connection.
+fn http_server(big: usize) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let body = std::sync::Arc::new(vec![b'x'; big]);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { return };
+            let _ = c.set_nodelay(true);
+            let body = std::sync::Arc::clone(&body);
+            std::thread::spawn(move || {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match c.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let len = if req.starts_with(b"GET /small ") {
+                    1024
+                } else {
+                    body.len()
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+                );
+                // One write (no Nagle wait between head and body).
+                let mut answer = head.into_bytes();
+                answer.extend_from_slice(&body[..len]);
+                let _ = c.write_all(&answer);
+            });
+        }
+    });
+    port
+}
+
+/// One GET on `conn`, read to the end; the number of bytes of the answer.
+fn http_get(mut conn: impl std::io::Read + std::io::Write, path: &str) -> usize {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n");
+    conn.write_all(req.as_bytes()).expect("write request");
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).expect("read answer");
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "bad answer");
+    answer.len()
+}
+
+/// HTTP through our `Tunnel` vs through `ssh -L`, against the same loopback server.
+fn bench_forward() {
+    let reqs = env_num("BENCH_FORWARD_REQS", 50);
+    let big = usize::try_from(env_num("BENCH_FORWARD_MB", 64) * 1024 * 1024).expect("size");
+    let sshd = Sshd::start(SshdConfig {
+        allow_tcp_forwarding: true,
+        ..SshdConfig::default()
+    });
+    let ossh = OpenSsh { sshd: &sshd };
+    let http = http_server(big);
+    println!(
+        "ssh_vs_openssh forward: sshd on 127.0.0.1:{}, HTTP on 127.0.0.1:{http}",
+        sshd.port()
+    );
+
+    let tunnel = Tunnel::open(&sshd.connect_options(), "127.0.0.1", http).expect("tunnel");
+    http_get(tunnel.connect().expect("connect"), "/small"); // warm-up
+    let (ours_small, ()) = time(|| {
+        for _ in 0..reqs {
+            http_get(tunnel.connect().expect("connect"), "/small");
+        }
+    });
+    let (ours_big, got) = time(|| http_get(tunnel.connect().expect("connect"), "/big"));
+    assert!(got > big);
+
+    let local = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut args = ossh.common(CHACHA);
+    args.extend([
+        "-N".into(),
+        "-o".into(),
+        "ExitOnForwardFailure=yes".into(),
+        "-L".into(),
+        format!("127.0.0.1:{local}:127.0.0.1:{http}"),
+        "-p".into(),
+        sshd.port().to_string(),
+        ossh.dest(),
+    ]);
+    let mut child = std::process::Command::new("ssh")
+        .args(&args)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("ssh -L");
+    let dial = || std::net::TcpStream::connect(("127.0.0.1", local));
+    let up = Instant::now();
+    while dial().is_err() {
+        assert!(
+            up.elapsed() < Duration::from_secs(10),
+            "ssh -L did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    http_get(dial().expect("connect"), "/small"); // warm-up
+    let (ssh_small, ()) = time(|| {
+        for _ in 0..reqs {
+            http_get(dial().expect("connect"), "/small");
+        }
+    });
+    let (ssh_big, got) = time(|| http_get(dial().expect("connect"), "/big"));
+    assert!(got > big);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let (o, p) = (ms(ours_small) / reqs as f64, ms(ssh_small) / reqs as f64);
+    println!("\n== {reqs} HTTP GETs of 1 KiB, a new connection each");
+    println!("  comfy-local-ssh Tunnel {o:8.2} ms/request");
+    println!("  ssh -L                 {p:8.2} ms/request");
+    println!("  ratio ours/ssh         {:8.3}   (goal <= 1.0)", o / p);
+    let (o, p) = (mbps(big as u64, ours_big), mbps(big as u64, ssh_big));
+    println!("\n== one HTTP GET of {} MiB", big / 1_048_576);
+    println!("  comfy-local-ssh Tunnel {o:8.1} MB/s");
+    println!("  ssh -L                 {p:8.1} MB/s");
+    println!("  ratio ours/ssh         {:8.3}   (goal >= 1.0)", o / p);
 }

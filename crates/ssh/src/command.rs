@@ -1,4 +1,4 @@
-//! A remote command as an argv: quoting for the remote shell, stdin, timeout, output cap.
+//! A remote command as an argv: quoting for the remote POSIX shell, stdin, timeout, output cap.
 
 use std::io::Read;
 use std::sync::Mutex;
@@ -6,28 +6,15 @@ use std::time::Duration;
 
 use crate::{SshError, quote};
 
-/// The shell the remote user's account runs commands through; decides the quoting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RemoteShell {
-    /// `sh`, `bash`, `dash`, `zsh`: single-quote quoting.
-    #[default]
-    Posix,
-    /// Windows OpenSSH with the default `cmd.exe` shell.
-    WindowsCmd,
-    /// Windows OpenSSH with PowerShell as the default shell.
-    PowerShell,
-}
-
 /// Default cap of captured bytes per stream (stdout and stderr each).
 pub const DEFAULT_OUTPUT_CAP: usize = 64 * 1024 * 1024;
 
-/// A command to run: program and arguments, each quoted for `shell` when sent.
+/// A command to run: program and arguments, each quoted for the remote POSIX shell when sent.
 pub struct Command {
     argv: Vec<String>,
     stdin: Mutex<Option<Box<dyn Read + Send>>>,
     timeout: Option<Duration>,
     output_cap: usize,
-    shell: RemoteShell,
 }
 
 impl std::fmt::Debug for Command {
@@ -36,7 +23,6 @@ impl std::fmt::Debug for Command {
             .field("argv", &self.argv)
             .field("timeout", &self.timeout)
             .field("output_cap", &self.output_cap)
-            .field("shell", &self.shell)
             .finish_non_exhaustive()
     }
 }
@@ -49,7 +35,6 @@ impl Command {
             stdin: Mutex::new(None),
             timeout: None,
             output_cap: DEFAULT_OUTPUT_CAP,
-            shell: RemoteShell::Posix,
         }
     }
 
@@ -102,12 +87,6 @@ impl Command {
         self
     }
 
-    /// The remote shell that parses the command line (default POSIX).
-    pub fn shell(mut self, shell: RemoteShell) -> Command {
-        self.shell = shell;
-        self
-    }
-
     pub fn argv(&self) -> &[String] {
         &self.argv
     }
@@ -120,14 +99,10 @@ impl Command {
         self.output_cap
     }
 
-    pub fn get_shell(&self) -> RemoteShell {
-        self.shell
-    }
-
     /// The single command line sent to the server, every argument quoted for the shell.
     pub fn to_command_line(&self) -> Result<String, SshError> {
         let mut parts = Vec::with_capacity(self.argv.len());
-        for (i, arg) in self.argv.iter().enumerate() {
+        for arg in &self.argv {
             if arg.contains('\0') {
                 return Err(SshError::InvalidInput {
                     field: "command argument",
@@ -135,13 +110,7 @@ impl Command {
                     reason: "contains a NUL byte",
                 });
             }
-            parts.push(match self.shell {
-                RemoteShell::Posix => quote::posix(arg),
-                RemoteShell::WindowsCmd => quote::windows_cmd(arg)?,
-                // PowerShell needs the call operator to run a quoted program name.
-                RemoteShell::PowerShell if i == 0 => format!("& {}", quote::powershell(arg)),
-                RemoteShell::PowerShell => quote::powershell(arg),
-            });
+            parts.push(quote::posix(arg));
         }
         Ok(parts.join(" "))
     }

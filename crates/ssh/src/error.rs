@@ -148,9 +148,6 @@ pub enum SshError {
         value: String,
         reason: &'static str,
     },
-    /// An argument cannot be passed to a Windows `cmd.exe` host safely.
-    #[error("argument {arg:?} cannot be quoted safely for cmd.exe: {reason}")]
-    Unquotable { arg: String, reason: &'static str },
     /// The command ran past its timeout; the channel was closed.
     #[error("command `{command}` on {host}:{port} timed out after {timeout:?}")]
     CommandTimeout {
@@ -225,21 +222,13 @@ pub enum SshError {
         source: ssh2::Error,
     },
     /// Any other libssh2 failure, with what we were doing.
-    #[error("{op} on {host}:{port} failed: {source}")]
+    #[error("{op} on {host}:{port} failed")]
     Protocol {
         host: String,
         port: u16,
         op: &'static str,
         #[source]
         source: ssh2::Error,
-    },
-    /// The pool reconnected a dead session once and that failed too.
-    #[error("session to {host}:{port} was dead and reconnecting failed")]
-    Reconnect {
-        host: String,
-        port: u16,
-        #[source]
-        source: Box<SshError>,
     },
 }
 

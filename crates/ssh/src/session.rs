@@ -1,26 +1,25 @@
-//! A connected, authenticated SSH session: running commands, opening SFTP and TCP forwards.
+//! A connected, authenticated SSH session: running commands, opening SFTP and `direct-tcpip`
+//! channels (for [`crate::Tunnel`]).
 //!
 //! libssh2 serialises everything on one session (a blocking read blocks every channel), so use
-//! one `Session` per concurrent activity; [`crate::Pool`] hands them out.
+//! one `Session` per concurrent activity.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use crate::connect::ConnectTimings;
-use crate::{Command, ConnectOptions, ExecOutput, Sftp, SshError, connect, sys};
+use crate::pump::{Capped, Exchange, Limit, Source};
+use crate::{Command, ConnectOptions, ExecOutput, Sftp, SshError, connect};
 
 /// Read size for command output.
 const EXEC_BUF: usize = 64 * 1024;
-/// Longest single wait before re-checking the deadline and sending a due keepalive.
-const MAX_WAIT: Duration = Duration::from_millis(500);
 
 /// A connected and authenticated SSH session.
 pub struct Session {
     pub(crate) inner: ssh2::Session,
-    socket: TcpStream,
-    opts: ConnectOptions,
+    pub(crate) socket: TcpStream,
+    pub(crate) opts: ConnectOptions,
     fingerprint: String,
     timings: ConnectTimings,
     broken: AtomicBool,
@@ -34,22 +33,6 @@ impl std::fmt::Debug for Session {
             .field("user", &self.opts.user)
             .field("fingerprint", &self.fingerprint)
             .finish_non_exhaustive()
-    }
-}
-
-/// Restores blocking mode when an exec loop ends, however it ends.
-struct NonBlocking<'a>(&'a ssh2::Session);
-
-impl<'a> NonBlocking<'a> {
-    fn enter(s: &'a ssh2::Session) -> Self {
-        s.set_blocking(false);
-        NonBlocking(s)
-    }
-}
-
-impl Drop for NonBlocking<'_> {
-    fn drop(&mut self) {
-        self.0.set_blocking(true);
     }
 }
 
@@ -114,13 +97,26 @@ impl Session {
     pub(crate) fn mark_broken_if_transport(&self, code: ssh2::ErrorCode) {
         // Negative libssh2 codes other than timeouts/EAGAIN mean the transport is unusable.
         if let ssh2::ErrorCode::Session(c) = code
-            && matches!(c, -7 | -13 | -43 | -2 | -1)
+            && matches!(
+                c,
+                libssh2_sys::LIBSSH2_ERROR_SOCKET_SEND
+                    | libssh2_sys::LIBSSH2_ERROR_SOCKET_DISCONNECT
+                    | libssh2_sys::LIBSSH2_ERROR_SOCKET_RECV
+                    | libssh2_sys::LIBSSH2_ERROR_BANNER_RECV
+                    // LIBSSH2_ERROR_SOCKET_NONE, which libssh2-sys does not declare.
+                    | -1
+            )
         {
             self.broken.store(true, Ordering::Relaxed);
         }
     }
 
-    fn channel_err(&self, command: &str, op: &'static str, source: std::io::Error) -> SshError {
+    pub(crate) fn channel_err(
+        &self,
+        command: &str,
+        op: &'static str,
+        source: std::io::Error,
+    ) -> SshError {
         if matches!(
             source.kind(),
             ErrorKind::ConnectionReset
@@ -139,7 +135,7 @@ impl Session {
         }
     }
 
-    fn ssh_err(&self, command: &str, op: &'static str, e: ssh2::Error) -> SshError {
+    pub(crate) fn ssh_err(&self, command: &str, op: &'static str, e: ssh2::Error) -> SshError {
         self.mark_broken_if_transport(e.code());
         self.channel_err(command, op, std::io::Error::other(e))
     }
@@ -149,156 +145,56 @@ impl Session {
     pub fn exec(&self, cmd: &Command) -> Result<ExecOutput, SshError> {
         let line = cmd.to_command_line()?;
         let timeout = cmd.get_timeout().unwrap_or(self.opts.command_timeout);
-        let deadline = Instant::now() + timeout;
-        let mut stdin = cmd.take_stdin();
         let cap = cmd.get_output_cap();
+        let mut stdin = cmd.take_stdin();
+        let chan = self.exec_channel(&line)?;
+        let has_stdin = stdin.is_some();
+        let mut read_stdin = |buf: &mut [u8]| match stdin.as_mut() {
+            Some(reader) => reader.read(buf).map_err(|source| SshError::LocalIo {
+                op: "reading stdin for the command",
+                remote: line.clone(),
+                source,
+            }),
+            None => Ok(0),
+        };
+        let mut stdout = Capped::new(cap);
+        let ended = self.pump_exec(
+            chan,
+            &line,
+            Exchange {
+                stdin: has_stdin.then_some(&mut read_stdin as Source<'_>),
+                sent: &mut |_| {},
+                stdout: &mut |data| {
+                    stdout.keep(data);
+                    Ok(())
+                },
+                stderr_cap: cap,
+                buf_size: EXEC_BUF,
+                limit: Limit::Total(timeout),
+            },
+        )?;
+        if let Some(source) = ended.stdin_failed {
+            return Err(self.channel_err(&line, "writing stdin", source));
+        }
+        Ok(ExecOutput {
+            exit_status: ended.exit_status,
+            exit_signal: ended.exit_signal,
+            stdout: stdout.data,
+            stderr: ended.stderr.data,
+            stdout_truncated: stdout.truncated,
+            stderr_truncated: ended.stderr.truncated,
+        })
+    }
 
+    /// A session channel running `line`.
+    pub(crate) fn exec_channel(&self, line: &str) -> Result<ssh2::Channel, SshError> {
         let mut chan = self
             .inner
             .channel_session()
-            .map_err(|e| self.ssh_err(&line, "opening a channel", e))?;
-        chan.exec(&line)
-            .map_err(|e| self.ssh_err(&line, "starting the command", e))?;
-        if stdin.is_none() {
-            chan.send_eof()
-                .map_err(|e| self.ssh_err(&line, "closing stdin", e))?;
-        }
-
-        let mut out = ExecOutput::default();
-        let guard = NonBlocking::enter(&self.inner);
-        let mut buf = vec![0u8; EXEC_BUF];
-        let mut pending: Vec<u8> = Vec::new();
-        let mut pending_pos = 0;
-        let (mut out_done, mut err_done) = (false, false);
-        loop {
-            let mut progressed = false;
-            if !out_done {
-                match chan.read(&mut buf) {
-                    Ok(0) => out_done = true,
-                    Ok(n) => {
-                        progressed = true;
-                        keep(&mut out.stdout, &mut out.stdout_truncated, &buf[..n], cap);
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(self.channel_err(&line, "reading stdout", e)),
-                }
-            }
-            if !err_done {
-                match chan.stderr().read(&mut buf) {
-                    Ok(0) => err_done = true,
-                    Ok(n) => {
-                        progressed = true;
-                        keep(&mut out.stderr, &mut out.stderr_truncated, &buf[..n], cap);
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(self.channel_err(&line, "reading stderr", e)),
-                }
-            }
-            if let Some(reader) = stdin.as_mut() {
-                if pending_pos == pending.len() {
-                    pending.resize(EXEC_BUF, 0);
-                    let n = reader.read(&mut pending).map_err(|e| SshError::LocalIo {
-                        op: "reading stdin for the command",
-                        remote: line.clone(),
-                        source: e,
-                    })?;
-                    pending.truncate(n);
-                    pending_pos = 0;
-                    if n == 0 {
-                        match chan.send_eof() {
-                            Ok(()) => stdin = None,
-                            Err(e) if e.code() == ssh2::ErrorCode::Session(-37) => {}
-                            Err(e) => return Err(self.ssh_err(&line, "closing stdin", e)),
-                        }
-                    }
-                }
-                if pending_pos < pending.len() {
-                    match chan.write(&pending[pending_pos..]) {
-                        Ok(n) => {
-                            pending_pos += n;
-                            progressed |= n > 0;
-                        }
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                        // The command stopped reading stdin (exited or closed it): stop feeding it.
-                        Err(_) if out_done || chan.eof() => stdin = None,
-                        Err(e) => return Err(self.channel_err(&line, "writing stdin", e)),
-                    }
-                }
-            }
-            if out_done && err_done {
-                break;
-            }
-            if !progressed {
-                let now = Instant::now();
-                if now >= deadline {
-                    drop(guard);
-                    // Close without waiting (a blocking channel free would wait for the command).
-                    // Known limit: sshd does not kill a command without a terminal when its
-                    // channel closes, and libssh2 refuses a "signal" request through
-                    // `process_startup` on a started channel ("Channel can not be reused");
-                    // `libssh2_channel_signal_ex` needs the raw channel, which ssh2 0.9 hides.
-                    // The command keeps running until it exits or writes to the closed channel.
-                    self.inner.set_blocking(false);
-                    let _ = chan.close();
-                    drop(chan);
-                    self.inner.set_blocking(true);
-                    return Err(SshError::CommandTimeout {
-                        host: self.opts.host.clone(),
-                        port: self.opts.port,
-                        command: line,
-                        timeout,
-                    });
-                }
-                let _ = self.inner.keepalive_send();
-                let dirs = self.inner.block_directions();
-                let want_write = matches!(
-                    dirs,
-                    ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both
-                );
-                sys::wait_socket(
-                    &self.socket,
-                    true,
-                    want_write,
-                    (deadline - now).min(MAX_WAIT),
-                );
-                if !self.is_alive() {
-                    return Err(self.channel_err(
-                        &line,
-                        "waiting for output",
-                        std::io::Error::new(
-                            ErrorKind::ConnectionAborted,
-                            "connection closed by the server",
-                        ),
-                    ));
-                }
-            }
-        }
-        loop {
-            match chan.wait_close() {
-                Ok(()) => break,
-                Err(e) if e.code() == ssh2::ErrorCode::Session(-37) => {
-                    if Instant::now() >= deadline {
-                        return Err(SshError::CommandTimeout {
-                            host: self.opts.host.clone(),
-                            port: self.opts.port,
-                            command: line,
-                            timeout,
-                        });
-                    }
-                    sys::wait_socket(&self.socket, true, false, MAX_WAIT);
-                }
-                Err(e) => return Err(self.ssh_err(&line, "waiting for the exit status", e)),
-            }
-        }
-        drop(guard);
-        out.exit_signal = chan
-            .exit_signal()
-            .map_err(|e| self.ssh_err(&line, "reading the exit signal", e))?
-            .exit_signal;
-        out.exit_status = chan
-            .exit_status()
-            .map_err(|e| self.ssh_err(&line, "reading the exit status", e))?;
-        Ok(out)
+            .map_err(|e| self.ssh_err(line, "opening a channel", e))?;
+        chan.exec(line)
+            .map_err(|e| self.ssh_err(line, "starting the command", e))?;
+        Ok(chan)
     }
 
     /// Opens an SFTP session on this connection.
@@ -319,36 +215,26 @@ impl Session {
         ))
     }
 
-    /// A `direct-tcpip` channel to `host:port` as seen from the server (a local port forward).
-    /// The server must allow TCP forwarding.
-    pub fn direct_tcpip(&self, host: &str, port: u16) -> Result<ssh2::Channel, SshError> {
+    /// A `direct-tcpip` channel to `host:port` as seen from the server (blocking mode). The
+    /// server must allow TCP forwarding.
+    pub(crate) fn direct_tcpip(&self, host: &str, port: u16) -> Result<ssh2::Channel, SshError> {
         self.inner
             .channel_direct_tcpip(host, port, None)
-            .map_err(|e| {
-                self.mark_broken_if_transport(e.code());
-                SshError::Forward {
-                    host: self.opts.host.clone(),
-                    port: self.opts.port,
-                    target_host: host.to_owned(),
-                    target_port: port,
-                    message: e.message().to_owned(),
-                    source: e,
-                }
-            })
+            .map_err(|e| self.forward_err(host, port, e))
     }
 
-    /// The raw ssh2 session, for what this crate does not wrap. Keep to one activity at a time.
-    pub fn raw(&self) -> &ssh2::Session {
-        &self.inner
+    /// The error of a `direct-tcpip` channel to `host:port` that did not open.
+    pub(crate) fn forward_err(&self, host: &str, port: u16, e: ssh2::Error) -> SshError {
+        self.mark_broken_if_transport(e.code());
+        SshError::Forward {
+            host: self.opts.host.clone(),
+            port: self.opts.port,
+            target_host: host.to_owned(),
+            target_port: port,
+            message: e.message().to_owned(),
+            source: e,
+        }
     }
-}
-
-fn keep(dst: &mut Vec<u8>, truncated: &mut bool, data: &[u8], cap: usize) {
-    let room = cap.saturating_sub(dst.len());
-    if data.len() > room {
-        *truncated = true;
-    }
-    dst.extend_from_slice(&data[..data.len().min(room)]);
 }
 
 impl Drop for Session {

@@ -5,6 +5,7 @@ use camino::Utf8Path;
 use std::io::{Read, Write};
 use std::time::Instant;
 
+use crate::pump::{Exchange, Limit, Source};
 use crate::sftp::{Progress, TransferReport, read_full};
 use crate::{Session, SshError, quote};
 
@@ -14,38 +15,59 @@ use crate::{Session, SshError, quote};
 /// downloads slower, and moving the local reads/writes to a second thread did not help on 2 cores.
 pub const STREAM_BUF: usize = 256 * 1024;
 
+/// Stderr kept of a stream command, for its error message.
+const STDERR_CAP: usize = 64 * 1024;
+
 impl Session {
-    fn finish_stream(&self, mut chan: ssh2::Channel, line: &str) -> Result<(), SshError> {
-        let mut stderr = Vec::new();
-        let _ = chan.stderr().take(64 * 1024).read_to_end(&mut stderr);
-        let err = |op, e: ssh2::Error| SshError::Channel {
-            host: self.host().to_owned(),
-            port: self.port(),
-            command: line.to_owned(),
-            op,
-            source: std::io::Error::other(e),
-        };
-        chan.wait_close()
-            .map_err(|e| err("waiting for the exit status", e))?;
-        let status = chan
-            .exit_status()
-            .map_err(|e| err("reading the exit status", e))?;
-        let signal = chan
-            .exit_signal()
-            .map_err(|e| err("reading the exit signal", e))?
-            .exit_signal;
+    /// Runs the stream command `line` on the pump: `stdin` feeds it (`None`: nothing to send),
+    /// `stdout` takes what it prints. Fails when the command fails (its stderr says why) or
+    /// stops reading before the end of stdin.
+    fn run_stream<'a>(
+        &self,
+        line: &str,
+        stdin: Option<Source<'a>>,
+        sent: &'a mut dyn FnMut(usize),
+        stdout: &'a mut dyn FnMut(&[u8]) -> Result<(), SshError>,
+    ) -> Result<(), SshError> {
+        let chan = self.exec_channel(line)?;
+        let ended = self.pump_exec(
+            chan,
+            line,
+            Exchange {
+                stdin,
+                sent,
+                stdout,
+                stderr_cap: STDERR_CAP,
+                buf_size: STREAM_BUF,
+                limit: Limit::Idle(self.options().command_timeout),
+            },
+        )?;
+        let (status, signal) = (ended.exit_status, ended.exit_signal);
         if status != 0 || signal.is_some() {
-            return Err(SshError::Channel {
-                host: self.host().to_owned(),
-                port: self.port(),
-                command: line.to_owned(),
-                op: "stream transfer",
-                source: std::io::Error::other(format!(
+            // The remote side usually failed first (no such directory, disk full): its exit
+            // status and stderr say why better than a broken write.
+            return Err(self.channel_err(
+                line,
+                "stream transfer",
+                std::io::Error::other(format!(
                     "remote command failed (status {status}{}): {}",
                     signal.map(|s| format!(", signal {s}")).unwrap_or_default(),
-                    String::from_utf8_lossy(&stderr).trim()
+                    String::from_utf8_lossy(&ended.stderr.data).trim()
                 )),
-            });
+            ));
+        }
+        if let Some(source) = ended.stdin_failed {
+            return Err(self.channel_err(line, "writing", source));
+        }
+        if ended.stdin_cut {
+            return Err(self.channel_err(
+                line,
+                "writing",
+                std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "the remote command stopped reading before the end of the data",
+                ),
+            ));
         }
         Ok(())
     }
@@ -62,63 +84,27 @@ impl Session {
         let started = Instant::now();
         let redirect = if append { ">>" } else { ">" };
         let line = format!("cat {redirect} {}", quote::posix(dst.as_str()));
-        let chan_err = |op, e: std::io::Error| self.stream_error(&line, op, e);
-        let mut chan = self.exec_channel(&line)?;
-        let mut buf = vec![0u8; STREAM_BUF];
         let mut done = 0u64;
-        loop {
-            let n = read_full(src, &mut buf, dst)?;
-            if n == 0 {
-                break;
-            }
-            if let Err(e) = chan.write_all(&buf[..n]) {
-                // The remote side usually failed first (no such directory, disk full): its
-                // exit status and stderr say why better than the broken write.
-                let write_err = chan_err("writing", e);
-                return Err(match self.finish_stream(chan, &line) {
-                    Err(remote) => remote,
-                    Ok(()) => write_err,
+        let mut read = |buf: &mut [u8]| read_full(src, buf, dst);
+        self.run_stream(
+            &line,
+            Some(&mut read),
+            &mut |n| {
+                done += n as u64;
+                progress(Progress {
+                    position: done,
+                    transferred: done,
+                    total: None,
                 });
-            }
-            done += n as u64;
-            progress(Progress {
-                position: done,
-                transferred: done,
-                total: None,
-            });
-        }
-        chan.send_eof()
-            .map_err(|e| chan_err("closing stdin", std::io::Error::other(e)))?;
-        self.finish_stream(chan, &line)?;
+            },
+            &mut |_| Ok(()),
+        )?;
         Ok(TransferReport {
             start_offset: 0,
             bytes: done,
             elapsed: started.elapsed(),
             fsynced: None,
         })
-    }
-
-    /// The error of stream command `line` failing at `op`.
-    fn stream_error(&self, line: &str, op: &'static str, source: std::io::Error) -> SshError {
-        SshError::Channel {
-            host: self.host().to_owned(),
-            port: self.port(),
-            command: line.to_owned(),
-            op,
-            source,
-        }
-    }
-
-    /// A session channel running `line`.
-    fn exec_channel(&self, line: &str) -> Result<ssh2::Channel, SshError> {
-        let mut chan = self
-            .inner
-            .channel_session()
-            .map_err(|e| self.stream_error(line, "opening a channel", std::io::Error::other(e)))?;
-        chan.exec(line).map_err(|e| {
-            self.stream_error(line, "starting the command", std::io::Error::other(e))
-        })?;
-        Ok(chan)
     }
 
     /// Downloads `src` from `offset` through `cat`/`tail -c` on a POSIX host into `dst`.
@@ -136,26 +122,17 @@ impl Session {
         } else {
             format!("tail -c +{} -- {q}", offset + 1)
         };
-        let chan_err = |op, e: std::io::Error| self.stream_error(&line, op, e);
-        let mut chan = self.exec_channel(&line)?;
-        chan.send_eof()
-            .map_err(|e| chan_err("closing stdin", std::io::Error::other(e)))?;
-        let mut buf = vec![0u8; STREAM_BUF];
         let mut done = 0u64;
-        loop {
-            let n = chan.read(&mut buf).map_err(|e| chan_err("reading", e))?;
-            if n == 0 {
-                break;
-            }
-            crate::session::write_all_to(dst, &buf[..n], src.as_str())?;
-            done += n as u64;
+        self.run_stream(&line, None, &mut |_| {}, &mut |data| {
+            crate::session::write_all_to(dst, data, src.as_str())?;
+            done += data.len() as u64;
             progress(Progress {
                 position: offset + done,
                 transferred: done,
                 total: None,
             });
-        }
-        self.finish_stream(chan, &line)?;
+            Ok(())
+        })?;
         Ok(TransferReport {
             start_offset: offset,
             bytes: done,

@@ -1,5 +1,5 @@
 //! The few OS and libssh2 calls that `std` and `ssh2` do not offer, each behind a safe function:
-//! `poll(2)` on the session socket and libssh2's `posix-rename@openssh.com` request.
+//! `poll(2)` on the session socket (and local descriptors), `send(2)` without `SIGPIPE`, and libssh2's `posix-rename@openssh.com` request.
 //!
 //! `unsafe` is allowed in this module only (the workspace denies it): every block is an FFI call
 //! whose pointer arguments are valid for the duration of the call, as each comment says.
@@ -9,31 +9,33 @@ use std::ffi::{c_char, c_int};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-/// Waits until `sock` is readable (and, if `want_write`, writable) or `timeout` passes.
-pub(crate) fn wait_socket(
-    sock: &impl AsRawFd,
-    want_read: bool,
-    want_write: bool,
-    timeout: Duration,
-) {
-    let mut events: libc::c_short = 0;
-    if want_read {
-        events |= libc::POLLIN;
-    }
-    if want_write {
-        events |= libc::POLLOUT;
-    }
-    let mut pfd = libc::pollfd {
-        fd: sock.as_raw_fd(),
-        events,
-        revents: 0,
-    };
+/// Waits until one of `fds` is ready for what its `events` ask, or `timeout` passes; the
+/// `revents` of each entry say what happened. EINTR or an error just end the wait early (the
+/// caller retries its non-blocking calls, which report any real failure).
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Duration) {
     let ms = c_int::try_from(timeout.as_millis())
         .unwrap_or(c_int::MAX)
         .max(1);
-    // SAFETY: `pfd` is a valid, exclusively borrowed pollfd and the count is 1. The fd stays
-    // open because `sock` is borrowed for the call. EINTR or errors just end the wait early.
-    let _ = unsafe { libc::poll(&raw mut pfd, 1, ms) };
+    let n = libc::nfds_t::try_from(fds.len()).unwrap_or(libc::nfds_t::MAX);
+    // SAFETY: `fds` is a valid, exclusively borrowed slice of `n` pollfd entries for the call.
+    // A descriptor closed meanwhile only yields POLLNVAL for its entry.
+    let _ = unsafe { libc::poll(fds.as_mut_ptr(), n, ms) };
+}
+
+/// Writes to a connected socket with `MSG_NOSIGNAL`: a closed peer is an `EPIPE` error, never a
+/// `SIGPIPE` that would end a host program which does not ignore it.
+pub(crate) fn send_nosignal(sock: &impl AsRawFd, buf: &[u8]) -> std::io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call; the fd stays open
+    // because `sock` is borrowed for the call.
+    let n = unsafe {
+        libc::send(
+            sock.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    };
+    usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
 }
 
 unsafe extern "C" {

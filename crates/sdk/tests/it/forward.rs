@@ -1,32 +1,94 @@
-//! The SSH local forward reaches a ComfyUI that listens only on the host's loopback.
+//! ComfyUI that listens only on the host's loopback is reached through SSH `direct-tcpip`
+//! channels handed to the client as in-process streams: HTTP and the WebSocket work, and no
+//! TCP port is opened in this process.
 
-use comfy_local_comfyui::ComfyClient;
+use std::collections::BTreeSet;
+
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
-use comfy_local_sdk::LocalForward;
+use comfy_local_sdk::workflow::client_for;
 use comfy_local_test_support::{Sshd, SshdConfig};
 
+use crate::common::{Setup, fake_install};
+
+/// Inodes of the TCP sockets this process has in LISTEN state (nextest runs each test in its
+/// own process).
+fn listening_inodes() -> BTreeSet<u64> {
+    let ours: BTreeSet<u64> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|fd| {
+            let link = std::fs::read_link(fd.path()).ok()?;
+            let inode = link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?;
+            inode.parse().ok()
+        })
+        .collect();
+    let mut listening = BTreeSet::new();
+    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // Column 3 is the state (0A: LISTEN), column 9 the inode.
+            if cols.len() > 9
+                && cols[3] == "0A"
+                && let Ok(inode) = cols[9].parse::<u64>()
+                && ours.contains(&inode)
+            {
+                listening.insert(inode);
+            }
+        }
+    }
+    listening
+}
+
+fn forwarding_setup(sshd: &Sshd, comfy: &FakeComfy, name: &str) -> Setup {
+    // The URL the container would use does not answer; ComfyUI listens on the host's loopback
+    // at the same port.
+    let mut setup = Setup::new(
+        &fake_install(name),
+        &format!("http://127.0.0.2:{}", comfy.port()),
+    );
+    setup.port = sshd.port();
+    setup.key_file = sshd.user_key().to_owned();
+    setup.known_hosts = sshd.known_hosts().to_owned();
+    setup
+}
+
 #[test]
-fn forwards_http_and_websocket_to_comfyui() {
+fn http_and_websocket_go_through_ssh_without_a_local_port() {
     let sshd = Sshd::start(SshdConfig {
         allow_tcp_forwarding: true,
         ..SshdConfig::default()
     });
     let comfy = FakeComfy::start(FakeOptions::default());
-    let forward = LocalForward::start(&sshd.connect_options(), "127.0.0.1", comfy.port()).unwrap();
-    let url = format!("http://{}", forward.local_addr());
-    let client = ComfyClient::new(&url).unwrap();
+    let before = listening_inodes();
+    assert!(
+        !before.is_empty(),
+        "the fake ComfyUI's listener must be seen"
+    );
+    let target = client_for(&forwarding_setup(&sshd, &comfy, "tunnel").config(), None).unwrap();
+    assert!(target.via_ssh);
+    let client = &target.client;
     let stats = client.system_stats().unwrap();
     assert_eq!(stats.system.comfyui_version.as_deref(), Some("0.3.64"));
     // A big answer (object_info is ~800 KB) and the WebSocket go through too.
     assert!(client.object_info().unwrap().class_names().len() > 400);
     client.ws_handshake().unwrap();
+    assert_eq!(
+        listening_inodes(),
+        before,
+        "reaching ComfyUI through SSH must not listen on a TCP port"
+    );
 }
 
 #[test]
-fn refused_forwarding_is_an_error_at_start() {
-    // The shared sshd is hardened: no TCP forwarding.
+fn refused_forwarding_leaves_the_direct_url() {
+    // The shared sshd is hardened: no TCP forwarding, so the client keeps the (dead) URL.
     let comfy = FakeComfy::start(FakeOptions::default());
-    let err = LocalForward::start(&Sshd::shared().connect_options(), "127.0.0.1", comfy.port())
-        .unwrap_err();
-    assert!(err.to_string().contains("cannot forward"), "{err}");
+    let target = client_for(
+        &forwarding_setup(Sshd::shared(), &comfy, "refused").config(),
+        None,
+    )
+    .unwrap();
+    assert!(!target.via_ssh);
+    assert!(target.client.system_stats().is_err());
 }

@@ -4,7 +4,6 @@ mod connect;
 mod exec;
 mod forward;
 mod host_keys;
-mod pool;
 mod quote;
 mod sftp;
 mod stream;
