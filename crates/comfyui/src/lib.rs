@@ -37,7 +37,7 @@
 //! ```
 
 // "ComfyUI" is a product name in prose, not code to put in backticks.
-#![allow(clippy::doc_markdown)]
+#![expect(clippy::doc_markdown, reason = "product names in prose")]
 
 mod client;
 mod dial;

@@ -3,7 +3,7 @@
 //! `comfy-backend`) are thin layers over this crate.
 
 // "ComfyUI", "VastAI" and "OpenSSH" are product names in prose, not code.
-#![allow(clippy::doc_markdown)]
+#![expect(clippy::doc_markdown, reason = "product names in prose")]
 
 pub mod connection;
 mod error;

@@ -13,7 +13,7 @@
 //! Transfers are also compared with `ssh host 'cat > f' < src` / `ssh host cat f > dst`, the
 //! OpenSSH peer of our exec-stream, and our rows show how much of the time our transferring
 //! thread was on a CPU (libssh2 does all its crypto on the calling thread).
-#![allow(clippy::print_stdout)] // a benchmark binary reports on stdout
+#![expect(clippy::print_stdout, reason = "a benchmark binary reports on stdout")]
 
 use camino::{Utf8Path, Utf8PathBuf};
 use comfy_local_ssh::{Command, Session, TransferOptions, Tunnel};

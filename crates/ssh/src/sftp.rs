@@ -281,14 +281,20 @@ impl Sftp {
             .map_err(|e| self.refine_exists(self.err("mkdir", p, e), p))
     }
 
-    #[allow(clippy::disallowed_methods)] // this crate is the transport remote-fs builds on
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "this crate is the transport remote-fs builds on"
+    )]
     pub fn unlink(&self, p: &Utf8Path) -> Result<(), SshError> {
         self.inner
             .unlink(p.as_std_path())
             .map_err(|e| self.err("unlink", p, e))
     }
 
-    #[allow(clippy::disallowed_methods)] // this crate is the transport remote-fs builds on
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "this crate is the transport remote-fs builds on"
+    )]
     pub fn rmdir(&self, p: &Utf8Path) -> Result<(), SshError> {
         self.inner
             .rmdir(p.as_std_path())

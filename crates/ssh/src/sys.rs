@@ -3,7 +3,10 @@
 //!
 //! `unsafe` is allowed in this module only (the workspace denies it): every block is an FFI call
 //! whose pointer arguments are valid for the duration of the call, as each comment says.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "FFI calls std and ssh2 do not offer: poll(2), send(2) with MSG_NOSIGNAL, posix-rename"
+)]
 
 use std::ffi::{c_char, c_int};
 use std::os::fd::AsRawFd;
