@@ -83,8 +83,10 @@ pub enum ComfyError {
     #[error("WebSocket {url}")]
     WebSocket {
         url: String,
+        /// tungstenite's error; an I/O failure is kept as the `io::Error` itself, since
+        /// tungstenite's `Io` variant repeats its cause in its own message.
         #[source]
-        source: Box<tungstenite::Error>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     /// Writing a downloaded file to the caller's writer failed.

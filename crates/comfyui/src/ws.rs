@@ -19,9 +19,13 @@ pub(crate) struct EventSocket {
 }
 
 fn ws_err(url: &str, e: tungstenite::Error) -> ComfyError {
+    let source: Box<dyn std::error::Error + Send + Sync> = match e {
+        tungstenite::Error::Io(io) => Box::new(io),
+        other => Box::new(other),
+    };
     ComfyError::WebSocket {
         url: url.to_owned(),
-        source: Box::new(e),
+        source,
     }
 }
 

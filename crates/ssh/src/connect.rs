@@ -95,7 +95,7 @@ pub(crate) fn connect(opts: &ConnectOptions) -> Result<Connected, SshError> {
         .map_err(|e| protocol(opts, "setting host key preferences", e))?;
 
     if let Err(e) = session.handshake() {
-        return Err(handshake_error(opts, &session, &ciphers, &hostkeys, e));
+        return Err(handshake_error(opts, &session, &ciphers, &hostkeys, &e));
     }
 
     let Some((blob, _)) = session.host_key() else {
@@ -103,7 +103,6 @@ pub(crate) fn connect(opts: &ConnectOptions) -> Result<Connected, SshError> {
             host: opts.host.clone(),
             port: opts.port,
             message: "server sent no host key".into(),
-            source: ssh2::Error::unknown(),
         });
     };
     let blob = blob.to_vec();
@@ -211,7 +210,7 @@ fn handshake_error(
     session: &ssh2::Session,
     ciphers: &str,
     hostkeys: &str,
-    e: ssh2::Error,
+    e: &ssh2::Error,
 ) -> SshError {
     match e.code() {
         ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT) => SshError::ConnectTimeout {
@@ -226,7 +225,6 @@ fn handshake_error(
                     host: opts.host.clone(),
                     port: opts.port,
                     message: e.message().to_owned(),
-                    source: e,
                 }
             })
         }
@@ -234,7 +232,6 @@ fn handshake_error(
             host: opts.host.clone(),
             port: opts.port,
             message: e.message().to_owned(),
-            source: e,
         },
     }
 }

@@ -45,9 +45,8 @@ pub enum SshError {
     Handshake {
         host: String,
         port: u16,
+        /// libssh2's own words (its error is not kept as a source: its text is this one).
         message: String,
-        #[source]
-        source: ssh2::Error,
     },
     /// Client and server share no algorithm of one kind (key exchange, host key, cipher, MAC).
     #[error(
@@ -217,9 +216,8 @@ pub enum SshError {
         port: u16,
         target_host: String,
         target_port: u16,
+        /// The server's or libssh2's reason (its error is not kept as a source: its text is this one).
         message: String,
-        #[source]
-        source: ssh2::Error,
     },
     /// Any other libssh2 failure, with what we were doing.
     #[error("{op} on {host}:{port} failed")]

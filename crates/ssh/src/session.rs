@@ -220,11 +220,11 @@ impl Session {
     pub(crate) fn direct_tcpip(&self, host: &str, port: u16) -> Result<ssh2::Channel, SshError> {
         self.inner
             .channel_direct_tcpip(host, port, None)
-            .map_err(|e| self.forward_err(host, port, e))
+            .map_err(|e| self.forward_err(host, port, &e))
     }
 
     /// The error of a `direct-tcpip` channel to `host:port` that did not open.
-    pub(crate) fn forward_err(&self, host: &str, port: u16, e: ssh2::Error) -> SshError {
+    pub(crate) fn forward_err(&self, host: &str, port: u16, e: &ssh2::Error) -> SshError {
         self.mark_broken_if_transport(e.code());
         SshError::Forward {
             host: self.opts.host.clone(),
@@ -232,7 +232,6 @@ impl Session {
             target_host: host.to_owned(),
             target_port: port,
             message: e.message().to_owned(),
-            source: e,
         }
     }
 }

@@ -460,7 +460,7 @@ impl Pump {
                     let mut fds = [session_pollfd(&s.inner, &s.socket)];
                     sys::poll(&mut fds, MAX_WAIT);
                 }
-                Err(e) => return Err(s.forward_err(&self.host, self.port, e)),
+                Err(e) => return Err(s.forward_err(&self.host, self.port, &e)),
             }
         }
     }

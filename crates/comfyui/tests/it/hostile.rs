@@ -265,3 +265,22 @@ proptest! {
         prop_assert!(!is_executed, "a string is not an executed payload");
     }
 }
+
+#[test]
+fn websocket_io_failure_shows_its_cause_once() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let err = client(port).ws_handshake().expect_err("nothing listens");
+    assert!(matches!(err, ComfyError::WebSocket { .. }), "{err:?}");
+    let mut parts = vec![err.to_string()];
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    let full = parts.join(": ");
+    assert!(full.contains("refused"), "{full}");
+    assert_eq!(full.matches("refused").count(), 1, "{full}");
+}

@@ -151,3 +151,35 @@ fn chacha20_is_negotiated() {
     assert_eq!(s.cipher().as_deref(), Some("chacha20-poly1305@openssh.com"));
     assert!(s.is_alive());
 }
+
+#[test]
+fn not_an_ssh_server_fails_the_handshake_saying_why_once() {
+    use std::io::{Read as _, Write as _};
+    let sshd = Sshd::shared();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        // An HTTP server answering the SSH banner, then closing.
+        let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        let mut buf = [0u8; 256];
+        let _ = conn.read(&mut buf);
+    });
+    let mut o = sshd.connect_options();
+    o.port = port;
+    let err = Session::connect(&o).unwrap_err();
+    server.join().unwrap();
+    let SshError::Handshake { message, .. } = &err else {
+        panic!("expected a handshake error, got {err:?}");
+    };
+    assert!(!message.is_empty(), "{err:?}");
+    // What `{:#}` (anyhow) shows: the error and every source, each once.
+    let mut full = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        full = format!("{full}: {s}");
+        source = s.source();
+    }
+    assert_eq!(full.matches(message.as_str()).count(), 1, "{full}");
+    assert!(full.contains(&format!("127.0.0.1:{port}")), "{full}");
+}
