@@ -9,6 +9,8 @@ main() {
     cargo fmt --all -- --check
     echo "== cargo clippy -D warnings"
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    echo "== crate map (docs/DESIGN.md) matches Cargo.toml"
+    python3 scripts/dev/check-crate-map.py
     echo "== cargo nextest"
     cargo nextest run --workspace --locked --profile ci --no-tests=warn
     echo "== doc tests"
