@@ -2,13 +2,14 @@
 //! emits the WebSocket sequence recorded from ComfyUI 0.3.64.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::path::{Component, Path};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::state::{QueueEntry, Shared, lock, now_ms};
+use crate::state::{Knobs, QueueEntry, Shared, lock, now_ms};
 use crate::validate::{input_file_exists, py_str, sorted_ids};
 
 /// An RGB image, 8 bits per channel.
@@ -168,7 +169,6 @@ impl RunCtx<'_> {
 }
 
 fn run_prompt(shared: &Shared, entry: &QueueEntry) {
-    let prompt_id = entry.prompt_id.clone();
     let mut ctx = RunCtx {
         shared,
         entry,
@@ -180,114 +180,22 @@ fn run_prompt(shared: &Shared, entry: &QueueEntry) {
     let prompt = entry.prompt.as_object().unwrap_or(&empty);
     ctx.send_kept(
         "execution_start",
-        json!({"prompt_id": prompt_id, "timestamp": now_ms()}),
+        json!({"prompt_id": entry.prompt_id, "timestamp": now_ms()}),
     );
     let cache_key = entry.prompt.to_string();
     let cached = lock(&shared.inner).cache.get(&cache_key).cloned();
     if let Some(Value::Object(outputs)) = cached {
-        let nodes = sorted_ids(prompt);
-        ctx.send_kept(
-            "execution_cached",
-            json!({"nodes": nodes, "prompt_id": prompt_id, "timestamp": now_ms()}),
-        );
-        let mut states = Map::new();
-        for (node, output) in &outputs {
-            ctx.send("executed", &json!({"node": node, "display_node": node, "output": output, "prompt_id": prompt_id}));
-            states.insert(node.clone(), progress_node(&prompt_id, node, true));
-        }
-        ctx.send(
-            "progress_state",
-            &json!({"prompt_id": prompt_id, "nodes": states}),
-        );
-        ctx.send_kept(
-            "execution_success",
-            json!({"prompt_id": prompt_id, "timestamp": now_ms()}),
-        );
-        ctx.finish("success", true, &outputs);
+        replay_cached(&mut ctx, prompt, &outputs);
         return;
     }
     ctx.send_kept(
         "execution_cached",
-        json!({"nodes": [], "prompt_id": prompt_id, "timestamp": now_ms()}),
+        json!({"nodes": [], "prompt_id": entry.prompt_id, "timestamp": now_ms()}),
     );
-
-    let order = execution_order(prompt, &entry.outputs);
-    let mut values: HashMap<String, Vec<Val>> = HashMap::new();
-    let mut outputs = Map::new();
-    let mut states = Map::new();
-    let mut executed: Vec<String> = Vec::new();
-    for id in &order {
-        if ctx.abandoned() {
+    let mut run = Progress::default();
+    for id in &execution_order(prompt, &entry.outputs) {
+        if ctx.abandoned() || run_node(&mut ctx, &mut run, prompt, id).is_break() {
             return;
-        }
-        let node = prompt.get(id).cloned().unwrap_or_default();
-        let class_type = node.get("class_type").map(py_str).unwrap_or_default();
-        states.insert(id.clone(), progress_node(&prompt_id, id, false));
-        ctx.send(
-            "progress_state",
-            &json!({"prompt_id": prompt_id, "nodes": states}),
-        );
-        lock(&shared.inner).last_node = Some((id.clone(), prompt_id.clone(), ctx.sid.clone()));
-        ctx.send(
-            "executing",
-            &json!({"node": id, "display_node": id, "prompt_id": prompt_id}),
-        );
-
-        let knobs = shared.knobs();
-        if knobs.drop_sockets_at_node.as_deref() == Some(id.as_str()) {
-            shared.drop_sockets();
-        }
-        let delay = knobs
-            .node_delay
-            .max(knobs.slow_nodes.get(id).copied().unwrap_or_default());
-        if !delay.is_zero() {
-            sleep_interruptible(shared, delay, ctx.epoch);
-        }
-        if ctx.abandoned() {
-            return;
-        }
-        if shared.interrupt.swap(false, Ordering::SeqCst) {
-            ctx.send_kept(
-                "execution_interrupted",
-                json!({"prompt_id": prompt_id, "node_id": id, "node_type": class_type, "executed": executed, "timestamp": now_ms()}),
-            );
-            ctx.finish("error", false, &Map::new());
-            return;
-        }
-        let result = if knobs.fail_at_node.as_deref() == Some(id.as_str()) {
-            Err(fail(
-                "RuntimeError",
-                format!("fake-comfyui: injected failure at node {id}"),
-            ))
-        } else {
-            execute_node(&ctx, id, &class_type, &node, &values)
-        };
-        match result {
-            Ok((vals, ui)) => {
-                values.insert(id.clone(), vals);
-                if let Some(ui) = ui {
-                    ctx.send("executed", &json!({"node": id, "display_node": id, "output": ui, "prompt_id": prompt_id}));
-                    outputs.insert(id.clone(), ui);
-                }
-                executed.push(id.clone());
-                states.insert(id.clone(), progress_node(&prompt_id, id, true));
-                ctx.send(
-                    "progress_state",
-                    &json!({"prompt_id": prompt_id, "nodes": states}),
-                );
-            }
-            Err(f) => {
-                let current_inputs = current_inputs(shared, entry, &class_type, &node);
-                ctx.send_kept(
-                    "execution_error",
-                    json!({"prompt_id": prompt_id, "node_id": id, "node_type": class_type, "executed": executed,
-                        "exception_message": f.message, "exception_type": f.exception_type,
-                        "traceback": [format!("  File \"fake_comfyui/exec.rs\", in execute\n    {class_type}\n")],
-                        "current_inputs": current_inputs, "current_outputs": executed, "timestamp": now_ms()}),
-                );
-                ctx.finish("error", false, &Map::new());
-                return;
-            }
         }
     }
     if ctx.abandoned() {
@@ -295,12 +203,155 @@ fn run_prompt(shared: &Shared, entry: &QueueEntry) {
     }
     lock(&shared.inner)
         .cache
-        .insert(cache_key, Value::Object(outputs.clone()));
+        .insert(cache_key, Value::Object(run.outputs.clone()));
+    ctx.send_kept(
+        "execution_success",
+        json!({"prompt_id": entry.prompt_id, "timestamp": now_ms()}),
+    );
+    ctx.finish("success", true, &run.outputs);
+}
+
+/// A prompt seen before: every node is reported cached and its recorded outputs are sent again.
+fn replay_cached(ctx: &mut RunCtx<'_>, prompt: &Map<String, Value>, outputs: &Map<String, Value>) {
+    let prompt_id = &ctx.entry.prompt_id;
+    ctx.send_kept(
+        "execution_cached",
+        json!({"nodes": sorted_ids(prompt), "prompt_id": prompt_id, "timestamp": now_ms()}),
+    );
+    let mut states = Map::new();
+    for (node, output) in outputs {
+        ctx.send(
+            "executed",
+            &json!({"node": node, "display_node": node, "output": output, "prompt_id": prompt_id}),
+        );
+        states.insert(node.clone(), progress_node(prompt_id, node, true));
+    }
+    ctx.send(
+        "progress_state",
+        &json!({"prompt_id": prompt_id, "nodes": states}),
+    );
     ctx.send_kept(
         "execution_success",
         json!({"prompt_id": prompt_id, "timestamp": now_ms()}),
     );
-    ctx.finish("success", true, &outputs);
+    ctx.finish("success", true, outputs);
+}
+
+/// What a run has produced so far.
+#[derive(Default)]
+struct Progress {
+    /// Output slots of the nodes that ran, for the nodes linked to them.
+    values: HashMap<String, Vec<Val>>,
+    /// UI outputs (`executed` messages), for history and the cache.
+    outputs: Map<String, Value>,
+    /// The `progress_state` of every node reached.
+    states: Map<String, Value>,
+    /// Ids of the nodes that ran, in order.
+    executed: Vec<String>,
+}
+
+/// Runs one node with its messages; `Break` when the prompt ends here (abandoned, interrupted or
+/// failed, the last two already reported).
+fn run_node(
+    ctx: &mut RunCtx<'_>,
+    run: &mut Progress,
+    prompt: &Map<String, Value>,
+    id: &str,
+) -> ControlFlow<()> {
+    let shared = ctx.shared;
+    let prompt_id = &ctx.entry.prompt_id;
+    let node = prompt.get(id).cloned().unwrap_or_default();
+    let class_type = node.get("class_type").map(py_str).unwrap_or_default();
+    run.states
+        .insert(id.to_owned(), progress_node(prompt_id, id, false));
+    ctx.send(
+        "progress_state",
+        &json!({"prompt_id": prompt_id, "nodes": run.states}),
+    );
+    lock(&shared.inner).last_node = Some((id.to_owned(), prompt_id.clone(), ctx.sid.clone()));
+    ctx.send(
+        "executing",
+        &json!({"node": id, "display_node": id, "prompt_id": prompt_id}),
+    );
+
+    let knobs = shared.knobs();
+    apply_node_knobs(ctx, &knobs, id);
+    if ctx.abandoned() {
+        return ControlFlow::Break(());
+    }
+    if shared.interrupt.swap(false, Ordering::SeqCst) {
+        ctx.send_kept(
+            "execution_interrupted",
+            json!({"prompt_id": prompt_id, "node_id": id, "node_type": class_type, "executed": run.executed, "timestamp": now_ms()}),
+        );
+        ctx.finish("error", false, &Map::new());
+        return ControlFlow::Break(());
+    }
+    let result = if knobs.fail_at_node.as_deref() == Some(id) {
+        Err(fail(
+            "RuntimeError",
+            format!("fake-comfyui: injected failure at node {id}"),
+        ))
+    } else {
+        execute_node(ctx, id, &class_type, &node, &run.values)
+    };
+    match result {
+        Ok((vals, ui)) => {
+            run.values.insert(id.to_owned(), vals);
+            if let Some(ui) = ui {
+                ctx.send(
+                    "executed",
+                    &json!({"node": id, "display_node": id, "output": ui, "prompt_id": prompt_id}),
+                );
+                run.outputs.insert(id.to_owned(), ui);
+            }
+            run.executed.push(id.to_owned());
+            run.states
+                .insert(id.to_owned(), progress_node(prompt_id, id, true));
+            ctx.send(
+                "progress_state",
+                &json!({"prompt_id": prompt_id, "nodes": run.states}),
+            );
+            ControlFlow::Continue(())
+        }
+        Err(f) => {
+            report_failure(ctx, run, id, &class_type, &node, &f);
+            ControlFlow::Break(())
+        }
+    }
+}
+
+/// The test knobs that act as a node starts: dropping the sockets and the node delay.
+fn apply_node_knobs(ctx: &RunCtx<'_>, knobs: &Knobs, id: &str) {
+    if knobs.drop_sockets_at_node.as_deref() == Some(id) {
+        ctx.shared.drop_sockets();
+    }
+    let delay = knobs
+        .node_delay
+        .max(knobs.slow_nodes.get(id).copied().unwrap_or_default());
+    if !delay.is_zero() {
+        sleep_interruptible(ctx.shared, delay, ctx.epoch);
+    }
+}
+
+/// Reports a failed node as `execution_error` and ends the prompt.
+fn report_failure(
+    ctx: &mut RunCtx<'_>,
+    run: &Progress,
+    id: &str,
+    class_type: &str,
+    node: &Value,
+    f: &Failure,
+) {
+    let current_inputs = current_inputs(ctx.shared, ctx.entry, class_type, node);
+    ctx.send_kept(
+        "execution_error",
+        json!({"prompt_id": ctx.entry.prompt_id, "node_id": id, "node_type": class_type, "executed": run.executed,
+            "exception_message": f.message, "exception_type": f.exception_type,
+            "traceback": [format!("  File \"fake_comfyui/exec.rs\", in execute\n    {class_type}\n")],
+            "current_inputs": current_inputs, "current_outputs": run.executed, "timestamp": now_ms()}),
+    );
+    ctx.finish("error", false, &Map::new());
 }
 
 /// `current_inputs` of an `execution_error`: every input as a one-element list of its Python `str()`,
@@ -404,6 +455,7 @@ fn images(v: Val) -> Result<Vec<Img>, Failure> {
 
 type NodeResult = Result<(Vec<Val>, Option<Value>), Failure>;
 
+/// Runs one node by class: its output slots, and its UI output when it has one.
 fn execute_node(
     ctx: &RunCtx<'_>,
     id: &str,
@@ -411,20 +463,8 @@ fn execute_node(
     node: &Value,
     values: &HashMap<String, Vec<Val>>,
 ) -> NodeResult {
-    let dims = |w: i64, h: i64| (w.clamp(1, 16384) as usize, h.clamp(1, 16384) as usize);
     match class_type {
-        "EmptyImage" => {
-            let (w, h) = dims(int_input(node, "width"), int_input(node, "height"));
-            let batch = int_input(node, "batch_size").clamp(1, 64) as usize;
-            let c = int_input(node, "color");
-            let px = [
-                ((c >> 16) & 0xff) as u8,
-                ((c >> 8) & 0xff) as u8,
-                (c & 0xff) as u8,
-            ];
-            let rgb: Vec<u8> = px.iter().copied().cycle().take(w * h * 3).collect();
-            Ok((vec![Val::Images(vec![Img { w, h, rgb }; batch])], None))
-        }
+        "EmptyImage" => Ok((vec![Val::Images(empty_image(node))], None)),
         "ImageInvert" => {
             let mut imgs = images(linked(values, node, "image")?)?;
             for img in &mut imgs {
@@ -444,40 +484,14 @@ fn execute_node(
         }
         "ImageScale" => {
             let imgs = images(linked(values, node, "image")?)?;
-            let (tw, th) = (int_input(node, "width"), int_input(node, "height"));
-            let out = imgs
-                .iter()
-                .map(|img| {
-                    let (tw, th) = (tw.max(0) as usize, th.max(0) as usize);
-                    let (w, h) = match (tw, th) {
-                        (0, 0) => (img.w, img.h),
-                        (0, h) => ((img.w * h / img.h).max(1), h),
-                        (w, 0) => (w, (img.h * w / img.w).max(1)),
-                        (w, h) => (w, h),
-                    };
-                    scale(img, w.min(16384), h.min(16384))
-                })
-                .collect();
-            Ok((vec![Val::Images(out)], None))
+            Ok((vec![Val::Images(image_scale(node, &imgs))], None))
         }
         "SolidMask" => {
             let (w, h) = dims(int_input(node, "width"), int_input(node, "height"));
             let value = input(node, "value").and_then(Value::as_f64).unwrap_or(1.0) as f32;
             Ok((vec![Val::Masks(vec![(w, h, vec![value; w * h])])], None))
         }
-        "LoadImage" => {
-            let name = input(node, "image").map(py_str).unwrap_or_default();
-            let dir = &ctx.shared.dirs.input;
-            if !input_file_exists(dir, &name) {
-                return Err(fail(
-                    "FileNotFoundError",
-                    format!("Invalid image file: {name}"),
-                ));
-            }
-            let img = read_png(&dir.join(name.trim_end_matches(" [input]")))?;
-            let mask = (img.w, img.h, vec![0.0; img.w * img.h]);
-            Ok((vec![Val::Images(vec![img]), Val::Masks(vec![mask])], None))
-        }
+        "LoadImage" => load_image(ctx, node),
         "SaveImage" => {
             let imgs = images(linked(values, node, "images")?)?;
             let prefix =
@@ -487,35 +501,11 @@ fn execute_node(
         }
         "PreviewImage" => {
             let imgs = images(linked(values, node, "images")?)?;
-            let suffix: String = uuid::Uuid::new_v4()
-                .simple()
-                .to_string()
-                .chars()
-                .filter(char::is_ascii_lowercase)
-                .take(5)
-                .collect();
-            let files = save_images(
-                ctx,
-                &imgs,
-                &format!("ComfyUI_temp_{suffix}"),
-                &ctx.shared.dirs.temp,
-                "temp",
-                id,
-            )?;
-            Ok((Vec::new(), Some(json!({"images": files}))))
+            preview_image(ctx, id, &imgs)
         }
         "SaveImageWebsocket" => {
             let imgs = images(linked(values, node, "images")?)?;
-            let n = imgs.len();
-            for (i, img) in imgs.iter().enumerate() {
-                ctx.send(
-                    "progress",
-                    &json!({"value": i, "max": n, "prompt_id": ctx.entry.prompt_id, "node": id}),
-                );
-                let mut frame = vec![0, 0, 0, 1, 0, 0, 0, 2];
-                frame.extend(encode_png(img, &[]).map_err(|e| fail("OSError", e))?);
-                ctx.shared.send_binary(ctx.sid.as_deref(), &frame);
-            }
+            save_image_websocket(ctx, id, &imgs)?;
             Ok((Vec::new(), None))
         }
         other => Err(fail(
@@ -523,6 +513,92 @@ fn execute_node(
             format!("fake-comfyui cannot execute {other} (no models here)"),
         )),
     }
+}
+
+/// Image or mask dimensions from node inputs, clamped to what ComfyUI accepts.
+fn dims(w: i64, h: i64) -> (usize, usize) {
+    (w.clamp(1, 16384) as usize, h.clamp(1, 16384) as usize)
+}
+
+/// `EmptyImage`: a batch of one solid `0xRRGGBB` colour.
+fn empty_image(node: &Value) -> Vec<Img> {
+    let (w, h) = dims(int_input(node, "width"), int_input(node, "height"));
+    let batch = int_input(node, "batch_size").clamp(1, 64) as usize;
+    let c = int_input(node, "color");
+    let px = [
+        ((c >> 16) & 0xff) as u8,
+        ((c >> 8) & 0xff) as u8,
+        (c & 0xff) as u8,
+    ];
+    let rgb: Vec<u8> = px.iter().copied().cycle().take(w * h * 3).collect();
+    vec![Img { w, h, rgb }; batch]
+}
+
+/// `ImageScale`: a width or height of 0 keeps the aspect ratio (both 0 keep the size).
+fn image_scale(node: &Value, imgs: &[Img]) -> Vec<Img> {
+    let (tw, th) = (int_input(node, "width"), int_input(node, "height"));
+    imgs.iter()
+        .map(|img| {
+            let (tw, th) = (tw.max(0) as usize, th.max(0) as usize);
+            let (w, h) = match (tw, th) {
+                (0, 0) => (img.w, img.h),
+                (0, h) => ((img.w * h / img.h).max(1), h),
+                (w, 0) => (w, (img.h * w / img.w).max(1)),
+                (w, h) => (w, h),
+            };
+            scale(img, w.min(16384), h.min(16384))
+        })
+        .collect()
+}
+
+/// `LoadImage`: the image from the input folder and an empty mask of its size.
+fn load_image(ctx: &RunCtx<'_>, node: &Value) -> NodeResult {
+    let name = input(node, "image").map(py_str).unwrap_or_default();
+    let dir = &ctx.shared.dirs.input;
+    if !input_file_exists(dir, &name) {
+        return Err(fail(
+            "FileNotFoundError",
+            format!("Invalid image file: {name}"),
+        ));
+    }
+    let img = read_png(&dir.join(name.trim_end_matches(" [input]")))?;
+    let mask = (img.w, img.h, vec![0.0; img.w * img.h]);
+    Ok((vec![Val::Images(vec![img]), Val::Masks(vec![mask])], None))
+}
+
+/// `PreviewImage`: saves into the temp folder under a random `ComfyUI_temp_xxxxx` prefix.
+fn preview_image(ctx: &RunCtx<'_>, id: &str, imgs: &[Img]) -> NodeResult {
+    let suffix: String = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .chars()
+        .filter(char::is_ascii_lowercase)
+        .take(5)
+        .collect();
+    let files = save_images(
+        ctx,
+        imgs,
+        &format!("ComfyUI_temp_{suffix}"),
+        &ctx.shared.dirs.temp,
+        "temp",
+        id,
+    )?;
+    Ok((Vec::new(), Some(json!({"images": files}))))
+}
+
+/// `SaveImageWebsocket`: each image as a binary PNG frame, after a `progress` message.
+fn save_image_websocket(ctx: &RunCtx<'_>, id: &str, imgs: &[Img]) -> Result<(), Failure> {
+    let n = imgs.len();
+    for (i, img) in imgs.iter().enumerate() {
+        ctx.send(
+            "progress",
+            &json!({"value": i, "max": n, "prompt_id": ctx.entry.prompt_id, "node": id}),
+        );
+        let mut frame = vec![0, 0, 0, 1, 0, 0, 0, 2];
+        frame.extend(encode_png(img, &[]).map_err(|e| fail("OSError", e))?);
+        ctx.shared.send_binary(ctx.sid.as_deref(), &frame);
+    }
+    Ok(())
 }
 
 fn box_blur(img: &Img, r: usize) -> Img {

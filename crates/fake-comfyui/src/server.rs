@@ -117,6 +117,7 @@ fn handle(shared: &Arc<Shared>, mut req: Request) {
     let _ = req.respond(resp);
 }
 
+/// The route table: one arm per method and path of the ComfyUI 0.3.64 routes the fake serves.
 fn route(
     shared: &Shared,
     method: &Method,
@@ -135,108 +136,132 @@ fn route(
             200,
             &json!(shared.models.iter().map(|(f, _)| f).collect::<Vec<_>>()),
         ),
-        (Method::Get, ["models", folder]) => {
-            match shared.models.iter().find(|(f, _)| *f == decode(folder)) {
-                Some((_, files)) => json_resp(200, &json!(files)),
-                None => empty(404),
-            }
-        }
+        (Method::Get, ["models", folder]) => get_model_folder(shared, folder),
         (Method::Get, ["object_info"]) => json_resp(200, &object_info(shared)),
-        (Method::Get, ["object_info", class]) => {
-            let class = decode(class);
-            let info = object_info(shared);
-            match info.get(&class) {
-                Some(def) => json_resp(200, &json!({ class: def })),
-                None => json_resp(200, &json!({})),
-            }
-        }
+        (Method::Get, ["object_info", class]) => get_object_info_class(shared, class),
         (Method::Get, ["prompt"]) => json_resp(
             200,
             &json!({"exec_info": {"queue_remaining": shared.queue_remaining()}}),
         ),
         (Method::Post, ["prompt"]) => post_prompt(shared, body),
-        (Method::Get, ["queue"]) => {
-            let inner = lock(&shared.inner);
-            let running: Vec<Value> = inner.running.iter().map(QueueEntry::to_json).collect();
-            let pending: Vec<Value> = inner.pending.iter().map(QueueEntry::to_json).collect();
-            json_resp(
-                200,
-                &json!({"queue_running": running, "queue_pending": pending}),
-            )
-        }
-        (Method::Post, ["queue"]) => {
-            let v: Value = serde_json::from_slice(body).unwrap_or_default();
-            {
-                let mut inner = lock(&shared.inner);
-                if v.get("clear").and_then(Value::as_bool) == Some(true) {
-                    inner.pending.clear();
-                }
-                if let Some(ids) = v.get("delete").and_then(Value::as_array) {
-                    inner
-                        .pending
-                        .retain(|e| !ids.iter().any(|i| i.as_str() == Some(&e.prompt_id)));
-                }
-            }
-            shared.send_status();
-            empty(200)
-        }
-        (Method::Get, ["history"]) => {
-            let inner = lock(&shared.inner);
-            let n = q
-                .get("max_items")
-                .and_then(|m| m.parse::<usize>().ok())
-                .unwrap_or(inner.history.len());
-            let skip = inner.history.len().saturating_sub(n);
-            let out: Map<String, Value> = inner
-                .history
-                .iter()
-                .skip(skip)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            json_resp(200, &Value::Object(out))
-        }
-        (Method::Get, ["history", id]) => {
-            let id = decode(id);
-            let inner = lock(&shared.inner);
-            match inner.history.iter().find(|(k, _)| *k == id) {
-                Some((k, v)) => json_resp(200, &json!({ k.clone(): v })),
-                None => json_resp(200, &json!({})),
-            }
-        }
-        (Method::Post, ["history"]) => {
-            let v: Value = serde_json::from_slice(body).unwrap_or_default();
-            let mut inner = lock(&shared.inner);
-            if v.get("clear").and_then(Value::as_bool) == Some(true) {
-                inner.history.clear();
-            }
-            if let Some(ids) = v.get("delete").and_then(Value::as_array) {
-                inner
-                    .history
-                    .retain(|(k, _)| !ids.iter().any(|i| i.as_str() == Some(k)));
-            }
-            empty(200)
-        }
+        (Method::Get, ["queue"]) => get_queue(shared),
+        (Method::Post, ["queue"]) => post_queue(shared, body),
+        (Method::Get, ["history"]) => get_history(shared, q),
+        (Method::Get, ["history", id]) => get_history_item(shared, id),
+        (Method::Post, ["history"]) => post_history(shared, body),
         (Method::Get, ["view"]) => view(shared, q),
         (Method::Post, ["upload", "image" | "mask"]) => upload(shared, ct, body),
-        (Method::Post, ["interrupt"]) => {
-            let v: Value = serde_json::from_slice(body).unwrap_or_default();
-            match v.get("prompt_id").and_then(Value::as_str) {
-                Some(id) => {
-                    let running = lock(&shared.inner)
-                        .running
-                        .as_ref()
-                        .map(|e| e.prompt_id.clone());
-                    if running.as_deref() == Some(id) {
-                        shared.interrupt.store(true, Ordering::SeqCst);
-                    }
-                }
-                None => shared.interrupt.store(true, Ordering::SeqCst),
-            }
-            empty(200)
-        }
+        (Method::Post, ["interrupt"]) => post_interrupt(shared, body),
         (Method::Post, ["free"]) => empty(200),
         _ => not_found(),
     }
+}
+
+/// `GET /models/{folder}`: the files of one model folder, 404 for an unknown folder.
+fn get_model_folder(shared: &Shared, folder: &str) -> Resp {
+    match shared.models.iter().find(|(f, _)| *f == decode(folder)) {
+        Some((_, files)) => json_resp(200, &json!(files)),
+        None => empty(404),
+    }
+}
+
+/// `GET /object_info/{class}`: one class, or `{}` for an unknown one.
+fn get_object_info_class(shared: &Shared, class: &str) -> Resp {
+    let class = decode(class);
+    let info = object_info(shared);
+    match info.get(&class) {
+        Some(def) => json_resp(200, &json!({ class: def })),
+        None => json_resp(200, &json!({})),
+    }
+}
+
+/// `GET /queue`: the running and the pending prompts.
+fn get_queue(shared: &Shared) -> Resp {
+    let inner = lock(&shared.inner);
+    let running: Vec<Value> = inner.running.iter().map(QueueEntry::to_json).collect();
+    let pending: Vec<Value> = inner.pending.iter().map(QueueEntry::to_json).collect();
+    json_resp(
+        200,
+        &json!({"queue_running": running, "queue_pending": pending}),
+    )
+}
+
+/// `POST /queue`: `clear` and `delete` pending prompts, then a `status` message.
+fn post_queue(shared: &Shared, body: &[u8]) -> Resp {
+    let v: Value = serde_json::from_slice(body).unwrap_or_default();
+    {
+        let mut inner = lock(&shared.inner);
+        if v.get("clear").and_then(Value::as_bool) == Some(true) {
+            inner.pending.clear();
+        }
+        if let Some(ids) = v.get("delete").and_then(Value::as_array) {
+            inner
+                .pending
+                .retain(|e| !ids.iter().any(|i| i.as_str() == Some(&e.prompt_id)));
+        }
+    }
+    shared.send_status();
+    empty(200)
+}
+
+/// `GET /history`: the last `max_items` entries (all without it).
+fn get_history(shared: &Shared, q: &BTreeMap<String, String>) -> Resp {
+    let inner = lock(&shared.inner);
+    let n = q
+        .get("max_items")
+        .and_then(|m| m.parse::<usize>().ok())
+        .unwrap_or(inner.history.len());
+    let skip = inner.history.len().saturating_sub(n);
+    let out: Map<String, Value> = inner
+        .history
+        .iter()
+        .skip(skip)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    json_resp(200, &Value::Object(out))
+}
+
+/// `GET /history/{prompt_id}`: one entry, or `{}` for an unknown id.
+fn get_history_item(shared: &Shared, id: &str) -> Resp {
+    let id = decode(id);
+    let inner = lock(&shared.inner);
+    match inner.history.iter().find(|(k, _)| *k == id) {
+        Some((k, v)) => json_resp(200, &json!({ k.clone(): v })),
+        None => json_resp(200, &json!({})),
+    }
+}
+
+/// `POST /history`: `clear` and `delete` history entries.
+fn post_history(shared: &Shared, body: &[u8]) -> Resp {
+    let v: Value = serde_json::from_slice(body).unwrap_or_default();
+    let mut inner = lock(&shared.inner);
+    if v.get("clear").and_then(Value::as_bool) == Some(true) {
+        inner.history.clear();
+    }
+    if let Some(ids) = v.get("delete").and_then(Value::as_array) {
+        inner
+            .history
+            .retain(|(k, _)| !ids.iter().any(|i| i.as_str() == Some(k)));
+    }
+    empty(200)
+}
+
+/// `POST /interrupt`: interrupts the running prompt, only if it is `prompt_id` when one is given.
+fn post_interrupt(shared: &Shared, body: &[u8]) -> Resp {
+    let v: Value = serde_json::from_slice(body).unwrap_or_default();
+    match v.get("prompt_id").and_then(Value::as_str) {
+        Some(id) => {
+            let running = lock(&shared.inner)
+                .running
+                .as_ref()
+                .map(|e| e.prompt_id.clone());
+            if running.as_deref() == Some(id) {
+                shared.interrupt.store(true, Ordering::SeqCst);
+            }
+        }
+        None => shared.interrupt.store(true, Ordering::SeqCst),
+    }
+    empty(200)
 }
 
 /// The recorded object_info with `LoadImage` listing the input folder and loaders listing the model map.

@@ -185,6 +185,8 @@ impl Ctx<'_> {
             .ok_or_else(|| key_error(id))
     }
 
+    /// `execution.validate_inputs`: validates node `id` and, recursively, the nodes linked into
+    /// it, memoised in `validated`; `(valid, errors)` of this node.
     fn validate_inputs(
         &self,
         id: &str,
@@ -207,147 +209,31 @@ impl Ctx<'_> {
             .info
             .get(class_type)
             .ok_or_else(|| key_error(&json!(class_type)))?;
-        let mut specs: Vec<(String, Value, bool)> = Vec::new();
-        for (section, required) in [("required", true), ("optional", false)] {
-            if let Some(m) = class
-                .pointer(&format!("/input/{section}"))
-                .and_then(Value::as_object)
-            {
-                specs.extend(m.iter().map(|(k, v)| (k.clone(), v.clone(), required)));
-            }
-        }
         let custom_validated = matches!(class_type, "LoadImage" | "LoadImageMask");
         let mut errors = Vec::new();
         let mut valid = true;
-        for (x, spec, required) in specs {
-            let input_type = spec.get(0).cloned().unwrap_or(Value::Null);
-            let extra = spec
-                .get(1)
-                .filter(|e| e.is_object())
-                .cloned()
-                .unwrap_or_else(|| json!({}));
-            let info = json!([input_type, extra]);
-            let Some(val) = inputs.get(&x) else {
-                if required {
+        for spec in input_specs(class) {
+            let x = &spec.name;
+            let Some(val) = inputs.get(x) else {
+                if spec.required {
                     errors.push(json!({"type": "required_input_missing", "message": "Required input is missing",
                         "details": x, "extra_info": {"input_name": x}}));
                 }
                 continue;
             };
-            if let Value::Array(link) = val {
-                if link.len() != 2 {
-                    errors.push(json!({"type": "bad_linked_input",
-                        "message": "Bad linked input, must be a length-2 list of [node_id, slot_index]",
-                        "details": x, "extra_info": {"input_name": x, "input_config": info, "received_value": val}}));
-                    continue;
-                }
-                let o_id = &link[0];
-                let o_node = self.node(o_id)?;
-                let o_class = o_node
-                    .get("class_type")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let outputs = self
-                    .info
-                    .pointer(&format!("/{o_class}/output"))
-                    .and_then(Value::as_array);
-                let slot = link[1].as_u64().ok_or_else(|| Exc {
-                    kind: "TypeError",
-                    message: "tuple indices must be integers or slices, not str".to_owned(),
-                })?;
-                let received = outputs
-                    .and_then(|o| o.get(slot as usize))
-                    .cloned()
-                    .ok_or_else(|| Exc {
-                        kind: "IndexError",
-                        message: "tuple index out of range".to_owned(),
-                    })?;
-                if !types_match(&received, &input_type) {
-                    errors.push(json!({"type": "return_type_mismatch",
-                        "message": "Return type mismatch between linked nodes",
-                        "details": format!("{x}, received_type({}) mismatch input_type({})", py_str(&received), py_str(&input_type)),
-                        "extra_info": {"input_name": x, "input_config": info, "received_type": received, "linked_node": val}}));
-                    continue;
-                }
-                let o_key = o_id.as_str().unwrap_or_default().to_owned();
-                match self.validate_inputs(&o_key, validated) {
-                    Ok((true, _)) => {}
-                    Ok((false, _)) => valid = false,
-                    Err(ex) => {
+            let error = if let Value::Array(link) = val {
+                match self.validate_link(&spec, val, link, validated)? {
+                    Linked::Valid => None,
+                    Linked::InnerInvalid => {
                         valid = false;
-                        let reasons = vec![json!({"type": "exception_during_inner_validation",
-                            "message": "Exception when validating inner node", "details": ex.message,
-                            "extra_info": {"input_name": x, "input_config": info, "exception_message": ex.message,
-                                "exception_type": ex.kind, "traceback": [], "linked_node": val}})];
-                        validated.insert(o_key, (false, reasons));
+                        None
                     }
+                    Linked::Error(e) => Some(e),
                 }
-                continue;
-            }
-            let val = match val {
-                Value::Object(o) if o.contains_key("__value__") => o["__value__"].clone(),
-                other => other.clone(),
+            } else {
+                validate_value(&spec, val, custom_validated)
             };
-            let converted = match input_type.as_str() {
-                Some("INT") => to_int(&val),
-                Some("FLOAT") => to_float(&val),
-                Some("STRING") => Ok(Value::String(py_str(&val))),
-                _ => Ok(val.clone()),
-            };
-            let v = match converted {
-                Ok(v) => v,
-                Err(msg) => {
-                    errors.push(json!({"type": "invalid_input_type",
-                        "message": format!("Failed to convert an input value to a {} value", py_str(&input_type)),
-                        "details": format!("{x}, {}, {msg}", py_str(&val)),
-                        "extra_info": {"input_name": x, "input_config": info, "received_value": val, "exception_message": msg}}));
-                    continue;
-                }
-            };
-            if custom_validated && x == "image" {
-                continue;
-            }
-            if let (Some(min), Some(n)) = (extra.get("min").and_then(Value::as_f64), v.as_f64())
-                && n < min
-            {
-                errors.push(json!({"type": "value_smaller_than_min",
-                    "message": format!("Value {} smaller than min of {}", py_str(&v), py_str(&extra["min"])),
-                    "details": x, "extra_info": {"input_name": x, "input_config": info, "received_value": v}}));
-                continue;
-            }
-            if let (Some(max), Some(n)) = (extra.get("max").and_then(Value::as_f64), v.as_f64())
-                && n > max
-            {
-                errors.push(json!({"type": "value_bigger_than_max",
-                    "message": format!("Value {} bigger than max of {}", py_str(&v), py_str(&extra["max"])),
-                    "details": x, "extra_info": {"input_name": x, "input_config": info, "received_value": v}}));
-                continue;
-            }
-            let options = match &input_type {
-                Value::Array(o) => Some(o.clone()),
-                Value::String(s) if s == "COMBO" => Some(
-                    extra
-                        .get("options")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default(),
-                ),
-                _ => None,
-            };
-            if let Some(options) = options
-                && !options.contains(&v)
-            {
-                let (list_info, config) = if options.len() > 20 {
-                    (format!("(list of length {})", options.len()), Value::Null)
-                } else {
-                    (py_repr(&Value::Array(options)), info.clone())
-                };
-                errors.push(
-                    json!({"type": "value_not_in_list", "message": "Value not in list",
-                    "details": format!("{x}: '{}' not in {list_info}", py_str(&v)),
-                    "extra_info": {"input_name": x, "input_config": config, "received_value": v}}),
-                );
-            }
+            errors.extend(error);
         }
         if custom_validated && let Some(name) = inputs.get("image").filter(|v| !v.is_array()) {
             let name = py_str(name);
@@ -360,6 +246,176 @@ impl Ctx<'_> {
         validated.insert(id.to_owned(), ret.clone());
         Ok(ret)
     }
+
+    /// The linked-input branch of `validate_inputs`: link shape, return type, then the linked
+    /// node itself (an exception there marks it invalid with the exception as its reason).
+    fn validate_link(
+        &self,
+        spec: &InputSpec,
+        val: &Value,
+        link: &[Value],
+        validated: &mut Validated,
+    ) -> Result<Linked, Exc> {
+        let (x, info, input_type) = (&spec.name, &spec.info, &spec.input_type);
+        if link.len() != 2 {
+            return Ok(Linked::Error(json!({"type": "bad_linked_input",
+                "message": "Bad linked input, must be a length-2 list of [node_id, slot_index]",
+                "details": x, "extra_info": {"input_name": x, "input_config": info, "received_value": val}})));
+        }
+        let o_id = &link[0];
+        let o_node = self.node(o_id)?;
+        let o_class = o_node
+            .get("class_type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let outputs = self
+            .info
+            .pointer(&format!("/{o_class}/output"))
+            .and_then(Value::as_array);
+        let slot = link[1].as_u64().ok_or_else(|| Exc {
+            kind: "TypeError",
+            message: "tuple indices must be integers or slices, not str".to_owned(),
+        })?;
+        let received = outputs
+            .and_then(|o| o.get(slot as usize))
+            .cloned()
+            .ok_or_else(|| Exc {
+                kind: "IndexError",
+                message: "tuple index out of range".to_owned(),
+            })?;
+        if !types_match(&received, input_type) {
+            return Ok(Linked::Error(json!({"type": "return_type_mismatch",
+                "message": "Return type mismatch between linked nodes",
+                "details": format!("{x}, received_type({}) mismatch input_type({})", py_str(&received), py_str(input_type)),
+                "extra_info": {"input_name": x, "input_config": info, "received_type": received, "linked_node": val}})));
+        }
+        let o_key = o_id.as_str().unwrap_or_default().to_owned();
+        match self.validate_inputs(&o_key, validated) {
+            Ok((true, _)) => Ok(Linked::Valid),
+            Ok((false, _)) => Ok(Linked::InnerInvalid),
+            Err(ex) => {
+                let reasons = vec![json!({"type": "exception_during_inner_validation",
+                    "message": "Exception when validating inner node", "details": ex.message,
+                    "extra_info": {"input_name": x, "input_config": info, "exception_message": ex.message,
+                        "exception_type": ex.kind, "traceback": [], "linked_node": val}})];
+                validated.insert(o_key, (false, reasons));
+                Ok(Linked::InnerInvalid)
+            }
+        }
+    }
+}
+
+/// One input a class declares: its name, `[type, extra]` spec, and whether it is required.
+struct InputSpec {
+    name: String,
+    input_type: Value,
+    /// The spec's options object (`{}` when it has none).
+    extra: Value,
+    /// `[input_type, extra]`, the `input_config` of errors.
+    info: Value,
+    required: bool,
+}
+
+/// The required, then the optional inputs of a class from `object_info`.
+fn input_specs(class: &Value) -> Vec<InputSpec> {
+    let mut specs = Vec::new();
+    for (section, required) in [("required", true), ("optional", false)] {
+        if let Some(m) = class
+            .pointer(&format!("/input/{section}"))
+            .and_then(Value::as_object)
+        {
+            specs.extend(m.iter().map(|(name, spec)| {
+                let input_type = spec.get(0).cloned().unwrap_or(Value::Null);
+                let extra = spec
+                    .get(1)
+                    .filter(|e| e.is_object())
+                    .cloned()
+                    .unwrap_or_else(|| json!({}));
+                InputSpec {
+                    name: name.clone(),
+                    info: json!([input_type, extra]),
+                    input_type,
+                    extra,
+                    required,
+                }
+            }));
+        }
+    }
+    specs
+}
+
+/// What the linked node of an input turned out to be.
+enum Linked {
+    Valid,
+    /// Invalid itself (its reasons are in `validated`): this node is invalid too, with no error
+    /// of its own for the input.
+    InnerInvalid,
+    /// The link itself is wrong: this error goes to this node.
+    Error(Value),
+}
+
+/// The literal-input branch of `validate_inputs`, in its order: conversion to the input type,
+/// then (unless the class validates the input itself) min, max and the list of choices.
+fn validate_value(spec: &InputSpec, val: &Value, custom_validated: bool) -> Option<Value> {
+    let (x, info, input_type, extra) = (&spec.name, &spec.info, &spec.input_type, &spec.extra);
+    let val = match val {
+        Value::Object(o) if o.contains_key("__value__") => o["__value__"].clone(),
+        other => other.clone(),
+    };
+    let converted = match input_type.as_str() {
+        Some("INT") => to_int(&val),
+        Some("FLOAT") => to_float(&val),
+        Some("STRING") => Ok(Value::String(py_str(&val))),
+        _ => Ok(val.clone()),
+    };
+    let v = match converted {
+        Ok(v) => v,
+        Err(msg) => {
+            return Some(json!({"type": "invalid_input_type",
+                "message": format!("Failed to convert an input value to a {} value", py_str(input_type)),
+                "details": format!("{x}, {}, {msg}", py_str(&val)),
+                "extra_info": {"input_name": x, "input_config": info, "received_value": val, "exception_message": msg}}));
+        }
+    };
+    if custom_validated && x == "image" {
+        return None;
+    }
+    if let (Some(min), Some(n)) = (extra.get("min").and_then(Value::as_f64), v.as_f64())
+        && n < min
+    {
+        return Some(json!({"type": "value_smaller_than_min",
+            "message": format!("Value {} smaller than min of {}", py_str(&v), py_str(&extra["min"])),
+            "details": x, "extra_info": {"input_name": x, "input_config": info, "received_value": v}}));
+    }
+    if let (Some(max), Some(n)) = (extra.get("max").and_then(Value::as_f64), v.as_f64())
+        && n > max
+    {
+        return Some(json!({"type": "value_bigger_than_max",
+            "message": format!("Value {} bigger than max of {}", py_str(&v), py_str(&extra["max"])),
+            "details": x, "extra_info": {"input_name": x, "input_config": info, "received_value": v}}));
+    }
+    let options = match input_type {
+        Value::Array(o) => Some(o.clone()),
+        Value::String(s) if s == "COMBO" => Some(
+            extra
+                .get("options")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        _ => None,
+    };
+    let options = options.filter(|o| !o.contains(&v))?;
+    let (list_info, config) = if options.len() > 20 {
+        (format!("(list of length {})", options.len()), Value::Null)
+    } else {
+        (py_repr(&Value::Array(options)), info.clone())
+    };
+    Some(
+        json!({"type": "value_not_in_list", "message": "Value not in list",
+        "details": format!("{x}: '{}' not in {list_info}", py_str(&v)),
+        "extra_info": {"input_name": x, "input_config": config, "received_value": v}}),
+    )
 }
 
 /// Validates a prompt against `object_info`, looking for `LoadImage` files in `input_dir`.
@@ -375,30 +431,10 @@ pub(crate) fn validate_prompt(prompt: &Value, info: &Value, input_dir: &Path) ->
             "Node ID '#'",
         ));
     };
-    let mut outputs = Vec::new();
-    for id in sorted_ids(prompt) {
-        let Some(class_type) = prompt[&id].get("class_type") else {
-            return reject(top_error(
-                "invalid_prompt",
-                "Cannot execute because a node is missing the class_type property.",
-                &format!("Node ID '#{id}'"),
-            ));
-        };
-        let class_name = py_str(class_type);
-        let Some(class) = info.get(&class_name) else {
-            return reject(top_error(
-                "invalid_prompt",
-                &format!("Cannot execute because node {class_name} does not exist."),
-                &format!("Node ID '#{id}'"),
-            ));
-        };
-        if class.get("output_node").and_then(Value::as_bool) == Some(true) {
-            outputs.push(id);
-        }
-    }
-    if outputs.is_empty() {
-        return reject(top_error("prompt_no_outputs", "Prompt has no outputs", ""));
-    }
+    let outputs = match output_nodes(prompt, info) {
+        Ok(outputs) => outputs,
+        Err(error) => return reject(error),
+    };
     let ctx = Ctx {
         prompt,
         info,
@@ -424,28 +460,7 @@ pub(crate) fn validate_prompt(prompt: &Value, info: &Value, input_dir: &Path) ->
             continue;
         }
         reasons_list.extend(reasons);
-        let mut ids: Vec<&String> = validated.keys().collect();
-        ids.sort_by(|a, b| node_order(a, b));
-        for node_id in ids {
-            let (valid, reasons) = &validated[node_id];
-            if *valid || reasons.is_empty() {
-                continue;
-            }
-            let entry = node_errors.entry(node_id.clone()).or_insert_with(|| {
-                let class_type = prompt
-                    .get(node_id)
-                    .and_then(|n| n.get("class_type"))
-                    .cloned()
-                    .unwrap_or_default();
-                json!({"errors": reasons, "dependent_outputs": [], "class_type": class_type})
-            });
-            if let Some(list) = entry
-                .get_mut("dependent_outputs")
-                .and_then(Value::as_array_mut)
-            {
-                list.push(Value::String(o.clone()));
-            }
-        }
+        add_node_errors(&mut node_errors, prompt, &validated, o);
     }
     if good.is_empty() {
         let details = reasons_list
@@ -465,5 +480,67 @@ pub(crate) fn validate_prompt(prompt: &Value, info: &Value, input_dir: &Path) ->
     Verdict::Accepted {
         outputs: good,
         node_errors,
+    }
+}
+
+/// The output nodes of a prompt, or the top-level error of the first node (in id order) without
+/// a `class_type` or with an unknown class, or of a prompt without outputs.
+fn output_nodes(prompt: &Map<String, Value>, info: &Value) -> Result<Vec<String>, Value> {
+    let mut outputs = Vec::new();
+    for id in sorted_ids(prompt) {
+        let Some(class_type) = prompt[&id].get("class_type") else {
+            return Err(top_error(
+                "invalid_prompt",
+                "Cannot execute because a node is missing the class_type property.",
+                &format!("Node ID '#{id}'"),
+            ));
+        };
+        let class_name = py_str(class_type);
+        let Some(class) = info.get(&class_name) else {
+            return Err(top_error(
+                "invalid_prompt",
+                &format!("Cannot execute because node {class_name} does not exist."),
+                &format!("Node ID '#{id}'"),
+            ));
+        };
+        if class.get("output_node").and_then(Value::as_bool) == Some(true) {
+            outputs.push(id);
+        }
+    }
+    if outputs.is_empty() {
+        return Err(top_error("prompt_no_outputs", "Prompt has no outputs", ""));
+    }
+    Ok(outputs)
+}
+
+/// After output `o` failed: every invalid node validated so far, with reasons, gets an entry in
+/// `node_errors` (its reasons from the first failure) and lists `o` among its dependent outputs.
+fn add_node_errors(
+    node_errors: &mut Map<String, Value>,
+    prompt: &Map<String, Value>,
+    validated: &Validated,
+    o: &str,
+) {
+    let mut ids: Vec<&String> = validated.keys().collect();
+    ids.sort_by(|a, b| node_order(a, b));
+    for node_id in ids {
+        let (valid, reasons) = &validated[node_id];
+        if *valid || reasons.is_empty() {
+            continue;
+        }
+        let entry = node_errors.entry(node_id.clone()).or_insert_with(|| {
+            let class_type = prompt
+                .get(node_id)
+                .and_then(|n| n.get("class_type"))
+                .cloned()
+                .unwrap_or_default();
+            json!({"errors": reasons, "dependent_outputs": [], "class_type": class_type})
+        });
+        if let Some(list) = entry
+            .get_mut("dependent_outputs")
+            .and_then(Value::as_array_mut)
+        {
+            list.push(Value::String(o.to_owned()));
+        }
     }
 }

@@ -212,10 +212,6 @@ fn same_content(left: &Utf8Path, right: &Utf8Path) {
     }
 }
 
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the bench measures this crate's raw SFTP and stream uploads against OpenSSH"
-)]
 fn main() {
     if std::env::var_os("BENCH_FORWARD_ONLY").is_some() {
         bench_forward();
@@ -235,13 +231,18 @@ fn main() {
             .unwrap_or_default()
             .trim()
     );
-
-    // --- Commands over one kept session vs multiplexed OpenSSH.
     let session = Session::connect(&opts).expect("connect");
     println!(
         "negotiated cipher: {}",
         session.cipher().unwrap_or_default()
     );
+    bench_commands(&sshd, &ossh, &session, cmds);
+    let ssh_n = bench_connect(&opts, &ossh, fresh);
+    bench_transfers(&sshd, &ossh, &opts, &session, size, ssh_n);
+}
+
+/// Commands over one kept session vs multiplexed OpenSSH.
+fn bench_commands(sshd: &Sshd, ossh: &OpenSsh<'_>, session: &Session, cmds: u64) {
     let t_true = Command::new("true");
     session.exec(&t_true).expect("warm-up");
     let (ours, ()) = time(|| {
@@ -280,11 +281,14 @@ fn main() {
         "  ratio ours/mux       {:8.3}   (goal <= 0.5)",
         ours_c / mux_c
     );
+}
 
-    // --- Connect + auth + first command vs a new ssh process.
+/// Connect + auth + first command vs a new ssh process; the ms a new ssh process takes.
+fn bench_connect(opts: &comfy_local_ssh::ConnectOptions, ossh: &OpenSsh<'_>, fresh: u64) -> f64 {
+    let t_true = Command::new("true");
     let (ours_new, ()) = time(|| {
         for _ in 0..fresh {
-            let s = Session::connect(&opts).expect("connect");
+            let s = Session::connect(opts).expect("connect");
             assert!(s.exec(&t_true).expect("exec").success());
         }
     });
@@ -302,166 +306,240 @@ fn main() {
         ours_n / ssh_n
     );
     println!("  (a new ssh process per command costs {ssh_n:.2} ms/command)");
+    ssh_n
+}
 
-    // --- Transfers.
+/// What every transfer round uses: the endpoints, the files and the knobs from the environment.
+struct Transfer<'a> {
+    ossh: &'a OpenSsh<'a>,
+    opts: &'a comfy_local_ssh::ConnectOptions,
+    session: &'a Session,
+    sftp: comfy_local_ssh::Sftp,
+    dir: Utf8PathBuf,
+    /// The local file sent up.
+    src: Utf8PathBuf,
+    /// Where it lands on the "remote" side.
+    dst: Utf8PathBuf,
+    /// Where it comes back down to.
+    back: Utf8PathBuf,
+    size: u64,
+    sftp_buf_up: usize,
+    sftp_buf_down: usize,
+    only_ours: bool,
+    parallel: u64,
+}
+
+/// Transfers: every method up and down, in interleaved rounds, best of each printed.
+fn bench_transfers(
+    sshd: &Sshd,
+    ossh: &OpenSsh<'_>,
+    opts: &comfy_local_ssh::ConnectOptions,
+    session: &Session,
+    size: u64,
+    ssh_n: f64,
+) {
     let dir = sshd.scratch("bench");
     let src = dir.join("src.bin");
     make_file(&src, size);
-    let dst = dir.join("dst.bin");
-    let back = dir.join("back.bin");
     let mib = size as f64 / 1_048_576.0;
     println!("\n== transfer of {mib:.0} MiB (MB/s; ratio = ours / peer)");
-    let sftp = session.sftp().expect("sftp");
-    let sftp_buf_up = env_num("BENCH_SFTP_BUF", comfy_local_ssh::SFTP_UPLOAD_BUF as u64) as usize;
-    let sftp_buf_down =
-        env_num("BENCH_SFTP_BUF", comfy_local_ssh::SFTP_DOWNLOAD_BUF as u64) as usize;
-    println!("  (SFTP buffers: upload {sftp_buf_up} B, download {sftp_buf_down} B)");
-    let only_ours = std::env::var_os("BENCH_ONLY_OURS").is_some();
-    let parallel = env_num("BENCH_PARALLEL", 0);
-
-    // Every write goes to a fresh file (no method pays for truncating the previous one).
-    let fresh = |p: &Utf8Path| {
-        let _ = std::fs::remove_file(p);
+    let t = Transfer {
+        ossh,
+        opts,
+        session,
+        sftp: session.sftp().expect("sftp"),
+        dst: dir.join("dst.bin"),
+        back: dir.join("back.bin"),
+        dir,
+        src,
+        size,
+        sftp_buf_up: env_num("BENCH_SFTP_BUF", comfy_local_ssh::SFTP_UPLOAD_BUF as u64) as usize,
+        sftp_buf_down: env_num("BENCH_SFTP_BUF", comfy_local_ssh::SFTP_DOWNLOAD_BUF as u64)
+            as usize,
+        only_ours: std::env::var_os("BENCH_ONLY_OURS").is_some(),
+        parallel: env_num("BENCH_PARALLEL", 0),
     };
-    // One round: every method once, up then down.
-    let run_round = || {
-        let mut results: Vec<Row> = Vec::new();
-        fresh(&dst);
-        let (up, up_cpu, _) = time_cpu(|| {
-            let mut f = std::fs::File::open(&src).expect("open");
-            sftp.upload(
+    println!(
+        "  (SFTP buffers: upload {} B, download {} B)",
+        t.sftp_buf_up, t.sftp_buf_down
+    );
+    // Rounds interleave the methods so that load changes hit all of them; the best of each counts.
+    let rounds = env_num("BENCH_ROUNDS", 2).max(1);
+    let mut results = transfer_round(&t);
+    for _ in 1..rounds {
+        for (best, new) in results.iter_mut().zip(transfer_round(&t)) {
+            best.keep_best(&new);
+        }
+    }
+    print_transfers(&results, rounds, ssh_n);
+    if !t.only_ours {
+        print_ratios(&results);
+    }
+    for p in [&t.src, &t.dst, &t.back] {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Every write goes to a fresh file (no method pays for truncating the previous one).
+fn fresh(p: &Utf8Path) {
+    let _ = std::fs::remove_file(p);
+}
+
+/// One round: every method once, up then down.
+fn transfer_round(t: &Transfer<'_>) -> Vec<Row> {
+    let mut results = ours_rows(t);
+    if t.parallel > 1 {
+        let parallel = t.parallel;
+        fresh(&t.dst);
+        let (up, ()) = time(|| parallel_sftp(t.opts, parallel, t.size, &t.src, &t.dst, true));
+        same_size(&t.src, &t.dst);
+        fresh(&t.back);
+        let (down, ()) = time(|| parallel_sftp(t.opts, parallel, t.size, &t.dst, &t.back, false));
+        same_content(&t.src, &t.back);
+        results.push(Row::peer(
+            format!("comfy-local-ssh SFTP x{parallel} sessions"),
+            up,
+            down,
+            t.size,
+        ));
+    }
+    let ciphers: &[&str] = if t.only_ours { &[] } else { &[CHACHA, AES_GCM] };
+    for &cipher in ciphers {
+        results.extend(openssh_rows(t, cipher));
+    }
+    results
+}
+
+/// Our two transfer paths: SFTP and exec-stream.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the bench measures this crate's raw SFTP and stream uploads against OpenSSH"
+)]
+fn ours_rows(t: &Transfer<'_>) -> Vec<Row> {
+    let (src, dst, back) = (&t.src, &t.dst, &t.back);
+    let mut results: Vec<Row> = Vec::new();
+    fresh(dst);
+    let (up, up_cpu, _) = time_cpu(|| {
+        let mut f = std::fs::File::open(src).expect("open");
+        t.sftp
+            .upload(
                 &mut f,
-                &dst,
+                dst,
                 &TransferOptions {
                     fsync: false,
-                    buffer_size: sftp_buf_up,
+                    buffer_size: t.sftp_buf_up,
                     ..TransferOptions::default()
                 },
                 &mut |_| {},
             )
             .expect("upload")
-        });
-        same_size(&src, &dst);
-        fresh(&back);
-        let (down, down_cpu, _) = time_cpu(|| {
-            let mut f = std::io::BufWriter::with_capacity(
-                1 << 20,
-                std::fs::File::create(&back).expect("create"),
-            );
-            sftp.download_buffered(&dst, &mut f, 0, sftp_buf_down, &mut |_| {})
-                .expect("download")
-        });
-        same_size(&src, &back);
-        results.push(Row::ours(
-            "comfy-local-ssh SFTP (chacha20)",
-            (up, up_cpu),
-            (down, down_cpu),
-            size,
-        ));
+    });
+    same_size(src, dst);
+    fresh(back);
+    let (down, down_cpu, _) = time_cpu(|| {
+        let mut f = std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(back).expect("create"),
+        );
+        t.sftp
+            .download_buffered(dst, &mut f, 0, t.sftp_buf_down, &mut |_| {})
+            .expect("download")
+    });
+    same_size(src, back);
+    results.push(Row::ours(
+        "comfy-local-ssh SFTP (chacha20)",
+        (up, up_cpu),
+        (down, down_cpu),
+        t.size,
+    ));
 
-        fresh(&dst);
-        let (up, up_cpu, _) = time_cpu(|| {
-            let mut f = std::fs::File::open(&src).expect("open");
-            session
-                .stream_upload(&mut f, &dst, false, &mut |_| {})
-                .expect("stream up")
-        });
-        same_size(&src, &dst);
-        fresh(&back);
-        let (down, down_cpu, _) = time_cpu(|| {
-            let mut f = std::io::BufWriter::with_capacity(
-                1 << 20,
-                std::fs::File::create(&back).expect("create"),
-            );
-            session
-                .stream_download(&dst, &mut f, 0, &mut |_| {})
-                .expect("stream down")
-        });
-        same_size(&src, &back);
-        results.push(Row::ours(
-            "comfy-local-ssh exec-stream (chacha20)",
-            (up, up_cpu),
-            (down, down_cpu),
-            size,
-        ));
-        if parallel > 1 {
-            fresh(&dst);
-            let (up, ()) = time(|| parallel_sftp(&opts, parallel, size, &src, &dst, true));
-            same_size(&src, &dst);
-            fresh(&back);
-            let (down, ()) = time(|| parallel_sftp(&opts, parallel, size, &dst, &back, false));
-            same_content(&src, &back);
-            results.push(Row::peer(
-                format!("comfy-local-ssh SFTP x{parallel} sessions"),
-                up,
-                down,
-                size,
-            ));
-        }
+    fresh(dst);
+    let (up, up_cpu, _) = time_cpu(|| {
+        let mut f = std::fs::File::open(src).expect("open");
+        t.session
+            .stream_upload(&mut f, dst, false, &mut |_| {})
+            .expect("stream up")
+    });
+    same_size(src, dst);
+    fresh(back);
+    let (down, down_cpu, _) = time_cpu(|| {
+        let mut f = std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(back).expect("create"),
+        );
+        t.session
+            .stream_download(dst, &mut f, 0, &mut |_| {})
+            .expect("stream down")
+    });
+    same_size(src, back);
+    results.push(Row::ours(
+        "comfy-local-ssh exec-stream (chacha20)",
+        (up, up_cpu),
+        (down, down_cpu),
+        t.size,
+    ));
+    results
+}
 
-        let remote = |p: &Utf8Path| format!("{}:{p}", ossh.dest());
-        let ciphers: &[&str] = if only_ours { &[] } else { &[CHACHA, AES_GCM] };
-        for &cipher in ciphers {
-            let short = if cipher == CHACHA {
-                "chacha20"
-            } else {
-                "aes128-gcm"
-            };
-            for legacy in [false, true] {
-                fresh(&dst);
-                let (up, ()) = time(|| ossh.scp(cipher, legacy, src.as_str(), &remote(&dst)));
-                same_size(&src, &dst);
-                fresh(&back);
-                let (down, ()) = time(|| ossh.scp(cipher, legacy, &remote(&dst), back.as_str()));
-                same_size(&src, &back);
-                let name = if legacy {
-                    "scp -O (legacy)"
-                } else {
-                    "scp (sftp protocol)"
-                };
-                results.push(Row::peer(
-                    format!("OpenSSH {name} ({short})"),
-                    up,
-                    down,
-                    size,
-                ));
-            }
-            let put = dir.join("put.batch");
-            std::fs::write(&put, format!("put {src} {dst}\n")).expect("batch");
-            let get = dir.join("get.batch");
-            std::fs::write(&get, format!("get {dst} {back}\n")).expect("batch");
-            fresh(&dst);
-            let (up, ()) = time(|| ossh.sftp(cipher, &put));
-            same_size(&src, &dst);
-            fresh(&back);
-            let (down, ()) = time(|| ossh.sftp(cipher, &get));
-            same_size(&src, &back);
-            results.push(Row::peer(format!("OpenSSH sftp ({short})"), up, down, size));
-            // The peer of exec-stream: `ssh host 'cat > dst' < src`, `ssh host cat dst > back`.
-            fresh(&dst);
-            let null = Utf8Path::new("/dev/null");
-            let (up, ()) = time(|| ossh.ssh_cat(cipher, &format!("cat > {dst}"), &src, null));
-            same_size(&src, &dst);
-            fresh(&back);
-            let (down, ()) = time(|| ossh.ssh_cat(cipher, &format!("cat {dst}"), null, &back));
-            same_size(&src, &back);
-            results.push(Row::peer(
-                format!("OpenSSH ssh cat ({short})"),
-                up,
-                down,
-                size,
-            ));
-        }
-        results
+/// The OpenSSH peers with one cipher: scp (both protocols), sftp, and `ssh cat`.
+fn openssh_rows(t: &Transfer<'_>, cipher: &str) -> Vec<Row> {
+    let (ossh, src, dst, back, size) = (t.ossh, &t.src, &t.dst, &t.back, t.size);
+    let mut results = Vec::new();
+    let remote = |p: &Utf8Path| format!("{}:{p}", ossh.dest());
+    let short = if cipher == CHACHA {
+        "chacha20"
+    } else {
+        "aes128-gcm"
     };
-    // Rounds interleave the methods so that load changes hit all of them; the best of each counts.
-    let rounds = env_num("BENCH_ROUNDS", 2).max(1);
-    let mut results = run_round();
-    for _ in 1..rounds {
-        for (best, new) in results.iter_mut().zip(run_round()) {
-            best.keep_best(&new);
-        }
+    for legacy in [false, true] {
+        fresh(dst);
+        let (up, ()) = time(|| ossh.scp(cipher, legacy, src.as_str(), &remote(dst)));
+        same_size(src, dst);
+        fresh(back);
+        let (down, ()) = time(|| ossh.scp(cipher, legacy, &remote(dst), back.as_str()));
+        same_size(src, back);
+        let name = if legacy {
+            "scp -O (legacy)"
+        } else {
+            "scp (sftp protocol)"
+        };
+        results.push(Row::peer(
+            format!("OpenSSH {name} ({short})"),
+            up,
+            down,
+            size,
+        ));
     }
+    let put = t.dir.join("put.batch");
+    std::fs::write(&put, format!("put {src} {dst}\n")).expect("batch");
+    let get = t.dir.join("get.batch");
+    std::fs::write(&get, format!("get {dst} {back}\n")).expect("batch");
+    fresh(dst);
+    let (up, ()) = time(|| ossh.sftp(cipher, &put));
+    same_size(src, dst);
+    fresh(back);
+    let (down, ()) = time(|| ossh.sftp(cipher, &get));
+    same_size(src, back);
+    results.push(Row::peer(format!("OpenSSH sftp ({short})"), up, down, size));
+    // The peer of exec-stream: `ssh host 'cat > dst' < src`, `ssh host cat dst > back`.
+    fresh(dst);
+    let null = Utf8Path::new("/dev/null");
+    let (up, ()) = time(|| ossh.ssh_cat(cipher, &format!("cat > {dst}"), src, null));
+    same_size(src, dst);
+    fresh(back);
+    let (down, ()) = time(|| ossh.ssh_cat(cipher, &format!("cat {dst}"), null, back));
+    same_size(src, back);
+    results.push(Row::peer(
+        format!("OpenSSH ssh cat ({short})"),
+        up,
+        down,
+        size,
+    ));
+    results
+}
+
+/// The transfer table: the best of `rounds` for each method.
+fn print_transfers(results: &[Row], rounds: u64, ssh_n: f64) {
     println!("  (best of {rounds} interleaved rounds)");
     println!(
         "  (OpenSSH times include starting ssh and connecting, ~{ssh_n:.0} ms here: compare at >= 1 GiB)"
@@ -473,7 +551,7 @@ fn main() {
         "  {:<44} {:>9} {:>9} {:>8} {:>8}",
         "method", "upload", "download", "cpu up", "cpu down"
     );
-    for r in &results {
+    for r in results {
         let cpu = |c: Option<f64>| c.map_or(String::new(), |c| format!("{:.0}%", c * 100.0));
         println!(
             "  {:<44} {:9.1} {:9.1} {:>8} {:>8}",
@@ -483,12 +561,6 @@ fn main() {
             cpu(r.cpu_up),
             cpu(r.cpu_down)
         );
-    }
-    if !only_ours {
-        print_ratios(&results);
-    }
-    for p in [&src, &dst, &back] {
-        let _ = std::fs::remove_file(p);
     }
 }
 

@@ -280,27 +280,61 @@ pub fn symlinked_root_works<H: Host>(fx: &Fixture, host: H) {
 pub fn put_get_resume<H: Host>(fx: &Fixture, host: H) {
     let fs = RemoteFs::open(host, &fx.options()).unwrap();
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let sha: [u8; 32] = Sha256::digest(&data).into();
-    let dest = ck(&fs, "new/dir/model.safetensors");
-    let final_path = fx
-        .install
-        .join("models/checkpoints/new/dir/model.safetensors");
-    let part_path = fx
-        .install
-        .join("models/checkpoints/new/dir/model.safetensors.part");
+    let case = PutCase {
+        sha: Sha256::digest(&data).into(),
+        data,
+        dest: ck(&fs, "new/dir/model.safetensors"),
+        final_path: fx
+            .install
+            .join("models/checkpoints/new/dir/model.safetensors"),
+        part_path: fx
+            .install
+            .join("models/checkpoints/new/dir/model.safetensors.part"),
+        opts: PutOptions {
+            create_parents: true,
+            ..PutOptions::default()
+        },
+        fs,
+    };
 
     // Missing parents without create_parents.
-    let err = put_bytes(&fs, &dest, &data, &PutOptions::default()).unwrap_err();
+    let err = put_bytes(&case.fs, &case.dest, &case.data, &PutOptions::default()).unwrap_err();
     assert!(matches!(err, FsError::ParentNotFound { .. }), "{err:?}");
 
+    interrupted_puts_leave_no_final_file(fx, &case);
+    resume_completes_the_part_file(&case);
+    overwrite_get_and_remove(fx, &case);
+}
+
+/// The upload [`put_get_resume`] follows through its steps.
+struct PutCase<H: Host> {
+    fs: RemoteFs<H>,
+    data: Vec<u8>,
+    sha: [u8; 32],
+    dest: comfy_local_remote_fs::RemotePath,
+    /// Where `dest` is on disk.
+    final_path: Utf8PathBuf,
+    /// Its `.part` file on disk.
+    part_path: Utf8PathBuf,
+    /// `create_parents`, otherwise the defaults.
+    opts: PutOptions,
+}
+
+/// Cancelled, failing and wrong-checksum uploads: nothing under the final name.
+fn interrupted_puts_leave_no_final_file<H: Host>(fx: &Fixture, case: &PutCase<H>) {
+    let PutCase {
+        fs,
+        data,
+        dest,
+        final_path,
+        part_path,
+        opts,
+        ..
+    } = case;
     // Cancelled after the first chunk: the .part stays, the final name does not exist.
-    let opts = PutOptions {
-        create_parents: true,
-        ..PutOptions::default()
-    };
     let mut calls = 0;
     let err = fs
-        .put(&dest, &mut &data[..], &opts, &mut |_| {
+        .put(dest, &mut &data[..], opts, &mut |_| {
             calls += 1;
             ControlFlow::Break(())
         })
@@ -308,15 +342,15 @@ pub fn put_get_resume<H: Host>(fx: &Fixture, host: H) {
     assert!(matches!(err, FsError::Cancelled { .. }), "{err:?}");
     assert_eq!(calls, 1);
     assert!(!final_path.exists());
-    let partial = std::fs::metadata(&part_path).unwrap().len();
+    let partial = std::fs::metadata(part_path).unwrap().len();
     assert!(partial > 0 && partial < data.len() as u64, "{partial}");
 
     // A source that fails midway: same guarantee.
     let mut failing = (&data[..]).chain(FailingReader);
     let err = fs.put(
-        &ck(&fs, "failing.safetensors"),
+        &ck(fs, "failing.safetensors"),
         &mut failing,
-        &opts,
+        opts,
         &mut no_progress,
     );
     assert!(matches!(err, Err(FsError::Source { .. })), "{err:?}");
@@ -332,83 +366,101 @@ pub fn put_get_resume<H: Host>(fx: &Fixture, host: H) {
         expected_sha256: Some([0; 32]),
         ..opts.clone()
     };
-    let err = put_bytes(&fs, &dest, &data, &wrong).unwrap_err();
+    let err = put_bytes(fs, dest, data, &wrong).unwrap_err();
     assert!(matches!(err, FsError::ChecksumMismatch { .. }), "{err:?}");
     assert!(!final_path.exists());
     assert!(!part_path.exists());
+}
 
-    // Cancel again, then resume with the right checksum.
-    let _ = fs.put(
-        &dest,
-        &mut &data[..],
-        &opts,
-        &mut |_| ControlFlow::Break(()),
-    );
-    let partial = std::fs::metadata(&part_path).unwrap().len();
+/// Cancel, then resume with the right checksum: the upload continues from the `.part`.
+fn resume_completes_the_part_file<H: Host>(case: &PutCase<H>) {
+    let PutCase {
+        fs,
+        data,
+        sha,
+        dest,
+        final_path,
+        part_path,
+        opts,
+    } = case;
+    let _ = fs.put(dest, &mut &data[..], opts, &mut |_| ControlFlow::Break(()));
+    let partial = std::fs::metadata(part_path).unwrap().len();
     let resume = PutOptions {
         resume: true,
-        expected_sha256: Some(sha),
+        expected_sha256: Some(*sha),
         total: Some(data.len() as u64),
         ..opts.clone()
     };
     let mut last = None;
     let report = fs
-        .put(&dest, &mut &data[..], &resume, &mut |p| {
+        .put(dest, &mut &data[..], &resume, &mut |p| {
             last = Some(p);
             ControlFlow::Continue(())
         })
         .unwrap();
     assert_eq!(report.resumed_from, partial);
     assert_eq!(report.size, data.len() as u64);
-    assert_eq!(report.sha256, sha);
-    assert_eq!(report.path, final_path);
+    assert_eq!(report.sha256, *sha);
+    assert_eq!(report.path, *final_path);
     assert_eq!(last.map(|p| p.position), Some(data.len() as u64));
-    assert_eq!(std::fs::read(&final_path).unwrap(), data);
+    assert_eq!(std::fs::read(final_path).unwrap(), *data);
     assert!(!part_path.exists());
+}
 
+/// Overwrite rules, a stale `.part`, get, `put_file`, and removing files and directories.
+fn overwrite_get_and_remove<H: Host>(fx: &Fixture, case: &PutCase<H>) {
+    let PutCase {
+        fs,
+        data,
+        sha,
+        dest,
+        final_path,
+        part_path,
+        opts,
+    } = case;
     // No overwrite unless asked; overwrite replaces atomically.
-    let err = put_bytes(&fs, &dest, b"other", &opts).unwrap_err();
+    let err = put_bytes(fs, dest, b"other", opts).unwrap_err();
     assert!(matches!(err, FsError::AlreadyExists { .. }), "{err:?}");
     let over = PutOptions {
         overwrite: true,
         ..opts.clone()
     };
-    put_bytes(&fs, &dest, b"other", &over).unwrap();
-    assert_eq!(std::fs::read(&final_path).unwrap(), b"other");
+    put_bytes(fs, dest, b"other", &over).unwrap();
+    assert_eq!(std::fs::read(final_path).unwrap(), b"other");
 
     // A stale .part is replaced when not resuming.
-    std::fs::write(&part_path, b"stale").unwrap();
-    put_bytes(&fs, &dest, b"fresh", &over).unwrap();
-    assert_eq!(std::fs::read(&final_path).unwrap(), b"fresh");
+    std::fs::write(part_path, b"stale").unwrap();
+    put_bytes(fs, dest, b"fresh", &over).unwrap();
+    assert_eq!(std::fs::read(final_path).unwrap(), b"fresh");
 
     // get, and get of a directory.
     let mut out = Vec::new();
-    assert_eq!(fs.get(&dest, &mut out, &mut |_| {}).unwrap(), 5);
+    assert_eq!(fs.get(dest, &mut out, &mut |_| {}).unwrap(), 5);
     assert_eq!(out, b"fresh");
     let err = fs
-        .get(&ck(&fs, "new"), &mut Vec::new(), &mut |_| {})
+        .get(&ck(fs, "new"), &mut Vec::new(), &mut |_| {})
         .unwrap_err();
     assert!(matches!(err, FsError::NotAFile { .. }), "{err:?}");
 
     // put_file from a local file.
     let local = fx.base.join("local.bin");
-    std::fs::write(&local, &data).unwrap();
+    std::fs::write(&local, data).unwrap();
     let r = fs
         .put_file(
-            &ck(&fs, "from_file.safetensors"),
+            &ck(fs, "from_file.safetensors"),
             local.as_std_path(),
-            &opts,
+            opts,
             &mut no_progress,
         )
         .unwrap();
-    assert_eq!(r.sha256, sha);
+    assert_eq!(r.sha256, *sha);
 
     // remove a file, then an empty dir; a non-empty dir is not removed.
-    fs.remove(&dest).unwrap();
+    fs.remove(dest).unwrap();
     assert!(!final_path.exists());
-    assert!(fs.remove(&ck(&fs, "new")).is_err());
-    fs.remove(&ck(&fs, "new/dir")).unwrap();
-    fs.remove(&ck(&fs, "new")).unwrap();
+    assert!(fs.remove(&ck(fs, "new")).is_err());
+    fs.remove(&ck(fs, "new/dir")).unwrap();
+    fs.remove(&ck(fs, "new")).unwrap();
     assert!(!fx.install.join("models/checkpoints/new").exists());
 }
 
