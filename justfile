@@ -3,7 +3,7 @@
 default:
     @just --list
 
-# Install test dependencies, then fmt check, clippy -D warnings and every test.
+# Install test dependencies, then fmt check, clippy -D warnings, cargo shear, cargo deny and every test.
 test:
     scripts/dev/test.sh
 

@@ -1,8 +1,31 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine that has only the Rust toolchain:
 # OpenSSH server/client (the SSH tests start a real sshd), shellcheck and bats (script tests),
-# python3 (benchmark peers, conversion check), cargo-nextest (test runner with hang timeouts).
+# python3 (benchmark peers, conversion check), cargo-nextest (test runner with hang timeouts),
+# cargo-shear (unused dependencies) and cargo-deny (advisories, licenses, duplicates, sources).
 set -euo pipefail
+
+# Pinned cargo tools: `cargo install --locked` builds each from crates.io once (about 3 minutes
+# each on 2 cores); later runs find the pinned version in `cargo install --list` and skip it.
+# cargo-shear 1.14 needs rustc 1.98 (its locked ra_ap_* crates), so 1.13 while the toolchain is 1.95.
+readonly CARGO_TOOLS=(cargo-shear@1.13.0 cargo-deny@0.20.2)
+
+# cargo_tool_installed NAME VERSION: whether `cargo install` put exactly that version in place.
+cargo_tool_installed() {
+    cargo install --list 2>/dev/null | grep -qxF "$1 v$2:"
+}
+
+install_cargo_tools() {
+    local tool name version
+    for tool in "${CARGO_TOOLS[@]}"; do
+        name=${tool%@*}
+        version=${tool#*@}
+        if ! cargo_tool_installed "$name" "$version"; then
+            echo "installing $name $version (cargo install --locked)"
+            cargo install --locked "$name" --version "$version"
+        fi
+    done
+}
 
 main() {
     local sudo=""
@@ -23,6 +46,7 @@ main() {
         echo "installing cargo-nextest"
         cargo install cargo-nextest --locked
     fi
+    install_cargo_tools
     rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy || true
 }
 

@@ -1,6 +1,22 @@
 #!/usr/bin/env bash
-# The one test command (README, CI): install test dependencies, then fmt, clippy and every test.
+# The one test command (README, CI): install test dependencies, then fmt, clippy, the dependency
+# checks (cargo-shear, cargo-deny) and every test.
 set -euo pipefail
+
+# cargo-deny with deny.toml. The advisories check needs the RustSec database from GitHub: when it
+# cannot be fetched, the other checks still run and a warning says advisories were NOT checked
+# (DENY_REQUIRE_ADVISORIES=1 makes that an error).
+deny_check() {
+    if cargo deny --locked fetch db; then
+        cargo deny --locked check
+    elif [ "${DENY_REQUIRE_ADVISORIES:-0}" = 1 ]; then
+        echo "cargo deny: the advisory database could not be fetched (DENY_REQUIRE_ADVISORIES=1)" >&2
+        return 1
+    else
+        echo "WARNING: the advisory database could not be fetched: advisories NOT checked" >&2
+        cargo deny --locked check bans licenses sources
+    fi
+}
 
 main() {
     cd "$(dirname "$0")/../.."
@@ -11,6 +27,10 @@ main() {
     cargo clippy --workspace --all-targets --locked -- -D warnings
     echo "== crate map (docs/DESIGN.md) matches Cargo.toml"
     python3 scripts/dev/check-crate-map.py
+    echo "== cargo shear (unused dependencies)"
+    cargo shear
+    echo "== cargo deny (advisories, licenses, duplicate versions, sources)"
+    deny_check
     echo "== cargo nextest"
     cargo nextest run --workspace --locked --profile ci --no-tests=warn
     echo "== doc tests"

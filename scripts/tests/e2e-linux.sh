@@ -2,14 +2,16 @@
 # End-to-end test of scripts/setup-local-host-linux.sh, for real, as root, on this machine.
 #
 # Builds a bare git repository holding the tiny fake ComfyUI (scripts/tests/fake-comfyui), runs the
-# set-up script with --install-comfyui --comfyui-service against a scratch folder (mktemp) on a
-# non-default SSH port (22122) and ComfyUI port (28188), then checks: user, keys, sshd instance,
+# set-up script with --install-comfyui --comfyui-service against a scratch folder (mktemp) on free
+# ports, as users and in a state dir named after this run (nothing depends on what the machine
+# already has: a `comfyui` user, an sshd on 22022, another e2e run at the same time), then checks: user, keys, sshd instance,
 # permissions (write in models/, not elsewhere), forwarding limited to ComfyUI, a connection test
 # (comfy-local test-connection when COMFY_LOCAL_BIN is set, else ssh + sftp), ssh-audit without
 # fail-level findings, a second run that changes nothing, and --uninstall leaving no user, file,
 # firewall rule or process behind. Only loopback addresses are used.
 #
-# Env: COMFY_LOCAL_BIN (comfy-local binary for test-connection), E2E_PORT, E2E_COMFYUI_PORT,
+# Env: COMFY_LOCAL_BIN (comfy-local binary for test-connection), E2E_PORT, E2E_COMFYUI_PORT (fixed
+# ports instead of free ones; the SSH port's +7 and +11 are used too),
 # ALLOW_NO_ROOT_E2E=1 (exit 0 instead of 1 when not root; the test is then NOT run).
 set -euo pipefail
 
@@ -19,8 +21,13 @@ REPO_ROOT=""
 SCRIPT=""
 PORT=""
 CPORT=""
-E2E_USER=cl-e2e
-STATE=/etc/comfy-local-e2e
+# Set by pick_names: per-run names, so an earlier or concurrent run, or a user of the machine,
+# never collides. STATE's basename is the script's tag (units, /var/lib/TAG, firewall comments).
+readonly STATE_PREFIX=/etc/comfy-local-e2e
+E2E_USER=""
+HALF_USER=""
+STATE=""
+TAG=""
 WORK=""
 COMFY=""
 CLIENT=""
@@ -73,7 +80,7 @@ EOF
 cleanup() {
     local rc=$?
     local st
-    for st in "$STATE" "$STATE-halfway"; do
+    for st in "$STATE" "$STATE-half"; do
         if [ -f "$st/manifest" ]; then
             echo "cleanup: uninstalling the leftover e2e set-up in $st" >&2
             bash "$SCRIPT" --uninstall --state-dir "$st" --yes >/dev/null 2>&1 || true
@@ -83,27 +90,79 @@ cleanup() {
     exit "$rc"
 }
 
+# Runs killed before their cleanup left a state dir named after their pid: undo those whose
+# process is gone (a live one belongs to a concurrent run).
+sweep_stale_runs() {
+    local st id
+    for st in "$STATE_PREFIX" "$STATE_PREFIX"-*; do
+        [ -f "$st/manifest" ] || continue
+        id=${st#"$STATE_PREFIX"}
+        id=${id#-}
+        id=${id%%-*}
+        if [ -n "$id" ] && kill -0 "$id" 2>/dev/null; then
+            continue
+        fi
+        echo "an earlier e2e run left $st behind: uninstalling it first"
+        bash "$SCRIPT" --uninstall --state-dir "$st" --yes >/dev/null
+    done
+}
+
+# name_taken ID: whether a user or state dir of run ID exists already.
+name_taken() {
+    getent passwd "cl-e2e-$1" >/dev/null || getent passwd "cl-e2eh-$1" >/dev/null ||
+        getent group "cl-e2e-$1" >/dev/null || getent group "cl-e2eh-$1" >/dev/null ||
+        [ -e "$STATE_PREFIX-$1" ] || [ -e "$STATE_PREFIX-$1-half" ] || [ -e "/var/lib/comfy-local-e2e-$1" ]
+}
+
+pick_names() {
+    local id=$$
+    while name_taken "$id"; do
+        id="$$-$RANDOM"
+    done
+    E2E_USER="cl-e2e-$id"
+    HALF_USER="cl-e2eh-$id"
+    STATE="$STATE_PREFIX-$id"
+    TAG=$(basename "$STATE")
+    CLIENT="$STATE/client"
+}
+
+# ports_free PORT...: nothing listens on any of them on 127.0.0.1.
+ports_free() {
+    local p
+    for p in "$@"; do
+        if port_open "$p"; then return 1; fi
+    done
+}
+
+# pick_ports: E2E_PORT / E2E_COMFYUI_PORT when set (they must be free), else free ports at random
+# in 20000-59999. The SSH port's +7 (local forward) and +11 (the busy port of half_way) too.
+pick_ports() {
+    local try
+    if [ -n "${E2E_PORT:-}" ] || [ -n "${E2E_COMFYUI_PORT:-}" ]; then
+        PORT=${E2E_PORT:-22122}
+        CPORT=${E2E_COMFYUI_PORT:-28188}
+        if ! ports_free "$PORT" "$((PORT + 7))" "$((PORT + 11))" "$CPORT"; then
+            echo "port $PORT, $((PORT + 7)), $((PORT + 11)) or $CPORT is in use on 127.0.0.1; set other E2E_PORT / E2E_COMFYUI_PORT" >&2
+            exit 1
+        fi
+        return 0
+    fi
+    for try in $(seq 1 50); do
+        PORT=$((20000 + RANDOM % 40000))
+        CPORT=$((20000 + RANDOM % 40000))
+        if [ "$CPORT" -ge "$PORT" ] && [ "$CPORT" -le "$((PORT + 11))" ]; then continue; fi
+        if ports_free "$PORT" "$((PORT + 7))" "$((PORT + 11))" "$CPORT"; then return 0; fi
+    done
+    echo "no free ports found on 127.0.0.1 after $try tries; set E2E_PORT / E2E_COMFYUI_PORT" >&2
+    exit 1
+}
+
 prepare() {
     REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
     SCRIPT="$REPO_ROOT/scripts/setup-local-host-linux.sh"
-    PORT=${E2E_PORT:-22122}
-    CPORT=${E2E_COMFYUI_PORT:-28188}
-    CLIENT="$STATE/client"
-    if [ -f "$STATE/manifest" ]; then
-        echo "a previous e2e run left $STATE behind: uninstalling it first"
-        bash "$SCRIPT" --uninstall --state-dir "$STATE" --yes >/dev/null
-    fi
-    if getent passwd "$E2E_USER" >/dev/null; then
-        echo "user $E2E_USER exists already; refusing to run" >&2
-        exit 1
-    fi
-    local p
-    for p in "$PORT" "$CPORT"; do
-        if port_open "$p"; then
-            echo "port $p is in use on 127.0.0.1; set E2E_PORT / E2E_COMFYUI_PORT" >&2
-            exit 1
-        fi
-    done
+    sweep_stale_runs
+    pick_names
+    pick_ports
     WORK=$(mktemp -d)
     chmod 0755 "$WORK"
     trap cleanup EXIT
@@ -167,8 +226,8 @@ check_install() {
     check "sshd -T: sftp subsystem logs" grep -q 'subsystem sftp internal-sftp -l INFO' <<<"$t"
     if command -v iptables >/dev/null 2>&1 && iptables -S INPUT >/dev/null 2>&1; then
         local rules
-        rules=$(iptables -S INPUT | grep -- "comfy-local-e2e:$PORT" || true)
-        check "iptables: loopback ACCEPT rule tagged comfy-local-e2e:$PORT" grep -q -- '-i lo .*-j ACCEPT' <<<"$rules"
+        rules=$(iptables -S INPUT | grep -- "$TAG:$PORT" || true)
+        check "iptables: loopback ACCEPT rule tagged $TAG:$PORT" grep -q -- '-i lo .*-j ACCEPT' <<<"$rules"
         check "iptables: DROP rule for other sources, after the ACCEPT rules" test "$(tail -n1 <<<"$rules" | grep -c -- '-j DROP')" = 1
     else
         echo "  (no usable iptables/ufw/firewalld: firewall step skipped by the script, as it says)"
@@ -301,7 +360,7 @@ uninstall() {
     check_not "user $E2E_USER is gone" getent passwd "$E2E_USER"
     check_not "group $E2E_USER is gone" getent group "$E2E_USER"
     check_not "state dir $STATE is gone" test -e "$STATE"
-    check_not "user home /var/lib/comfy-local-e2e is gone" test -e /var/lib/comfy-local-e2e
+    check_not "user home /var/lib/$TAG is gone" test -e "/var/lib/$TAG"
     check_not "sshd process is gone" kill -0 "$sshd_pid"
     check_not "ComfyUI supervisor is gone" kill -0 "$sup_pid"
     check_not "nothing listens on $PORT" port_open "$PORT"
@@ -311,7 +370,7 @@ uninstall() {
     check_not "no file owned by uid $uid remains" sh -c "find '$COMFY' -uid $uid | grep -q ."
     check "the uploaded model was kept for the ComfyUI owner" test "$(stat -c %U "$COMFY/models/checkpoints/e2e.safetensors")" = nobody
     if command -v iptables >/dev/null 2>&1 && iptables -S INPUT >/dev/null 2>&1; then
-        check_not "no iptables rule tagged comfy-local-e2e remains" sh -c "iptables -S INPUT | grep -q 'comfy-local-e2e:'"
+        check_not "no iptables rule tagged $TAG remains" sh -c "iptables -S INPUT | grep -q -- '$TAG:'"
         echo "  (iptables was present: $fw_before rule(s) had been added and were removed)"
     else
         echo "  firewall: no usable ufw/firewalld/iptables here, so the script skipped the firewall step"
@@ -321,7 +380,7 @@ uninstall() {
 
 half_way() {
     section "a run that fails half-way (port taken), then --uninstall"
-    local busy=$((PORT + 11)) state="$STATE-halfway" user=cl-e2e-half listener
+    local busy=$((PORT + 11)) state="$STATE-half" user=$HALF_USER listener
     python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$busy" &

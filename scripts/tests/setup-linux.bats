@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # Argument handling and --dry-run output of scripts/setup-local-host-linux.sh.
 # Firewall and Docker detection use stub commands (ip, iptables, ufw, firewall-cmd) on PATH, so
-# these tests change nothing on the machine and do not need root.
+# these tests change nothing on the machine and do not need root. A getent stub makes the user
+# names the tests set up absent whatever users this machine has (see absent_users); a dry run
+# never looks at ports, so an sshd already on the default port does not matter either.
 
 setup() {
     SCRIPT="$BATS_TEST_DIRNAME/../setup-local-host-linux.sh"
@@ -11,9 +13,11 @@ setup() {
     touch "$COMFY/main.py"
     STUBS="$TMP/stubs"
     mkdir -p "$STUBS"
+    REAL_GETENT=$(command -v getent)
     # Default: no Docker bridge, no usable firewall tool.
     stub ip ''
     stub iptables 'exit 1'
+    absent_users comfyui comfy
     export PATH="$STUBS:$PATH"
     STATE="$TMP/state"
 }
@@ -26,6 +30,27 @@ teardown() {
 stub() {
     printf '#!/bin/sh\necho "$*" >> "%s/%s.calls"\n%s\n' "$TMP" "$1" "$2" >"$STUBS/$1"
     chmod +x "$STUBS/$1"
+}
+
+# absent_users NAME...: getent reports no passwd, shadow or group entry for these names (as on a
+# machine without them) and asks the real getent about everything else.
+absent_users() {
+    getent_stub "exit 2" "$@"
+}
+
+# present_user NAME: getent passwd NAME finds a system user of that name, whatever this machine has.
+present_user() {
+    getent_stub "echo '$1:x:999:995::/home/$1:/bin/sh'" "$1"
+}
+
+# getent_stub BODY NAME...: getent runs BODY for passwd, shadow and group look-ups of NAME, and
+# the real getent for everything else.
+getent_stub() {
+    local body=$1 names
+    shift
+    names=$(printf '%s|' "$@")
+    stub getent "case \"\$1\" in passwd|shadow|group) case \"\$2\" in ${names%|}) $body; exit ;; esac ;; esac
+exec $(printf %q "$REAL_GETENT") \"\$@\""
 }
 
 dry() {
@@ -112,6 +137,18 @@ dry() {
     [ "$status" -eq 2 ]
     run bash "$SCRIPT" --comfyui-path '/x/a\b' --dry-run
     [ "$status" -eq 2 ]
+}
+
+@test "the default user is comfyui; an existing user the script did not create is refused" {
+    dry --firewall none
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"| AllowUsers comfyui"* ]]
+    [[ "$output" == *"would run: useradd --system"*" comfyui"* ]]
+    present_user comfyui
+    dry --firewall none
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"user comfyui already exists and was not created by this script"* ]]
+    [[ "$output" == *"pick another name with --user"* ]]
 }
 
 @test "a missing ComfyUI folder fails with a hint (without --install-comfyui)" {

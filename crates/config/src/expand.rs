@@ -1,6 +1,7 @@
 //! `${VAR}` expansion in string values, so secrets and host-specific paths can come from the
-//! environment. `${VAR:-default}` gives a fallback, `$${` writes a literal `${`; a `$` not
-//! followed by `{` is kept as is.
+//! environment. As in POSIX sh and docker compose, `${VAR:-default}` gives the fallback when `VAR`
+//! is unset or empty, `${VAR-default}` only when it is unset; `$${` writes a literal `${`, and a `$`
+//! not followed by `{` is kept as is.
 
 use thiserror::Error;
 
@@ -8,7 +9,7 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ExpandError {
-    /// `${VAR}` names a variable that is not set (and no `:-default` was given).
+    /// `${VAR}` names a variable that is not set (and no default was given).
     #[error(
         "environment variable `{variable}` is not set (referenced as `${{{variable}}}`); set it, give a default with `${{{variable}:-value}}`, or write `$${{` for a literal `${{`"
     )]
@@ -55,25 +56,8 @@ pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<St
                     offset: offset + dollar,
                 });
             };
-            let inner = &tail[..close];
-            let (name, default) = match inner.split_once(":-") {
-                Some((name, default)) => (name, Some(default)),
-                None => (inner, None),
-            };
-            if !valid_name(name) {
-                return Err(ExpandError::BadName {
-                    name: inner.to_owned(),
-                });
-            }
-            match (lookup(name), default) {
-                (Some(value), _) => out.push_str(&value),
-                (None, Some(default)) => out.push_str(default),
-                (None, None) => {
-                    return Err(ExpandError::Unset {
-                        variable: name.to_owned(),
-                    });
-                }
-            }
+            let reference = Reference::parse(&tail[..close])?;
+            out.push_str(&reference.resolve(lookup)?);
             offset += dollar + 2 + close + 1;
             rest = &tail[close + 1..];
         } else {
@@ -84,6 +68,61 @@ pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<St
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// What `${...}` asks for when its variable is unset or empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fallback<'a> {
+    /// `${VAR}`: unset is an error, empty is empty.
+    None,
+    /// `${VAR-default}`: `default` when unset; empty stays empty.
+    IfUnset(&'a str),
+    /// `${VAR:-default}`: `default` when unset or empty.
+    IfUnsetOrEmpty(&'a str),
+}
+
+/// The text between `${` and `}`, split into the variable name and its fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reference<'a> {
+    name: &'a str,
+    fallback: Fallback<'a>,
+}
+
+impl<'a> Reference<'a> {
+    fn parse(inner: &'a str) -> Result<Self, ExpandError> {
+        let name_len = inner
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(inner.len());
+        let (name, operator) = inner.split_at(name_len);
+        let fallback = if operator.is_empty() {
+            Some(Fallback::None)
+        } else if let Some(default) = operator.strip_prefix(":-") {
+            Some(Fallback::IfUnsetOrEmpty(default))
+        } else {
+            operator.strip_prefix('-').map(Fallback::IfUnset)
+        };
+        match fallback {
+            Some(fallback) if valid_name(name) => Ok(Self { name, fallback }),
+            _ => Err(ExpandError::BadName {
+                name: inner.to_owned(),
+            }),
+        }
+    }
+
+    fn resolve(self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, ExpandError> {
+        match (lookup(self.name), self.fallback) {
+            (Some(value), Fallback::IfUnsetOrEmpty(default)) if value.is_empty() => {
+                Ok(default.to_owned())
+            }
+            (Some(value), _) => Ok(value),
+            (None, Fallback::IfUnset(default) | Fallback::IfUnsetOrEmpty(default)) => {
+                Ok(default.to_owned())
+            }
+            (None, Fallback::None) => Err(ExpandError::Unset {
+                variable: self.name.to_owned(),
+            }),
+        }
+    }
 }
 
 /// Whether `name` is a portable environment variable name.
@@ -112,12 +151,50 @@ mod tests {
         assert_eq!(expand("${HOME}/k", &env).as_deref(), Ok("/home/me/k"));
         assert_eq!(expand("a$${HOME}b", &env).as_deref(), Ok("a${HOME}b"));
         assert_eq!(expand("$5 and $", &env).as_deref(), Ok("$5 and $"));
-        assert_eq!(expand("${NOPE:-x}", &env).as_deref(), Ok("x"));
-        assert_eq!(expand("${EMPTY:-x}", &env).as_deref(), Ok(""));
         assert_eq!(
             expand("${HOME}${HOME}", &env).as_deref(),
             Ok("/home/me/home/me")
         );
+    }
+
+    #[test]
+    fn colon_dash_falls_back_when_unset_or_empty() {
+        assert_eq!(expand("${NOPE:-x}", &env).as_deref(), Ok("x"));
+        assert_eq!(expand("${EMPTY:-x}", &env).as_deref(), Ok("x"));
+        assert_eq!(expand("${HOME:-x}", &env).as_deref(), Ok("/home/me"));
+        assert_eq!(expand("${NOPE:-}", &env).as_deref(), Ok(""));
+        assert_eq!(expand("${NOPE:-a-b:-c}/d", &env).as_deref(), Ok("a-b:-c/d"));
+    }
+
+    #[test]
+    fn dash_falls_back_only_when_unset() {
+        assert_eq!(expand("${NOPE-x}", &env).as_deref(), Ok("x"));
+        assert_eq!(expand("${EMPTY-x}", &env).as_deref(), Ok(""));
+        assert_eq!(expand("${HOME-x}", &env).as_deref(), Ok("/home/me"));
+        assert_eq!(expand("${NOPE-:-x}", &env).as_deref(), Ok(":-x"));
+    }
+
+    #[test]
+    fn empty_without_fallback_is_empty() {
+        assert_eq!(expand("a${EMPTY}b", &env).as_deref(), Ok("ab"));
+    }
+
+    #[test]
+    fn other_operators_are_bad_names() {
+        for (input, inner) in [
+            ("${HOME:x}", "HOME:x"),
+            ("${HOME:=x}", "HOME:=x"),
+            ("${HOME?}", "HOME?"),
+            ("${:-x}", ":-x"),
+            ("${-x}", "-x"),
+            ("${}", ""),
+        ] {
+            assert_eq!(
+                expand(input, &env),
+                Err(ExpandError::BadName { name: inner.into() }),
+                "{input}"
+            );
+        }
     }
 
     #[test]

@@ -683,7 +683,10 @@ fn read_png(path: &Path) -> Result<Img, Failure> {
     let mut reader = dec
         .read_info()
         .map_err(|e| fail("PIL.UnidentifiedImageError", e.to_string()))?;
-    let mut buf = vec![0; reader.output_buffer_size()];
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| fail("PIL.Image.DecompressionBombError", "image too large"))?;
+    let mut buf = vec![0; size];
     let info = reader
         .next_frame(&mut buf)
         .map_err(|e| fail("OSError", e.to_string()))?;

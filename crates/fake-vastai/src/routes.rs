@@ -97,14 +97,14 @@ fn with_id(raw: &str, route: impl FnOnce(u64) -> Reply) -> Reply {
 /// it contains `+` and `=` so that a client which does not percent-encode it breaks here too.
 fn list_page(state: &State, request: &RecordedRequest) -> Reply {
     for json_param in ["order_by", "select_filters", "select_cols"] {
-        if let Some(raw) = request.query_value(json_param) {
-            if serde_json::from_str::<Value>(raw).is_err() {
-                return Reply::error(
-                    400,
-                    "invalid_request",
-                    &format!("Error in query parameters: {json_param} is not valid JSON"),
-                );
-            }
+        if let Some(raw) = request.query_value(json_param)
+            && serde_json::from_str::<Value>(raw).is_err()
+        {
+            return Reply::error(
+                400,
+                "invalid_request",
+                &format!("Error in query parameters: {json_param} is not valid JSON"),
+            );
         }
     }
     let limit = match request.query_value("limit").map(str::parse::<i64>) {

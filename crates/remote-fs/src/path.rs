@@ -290,14 +290,14 @@ fn check_char(input: &str, os: HostOs, at: usize, ch: char) -> Result<(), PathEr
     if ch == '\\' {
         return Err(PathError::Backslash { input: q(), at });
     }
-    if ch == '%' {
-        if let Some(escape) = percent_escape(&input[at..]) {
-            return Err(PathError::PercentEncoded {
-                input: q(),
-                escape: escape.to_owned(),
-                at,
-            });
-        }
+    if ch == '%'
+        && let Some(escape) = percent_escape(&input[at..])
+    {
+        return Err(PathError::PercentEncoded {
+            input: q(),
+            escape: escape.to_owned(),
+            at,
+        });
     }
     if os == HostOs::Windows {
         if ch == ':' {
@@ -454,10 +454,10 @@ fn is_windows_reserved(component: &str) -> bool {
     for prefix in ["COM", "LPT"] {
         if let Some(rest) = upper.strip_prefix(prefix) {
             let mut chars = rest.chars();
-            if let (Some(d), None) = (chars.next(), chars.next()) {
-                if d.is_ascii_digit() || matches!(d, '¹' | '²' | '³') {
-                    return true;
-                }
+            if let (Some(d), None) = (chars.next(), chars.next())
+                && (d.is_ascii_digit() || matches!(d, '¹' | '²' | '³'))
+            {
+                return true;
             }
         }
     }

@@ -655,10 +655,11 @@ impl<'w> Converter<'w> {
         if ty == "*" || ty.is_empty() {
             return Ok(Some(if inputs.len() > s { s } else { 0 }));
         }
-        if let Some(opp) = inputs.get(s) {
-            if valid_connection(opp.ty, output_type) && valid_connection(opp.ty, ty) {
-                return Ok(Some(s));
-            }
+        if let Some(opp) = inputs.get(s)
+            && valid_connection(opp.ty, output_type)
+            && valid_connection(opp.ty, ty)
+        {
+            return Ok(Some(s));
         }
         if let Some(i) = inputs.iter().position(|i| i.ty == ty) {
             return Ok(Some(i));
@@ -902,10 +903,10 @@ impl<'w> Converter<'w> {
                     if let Some(o) = self.overrides.get(&(d, w.name.clone())) {
                         v = o.clone();
                     }
-                    if w.dynamic_prompts {
-                        if let Value::String(s) = &v {
-                            v = Value::String(process_dynamic_prompt(s));
-                        }
+                    if w.dynamic_prompts
+                        && let Value::String(s) = &v
+                    {
+                        v = Value::String(process_dynamic_prompt(s));
                     }
                     inputs.insert(w.name.clone(), wrap_array(v));
                 }

@@ -126,6 +126,29 @@ local:
 }
 
 #[test]
+fn empty_variable_takes_the_colon_dash_default_only() {
+    let config = accepted(
+        r"
+local:
+  - name: box
+    ssh:
+      host: host.docker.internal
+      key_file: ${EMPTY_DIR:-/keys}/id_ed25519
+      known_hosts_file: /known${EMPTY_DIR-/unused}/hosts
+    comfyui:
+      path: ${MISSING_DIR-/srv}/ComfyUI
+",
+    );
+    let instance = &config.local[0];
+    assert_eq!(instance.ssh.key_file, "/keys/id_ed25519");
+    assert_eq!(
+        instance.ssh.known_hosts_file.as_deref(),
+        Some(Utf8Path::new("/known/hosts"))
+    );
+    assert_eq!(instance.comfyui.path.as_str(), "/srv/ComfyUI");
+}
+
+#[test]
 fn api_key_from_variable_reference_is_not_inline() {
     let config = accepted(
         r"

@@ -13,6 +13,7 @@ pub fn test_env(name: &str) -> Option<String> {
     match name {
         "COMFY_HOME" => Some("/home/comfy".into()),
         "VAST_KEY_FROM_ENV" => Some("vast-secret-123".into()),
+        "EMPTY_DIR" => Some(String::new()),
         _ => None,
     }
 }

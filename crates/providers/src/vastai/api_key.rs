@@ -58,10 +58,10 @@ impl ApiKey {
         env_var: Option<&str>,
         getenv: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ProviderError> {
-        if let Some(var) = env_var {
-            if let Some(value) = getenv(var).filter(|v| !v.trim().is_empty()) {
-                return Self::new(&value, &format!("${var}"));
-            }
+        if let Some(var) = env_var
+            && let Some(value) = getenv(var).filter(|v| !v.trim().is_empty())
+        {
+            return Self::new(&value, &format!("${var}"));
         }
         let searched = key_files(&getenv);
         for path in &searched {

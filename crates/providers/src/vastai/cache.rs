@@ -44,10 +44,10 @@ impl Cache {
     /// A fresh copy of one instance, from a recent `get` or a recent `list`.
     pub(crate) fn get(&self, id: &str) -> Option<Instance> {
         let entries = self.lock();
-        if let Some((stamp, instance)) = entries.one.get(id) {
-            if self.fresh(*stamp) {
-                return Some(instance.clone());
-            }
+        if let Some((stamp, instance)) = entries.one.get(id)
+            && self.fresh(*stamp)
+        {
+            return Some(instance.clone());
         }
         let (stamp, list) = entries.list.as_ref()?;
         if !self.fresh(*stamp) {

@@ -163,16 +163,16 @@ impl<H: Host> RemoteFs<H> {
         let fsynced = self.host.fsync(&mut file)?;
         self.host.close(file)?;
         let sha256: [u8; 32] = hasher.finalize().into();
-        if let Some(expected) = opts.expected_sha256 {
-            if expected != sha256 {
-                // The .part is ours (created or lstat-checked above): discard it.
-                let _ = self.host.unlink(&part);
-                return Err(FsError::ChecksumMismatch {
-                    requested,
-                    expected: hex::encode(expected),
-                    actual: hex::encode(sha256),
-                });
-            }
+        if let Some(expected) = opts.expected_sha256
+            && expected != sha256
+        {
+            // The .part is ours (created or lstat-checked above): discard it.
+            let _ = self.host.unlink(&part);
+            return Err(FsError::ChecksumMismatch {
+                requested,
+                expected: hex::encode(expected),
+                actual: hex::encode(sha256),
+            });
         }
         // Re-check the final name right before the rename (see the module doc on the race).
         let meta = match self.host.lstat(&target) {
