@@ -155,13 +155,6 @@ pub enum SshError {
         command: String,
         timeout: Duration,
     },
-    /// The channel closed without the server reporting how the command ended.
-    #[error("command `{command}` on {host}:{port} ended without an exit status")]
-    MissingExitStatus {
-        host: String,
-        port: u16,
-        command: String,
-    },
     /// A channel-level failure (open, read, write, close) while running a command.
     #[error("command `{command}` on {host}:{port}: {op} failed")]
     Channel {
