@@ -150,8 +150,17 @@ pub struct RunArgs {
     pub no_previews: bool,
     /// Give up on a prompt still running or queued after DURATION (e.g. 90s, 10m, 1h30m):
     /// it is interrupted on the server, or removed from the queue, and the run exits 5
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
+}
+
+/// A `--timeout` value: a humantime duration (`90s`, `10m`, `1h30m`) above zero.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e} (examples: 90s, 10m, 1h30m)")),
+    }
 }
 
 /// `comfy-local workflow ...`

@@ -43,6 +43,8 @@ pub(crate) struct WsImages {
     output_nodes: HashSet<String>,
     executing: Option<String>,
     images: Vec<WsImage>,
+    /// The WebSocket was down for part of the run: images sent meanwhile are gone.
+    gap: bool,
 }
 
 impl WsImages {
@@ -67,6 +69,7 @@ impl WsImages {
     pub(crate) fn observe(&mut self, event: &Event) {
         match event {
             Event::Executing { node, .. } => self.executing.clone_from(node),
+            Event::SocketLost { .. } | Event::PollingFallback => self.gap = true,
             Event::Preview(p) => {
                 let node = p
                     .metadata
@@ -201,6 +204,21 @@ pub(crate) fn save_all(
             }
         }
     }
+    if ws.gap {
+        let mut silent: Vec<&String> = ws
+            .output_nodes
+            .iter()
+            .filter(|n| !outputs.contains_key(*n) && !ws.images.iter().any(|i| &i.node == *n))
+            .collect();
+        silent.sort();
+        for node in silent {
+            result.unsaved.push(UnsavedOutput {
+                node: node.clone(),
+                name: "its WebSocket images".to_owned(),
+                reason: "the output node reported no file, and the WebSocket was down during the run, so images it sent over it are lost".to_owned(),
+            });
+        }
+    }
     let mut counters: BTreeMap<String, u32> = BTreeMap::new();
     for image in ws.images {
         let n = counters.entry(image.node.clone()).or_insert(0);
@@ -219,4 +237,67 @@ pub(crate) fn save_all(
         result.record(&image.node, "websocket", shown, saved, on_step);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use comfy_local_comfyui::{Preview, parse_binary};
+
+    use super::*;
+
+    fn prompt_and_info() -> (ApiPrompt, ObjectInfo) {
+        let prompt: ApiPrompt = serde_json::from_value(serde_json::json!({
+            "1": {"class_type": "KSampler", "inputs": {}},
+            "2": {"class_type": "SaveImageWebsocket", "inputs": {}},
+        }))
+        .unwrap();
+        let info = ObjectInfo::parse(
+            br#"{"KSampler": {"input": {}, "output": ["LATENT"], "output_node": false, "name": "KSampler"},
+                "SaveImageWebsocket": {"input": {}, "output": [], "output_node": true, "name": "SaveImageWebsocket"}}"#,
+        )
+        .unwrap();
+        (prompt, info)
+    }
+
+    fn executing(node: &str) -> Event {
+        Event::Executing {
+            prompt_id: Some("p".to_owned()),
+            node: Some(node.to_owned()),
+            display_node: None,
+        }
+    }
+
+    #[test]
+    fn frames_of_output_nodes_are_kept_and_sampler_previews_are_not() {
+        let (prompt, info) = prompt_and_info();
+        let mut ws = WsImages::new(&prompt, &info);
+        let frame = |code: u8| parse_binary(&[0, 0, 0, 1, 0, 0, 0, code, 0xff, 0xd8]);
+        ws.observe(&executing("1"));
+        ws.observe(&frame(1));
+        ws.observe(&executing("2"));
+        ws.observe(&frame(2));
+        ws.observe(&frame(2));
+        let kept: Vec<(&str, &str)> = ws
+            .images
+            .iter()
+            .map(|i| (i.node.as_str(), extension(&i.format)))
+            .collect();
+        assert_eq!(kept, [("2", "png"), ("2", "png")]);
+        assert!(!ws.gap);
+    }
+
+    #[test]
+    fn a_metadata_frame_names_its_node() {
+        let (prompt, info) = prompt_and_info();
+        let mut ws = WsImages::new(&prompt, &info);
+        ws.observe(&executing("1"));
+        ws.observe(&Event::Preview(Preview {
+            format: PreviewFormat::Mime("image/webp".to_owned()),
+            metadata: Some(serde_json::json!({"node_id": "2", "prompt_id": "p"})),
+            data: vec![1, 2, 3],
+        }));
+        assert_eq!(ws.images.len(), 1);
+        assert_eq!(ws.images[0].node, "2");
+        assert_eq!(extension(&ws.images[0].format), "webp");
+    }
 }

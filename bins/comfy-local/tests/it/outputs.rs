@@ -293,3 +293,52 @@ fn timeout_removes_a_queued_prompt_from_the_queue() {
     assert_eq!(queue.running[0].prompt_id, blocker.prompt_id);
     client.interrupt(None).unwrap();
 }
+
+#[test]
+fn websocket_images_lost_with_the_socket_fail_the_run() {
+    let comfy =
+        FakeComfy::start(FakeOptions::default().knobs(Knobs::default().refuse_websocket(true)));
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url());
+    let out = dir.join("out");
+    let result = run_into(
+        &config,
+        &fixture("save_image_websocket.api.json"),
+        &out,
+        &[],
+        &dir,
+    );
+    assert_eq!(result.code, 1, "{result:?}");
+    assert!(
+        result.stderr.contains("node 3: its WebSocket images:")
+            && result
+                .stderr
+                .contains("the WebSocket was down during the run"),
+        "{}",
+        result.stderr
+    );
+    // Outputs history lists are still saved when the socket is down.
+    let listed = run_into(
+        &config,
+        &fixture("blur_scale_two_outputs.api.json"),
+        &dir.join("listed"),
+        &[],
+        &dir,
+    );
+    assert_eq!(listed.code, 0, "{listed:?}");
+    assert_eq!(files_under(dir.join("listed").as_std_path()).len(), 4);
+}
+
+#[test]
+fn a_bad_timeout_is_a_usage_error() {
+    let (_g, dir) = temp_dir();
+    for bad in ["0s", "soon"] {
+        let result = run(
+            &["run", "wf.json", "--timeout", bad],
+            dir.as_std_path(),
+            &[],
+        );
+        assert_eq!(result.code, 2, "{bad}: {result:?}");
+        assert!(result.stderr.contains("--timeout"), "{}", result.stderr);
+    }
+}
