@@ -117,8 +117,9 @@ uploaded or queued, its dependencies are checked: every missing node class, mode
 file is listed at once and the run is refused. Inputs given with --input are uploaded to
 ComfyUI's input/ first. Progress is shown per node (a bar per node on a terminal; JSON lines
 with --json). Every output the ComfyUI UI would show is saved into --out: the files history
-lists, previews (PreviewImage) under --out/temp/ unless --no-previews, and images output nodes
-send over the WebSocket (SaveImageWebsocket) as websocket_<node>_<n>.png. Saving never replaces
+lists (those of type input under --out/input/), previews (PreviewImage) under --out/temp/ unless
+--no-previews, and images output nodes send over the WebSocket (SaveImageWebsocket) as
+websocket_<node>_<n>.png. Saving never replaces
 or follows anything: a name that is taken gets a free one (name (1).png), names with a component
 starting with a dot (.git/, .bashrc) are refused, a symlinked folder inside --out is not
 followed, and a download is linked into place only when complete. Ctrl-C interrupts the prompt

@@ -2,7 +2,8 @@
 //! a link: names are checked, folders are opened one component at a time relative to the
 //! already-open parent (`openat` with `O_NOFOLLOW | O_DIRECTORY`, through rustix), and each
 //! file is written under a temp name and hard-linked to a free final name (`linkat` fails
-//! instead of replacing), so no partial file ever sits under a final name.
+//! instead of replacing; `renameat2(RENAME_NOREPLACE)` where hard links are not supported), so
+//! no partial file ever sits under a final name.
 //!
 //! Why `openat` rather than `std` + `symlink_metadata` checks: a check followed by a path-based
 //! open can be raced (a folder swapped for a symlink in between); a descriptor-relative open
@@ -227,7 +228,7 @@ fn fill_and_link(
     drop(written);
     for n in 0..MAX_ALTERNATIVES {
         let candidate = numbered(name, n);
-        match rustix::fs::linkat(dir, tmp_name, dir, candidate.as_str(), AtFlags::empty()) {
+        match link_noreplace(dir, tmp_name, &candidate) {
             Ok(()) => return Ok((dir_path.join(candidate), bytes)),
             Err(Errno::EXIST) => {}
             Err(e) => return Err(io_err("linking into place", &dir_path.join(candidate))(e)),
@@ -238,6 +239,17 @@ fn fill_and_link(
         path: dir_path.join(name),
         source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
     })
+}
+
+/// Gives the temp file its final name, failing with `EEXIST` rather than replacing anything:
+/// `linkat`, or on file systems without hard links, `renameat2(RENAME_NOREPLACE)`.
+fn link_noreplace(dir: &OwnedFd, tmp_name: &str, name: &str) -> Result<(), Errno> {
+    match rustix::fs::linkat(dir, tmp_name, dir, name, AtFlags::empty()) {
+        Err(Errno::PERM | Errno::NOTSUP | Errno::MLINK) => {
+            rustix::fs::renameat_with(dir, tmp_name, dir, name, rustix::fs::RenameFlags::NOREPLACE)
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]
