@@ -29,6 +29,7 @@ Exit codes:
   2    usage or configuration error
   3    connection failed (key file, TCP, SSH handshake/host key, authentication)
   4    remote or ComfyUI error (ComfyUI install, write access, HTTP API, WebSocket, workflow)
+  5    a time limit expired (`run --timeout`)
   130  interrupted (Ctrl-C)";
 
 const CHECK_LONG_ABOUT: &str = "\
@@ -115,11 +116,19 @@ The workflow may be in UI format (as the editor saves it) or API format. Before 
 uploaded or queued, its dependencies are checked: every missing node class, model file and input
 file is listed at once and the run is refused. Inputs given with --input are uploaded to
 ComfyUI's input/ first. Progress is shown per node (a bar per node on a terminal; JSON lines
-with --json). Every output file is saved into --out (never a partial file: downloads are renamed
-into place when complete). Ctrl-C interrupts the prompt on the server.
+with --json). Every output the ComfyUI UI would show is saved into --out: the files history
+lists (those of type input under --out/input/), previews (PreviewImage) under --out/temp/ unless
+--no-previews, and images output nodes send over the WebSocket (SaveImageWebsocket) as
+websocket_<node>_<n>.png. Saving never replaces
+or follows anything: a name that is taken gets a free one (name (1).png), names with a component
+starting with a dot (.git/, .bashrc) are refused, a symlinked folder inside --out is not
+followed, and a download is linked into place only when complete. Ctrl-C interrupts the prompt
+on the server.
 
-Exit codes: 0 done; 1 dependencies missing or the workflow cannot be converted; 2 bad
-arguments, config or workflow file; 4 ComfyUI refused or failed the prompt; 130 interrupted.";
+Exit codes: 0 done, every output saved; 1 dependencies missing, the workflow cannot be
+converted, or an output ComfyUI reported was not saved (each one is named); 2 bad arguments,
+config, workflow file or --out folder; 4 ComfyUI refused or failed the prompt; 5 --timeout
+expired; 130 interrupted.";
 
 /// `comfy-local run WORKFLOW.json`
 #[derive(Debug, Args)]
@@ -134,9 +143,25 @@ pub struct RunArgs {
     /// loader node NAME (a node id) at it; repeatable
     #[arg(long = "input", value_name = "NAME=FILE")]
     pub inputs: Vec<String>,
-    /// Folder to save the outputs in
+    /// Folder to save the outputs in (previews go to its temp/ subfolder)
     #[arg(long, value_name = "DIR", default_value = "comfy-outputs")]
     pub out: Utf8PathBuf,
+    /// Do not save previews (PreviewImage results, which ComfyUI keeps in its temp/ only)
+    #[arg(long)]
+    pub no_previews: bool,
+    /// Give up on a prompt still running or queued after DURATION (e.g. 90s, 10m, 1h30m):
+    /// it is interrupted on the server, or removed from the queue, and the run exits 5
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// A `--timeout` value: a humantime duration (`90s`, `10m`, `1h30m`) above zero.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e} (examples: 90s, 10m, 1h30m)")),
+    }
 }
 
 /// `comfy-local workflow ...`

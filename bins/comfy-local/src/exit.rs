@@ -22,6 +22,8 @@ pub enum Code {
     Connection = 3,
     /// The host or `ComfyUI` reported an error.
     Remote = 4,
+    /// A time limit the user set (`run --timeout`) expired.
+    TimedOut = 5,
     /// Interrupted by Ctrl-C.
     Interrupted = 130,
 }
@@ -80,9 +82,18 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
             Code::Usage,
             Some("give inputs as --input NAME=FILE (NAME: a file name the workflow loads, or a LoadImage node id)".to_owned()),
         ),
-        SdkError::Workflow { .. } | SdkError::ObjectInfo { .. } | SdkError::Io { .. } => {
-            (Code::Usage, None)
-        }
+        SdkError::Workflow { .. }
+        | SdkError::ObjectInfo { .. }
+        | SdkError::Io { .. }
+        | SdkError::Save(_) => (Code::Usage, None),
+        SdkError::TimedOut { .. } => (
+            Code::TimedOut,
+            Some("give the prompt more time with a larger --timeout".to_owned()),
+        ),
+        SdkError::OutputsNotSaved { .. } => (
+            Code::Failed,
+            Some("the outputs listed were not written; every other output is in --out".to_owned()),
+        ),
         SdkError::Convert { .. } => (
             Code::Failed,
             Some("the ComfyUI editor would refuse this workflow too; open and re-save it there".to_owned()),

@@ -1,11 +1,15 @@
 //! The facade's error: which layer failed, with that layer's typed error as the source.
 
+use std::fmt::Write as _;
+
 use camino::Utf8PathBuf;
 use comfy_local_comfyui::ComfyError;
 use comfy_local_providers::ProviderError;
 use comfy_local_workflow::{ConvertError, DependencyReport, WorkflowError};
 
 use crate::connection::UnknownInstance;
+use crate::outputs::UnsavedOutput;
+use crate::save::SaveError;
 
 /// What a facade operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -86,4 +90,42 @@ pub enum SdkError {
         /// The prompt.
         prompt_id: String,
     },
+    /// The prompt was still running or queued when the run's time was up.
+    #[error("prompt {prompt_id} did not finish within {}: {cleanup}", seconds(*after))]
+    TimedOut {
+        /// The prompt.
+        prompt_id: String,
+        /// The time allowed.
+        after: std::time::Duration,
+        /// What was done about it (interrupted, removed from the queue, or why neither).
+        cleanup: String,
+    },
+    /// The prompt finished, but outputs ComfyUI reported could not be saved.
+    #[error("{}", unsaved_message(prompt_id, *saved, unsaved))]
+    OutputsNotSaved {
+        /// The prompt.
+        prompt_id: String,
+        /// How many outputs were saved.
+        saved: usize,
+        /// Each output not saved, with the reason.
+        unsaved: Vec<UnsavedOutput>,
+    },
+    /// The output folder could not be created or opened.
+    #[error(transparent)]
+    Save(#[from] SaveError),
+}
+
+fn seconds(d: std::time::Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+fn unsaved_message(prompt_id: &str, saved: usize, unsaved: &[UnsavedOutput]) -> String {
+    let mut out = format!(
+        "prompt {prompt_id} finished, but {} output(s) were not saved ({saved} saved):",
+        unsaved.len()
+    );
+    for u in unsaved {
+        let _ = write!(out, "\n  node {}: {}: {}", u.node, u.name, u.reason);
+    }
+    out
 }

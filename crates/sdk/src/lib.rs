@@ -8,14 +8,17 @@
 pub mod connection;
 mod error;
 pub mod instances;
+mod outputs;
 pub mod report;
 pub mod run;
+pub mod save;
 pub mod test_connection;
 pub mod workflow;
 
 pub use connection::{connect_options, instance_or_default};
 pub use error::SdkError;
 pub use instances::{InstanceList, ProviderFailure, list_instances, list_instances_with};
+pub use outputs::UnsavedOutput;
 pub use report::{ConnectionReport, Stage, StageResult, StageStatus};
 pub use run::{InputSpec, Interrupter, RunRequest, RunStep, RunSummary, SavedOutput, run_workflow};
 pub use test_connection::{TestConnectionOptions, test_connection, test_connection_with_config};

@@ -1,19 +1,20 @@
 //! Running a workflow on an instance end to end: load (UI or API) -> object_info -> convert ->
 //! dependency check (everything missing at once) -> upload inputs -> submit -> follow progress
-//! -> download every output into a folder (atomically: never a partial file under its name).
+//! -> download every output into a folder (never replacing a file, never a partial file under
+//! its name; see [`crate::save`]).
 
-use std::io::Write as _;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use comfy_local_comfyui::{
-    ComfyClient, ComfyError, Event, OutputFile, Outputs, RunOptions, RunOutcome, UploadOptions,
-};
+use comfy_local_comfyui::{ComfyClient, ComfyError, Event, RunOptions, RunOutcome, UploadOptions};
 use comfy_local_config::Config;
 use comfy_local_workflow::{ApiPrompt, ObjectInfo, Workflow};
 use serde::Serialize;
 
 use crate::SdkError;
+use crate::outputs::{WsImages, save_all};
+use crate::save::OutDir;
 use crate::workflow::{check, client_for, inventory, load_workflow, object_info_from, to_api};
 
 /// What to run, where, with which inputs, and where outputs go.
@@ -29,6 +30,11 @@ pub struct RunRequest {
     pub inputs: Vec<InputSpec>,
     /// Where outputs are saved.
     pub out_dir: Utf8PathBuf,
+    /// Also save previews (`PreviewImage`, history type `temp`), under `temp/` of `out_dir`.
+    pub previews: bool,
+    /// A prompt still running or queued after this long is interrupted (or removed from the
+    /// queue) and the run fails with [`SdkError::TimedOut`]; `None` waits for ever.
+    pub timeout: Option<Duration>,
 }
 
 /// One `--input NAME=FILE`.
@@ -115,7 +121,8 @@ pub struct RunSummary {
 pub struct SavedOutput {
     /// The node that produced it.
     pub node: String,
-    /// Output kind (`images`, `gifs`, `audio`, ...).
+    /// Output kind as history lists it (`images`, `gifs`, `audio`, ...), or `websocket` for
+    /// an image an output node sent over the WebSocket (`SaveImageWebsocket`).
     pub kind: String,
     /// Where it was saved.
     pub path: Utf8PathBuf,
@@ -169,6 +176,7 @@ pub fn run_workflow(
         nodes: prompt.len(),
         converted: matches!(wf, Workflow::Ui(_)),
     });
+    let ws = WsImages::new(&prompt, &object_info);
     check_with_inputs(client, object_info, &prompt, &req.inputs)?;
     for input in &req.inputs {
         let uploaded = upload_input(client, &mut prompt, input)?;
@@ -178,17 +186,21 @@ pub fn run_workflow(
         });
     }
 
-    std::fs::create_dir_all(&req.out_dir).map_err(|source| SdkError::Io {
-        op: "creating",
-        path: req.out_dir.clone(),
-        source,
-    })?;
-    let (prompt_id, outcome) = submit_and_follow(client, &prompt, interrupter, on_step)?;
-    let outputs = save_outputs(client, &outcome.outputs, &req.out_dir, on_step)?;
+    let out = OutDir::create(&req.out_dir)?;
+    let (prompt_id, outcome, ws) =
+        submit_and_follow(client, &prompt, ws, req.timeout, interrupter, on_step)?;
+    let saved = save_all(client, &outcome.outputs, ws, &out, req.previews, on_step);
+    if !saved.unsaved.is_empty() {
+        return Err(SdkError::OutputsNotSaved {
+            prompt_id,
+            saved: saved.saved.len(),
+            unsaved: saved.unsaved,
+        });
+    }
     Ok(RunSummary {
         instance,
         prompt_id,
-        outputs,
+        outputs: saved.saved,
         used_polling: outcome.used_polling,
         seconds: outcome.elapsed.as_secs_f64(),
     })
@@ -241,50 +253,67 @@ fn check_with_inputs(
     Ok(())
 }
 
-/// Submits the prompt (Ctrl-C from now on interrupts it on the server) and follows it to the end.
+/// Submits the prompt (Ctrl-C from now on interrupts it on the server) and follows it to the
+/// end, collecting the images output nodes send over the WebSocket.
 fn submit_and_follow(
     client: &ComfyClient,
     prompt: &ApiPrompt,
+    mut ws: WsImages,
+    timeout: Option<Duration>,
     interrupter: &Interrupter,
     on_step: &mut dyn FnMut(RunStep<'_>),
-) -> Result<(String, RunOutcome), SdkError> {
-    let run = client.run(prompt, RunOptions::default())?;
+) -> Result<(String, RunOutcome, WsImages), SdkError> {
+    let mut options = RunOptions::default();
+    if let Some(t) = timeout {
+        options = options.timeout(t);
+    }
+    let run = client.run(prompt, options)?;
     let prompt_id = run.prompt_id().to_owned();
     interrupter.arm(client.base_url(), &prompt_id);
     on_step(RunStep::Submitted {
         prompt_id: &prompt_id,
     });
-    match run.wait_with(|event| on_step(RunStep::Event(event))) {
-        Ok(outcome) => Ok((prompt_id, outcome)),
+    let result = run.wait_with(|event| {
+        ws.observe(event);
+        on_step(RunStep::Event(event));
+    });
+    match result {
+        Ok(outcome) => Ok((prompt_id, outcome, ws)),
         Err(ComfyError::Interrupted { prompt_id, .. }) => Err(SdkError::Interrupted { prompt_id }),
+        Err(ComfyError::RunTimeout { prompt_id, after }) => {
+            let cleanup = stop_timed_out(client, &prompt_id);
+            Err(SdkError::TimedOut {
+                prompt_id,
+                after,
+                cleanup,
+            })
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Downloads every output file into `out_dir`, previews (type temp) excepted: they are not
-/// results, and ComfyUI's UI does not keep them either.
-fn save_outputs(
-    client: &ComfyClient,
-    outputs: &Outputs,
-    out_dir: &Utf8Path,
-    on_step: &mut dyn FnMut(RunStep<'_>),
-) -> Result<Vec<SavedOutput>, SdkError> {
-    let mut saved = Vec::new();
-    for (node, output) in outputs {
-        for (kind, files) in &output.files {
-            for file in files.iter().filter(|f| f.kind != "temp") {
-                let (path, bytes) = save_output(client, file, out_dir)?;
-                on_step(RunStep::Saved { path: &path, bytes });
-                saved.push(SavedOutput {
-                    node: node.clone(),
-                    kind: kind.clone(),
-                    path,
-                    bytes,
-                });
-            }
+/// Stops a prompt that ran out of time: interrupted when running, removed when still queued.
+/// Says what was done.
+fn stop_timed_out(client: &ComfyClient, prompt_id: &str) -> String {
+    let queue = match client.queue() {
+        Ok(q) => q,
+        Err(e) => return format!("the queue could not be read to stop it ({e})"),
+    };
+    let listed =
+        |items: &[comfy_local_comfyui::QueueItem]| items.iter().any(|q| q.prompt_id == prompt_id);
+    if listed(&queue.running) {
+        match client.interrupt(Some(prompt_id)) {
+            Ok(()) => "it was interrupted on the server".to_owned(),
+            Err(e) => format!("interrupting it failed ({e})"),
         }
+    } else if listed(&queue.pending) {
+        match client.delete_from_queue(&[prompt_id]) {
+            Ok(()) => "it was removed from the queue".to_owned(),
+            Err(e) => format!("removing it from the queue failed ({e})"),
+        }
+    } else {
+        "it is no longer queued or running".to_owned()
     }
-    Ok(saved)
 }
 
 /// Input names a loader node takes a file from.
@@ -395,61 +424,4 @@ fn upload_input(
     };
     point_node_at(prompt, input, &stored)?;
     Ok((stored, bytes.len() as u64))
-}
-
-/// A server-given name part that is safe as one local path component.
-fn safe_component(part: &str) -> bool {
-    !part.is_empty()
-        && part != "."
-        && part != ".."
-        && !part.contains(['/', '\\', '\0', ':'])
-        && !part.chars().any(char::is_control)
-}
-
-/// Downloads one output into `out_dir/<subfolder>/<filename>`: written to a temp file in the
-/// same folder and renamed into place, so a failed download never leaves a partial file.
-fn save_output(
-    client: &ComfyClient,
-    file: &OutputFile,
-    out_dir: &Utf8Path,
-) -> Result<(Utf8PathBuf, u64), SdkError> {
-    let refuse = |why: &str| {
-        SdkError::Comfy(ComfyError::UnexpectedJson {
-            url: client.base_url().to_owned(),
-            reason: format!("output name {:?}/{:?} {why}", file.subfolder, file.filename),
-        })
-    };
-    if !safe_component(&file.filename) {
-        return Err(refuse("is not a plain file name; refusing to save it"));
-    }
-    let mut dir = out_dir.to_owned();
-    for part in file.subfolder.split('/').filter(|p| !p.is_empty()) {
-        if !safe_component(part) {
-            return Err(refuse("has an unsafe subfolder; refusing to save it"));
-        }
-        dir.push(part);
-    }
-    std::fs::create_dir_all(&dir).map_err(|source| SdkError::Io {
-        op: "creating",
-        path: dir.clone(),
-        source,
-    })?;
-    let target = dir.join(&file.filename);
-    let io = |op: &'static str, path: &Utf8Path| {
-        let path = path.to_owned();
-        move |source| SdkError::Io { op, path, source }
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".comfy-local-download-")
-        .tempfile_in(&dir)
-        .map_err(io("creating a temp file in", &dir))?;
-    let bytes = client.view(file, tmp.as_file_mut())?;
-    tmp.as_file_mut().flush().map_err(io("writing", &target))?;
-    tmp.as_file().sync_all().map_err(io("syncing", &target))?;
-    tmp.persist(&target).map_err(|e| SdkError::Io {
-        op: "renaming into",
-        path: target.clone(),
-        source: e.error,
-    })?;
-    Ok((target, bytes))
 }

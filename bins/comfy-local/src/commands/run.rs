@@ -31,6 +31,8 @@ pub fn run(
         instance: args.instance.clone(),
         inputs,
         out_dir: args.out.clone(),
+        previews: !args.no_previews,
+        timeout: args.timeout,
     };
     let interrupter = Interrupter::new();
     {

@@ -6,11 +6,11 @@ use insta::assert_snapshot;
 
 use crate::{config_for, repo_root, run, temp_dir};
 
-fn is_png(path: &std::path::Path) -> bool {
+pub(crate) fn is_png(path: &std::path::Path) -> bool {
     std::fs::read(path).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n") && b.len() > 60)
 }
 
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
@@ -44,12 +44,18 @@ fn run_saves_real_pngs() {
     );
     assert_eq!(result.code, 0, "{result:?}");
     let saved = files_under(out.as_std_path());
-    // SaveImage's batch (output/) is saved; PreviewImage's (temp/) is not.
-    assert_eq!(saved.len(), 2, "{saved:?}\n{result:?}");
-    assert!(
+    // SaveImage's batch (output/acc_blur) and PreviewImage's (temp/, under --out/temp).
+    assert_eq!(saved.len(), 4, "{saved:?}\n{result:?}");
+    let in_folder = |f: &str| {
         saved
             .iter()
-            .all(|p| p.parent().is_some_and(|d| d.ends_with("acc_blur")))
+            .filter(|p| p.parent() == Some(out.join(f).as_std_path()))
+            .count()
+    };
+    assert_eq!(
+        (in_folder("acc_blur"), in_folder("temp")),
+        (2, 2),
+        "{saved:?}"
     );
     for path in &saved {
         assert!(is_png(path), "{} is not a PNG: {result:?}", path.display());

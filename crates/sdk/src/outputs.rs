@@ -1,0 +1,303 @@
+//! Every output the ComfyUI UI would show, saved into the output folder: files history lists
+//! (`output`, previews of type `temp` under `temp/`, `input`), and images output nodes such as
+//! `SaveImageWebsocket` send as binary WebSocket frames. What cannot be saved is collected, not
+//! skipped silently.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+
+use camino::Utf8PathBuf;
+use comfy_local_comfyui::{ComfyClient, Event, OutputFile, Outputs, PreviewFormat};
+use comfy_local_workflow::{ApiPrompt, ObjectInfo};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::run::{RunStep, SavedOutput};
+use crate::save::{OutDir, SaveError};
+
+/// One output ComfyUI reported that was not saved, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnsavedOutput {
+    /// The node that produced it.
+    pub node: String,
+    /// The name as the server gave it (`subfolder/filename`, type in brackets unless `output`).
+    pub name: String,
+    /// Why it was not saved.
+    pub reason: String,
+}
+
+/// An image an output node sent over the WebSocket.
+#[derive(Debug)]
+pub(crate) struct WsImage {
+    node: String,
+    format: PreviewFormat,
+    data: Vec<u8>,
+}
+
+/// Collects the images output nodes send as binary frames while a prompt runs. A frame
+/// belongs to the node named in its metadata (event 4), else to the node executing (event 1:
+/// ComfyUI sends it while that node runs). Frames of nodes that are not output nodes
+/// (sampler previews) are not outputs.
+#[derive(Debug, Default)]
+pub(crate) struct WsImages {
+    output_nodes: HashSet<String>,
+    executing: Option<String>,
+    images: Vec<WsImage>,
+    /// The WebSocket was down for part of the run: images sent meanwhile are gone.
+    gap: bool,
+}
+
+impl WsImages {
+    /// For a prompt: its output nodes are those whose class says `output_node`.
+    pub(crate) fn new(prompt: &ApiPrompt, object_info: &ObjectInfo) -> Self {
+        let output_nodes = prompt
+            .iter()
+            .filter(|(_, node)| {
+                object_info
+                    .class(&node.class_type)
+                    .is_some_and(|c| c.output_node)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        Self {
+            output_nodes,
+            ..Self::default()
+        }
+    }
+
+    /// Looks at one event of the prompt.
+    pub(crate) fn observe(&mut self, event: &Event) {
+        match event {
+            Event::Executing { node, .. } => self.executing.clone_from(node),
+            Event::SocketLost { .. } | Event::PollingFallback => self.gap = true,
+            Event::Preview(p) => {
+                let node = p
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get("node_id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .or_else(|| self.executing.clone());
+                if let Some(node) = node.filter(|n| self.output_nodes.contains(n)) {
+                    self.images.push(WsImage {
+                        node,
+                        format: p.format.clone(),
+                        data: p.data.clone(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn extension(format: &PreviewFormat) -> &str {
+    match format {
+        PreviewFormat::Png => "png",
+        PreviewFormat::Jpeg => "jpg",
+        PreviewFormat::Mime(m) => match m.as_str() {
+            "image/webp" => "webp",
+            "image/gif" => "gif",
+            _ => "bin",
+        },
+        PreviewFormat::Code(_) => "bin",
+    }
+}
+
+/// An error and its sources joined by `: `.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// What saving produced: the files saved and the outputs that were not.
+#[derive(Debug, Default)]
+pub(crate) struct Saved {
+    pub(crate) saved: Vec<SavedOutput>,
+    pub(crate) unsaved: Vec<UnsavedOutput>,
+}
+
+impl Saved {
+    fn record(
+        &mut self,
+        node: &str,
+        kind: &str,
+        name: String,
+        result: Result<(Utf8PathBuf, u64), SaveError>,
+        on_step: &mut dyn FnMut(RunStep<'_>),
+    ) {
+        match result {
+            Ok((path, bytes)) => {
+                on_step(RunStep::Saved { path: &path, bytes });
+                self.saved.push(SavedOutput {
+                    node: node.to_owned(),
+                    kind: kind.to_owned(),
+                    path,
+                    bytes,
+                });
+            }
+            Err(e) => self.unsaved.push(UnsavedOutput {
+                node: node.to_owned(),
+                name,
+                reason: chain(&e),
+            }),
+        }
+    }
+}
+
+/// How a listed file is shown in a report.
+fn listed_name(file: &OutputFile) -> String {
+    let path = if file.subfolder.is_empty() {
+        file.filename.clone()
+    } else {
+        format!("{}/{}", file.subfolder, file.filename)
+    };
+    if file.kind == "output" {
+        format!("{path:?}")
+    } else {
+        format!("{path:?} [{}]", file.kind)
+    }
+}
+
+/// Saves every listed file (previews of type `temp` under `temp/` unless `previews` is false;
+/// type `input` under `input/`), then every WebSocket image as `websocket_<node>_<n>.<ext>`.
+pub(crate) fn save_all(
+    client: &ComfyClient,
+    outputs: &Outputs,
+    ws: WsImages,
+    out: &OutDir,
+    previews: bool,
+    on_step: &mut dyn FnMut(RunStep<'_>),
+) -> Saved {
+    let mut result = Saved::default();
+    for (node, output) in outputs {
+        for (kind, files) in &output.files {
+            for file in files {
+                let top = match file.kind.as_str() {
+                    "output" => None,
+                    "temp" if !previews => continue,
+                    "temp" => Some("temp"),
+                    "input" => Some("input"),
+                    other => {
+                        result.unsaved.push(UnsavedOutput {
+                            node: node.clone(),
+                            name: listed_name(file),
+                            reason: format!("type {other:?} is none of output, temp, input"),
+                        });
+                        continue;
+                    }
+                };
+                let folders: Vec<&str> = top
+                    .into_iter()
+                    .chain(file.subfolder.split('/').filter(|p| !p.is_empty()))
+                    .collect();
+                let saved = out.save(&folders, &file.filename, &mut |f: &mut File| {
+                    client.view(file, f).map_err(|e| chain(&e))
+                });
+                result.record(node, kind, listed_name(file), saved, on_step);
+            }
+        }
+    }
+    if ws.gap {
+        let mut silent: Vec<&String> = ws
+            .output_nodes
+            .iter()
+            .filter(|n| !outputs.contains_key(*n) && !ws.images.iter().any(|i| &i.node == *n))
+            .collect();
+        silent.sort();
+        for node in silent {
+            result.unsaved.push(UnsavedOutput {
+                node: node.clone(),
+                name: "its WebSocket images".to_owned(),
+                reason: "the output node reported no file, and the WebSocket was down during the run, so images it sent over it are lost".to_owned(),
+            });
+        }
+    }
+    let mut counters: BTreeMap<String, u32> = BTreeMap::new();
+    for image in ws.images {
+        let n = counters.entry(image.node.clone()).or_insert(0);
+        *n += 1;
+        let name = format!(
+            "websocket_{}_{n:05}.{}",
+            image.node.replace(':', "-"),
+            extension(&image.format)
+        );
+        let saved = out.save(&[], &name, &mut |f: &mut File| {
+            use std::io::Write as _;
+            f.write_all(&image.data).map_err(|e| e.to_string())?;
+            Ok(image.data.len() as u64)
+        });
+        let shown = format!("image {n} sent over the WebSocket");
+        result.record(&image.node, "websocket", shown, saved, on_step);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use comfy_local_comfyui::{Preview, parse_binary};
+
+    use super::*;
+
+    fn prompt_and_info() -> (ApiPrompt, ObjectInfo) {
+        let prompt: ApiPrompt = serde_json::from_value(serde_json::json!({
+            "1": {"class_type": "KSampler", "inputs": {}},
+            "2": {"class_type": "SaveImageWebsocket", "inputs": {}},
+        }))
+        .unwrap();
+        let info = ObjectInfo::parse(
+            br#"{"KSampler": {"input": {}, "output": ["LATENT"], "output_node": false, "name": "KSampler"},
+                "SaveImageWebsocket": {"input": {}, "output": [], "output_node": true, "name": "SaveImageWebsocket"}}"#,
+        )
+        .unwrap();
+        (prompt, info)
+    }
+
+    fn executing(node: &str) -> Event {
+        Event::Executing {
+            prompt_id: Some("p".to_owned()),
+            node: Some(node.to_owned()),
+            display_node: None,
+        }
+    }
+
+    #[test]
+    fn frames_of_output_nodes_are_kept_and_sampler_previews_are_not() {
+        let (prompt, info) = prompt_and_info();
+        let mut ws = WsImages::new(&prompt, &info);
+        let frame = |code: u8| parse_binary(&[0, 0, 0, 1, 0, 0, 0, code, 0xff, 0xd8]);
+        ws.observe(&executing("1"));
+        ws.observe(&frame(1));
+        ws.observe(&executing("2"));
+        ws.observe(&frame(2));
+        ws.observe(&frame(2));
+        let kept: Vec<(&str, &str)> = ws
+            .images
+            .iter()
+            .map(|i| (i.node.as_str(), extension(&i.format)))
+            .collect();
+        assert_eq!(kept, [("2", "png"), ("2", "png")]);
+        assert!(!ws.gap);
+    }
+
+    #[test]
+    fn a_metadata_frame_names_its_node() {
+        let (prompt, info) = prompt_and_info();
+        let mut ws = WsImages::new(&prompt, &info);
+        ws.observe(&executing("1"));
+        ws.observe(&Event::Preview(Preview {
+            format: PreviewFormat::Mime("image/webp".to_owned()),
+            metadata: Some(serde_json::json!({"node_id": "2", "prompt_id": "p"})),
+            data: vec![1, 2, 3],
+        }));
+        assert_eq!(ws.images.len(), 1);
+        assert_eq!(ws.images[0].node, "2");
+        assert_eq!(extension(&ws.images[0].format), "webp");
+    }
+}
