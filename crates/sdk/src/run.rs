@@ -160,6 +160,9 @@ pub fn run_workflow(
     on_step: &mut dyn FnMut(RunStep<'_>),
 ) -> Result<RunSummary, SdkError> {
     let wf = load_workflow(&req.workflow)?;
+    if let Ok(local) = crate::connection::instance_or_default(config, req.instance.as_deref()) {
+        crate::switches::ensure_run_allowed(config, local, req.inputs.iter().map(|i| &i.file))?;
+    }
     let target = client_for(config, req.instance.as_deref())?;
     let (instance, client) = (target.instance.clone(), &target.client);
     let object_info = object_info_from(client)?;
