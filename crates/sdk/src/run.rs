@@ -126,9 +126,11 @@ pub struct SavedOutput {
 /// Lets another thread (a Ctrl-C handler) interrupt the running prompt on the server.
 #[derive(Debug, Clone, Default)]
 pub struct Interrupter {
-    /// A sibling of the run's client (same credentials and tunnel) and the prompt id.
-    target: Arc<Mutex<Option<(Arc<ComfyClient>, String)>>>,
+    target: Arc<Mutex<Option<Armed>>>,
 }
+
+/// A sibling of the run's client (same credentials and tunnel) and the prompt id.
+type Armed = (Arc<ComfyClient>, String);
 
 impl Interrupter {
     /// A handle with nothing to interrupt yet.

@@ -76,6 +76,7 @@ fn websocket_upgrade_carries_basic_auth() {
         let Ok((stream, _)) = listener.accept() else {
             return;
         };
+        #[expect(clippy::result_large_err, reason = "tungstenite's Callback signature")]
         let callback = |req: &tungstenite::handshake::server::Request,
                         resp: tungstenite::handshake::server::Response| {
             let auth = req
