@@ -215,7 +215,7 @@ check_install() {
         grep -q "^\[host.docker.internal\]:$PORT ssh-ed25519 $(awk '{print $2}' "$STATE/ssh_host_ed25519_key.pub")" "$CLIENT/known_hosts"
     check "config names the user, port and key" \
         grep -q "port: $PORT" "$CLIENT/local-support-config.yml"
-    check "config has the python of the venv" grep -q "python: \"$COMFY/venv/bin/python\"" "$CLIENT/local-support-config.yml"
+    check_not "config sets no comfyui.python (removed: nothing used it)" grep -q "python:" "$CLIENT/local-support-config.yml"
     local t
     t=$(sshd -T -f "$STATE/sshd_config" 2>/dev/null)
     check "sshd -T: password authentication off" grep -qx 'passwordauthentication no' <<<"$t"

@@ -82,6 +82,14 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
             Code::Usage,
             Some("give inputs as --input NAME=FILE (NAME: a file name the workflow loads, or a LoadImage node id)".to_owned()),
         ),
+        SdkError::TurnedOff { key, .. } => (
+            Code::Usage,
+            Some(format!("set `{key}: true` in the config to allow it")),
+        ),
+        SdkError::InputTooLarge { key, .. } => (
+            Code::Usage,
+            Some(format!("raise `{key}` in the config, or give a smaller file")),
+        ),
         SdkError::Workflow { .. }
         | SdkError::ObjectInfo { .. }
         | SdkError::Io { .. }

@@ -31,8 +31,24 @@ fn main() -> ExitCode {
     code
 }
 
-/// Log to stderr: warnings by default, more with each `-v`; `RUST_LOG` wins when set.
+/// Crates whose trace level dumps raw protocol bytes (request heads with their `Authorization`
+/// header): `ureq_proto` hex-dumps every request, `tungstenite` prints the upgrade request.
+const WIRE_DUMPERS: [&str; 2] = ["ureq_proto", "tungstenite"];
+
+/// Whether `target` is `krate` or one of its modules.
+fn in_crate(target: &str, krate: &str) -> bool {
+    target
+        .strip_prefix(krate)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+}
+
+/// Log to stderr: warnings by default, more with each `-v`; `RUST_LOG` wins when set. Trace
+/// events of [`WIRE_DUMPERS`] are never shown, whatever `RUST_LOG` says: they would print
+/// credentials.
 fn init_logging(verbose: u8) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -41,9 +57,17 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+    let no_wire_dumps = tracing_subscriber::filter::filter_fn(|meta| {
+        *meta.level() != tracing::Level::TRACE
+            || !WIRE_DUMPERS.iter().any(|c| in_crate(meta.target(), c))
+    });
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(no_wire_dumps)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
         .init();
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::auth::{BasicAuth, redact};
 use crate::dial::{DialConnector, Dialer, NoLookup};
 use crate::error::{ComfyError, parse_node_errors, parse_rejection};
 use crate::multipart::{Form, content_type_for};
@@ -214,7 +215,9 @@ pub(crate) struct SocketSlot {
 /// (`<client_id>-<n>`) for its prompt.
 #[derive(Debug)]
 pub struct ComfyClient {
+    /// Without userinfo: credentials live in `auth` only.
     base: String,
+    auth: Option<BasicAuth>,
     host: String,
     port: u16,
     tls: bool,
@@ -237,10 +240,12 @@ impl ComfyClient {
         Self::with_options(base_url, ClientOptions::default())
     }
 
-    /// A client with explicit options. No network I/O.
+    /// A client with explicit options. No network I/O. Credentials in the URL
+    /// (`http://user:pass@host:8188`) are sent as basic auth and left out of
+    /// [`Self::base_url`] and every URL an error names.
     pub fn with_options(base_url: &str, opts: ClientOptions) -> Result<Self, ComfyError> {
         let invalid = |reason: &str| ComfyError::InvalidUrl {
-            url: base_url.to_owned(),
+            url: redact(base_url.trim()),
             reason: reason.to_owned(),
         };
         let uri: ureq::http::Uri = base_url
@@ -263,8 +268,12 @@ impl ComfyClient {
         }
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let path = uri.path().trim_end_matches('/');
-        let authority = uri.authority().map(ToString::to_string).unwrap_or_default();
-        let base = format!("{}://{authority}{path}", if tls { "https" } else { "http" });
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        let (auth, host_port) = match authority.rsplit_once('@') {
+            Some((userinfo, host_port)) => (Some(BasicAuth::from_userinfo(userinfo)), host_port),
+            None => (None, authority),
+        };
+        let base = format!("{}://{host_port}{path}", if tls { "https" } else { "http" });
         let client_id = opts
             .client_id
             .clone()
@@ -302,6 +311,7 @@ impl ComfyClient {
         }
         Ok(Self {
             base,
+            auth,
             host: host
                 .trim_start_matches('[')
                 .trim_end_matches(']')
@@ -316,9 +326,37 @@ impl ComfyClient {
         })
     }
 
-    /// The base URL, without a trailing slash.
+    /// The base URL, without a trailing slash and without credentials.
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// The `Authorization` header value sent with every request, when the URL had credentials.
+    pub(crate) fn authorization(&self) -> Option<&str> {
+        self.auth.as_ref().map(BasicAuth::header_value)
+    }
+
+    /// Another client for the same server, with the same options, credentials and `clientId`
+    /// but without this one's WebSocket: for another thread (a Ctrl-C handler interrupting a
+    /// run), reaching the server the same way (an SSH tunnel too).
+    #[must_use]
+    pub fn sibling(&self) -> Self {
+        let prefix = OnceLock::new();
+        if let Some(p) = self.prefix.get() {
+            let _ = prefix.set(*p);
+        }
+        Self {
+            base: self.base.clone(),
+            auth: self.auth.clone(),
+            host: self.host.clone(),
+            port: self.port,
+            tls: self.tls,
+            opts: self.opts.clone(),
+            client_id: self.client_id.clone(),
+            agent: self.agent.clone(),
+            prefix,
+            socket: Mutex::new(SocketSlot::default()),
+        }
     }
 
     /// The `clientId` this client uses for its WebSocket and prompts.
@@ -392,11 +430,17 @@ impl ComfyClient {
             if let Some(t) = timeout {
                 req = req.config().timeout_global(Some(t)).build();
             }
+            if let Some(auth) = self.authorization() {
+                req = req.header("Authorization", auth);
+            }
             req.call()
         } else {
             let mut req = self.agent.post(url);
             if let Some(t) = timeout {
                 req = req.config().timeout_global(Some(t)).build();
+            }
+            if let Some(auth) = self.authorization() {
+                req = req.header("Authorization", auth);
             }
             match payload {
                 Payload::Empty => req.send_empty(),

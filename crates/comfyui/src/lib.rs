@@ -39,6 +39,7 @@
 // "ComfyUI" is a product name in prose, not code to put in backticks.
 #![expect(clippy::doc_markdown, reason = "product names in prose")]
 
+mod auth;
 mod client;
 mod dial;
 mod error;

@@ -3,6 +3,7 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use tungstenite::client::IntoClientRequest as _;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
@@ -74,8 +75,19 @@ impl EventSocket {
         let config = WebSocketConfig::default()
             .max_message_size(Some(opts.max_ws_message_bytes))
             .max_frame_size(Some(opts.max_ws_message_bytes));
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ws_err(&url, e))?;
+        if let Some(auth) = client.authorization() {
+            let value = tungstenite::http::HeaderValue::from_str(auth)
+                .map_err(|e| ws_err(&url, tungstenite::Error::HttpFormat(e.into())))?;
+            request
+                .headers_mut()
+                .insert(tungstenite::http::header::AUTHORIZATION, value);
+        }
         let (mut ws, _resp) =
-            tungstenite::client::client_with_config(url.as_str(), stream, Some(config)).map_err(
+            tungstenite::client::client_with_config(request, stream, Some(config)).map_err(
                 |e| match e {
                     tungstenite::HandshakeError::Failure(e) => ws_err(&url, e),
                     tungstenite::HandshakeError::Interrupted(_) => ComfyError::Timeout {

@@ -134,6 +134,11 @@ pub enum ProblemKind {
     /// A `${VAR}` reference that cannot be expanded.
     #[error(transparent)]
     Expand(ExpandError),
+    /// `ssh.user: root`: the setup script creates a dedicated non-root user for this.
+    #[error(
+        "`root` is refused: log in as the dedicated non-root user the host setup script creates (default `comfyui`), so a stolen container key cannot do everything on the host"
+    )]
+    RootUser,
     /// `enabled: true` with no local instance.
     #[error(
         "no local instance is configured: add one under `local:` (see local-support-config.yml.example) or set `enabled: false`"

@@ -256,10 +256,6 @@ fn friendlier(message: &str) -> String {
             "expected a nonzero u64",
             "expected a whole number of at least 1",
         )
-        .replace(
-            "expected a nonzero u32",
-            "expected a whole number of at least 1",
-        )
         .replace("expected u64", "expected a whole number")
         .replace(
             "expected struct Config",
@@ -451,6 +447,9 @@ fn semantic_problems(config: &Config, spans: &Spans, expanded: &HashSet<KeyPath>
         }
         let ssh = at.key("ssh");
         let s = &instance.ssh;
+        if s.user.as_str() == "root" {
+            push(ssh.key("user"), false, ProblemKind::RootUser);
+        }
         if s.key_file.as_str().is_empty() {
             push(ssh.key("key_file"), false, ProblemKind::EmptyPath);
         }

@@ -1,7 +1,7 @@
 //! The typed configuration: what `local-support-config.yml` holds, with its defaults.
 //! Field names are the YAML keys; `Serialize` writes the same shape back (secrets redacted).
 
-use std::num::{NonZeroU16, NonZeroU32, NonZeroU64};
+use std::num::{NonZeroU16, NonZeroU64};
 use std::time::Duration;
 
 use camino::Utf8PathBuf;
@@ -153,12 +153,10 @@ impl SshSettings {
 pub struct ComfyUiSettings {
     /// `ComfyUI`'s install directory on the host (absolute).
     pub path: InstallPath,
-    /// `ComfyUI`'s HTTP API as reached from the container.
+    /// `ComfyUI`'s HTTP API as reached from the container. Basic-auth credentials in it
+    /// (`http://user:pass@host:8188`) are sent to the server and never printed.
     #[serde(default = "default_comfyui_url")]
     pub api_url: ApiUrl,
-    /// Python interpreter of `ComfyUI`'s environment (for installing custom-node requirements).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub python: Option<InstallPath>,
 }
 
 /// Feature switches of an instance.
@@ -187,10 +185,8 @@ impl Default for Features {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Largest single upload, in MiB.
+    /// Largest single upload (a `run --input` file), in MiB.
     pub max_upload_mb: NonZeroU64,
-    /// Transfers running at once.
-    pub max_concurrent_transfers: NonZeroU32,
 }
 
 impl Limits {
@@ -204,7 +200,6 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_upload_mb: NonZeroU64::new(20480).unwrap_or(NonZeroU64::MIN),
-            max_concurrent_transfers: NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN),
         }
     }
 }
@@ -355,10 +350,6 @@ impl Config {
                     path: InstallPath::try_from("/home/comfy/ComfyUI")
                         .unwrap_or_else(|_| unreachable!("constant path is valid")),
                     api_url: default_comfyui_url(),
-                    python: Some(
-                        InstallPath::try_from("/home/comfy/ComfyUI/venv/bin/python")
-                            .unwrap_or_else(|_| unreachable!("constant path is valid")),
-                    ),
                 },
                 features: Features::default(),
                 limits: Limits::default(),

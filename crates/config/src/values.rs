@@ -353,7 +353,8 @@ impl fmt::Display for Fingerprint {
 }
 
 /// An `http://` or `https://` base URL with a host (`ComfyUI`'s API, `VastAI`'s console).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// `Display` and `Debug` redact a password in it.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ApiUrl {
     text: String,
@@ -362,8 +363,15 @@ pub struct ApiUrl {
     port: u16,
 }
 
+impl fmt::Debug for ApiUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ApiUrl").field(&self.redacted()).finish()
+    }
+}
+
 impl ApiUrl {
-    /// The URL without a trailing `/`.
+    /// The URL without a trailing `/`, credentials included: for connecting, never for
+    /// printing (use [`Self::redacted`] or `Display`).
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -394,29 +402,36 @@ impl ApiUrl {
 
     /// The URL with any password in it replaced by `<redacted>`.
     pub fn redacted(&self) -> String {
-        let Some((scheme, rest)) = self.text.split_once("://") else {
-            return self.text.clone();
-        };
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        match authority.rsplit_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-                format!(
-                    "{scheme}://{user}:<redacted>@{host}{}",
-                    &rest[authority_end..]
-                )
-            }
-            None => self.text.clone(),
+        redact_password(&self.text)
+    }
+}
+
+/// `text` with the password of a `scheme://user:password@host` URL replaced by `<redacted>`
+/// (a URL without one unchanged).
+fn redact_password(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            format!(
+                "{scheme}://{user}:{REDACTED}@{host}{}",
+                &rest[authority_end..]
+            )
         }
+        None => text.to_owned(),
     }
 }
 
 impl TryFrom<String> for ApiUrl {
     type Error = ValueError;
     fn try_from(value: String) -> Result<Self, ValueError> {
+        // The message must not show a password the URL holds.
         let bad = |reason: &str| ValueError::BadUrl {
-            value: value.clone(),
+            value: redact_password(&value),
             reason: reason.to_owned(),
         };
         if value.is_empty() {
@@ -487,9 +502,10 @@ impl From<ApiUrl> for String {
     }
 }
 
+/// Shows the URL with its password (if any) redacted; [`ApiUrl::as_str`] has it.
 impl fmt::Display for ApiUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(&self.redacted())
     }
 }
 

@@ -58,6 +58,8 @@ pub enum InstanceStatus {
     Offline,
     /// A local host from the config; not probed (the connection test does that).
     Configured,
+    /// A local host from a config whose master switch `enabled` is false: not used.
+    Disabled,
     /// A status this crate does not know, kept verbatim (e.g. Vast.ai's `unknown`).
     Unknown(String),
 }
@@ -75,6 +77,7 @@ impl InstanceStatus {
             Self::Exited => "exited",
             Self::Offline => "offline",
             Self::Configured => "configured",
+            Self::Disabled => "disabled",
             Self::Unknown(word) => word,
         }
     }
@@ -109,6 +112,7 @@ impl From<String> for InstanceStatus {
             "exited" => Self::Exited,
             "offline" => Self::Offline,
             "configured" => Self::Configured,
+            "disabled" => Self::Disabled,
             _ => Self::Unknown(word),
         }
     }

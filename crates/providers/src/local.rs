@@ -13,7 +13,8 @@ pub struct LocalInstanceSpec {
     pub display_name: String,
     /// The host's dedicated sshd.
     pub ssh: SshEndpoint,
-    /// The host's `ComfyUI` API, e.g. `http://host.docker.internal:8188`.
+    /// The host's `ComfyUI` API, e.g. `http://host.docker.internal:8188` (from a config: with
+    /// any password redacted).
     pub comfyui_url: String,
 }
 
@@ -53,7 +54,8 @@ impl LocalProvider {
                         port: local.ssh.port.get(),
                         user: local.ssh.user.as_str().to_owned(),
                     },
-                    comfyui_url: local.comfyui.api_url.as_str().to_owned(),
+                    // For showing: a password in the URL never leaves the config.
+                    comfyui_url: local.comfyui.api_url.redacted(),
                 })
                 .collect(),
         )

@@ -101,3 +101,32 @@ pub(crate) fn connect_any(
         Unreachable::Connect(addr, e)
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use comfy_local_config::Config;
+
+    use super::connect_options;
+
+    fn options(ssh_extra: &str) -> comfy_local_ssh::ConnectOptions {
+        let yaml = format!(
+            "local:\n  - ssh: {{ host: h, key_file: /k, known_hosts_file: /kh{ssh_extra} }}\n    comfyui: {{ path: /c }}\n"
+        );
+        let config = Config::from_str_named(&yaml, "t.yml").unwrap();
+        connect_options(&config.local[0])
+    }
+
+    /// `ssh.command_timeout_secs` and `ssh.keepalive_secs` reach the SSH layer (0: no keepalive).
+    #[test]
+    fn timeouts_and_keepalive_come_from_the_config() {
+        let o = options(", command_timeout_secs: 7, keepalive_secs: 3");
+        assert_eq!(o.command_timeout, Duration::from_secs(7));
+        assert_eq!(o.keepalive, Some(Duration::from_secs(3)));
+        assert_eq!(options(", keepalive_secs: 0").keepalive, None);
+        let defaults = options("");
+        assert_eq!(defaults.command_timeout, Duration::from_secs(600));
+        assert_eq!(defaults.keepalive, Some(Duration::from_secs(30)));
+    }
+}

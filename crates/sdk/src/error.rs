@@ -84,6 +84,26 @@ pub enum SdkError {
         #[source]
         source: std::io::Error,
     },
+    /// The config turns off what was asked for.
+    #[error("{what} is turned off: `{key}` is false in the config")]
+    TurnedOff {
+        /// What was refused (`running a workflow on "local"`).
+        what: String,
+        /// The config key that turns it off (`local[0].features.workflow_execution`).
+        key: String,
+    },
+    /// An `--input` file is larger than the instance's upload limit.
+    #[error("input file {file} is {bytes} bytes, more than `{key}` allows ({limit_mb} MiB)")]
+    InputTooLarge {
+        /// The file.
+        file: Utf8PathBuf,
+        /// Its size.
+        bytes: u64,
+        /// The limit's config key (`local[0].limits.max_upload_mb`).
+        key: String,
+        /// The limit.
+        limit_mb: u64,
+    },
     /// The run was interrupted (Ctrl-C); the prompt was interrupted on the server too.
     #[error("interrupted; prompt {prompt_id} was interrupted on the server")]
     Interrupted {

@@ -1,11 +1,12 @@
-//! All instances from all providers: the local host(s) from the config and, when enabled,
-//! VastAI. A failing provider does not hide the others: its error is listed beside them.
+//! All instances from all providers: the local host(s) from the config (as `disabled` while the
+//! master switch `enabled` is false) and, when enabled, VastAI. A failing provider does not hide the others: its error is listed beside them.
 
 use std::fmt::Write as _;
 
 use comfy_local_config::Config;
 use comfy_local_providers::{
-    ApiKey, Instance, InstanceProvider, LocalProvider, ProviderKind, VastAiOptions, VastAiProvider,
+    ApiKey, Instance, InstanceProvider, InstanceStatus, LocalProvider, ProviderKind, VastAiOptions,
+    VastAiProvider,
 };
 use serde::Serialize;
 
@@ -27,7 +28,8 @@ pub struct ProviderFailure {
     pub message: String,
 }
 
-/// Lists instances of every enabled provider; the VastAI key comes from the environment
+/// Lists the local instances (`disabled` while `enabled` is false) and, when `vastai.enabled`,
+/// VastAI's; the VastAI key comes from the environment
 /// variable the config names (or the vastai CLI's key file).
 pub fn list_instances(config: &Config) -> InstanceList {
     list_instances_with(config, &|name| std::env::var(name).ok())
@@ -42,14 +44,17 @@ pub fn list_instances_with(
         instances: Vec::new(),
         errors: Vec::new(),
     };
-    if config.enabled {
-        match LocalProvider::from_config(config).and_then(|p| p.list()) {
-            Ok(list) => out.instances.extend(list),
-            Err(e) => out.errors.push(ProviderFailure {
-                provider: ProviderKind::Local,
-                message: crate::test_connection::error_chain(&e),
-            }),
-        }
+    match LocalProvider::from_config(config).and_then(|p| p.list()) {
+        // The master switch off: listed, but as not to be used.
+        Ok(list) if !config.enabled => out.instances.extend(list.into_iter().map(|i| Instance {
+            status: InstanceStatus::Disabled,
+            ..i
+        })),
+        Ok(list) => out.instances.extend(list),
+        Err(e) => out.errors.push(ProviderFailure {
+            provider: ProviderKind::Local,
+            message: crate::test_connection::error_chain(&e),
+        }),
     }
     if config.vastai.enabled {
         let provider = ApiKey::from_config(&config.vastai, getenv)

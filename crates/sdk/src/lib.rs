@@ -12,6 +12,7 @@ mod outputs;
 pub mod report;
 pub mod run;
 pub mod save;
+mod switches;
 pub mod test_connection;
 pub mod workflow;
 

@@ -133,8 +133,11 @@ pub struct SavedOutput {
 /// Lets another thread (a Ctrl-C handler) interrupt the running prompt on the server.
 #[derive(Debug, Clone, Default)]
 pub struct Interrupter {
-    target: Arc<Mutex<Option<(String, String)>>>,
+    target: Arc<Mutex<Option<Armed>>>,
 }
+
+/// A sibling of the run's client (same credentials and tunnel) and the prompt id.
+type Armed = (Arc<ComfyClient>, String);
 
 impl Interrupter {
     /// A handle with nothing to interrupt yet.
@@ -142,16 +145,15 @@ impl Interrupter {
         Self::default()
     }
 
-    fn arm(&self, base_url: &str, prompt_id: &str) {
+    fn arm(&self, client: &ComfyClient, prompt_id: &str) {
         if let Ok(mut t) = self.target.lock() {
-            *t = Some((base_url.to_owned(), prompt_id.to_owned()));
+            *t = Some((Arc::new(client.sibling()), prompt_id.to_owned()));
         }
     }
 
     /// Asks ComfyUI to interrupt the prompt, if one is running. Returns the prompt id.
     pub fn interrupt(&self) -> Option<String> {
-        let (url, prompt_id) = self.target.lock().ok()?.clone()?;
-        let client = ComfyClient::new(&url).ok()?;
+        let (client, prompt_id) = self.target.lock().ok()?.clone()?;
         client.interrupt(Some(&prompt_id)).ok()?;
         // Also drop it from the queue in case it had not started yet.
         let _ = client.delete_from_queue(&[prompt_id.as_str()]);
@@ -167,6 +169,9 @@ pub fn run_workflow(
     on_step: &mut dyn FnMut(RunStep<'_>),
 ) -> Result<RunSummary, SdkError> {
     let wf = load_workflow(&req.workflow)?;
+    if let Ok(local) = crate::connection::instance_or_default(config, req.instance.as_deref()) {
+        crate::switches::ensure_run_allowed(config, local, req.inputs.iter().map(|i| &i.file))?;
+    }
     let target = client_for(config, req.instance.as_deref())?;
     let (instance, client) = (target.instance.clone(), &target.client);
     let object_info = object_info_from(client)?;
@@ -269,7 +274,7 @@ fn submit_and_follow(
     }
     let run = client.run(prompt, options)?;
     let prompt_id = run.prompt_id().to_owned();
-    interrupter.arm(client.base_url(), &prompt_id);
+    interrupter.arm(client, &prompt_id);
     on_step(RunStep::Submitted {
         prompt_id: &prompt_id,
     });

@@ -172,18 +172,30 @@ fn run_after_config(
     // Selecting the instance belongs to the config stage; when the config was loaded here,
     // that stage already passed and an unknown instance fails it retroactively as a new row.
     let already_has_config = runner.stages.iter().any(|s| s.stage == Stage::Config);
-    let instance = match instance_or_default(config, opts.instance.as_deref()) {
+    let selected = instance_or_default(config, opts.instance.as_deref())
+        .map_err(|e| {
+            Failure::new(
+                error_chain(&e),
+                "pass --instance with one of the configured ids, or add the instance under `local:`",
+            )
+        })
+        .and_then(|instance| {
+            crate::switches::ensure_enabled(config, instance, "testing the connection")
+                .map_err(|e| {
+                    Failure::new(
+                        error_chain(&e),
+                        "set `enabled: true` in the config to use local instances",
+                    )
+                })?;
+            Ok(instance)
+        });
+    let instance = match selected {
         Ok(instance) => instance,
-        Err(e) => {
+        Err(failure) => {
             if already_has_config {
                 runner.stages.retain(|s| s.stage != Stage::Config);
             }
-            runner.run::<()>(Stage::Config, || {
-                Err(Failure::new(
-                    error_chain(&e),
-                    "pass --instance with one of the configured ids, or add the instance under `local:`",
-                ))
-            });
+            runner.run::<()>(Stage::Config, || Err(failure));
             return runner.finish(opts.instance.clone(), config_path);
         }
     };
@@ -533,6 +545,8 @@ fn write_stage(fs: &RemoteFs<SftpHost>, install: &Utf8Path) -> Result<((), Strin
 
 fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure> {
     let url = instance.comfyui.api_url.as_str();
+    // What details and hints show: never the password.
+    let shown = instance.comfyui.api_url.redacted();
     let timeout = instance.ssh.connect_timeout();
     let options = ClientOptions::default()
         .connect_timeout(timeout)
@@ -551,12 +565,12 @@ fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure>
             });
             match tunnelled {
                 Some((c, stats)) => (c, true, stats),
-                None => return Err(api_failure(&direct, url)),
+                None => return Err(api_failure(&direct, &shown)),
             }
         }
-        Err(e) => return Err(api_failure(&e, url)),
+        Err(e) => return Err(api_failure(&e, &shown)),
     };
-    let info = client.object_info().map_err(|e| api_failure(&e, url))?;
+    let info = client.object_info().map_err(|e| api_failure(&e, &shown))?;
     let sys = &stats.system;
     let mut detail = format!(
         "ComfyUI {}, Python {}, PyTorch {}",
@@ -579,7 +593,7 @@ fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure>
     if via_ssh {
         let _ = write!(
             detail,
-            "; {url} is not reachable from here, so ComfyUI is reached through an SSH forward to the host's 127.0.0.1:{}",
+            "; {shown} is not reachable from here, so ComfyUI is reached through an SSH forward to the host's 127.0.0.1:{}",
             instance.comfyui.api_url.port()
         );
     }

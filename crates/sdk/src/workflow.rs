@@ -37,6 +37,7 @@ pub fn client_for(config: &Config, instance: Option<&str>) -> Result<ComfyTarget
     let local = instance_or_default(config, instance);
     let (id, url, timeout, dialer) = match (local, instance) {
         (Ok(local), _) => {
+            crate::switches::ensure_enabled(config, local, "talking to ComfyUI")?;
             let api = &local.comfyui.api_url;
             let timeout = local.ssh.connect_timeout();
             let dialer = if https_or_reachable(api.host(), api.port(), api.is_https(), timeout) {

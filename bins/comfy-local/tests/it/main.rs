@@ -5,6 +5,7 @@ mod config_check;
 mod help;
 mod outputs;
 mod run;
+mod switches;
 mod test_connection;
 mod workflow;
 

@@ -2,6 +2,7 @@
 //! TCP servers.
 
 mod api;
+mod auth;
 mod dial;
 mod errors;
 mod hostile;

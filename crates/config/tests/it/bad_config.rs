@@ -289,13 +289,25 @@ local:
     ));
 }
 
+/// `comfyui.python` was a documented key nothing used; it is gone until something does.
 #[test]
-fn relative_python_path() {
+fn python_key_is_unknown() {
     assert_snapshot!(rejected(
         r"
 local:
   - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
-    comfyui: { path: /c, python: venv/bin/python }
+    comfyui: { path: /c, python: /c/venv/bin/python }
+"
+    ));
+}
+
+#[test]
+fn root_user_refused() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, user: root, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
 "
     ));
 }
@@ -525,6 +537,19 @@ local:
 }
 
 #[test]
+fn bad_api_url_hides_its_password() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui:
+      path: /home/comfy/ComfyUI
+      api_url: http://alice:s3cret-pw@host.docker.internal:99999
+"
+    ));
+}
+
+#[test]
 fn bad_api_url_with_query() {
     assert_snapshot!(rejected(
         r"
@@ -626,14 +651,28 @@ vastai:
     ));
 }
 
+/// `limits.max_concurrent_transfers` was a documented key nothing used (transfers are
+/// sequential); it is gone until something does.
 #[test]
-fn zero_concurrent_transfers() {
+fn max_concurrent_transfers_is_unknown() {
     assert_snapshot!(rejected(
         r"
 local:
   - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
     comfyui: { path: /c }
-    limits: { max_concurrent_transfers: 0 }
+    limits: { max_concurrent_transfers: 2 }
+"
+    ));
+}
+
+#[test]
+fn zero_max_upload_mb() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+    limits: { max_upload_mb: 0 }
 "
     ));
 }

@@ -72,7 +72,7 @@ fn schema_walk_sees_nested_keys() {
     for expected in [
         "enabled",
         "local[].ssh.port",
-        "local[].limits.max_concurrent_transfers",
+        "local[].limits.max_upload_mb",
         "vastai.api_key_env",
     ] {
         assert!(

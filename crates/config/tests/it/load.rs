@@ -49,13 +49,11 @@ fn minimal_config_gets_defaults() {
     );
     assert_eq!(instance.comfyui.api_url.host(), "host.docker.internal");
     assert_eq!(instance.comfyui.api_url.port(), 8188);
-    assert!(instance.comfyui.python.is_none());
     assert!(instance.features.workflow_execution);
     assert!(instance.features.resource_installation);
     assert!(instance.features.custom_nodes);
     assert_eq!(instance.limits.max_upload_mb.get(), 20480);
     assert_eq!(instance.limits.max_upload_bytes(), 20480 * 1024 * 1024);
-    assert_eq!(instance.limits.max_concurrent_transfers.get(), 2);
     assert!(!config.vastai.enabled);
     assert_eq!(config.vastai.api_key_env, "VAST_API_KEY");
     assert_eq!(config.vastai.api_url.as_str(), "https://console.vast.ai");
@@ -87,18 +85,12 @@ fn windows_install_paths_are_absolute() {
 local:
   - id: win
     ssh: { host: 127.0.0.1, key_file: /k, known_hosts_file: /kh }
-    comfyui: { path: 'C:\ComfyUI', python: 'C:/ComfyUI/python_embeded/python.exe' }
+    comfyui: { path: 'C:\ComfyUI' }
 ",
     );
     let comfy = &config.local[0].comfyui;
     assert!(comfy.path.is_windows());
     assert_eq!(comfy.path.as_str(), r"C:\ComfyUI");
-    assert!(
-        comfy
-            .python
-            .as_ref()
-            .is_some_and(comfy_local_config::InstallPath::is_windows)
-    );
 }
 
 #[test]

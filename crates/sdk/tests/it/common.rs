@@ -2,7 +2,7 @@
 //! shared sshd and a fake ComfyUI, and snapshot filters for what changes between runs.
 
 use camino::{Utf8Path, Utf8PathBuf};
-use comfy_local_config::Config;
+use comfy_local_config::{Config, UserName};
 use comfy_local_test_support::Sshd;
 
 /// A ComfyUI install folder (main.py + the folders) in the sshd's scratch space.
@@ -72,8 +72,15 @@ local:
         )
     }
 
+    /// The config for the test sshd. Validation refuses `user: root`, and the sshd logs in as
+    /// whoever runs the tests (root in CI containers), so the user is set after validation.
     pub fn config(&self) -> Config {
-        Config::from_str_named(&self.yaml(), "test-config.yml").unwrap()
+        let yaml = self
+            .yaml()
+            .replace(&format!("user: {}\n", self.user), "user: comfyui\n");
+        let mut config = Config::from_str_named(&yaml, "test-config.yml").unwrap();
+        config.local[0].ssh.user = UserName::try_from(self.user.as_str()).unwrap();
+        config
     }
 }
 

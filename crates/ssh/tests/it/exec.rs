@@ -94,6 +94,25 @@ fn shell_metacharacters_reach_the_command_literally() {
     assert_eq!(out.stdout_lossy(), issue);
 }
 
+/// A command without its own timeout is cut at `ConnectOptions::command_timeout` (what the
+/// config's `ssh.command_timeout_secs` sets).
+#[test]
+fn command_without_timeout_is_cut_at_the_connection_default() {
+    let sshd = &Sshd::start(comfy_local_test_support::SshdConfig::default());
+    let mut opts = sshd.connect_options();
+    opts.command_timeout = Duration::from_millis(900);
+    let s = Session::connect(&opts).unwrap();
+    let t = Instant::now();
+    let err = s.exec(&Command::new("sleep").arg("30")).unwrap_err();
+    let took = t.elapsed();
+    assert!(matches!(err, SshError::CommandTimeout { .. }), "{err:?}");
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(4),
+        "took {took:?}"
+    );
+    sshd.kill();
+}
+
 #[test]
 fn hanging_command_is_cut_at_its_timeout() {
     // A private sshd: the timed-out `sleep` keeps running on the server (see

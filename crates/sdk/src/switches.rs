@@ -1,0 +1,70 @@
+//! The config's switches and limits, enforced before anything is sent: the master switch
+//! `enabled`, `local[N].features.workflow_execution` and `local[N].limits.max_upload_mb`. Each
+//! refusal names the key that caused it.
+
+use camino::Utf8PathBuf;
+use comfy_local_config::{Config, LocalInstance};
+
+use crate::SdkError;
+
+/// The key path of `instance` in `config` (`local[0]`).
+fn instance_key(config: &Config, instance: &LocalInstance) -> String {
+    let index = config
+        .local
+        .iter()
+        .position(|i| i.id == instance.id)
+        .unwrap_or_default();
+    format!("local[{index}]")
+}
+
+/// Refuses every use of a local instance while the master switch `enabled` is false.
+pub(crate) fn ensure_enabled(
+    config: &Config,
+    instance: &LocalInstance,
+    action: &str,
+) -> Result<(), SdkError> {
+    if config.enabled {
+        return Ok(());
+    }
+    Err(SdkError::TurnedOff {
+        what: format!("{action} on local instance {:?}", instance.id.as_str()),
+        key: "enabled".to_owned(),
+    })
+}
+
+/// Refuses a run the instance's features or limits do not allow: the instance disabled,
+/// `features.workflow_execution: false`, or an input file larger than `limits.max_upload_mb`
+/// (checked from the file's size, before anything is uploaded).
+pub(crate) fn ensure_run_allowed<'a>(
+    config: &Config,
+    instance: &LocalInstance,
+    inputs: impl IntoIterator<Item = &'a Utf8PathBuf>,
+) -> Result<(), SdkError> {
+    ensure_enabled(config, instance, "running a workflow")?;
+    let key = instance_key(config, instance);
+    if !instance.features.workflow_execution {
+        return Err(SdkError::TurnedOff {
+            what: format!("running a workflow on {:?}", instance.id.as_str()),
+            key: format!("{key}.features.workflow_execution"),
+        });
+    }
+    let limit = instance.limits.max_upload_bytes();
+    for file in inputs {
+        let bytes = std::fs::metadata(file)
+            .map_err(|source| SdkError::Io {
+                op: "reading",
+                path: file.clone(),
+                source,
+            })?
+            .len();
+        if bytes > limit {
+            return Err(SdkError::InputTooLarge {
+                file: file.clone(),
+                bytes,
+                key: format!("{key}.limits.max_upload_mb"),
+                limit_mb: instance.limits.max_upload_mb.get(),
+            });
+        }
+    }
+    Ok(())
+}
