@@ -10,6 +10,7 @@ mod error;
 pub mod instances;
 pub mod report;
 pub mod run;
+pub mod terminal;
 pub mod test_connection;
 pub mod workflow;
 

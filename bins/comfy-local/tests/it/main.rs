@@ -4,6 +4,7 @@
 mod config_check;
 mod help;
 mod run;
+mod terminal;
 mod test_connection;
 mod workflow;
 
