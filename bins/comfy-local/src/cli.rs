@@ -68,7 +68,7 @@ pub struct GlobalArgs {
         help = "Config file to use [default: $COMFY_LOCAL_CONFIG, ./local-support-config.yml, /app/local-support-config.yml]"
     )]
     pub config: Option<Utf8PathBuf>,
-    /// Print machine-readable JSON on stdout
+    /// Print JSON Lines on stdout (one complete JSON object per line)
     #[arg(long, global = true)]
     pub json: bool,
     #[arg(

@@ -5,8 +5,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use comfy_local_comfyui::ComfyError;
 use comfy_local_config::ConfigError;
 use comfy_local_sdk::SdkError;
+
+use comfy_local_sdk::terminal;
 
 /// What kind of failure ended the command; the discriminant is the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +114,15 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
             Some("install the missing nodes and models on the instance, or put the input files in ComfyUI's input/".to_owned()),
         ),
         SdkError::Provider(_) => (Code::Connection, None),
+        // The instance answered: the workflow is what failed, not the connection.
+        SdkError::Comfy(ComfyError::PromptRejected { .. }) => (
+            Code::Remote,
+            Some("ComfyUI refused the workflow: fix the inputs named above (the ComfyUI editor shows the same errors)".to_owned()),
+        ),
+        SdkError::Comfy(ComfyError::ExecutionFailed { .. }) => (
+            Code::Remote,
+            Some("a node failed while running: the message above is ComfyUI's; its log on the host has the traceback".to_owned()),
+        ),
         SdkError::Interrupted { .. } => (Code::Interrupted, None),
         _ => (
             Code::Remote,
@@ -153,19 +165,71 @@ pub fn report(
     let json_printed = error
         .chain()
         .any(|c| c.downcast_ref::<Failure>().is_some_and(|f| f.json_printed));
-    // Nothing sensible is left to do when stderr or stdout cannot be written.
-    let _ = writeln!(stderr, "error: {error:#}");
+    // Nothing sensible is left to do when stderr or stdout cannot be written. Server text in
+    // the error may hold newlines: lines after the first are indented, so none passes for ours.
+    let _ = writeln!(
+        stderr,
+        "error: {}",
+        terminal::indented(format!("{error:#}").trim_end())
+    );
     if let Some(hint) = &hint {
-        let _ = writeln!(stderr, "hint: {hint}");
+        let _ = writeln!(stderr, "hint: {}", terminal::indented(hint));
     }
     if json && !json_printed {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "ok": false,
             "exit_code": code as u8,
             "error": format!("{error:#}"),
             "hint": hint,
         });
-        let _ = writeln!(stdout, "{body:#}");
+        if let Some(node_errors) = node_errors_json(error) {
+            body["node_errors"] = node_errors;
+        }
+        // One line: `--json` output is JSON Lines, the final error included.
+        let _ = writeln!(stdout, "{body}");
     }
     code.into()
+}
+
+/// The node validation errors of a prompt ComfyUI rejected, as structured data.
+fn node_errors_json(error: &anyhow::Error) -> Option<serde_json::Value> {
+    // `SdkError::Comfy` is transparent: the ComfyError is inside it, not next in the chain.
+    let rejected = error.chain().find_map(|c| {
+        let comfy = c
+            .downcast_ref::<ComfyError>()
+            .or_else(|| match c.downcast_ref::<SdkError>() {
+                Some(SdkError::Comfy(e)) => Some(e),
+                _ => None,
+            });
+        match comfy {
+            Some(ComfyError::PromptRejected { node_errors, .. }) => Some(node_errors),
+            _ => None,
+        }
+    })?;
+    Some(
+        rejected
+            .iter()
+            .map(|n| {
+                serde_json::json!({
+                    "node_id": n.node_id,
+                    "class_type": n.class_type,
+                    "dependent_outputs": n.dependent_outputs,
+                    "errors": n.errors.iter().map(|d| serde_json::json!({
+                        "type": d.kind,
+                        "message": d.message,
+                        "details": d.details,
+                        "input_name": d.input_name,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Whether the command failed only because stdout's reader closed the pipe.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

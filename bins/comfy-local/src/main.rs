@@ -20,11 +20,14 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.global.verbose);
-    let mut stdout = std::io::stdout().lock();
-    let mut stderr = std::io::stderr().lock();
+    // Everything printed passes the terminal-safety filter (see `terminal`).
+    let mut stdout = comfy_local_sdk::terminal::Escaping::new(std::io::stdout().lock());
+    let mut stderr = comfy_local_sdk::terminal::Escaping::new(std::io::stderr().lock());
     let outcome = commands::run(&cli, &mut stdout, &mut stderr);
     let code = match outcome {
         Ok(()) => exit::Code::Ok.into(),
+        // The reader went away (`comfy-local ... | head -1`): it has what it wanted.
+        Err(error) if exit::is_broken_pipe(&error) => exit::Code::Ok.into(),
         Err(error) => exit::report(&error, cli.global.json, &mut stdout, &mut stderr),
     };
     let _ = stdout.flush();

@@ -10,6 +10,8 @@ use comfy_local_providers::{
 };
 use serde::Serialize;
 
+use crate::terminal::one_line;
+
 /// Every instance found, and every provider that could not be asked.
 #[derive(Debug, Clone, Serialize)]
 pub struct InstanceList {
@@ -89,16 +91,16 @@ impl InstanceList {
                             .vram_mb
                             .map(|mb| format!(" ({:.0} GB)", mb as f64 / 1024.0))
                             .unwrap_or_default();
-                        format!("{count}{}{vram}", g.name)
+                        format!("{count}{}{vram}", one_line(&g.name))
                     },
                 );
                 [
-                    i.id.clone(),
+                    one_line(&i.id).into_owned(),
                     i.provider.as_str().to_owned(),
                     i.status.as_str().to_owned(),
                     gpu,
-                    i.cost_text(),
-                    i.display_name.clone(),
+                    one_line(&i.cost_text()).into_owned(),
+                    one_line(&i.display_name).into_owned(),
                 ]
             })
             .collect();

@@ -13,6 +13,7 @@ pub mod report;
 pub mod run;
 pub mod save;
 mod switches;
+pub mod terminal;
 pub mod test_connection;
 pub mod workflow;
 

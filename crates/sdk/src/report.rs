@@ -140,9 +140,14 @@ impl ConnectionReport {
                 || format!("{:>11}", "-"),
                 |d| format!("{:>8.1} ms", d.as_secs_f64() * 1000.0),
             );
-            let _ = writeln!(out, "{mark}  {:<width$}  {time}  {}", s.title, s.detail);
+            let _ = writeln!(
+                out,
+                "{mark}  {:<width$}  {time}  {}",
+                s.title,
+                crate::terminal::one_line(&s.detail)
+            );
             if let Some(hint) = &s.hint {
-                let _ = writeln!(out, "      hint: {hint}");
+                let _ = writeln!(out, "      hint: {}", crate::terminal::one_line(hint));
             }
         }
         let _ = writeln!(

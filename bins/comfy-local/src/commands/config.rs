@@ -83,6 +83,6 @@ fn print_json(loaded: &LoadedConfig, out: &mut dyn Write) -> anyhow::Result<()> 
         "warnings": warnings,
         "config": loaded.config.redacted(),
     });
-    writeln!(out, "{body:#}")?;
+    writeln!(out, "{body}")?;
     Ok(())
 }

@@ -14,7 +14,7 @@ pub fn run(global: &GlobalArgs, stdout: &mut dyn Write) -> anyhow::Result<()> {
     let loaded = Config::load(global.config.as_deref()).context("cannot load the configuration")?;
     let list = list_instances(&loaded.config);
     if global.json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&list)?)?;
+        writeln!(stdout, "{}", serde_json::to_string(&list)?)?;
     } else {
         write!(stdout, "{}", list.to_table())?;
     }

@@ -12,6 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::{GlobalArgs, RunArgs};
+use comfy_local_sdk::terminal::{indented, one_line};
 
 /// Run the workflow and print what happens.
 pub fn run(
@@ -56,8 +57,8 @@ pub fn run(
         writeln!(
             stdout,
             "done: prompt {} on {} in {:.1} s, {} output(s) in {}{}",
-            summary.prompt_id,
-            summary.instance,
+            one_line(&summary.prompt_id),
+            one_line(&summary.instance),
             summary.seconds,
             summary.outputs.len(),
             args.out,
@@ -98,7 +99,7 @@ impl Display {
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
-            bar.set_prefix(format!("node {node}"));
+            bar.set_prefix(format!("node {}", one_line(node)));
             bar
         }))
     }
@@ -119,7 +120,8 @@ impl Display {
             } => {
                 let _ = writeln!(
                     stderr,
-                    "instance {instance}: {nodes} node(s){}, dependencies being checked",
+                    "instance {}: {nodes} node(s){}, dependencies being checked",
+                    one_line(instance),
                     if *converted {
                         " (converted from UI format)"
                     } else {
@@ -128,13 +130,13 @@ impl Display {
                 );
             }
             RunStep::Uploaded { name, bytes } => {
-                let _ = writeln!(stderr, "uploaded input/{name} ({bytes} bytes)");
+                let _ = writeln!(stderr, "uploaded input/{} ({bytes} bytes)", one_line(name));
             }
             RunStep::Submitted { prompt_id } => {
-                let _ = writeln!(stderr, "queued prompt {prompt_id}");
+                let _ = writeln!(stderr, "queued prompt {}", one_line(prompt_id));
             }
             RunStep::Saved { path, bytes } => {
-                let _ = writeln!(stdout, "saved {path} ({bytes} bytes)");
+                let _ = writeln!(stdout, "saved {} ({bytes} bytes)", one_line(path.as_str()));
             }
             RunStep::Event(event) => self.event(event, stderr),
         }
@@ -143,7 +145,7 @@ impl Display {
     fn event(&mut self, event: &Event, stderr: &mut dyn Write) {
         match event {
             Event::ExecutionCached { nodes, .. } if !nodes.is_empty() => {
-                let _ = writeln!(stderr, "cached: node(s) {}", nodes.join(", "));
+                let _ = writeln!(stderr, "cached: node(s) {}", one_line(&nodes.join(", ")));
             }
             Event::Executing {
                 node: Some(node), ..
@@ -151,7 +153,7 @@ impl Display {
                 if let Some(bar) = self.bar(node) {
                     bar.set_message("running");
                 } else {
-                    let _ = writeln!(stderr, "node {node}: running");
+                    let _ = writeln!(stderr, "node {}: running", one_line(node));
                 }
             }
             Event::Progress {
@@ -169,16 +171,16 @@ impl Display {
                 if let Some(bar) = self.bar(node) {
                     bar.finish_with_message("done");
                 } else {
-                    let _ = writeln!(stderr, "node {node}: done");
+                    let _ = writeln!(stderr, "node {}: done", one_line(node));
                 }
             }
             Event::ExecutionError(e) => {
                 let _ = writeln!(
                     stderr,
                     "node {} ({}) failed: {}",
-                    e.node_id,
-                    e.node_type,
-                    e.exception_message.trim()
+                    one_line(&e.node_id),
+                    one_line(&e.node_type),
+                    indented(e.exception_message.trim())
                 );
             }
             Event::ExecutionInterrupted { .. } => {

@@ -19,7 +19,7 @@ pub fn run(
     };
     let report = test_connection(global.config.as_deref(), &opts);
     if global.json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+        writeln!(stdout, "{}", serde_json::to_string(&report)?)?;
     } else {
         write!(stdout, "{}", report.to_table())?;
     }

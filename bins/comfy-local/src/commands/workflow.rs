@@ -27,7 +27,12 @@ pub fn convert(
         object_info_from(&target.client)?
     };
     let prompt = to_api(&args.file, &wf, &object_info)?;
-    writeln!(stdout, "{}", serde_json::to_string_pretty(&prompt)?)?;
+    // The prompt is the product: pretty for a file, one line (JSON Lines) with --json.
+    if global.json {
+        writeln!(stdout, "{}", serde_json::to_string(&prompt)?)?;
+    } else {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&prompt)?)?;
+    }
     Ok(())
 }
 
@@ -41,7 +46,7 @@ pub fn deps(global: &GlobalArgs, args: &DepsArgs, stdout: &mut dyn Write) -> any
     let inventory = inventory(&target.client, object_info)?;
     let report = check(&wf, &inventory);
     if global.json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+        writeln!(stdout, "{}", serde_json::to_string(&report)?)?;
     } else {
         writeln!(stdout, "instance: {id}")?;
         write!(stdout, "{report}")?;

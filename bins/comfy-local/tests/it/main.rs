@@ -6,6 +6,7 @@ mod help;
 mod outputs;
 mod run;
 mod switches;
+mod terminal;
 mod test_connection;
 mod workflow;
 
