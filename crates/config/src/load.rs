@@ -489,6 +489,24 @@ fn semantic_problems(config: &Config, spans: &Spans, expanded: &HashSet<KeyPath>
             },
         );
     }
+    let resources = KeyPath::root().key("resources");
+    for (key, name) in [
+        (
+            "huggingface_token_env",
+            &config.resources.huggingface_token_env,
+        ),
+        ("civitai_token_env", &config.resources.civitai_token_env),
+    ] {
+        if let Some(name) = name
+            && !expand::valid_name(name)
+        {
+            push(
+                resources.key(key),
+                false,
+                ProblemKind::BadEnvName { name: name.clone() },
+            );
+        }
+    }
     let key_path = vast.key("api_key");
     if config.vastai.api_key.is_some()
         && !config.vastai.allow_inline_api_key
