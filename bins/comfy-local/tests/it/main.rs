@@ -3,6 +3,7 @@
 
 mod config_check;
 mod help;
+mod install;
 mod run;
 mod test_connection;
 mod workflow;
