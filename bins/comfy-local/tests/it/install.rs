@@ -53,7 +53,10 @@ fn bad_arguments_exit_2_before_connecting() {
     let (_g, dir) = temp_dir();
     let cfg = config(&dir, "resource_installation: true");
     for (args, says) in [
-        (vec!["ftp://h/x", "--folder", "checkpoints"], "not an http(s) URL"),
+        (
+            vec!["ftp://h/x", "--folder", "checkpoints"],
+            "not an http(s) URL",
+        ),
         (
             vec!["https://h/x", "--folder", "checkpoints", "--sha256", "zz"],
             "not a sha256",
@@ -76,6 +79,10 @@ fn help_shows_an_example() {
     let (_g, dir) = temp_dir();
     let r = run(&["install", "model", "--help"], dir.as_std_path(), &[]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stdout.contains("Example:\n  comfy-local install model"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Example:\n  comfy-local install model"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("--sha256 <HEX>"), "{}", r.stdout);
 }
