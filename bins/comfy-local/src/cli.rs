@@ -107,6 +107,81 @@ pub enum Command {
     /// Convert UI workflows to API format and check what an instance lacks to run them
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// Install resources on an instance
+    #[command(subcommand)]
+    Install(InstallCommand),
+    /// List the model files installed on an instance (name, size, folder), as ComfyUI sees them
+    Models(ModelsArgs),
+}
+
+/// `comfy-local install ...`
+#[derive(Debug, Subcommand)]
+pub enum InstallCommand {
+    #[command(
+        about = "Download a model from an http(s) URL into a ComfyUI model folder on the host",
+        long_about = INSTALL_MODEL_LONG_ABOUT,
+        after_help = INSTALL_MODEL_EXAMPLE
+    )]
+    Model(InstallModelArgs),
+}
+
+const INSTALL_MODEL_LONG_ABOUT: &str = "\
+Download a model from an http(s) URL into a ComfyUI model folder on the host.
+
+The bytes stream from the URL through this process and SSH into <name>.part on the host; the
+sha256 is computed as they flow. Only a complete file (and, with --sha256, a verified one) is
+renamed into place. An interrupted install resumes from the .part on the next run (HTTP Range;
+a source that ignores Range starts over); a wrong hash removes the .part. Redirects are followed.
+A file already there with the --sha256 given is left alone (exit 0); any other existing file is
+refused without --force. Tokens: the variables the config's resources.huggingface_token_env
+(sent as Authorization: Bearer to huggingface.co over https only) and resources.civitai_token_env
+(the token query parameter, to civitai.com over https only) name; never printed.
+
+Exit codes: 0 installed or already there; 1 refused (exists, wrong sha256, too large); 2 bad
+arguments or config, unknown folder, unsafe name, or features.resource_installation: false;
+3 SSH connection failed; 4 the host or the download source failed; 130 interrupted.";
+
+const INSTALL_MODEL_EXAMPLE: &str = "\
+Example:
+  comfy-local install model \\
+    https://huggingface.co/stabilityai/sdxl-vae/resolve/main/sdxl_vae.safetensors \\
+    --folder vae --name sdxl/sdxl_vae.safetensors";
+
+/// `comfy-local install model URL --folder FOLDER`
+#[derive(Debug, Args)]
+pub struct InstallModelArgs {
+    /// http(s) URL of the file
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Model folder ComfyUI knows (checkpoints, loras, vae, ... or one from extra_model_paths.yaml)
+    #[arg(long, value_name = "FOLDER")]
+    pub folder: String,
+    /// File name in the folder, may hold subfolders [default: from Content-Disposition, else the URL's last segment after redirects]
+    #[arg(long, value_name = "FILE")]
+    pub name: Option<String>,
+    /// Expected sha256 (64 hex digits): the file is installed only if it matches
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// Instance to install on [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+    /// Replace an existing file with other content
+    #[arg(long)]
+    pub force: bool,
+    /// Attempts after the source breaks off, each resuming where it stopped
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+}
+
+/// `comfy-local models [--folder F]`
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Only this folder [default: every model folder]
+    #[arg(long, value_name = "FOLDER")]
+    pub folder: Option<String>,
+    /// Instance to list [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
 }
 
 const RUN_LONG_ABOUT: &str = "\

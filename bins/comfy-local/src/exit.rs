@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use comfy_local_comfyui::ComfyError;
 use comfy_local_config::ConfigError;
-use comfy_local_sdk::SdkError;
+use comfy_local_sdk::{InstallError, InstallErrorKind, SdkError};
 
 use comfy_local_sdk::terminal;
 
@@ -71,6 +71,9 @@ pub fn classify(error: &anyhow::Error) -> (Code, Option<String>) {
         if let Some(sdk) = cause.downcast_ref::<SdkError>() {
             return sdk_code(sdk);
         }
+        if let Some(install) = cause.downcast_ref::<InstallError>() {
+            return install_code(install);
+        }
     }
     (Code::Failed, None)
 }
@@ -128,6 +131,19 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
             Code::Remote,
             Some("`comfy-local test-connection` checks the instance stage by stage".to_owned()),
         ),
+    }
+}
+
+fn install_code(error: &InstallError) -> (Code, Option<String>) {
+    match error.kind() {
+        InstallErrorKind::Usage => (Code::Usage, None),
+        InstallErrorKind::Connection => (
+            Code::Connection,
+            Some("`comfy-local test-connection` checks the instance stage by stage".to_owned()),
+        ),
+        InstallErrorKind::Remote => (Code::Remote, None),
+        InstallErrorKind::Refused => (Code::Failed, None),
+        InstallErrorKind::Interrupted => (Code::Interrupted, None),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::error::{ConfigError, Problem, ProblemKind, Warning, WarningKind};
 use crate::expand::{self, expand};
 use crate::keyfile::ensure_private_key_usable;
 use crate::keypath::{KeyPath, Segment};
-use crate::schema::{Config, HostKeyPolicy};
+use crate::schema::{Config, HostKeyPolicy, SshSettings};
 use crate::source::{ConfigSource, resolve_config_path};
 use crate::spans::Spans;
 
@@ -445,38 +445,7 @@ fn semantic_problems(config: &Config, spans: &Spans, expanded: &HashSet<KeyPath>
         } else {
             seen.insert(instance.id.as_str(), id_path);
         }
-        let ssh = at.key("ssh");
-        let s = &instance.ssh;
-        if s.user.as_str() == "root" {
-            push(ssh.key("user"), false, ProblemKind::RootUser);
-        }
-        if s.key_file.as_str().is_empty() {
-            push(ssh.key("key_file"), false, ProblemKind::EmptyPath);
-        }
-        if s.known_hosts_file
-            .as_ref()
-            .is_some_and(|f| f.as_str().is_empty())
-        {
-            push(ssh.key("known_hosts_file"), false, ProblemKind::EmptyPath);
-        }
-        match (&s.known_hosts_file, &s.host_key_fingerprint) {
-            (None, None) => push(ssh.clone(), true, ProblemKind::NoHostKeySource),
-            (Some(_), Some(_)) => {
-                push(
-                    ssh.key("host_key_fingerprint"),
-                    true,
-                    ProblemKind::BothHostKeySources,
-                );
-            }
-            (None, Some(_)) if s.host_key_policy == HostKeyPolicy::AcceptNew => {
-                push(
-                    ssh.key("host_key_policy"),
-                    false,
-                    ProblemKind::AcceptNewWithFingerprint,
-                );
-            }
-            _ => {}
-        }
+        ssh_problems(&instance.ssh, &at.key("ssh"), &mut push);
     }
     let vast = KeyPath::root().key("vastai");
     if !expand::valid_name(&config.vastai.api_key_env) {
@@ -488,6 +457,24 @@ fn semantic_problems(config: &Config, spans: &Spans, expanded: &HashSet<KeyPath>
             },
         );
     }
+    let resources = KeyPath::root().key("resources");
+    for (key, name) in [
+        (
+            "huggingface_token_env",
+            &config.resources.huggingface_token_env,
+        ),
+        ("civitai_token_env", &config.resources.civitai_token_env),
+    ] {
+        if let Some(name) = name
+            && !expand::valid_name(name)
+        {
+            push(
+                resources.key(key),
+                false,
+                ProblemKind::BadEnvName { name: name.clone() },
+            );
+        }
+    }
     let key_path = vast.key("api_key");
     if config.vastai.api_key.is_some()
         && !config.vastai.allow_inline_api_key
@@ -496,6 +483,40 @@ fn semantic_problems(config: &Config, spans: &Spans, expanded: &HashSet<KeyPath>
         push(key_path, true, ProblemKind::InlineApiKey);
     }
     out
+}
+
+/// Checks of one instance's `ssh` section.
+fn ssh_problems(s: &SshSettings, ssh: &KeyPath, push: &mut impl FnMut(KeyPath, bool, ProblemKind)) {
+    if s.user.as_str() == "root" {
+        push(ssh.key("user"), false, ProblemKind::RootUser);
+    }
+    if s.key_file.as_str().is_empty() {
+        push(ssh.key("key_file"), false, ProblemKind::EmptyPath);
+    }
+    if s.known_hosts_file
+        .as_ref()
+        .is_some_and(|f| f.as_str().is_empty())
+    {
+        push(ssh.key("known_hosts_file"), false, ProblemKind::EmptyPath);
+    }
+    match (&s.known_hosts_file, &s.host_key_fingerprint) {
+        (None, None) => push(ssh.clone(), true, ProblemKind::NoHostKeySource),
+        (Some(_), Some(_)) => {
+            push(
+                ssh.key("host_key_fingerprint"),
+                true,
+                ProblemKind::BothHostKeySources,
+            );
+        }
+        (None, Some(_)) if s.host_key_policy == HostKeyPolicy::AcceptNew => {
+            push(
+                ssh.key("host_key_policy"),
+                false,
+                ProblemKind::AcceptNewWithFingerprint,
+            );
+        }
+        _ => {}
+    }
 }
 
 /// Key paths in the order they appear under `value` (used by tests on the example file).

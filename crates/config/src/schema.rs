@@ -33,6 +33,43 @@ pub struct Config {
     /// Rented `VastAI` instances.
     #[serde(default)]
     pub vastai: VastAiSettings,
+    /// Credentials for downloading models (`comfy-local install model`).
+    #[serde(default)]
+    pub resources: ResourcesSettings,
+}
+
+/// Where the download credentials come from: names of environment variables, never the
+/// tokens themselves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesSettings {
+    /// Variable holding a Hugging Face token, sent as `Authorization: Bearer` to
+    /// huggingface.co hosts only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub huggingface_token_env: Option<String>,
+    /// Variable holding a Civitai token, sent as the `token` query parameter to civitai.com
+    /// hosts only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub civitai_token_env: Option<String>,
+}
+
+impl ResourcesSettings {
+    /// The Hugging Face token, when a variable is named and set (non-empty).
+    pub fn huggingface_token_with(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<Secret> {
+        token(self.huggingface_token_env.as_deref(), lookup)
+    }
+
+    /// The Civitai token, when a variable is named and set (non-empty).
+    pub fn civitai_token_with(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Option<Secret> {
+        token(self.civitai_token_env.as_deref(), lookup)
+    }
+}
+
+fn token(name: Option<&str>, lookup: &dyn Fn(&str) -> Option<String>) -> Option<Secret> {
+    lookup(name?).filter(|v| !v.is_empty()).map(Secret::new)
 }
 
 /// One `ComfyUI` host reached over SSH and HTTP.
@@ -357,6 +394,10 @@ impl Config {
             vastai: VastAiSettings {
                 api_key: Some(Secret::new("sample")),
                 ..VastAiSettings::default()
+            },
+            resources: ResourcesSettings {
+                huggingface_token_env: Some("HF_TOKEN".to_owned()),
+                civitai_token_env: Some("CIVITAI_TOKEN".to_owned()),
             },
         }
     }

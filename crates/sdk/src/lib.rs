@@ -1,5 +1,5 @@
 //! The facade the Media Sync Tool links: operations a user names (test a connection, list
-//! instances, run a workflow), composed from the lower crates. Binaries (`comfy-local`,
+//! instances, run a workflow, install and list models), composed from the lower crates. Binaries (`comfy-local`,
 //! `comfy-backend`) are thin layers over this crate.
 
 // "ComfyUI", "VastAI" and "OpenSSH" are product names in prose, not code.
@@ -7,7 +7,9 @@
 
 pub mod connection;
 mod error;
+pub mod install;
 pub mod instances;
+pub mod models;
 mod outputs;
 pub mod report;
 pub mod run;
@@ -19,7 +21,12 @@ pub mod workflow;
 
 pub use connection::{connect_options, instance_or_default};
 pub use error::SdkError;
+pub use install::{
+    InstallError, InstallErrorKind, InstallEvent, InstallModelRequest, InstallOutcome,
+    InstallStatus, install_model,
+};
 pub use instances::{InstanceList, ProviderFailure, list_instances, list_instances_with};
+pub use models::{InstalledModel, ModelList, list_models};
 pub use outputs::UnsavedOutput;
 pub use report::{ConnectionReport, Stage, StageResult, StageStatus};
 pub use run::{InputSpec, Interrupter, RunRequest, RunStep, RunSummary, SavedOutput, run_workflow};

@@ -2,14 +2,16 @@
 //! straight to the process's), so tests and callers can capture them.
 
 mod config;
+mod install;
 mod instances;
+mod models;
 mod run;
 mod test_connection;
 mod workflow;
 
 use std::io::Write;
 
-use crate::cli::{Cli, Command, ConfigCommand, WorkflowCommand};
+use crate::cli::{Cli, Command, ConfigCommand, InstallCommand, WorkflowCommand};
 
 /// Run the parsed command line.
 pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<()> {
@@ -24,5 +26,9 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow:
         Command::Run(args) => run::run(&cli.global, args, stdout, stderr),
         Command::Instances => instances::run(&cli.global, stdout),
         Command::TestConnection(args) => test_connection::run(&cli.global, args, stdout),
+        Command::Install(InstallCommand::Model(args)) => {
+            install::model(&cli.global, args, stdout, stderr)
+        }
+        Command::Models(args) => models::run(&cli.global, args, stdout),
     }
 }

@@ -3,6 +3,7 @@
 
 mod config_check;
 mod help;
+mod install;
 mod outputs;
 mod run;
 mod switches;

@@ -743,3 +743,17 @@ local:
 "
     ));
 }
+
+#[test]
+fn bad_resources_token_env_names() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+resources:
+  huggingface_token_env: HF-TOKEN
+  civitai_token_env: 9CIVITAI
+"
+    ));
+}

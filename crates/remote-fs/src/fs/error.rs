@@ -101,6 +101,15 @@ pub enum FsError {
         expected: String,
         actual: String,
     },
+    #[error(
+        "upload to {requested}: the source starts at byte {expected} but {part} holds {actual} bytes; not resuming"
+    )]
+    PartChanged {
+        requested: String,
+        part: Utf8PathBuf,
+        expected: u64,
+        actual: u64,
+    },
     #[error("upload to {requested} was cancelled after {written} bytes; {part} is kept for resume")]
     Cancelled {
         requested: String,

@@ -31,6 +31,11 @@ pub struct PutOptions {
     pub expected_sha256: Option<[u8; 32]>,
     /// Bytes of the source, for progress reports.
     pub total: Option<u64>,
+    /// The source starts at this byte of the file (a ranged download resuming the `.part`)
+    /// instead of at its beginning: nothing is skipped, and the put fails with
+    /// [`FsError::PartChanged`] unless it resumes a `.part` of exactly this size (needs
+    /// `resume`; `Some(0)` means a fresh `.part`).
+    pub source_offset: Option<u64>,
 }
 
 /// Progress of a put or get.
@@ -119,8 +124,19 @@ impl<H: Host> RemoteFs<H> {
         }
         let part = parent.join(&part_name);
         let mut hasher = Sha256::new();
-        let (mut file, offset) = self.open_part(&requested, &part, opts.resume, &mut hasher)?;
-        if offset > 0 {
+        let resume = opts.resume && opts.source_offset != Some(0);
+        let (mut file, offset) = self.open_part(&requested, &part, resume, &mut hasher)?;
+        if let Some(expected) = opts.source_offset {
+            if expected != offset {
+                let _ = self.host.close(file);
+                return Err(FsError::PartChanged {
+                    requested,
+                    part,
+                    expected,
+                    actual: offset,
+                });
+            }
+        } else if offset > 0 {
             skip_source(source, offset).map_err(|s| FsError::Source {
                 requested: requested.clone(),
                 source: s,
@@ -189,6 +205,62 @@ impl<H: Host> RemoteFs<H> {
             sha256,
             fsynced,
         })
+    }
+
+    /// The size of the `<name>.part` a resumed put of `dest` would continue: `None` when there
+    /// is none (or it is not a plain file) or when `dest`'s folder does not exist yet. The
+    /// folder is resolved as a put resolves it, so an escape is refused here already.
+    pub fn partial(&self, dest: &RemotePath) -> Result<Option<u64>, FsError> {
+        let (parent, _, _) = match self.resolve_new(dest, false) {
+            Ok(r) => r,
+            Err(FsError::ParentNotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let name = dest.relative().file_name().unwrap_or_default();
+        let part = parent.join(format!("{name}{PART_SUFFIX}"));
+        match self.host.lstat(&part) {
+            Ok(m) if m.kind == Kind::File => Ok(Some(m.size)),
+            Ok(_) => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the `<name>.part` of `dest`, if any (never following a symlink).
+    pub fn discard_partial(&self, dest: &RemotePath) -> Result<bool, FsError> {
+        let (parent, _, _) = match self.resolve_new(dest, false) {
+            Ok(r) => r,
+            Err(FsError::ParentNotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let name = dest.relative().file_name().unwrap_or_default();
+        let part = parent.join(format!("{name}{PART_SUFFIX}"));
+        match self.host.lstat(&part) {
+            Ok(m) if m.kind != Kind::Dir => {
+                self.host.unlink(&part)?;
+                Ok(true)
+            }
+            Ok(_) => Ok(false),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The sha256 of an existing file (resolved inside its root).
+    pub fn sha256(&self, p: &RemotePath) -> Result<[u8; 32], FsError> {
+        struct HashSink(Sha256);
+        impl Write for HashSink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut sink = HashSink(Sha256::new());
+        self.get(p, &mut sink, &mut |_| {})?;
+        Ok(sink.0.finalize().into())
     }
 
     /// [`RemoteFs::put`] from a local file; `opts.total` is taken from its size.

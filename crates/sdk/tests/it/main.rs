@@ -3,5 +3,7 @@
 
 mod common;
 mod forward;
+mod http_source;
+mod install;
 mod instances;
 mod test_connection;

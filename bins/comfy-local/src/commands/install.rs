@@ -1,0 +1,179 @@
+//! `comfy-local install model`: a progress bar with speed and ETA on a terminal, JSON lines
+//! with `--json`, Ctrl-C keeping the `.part` for the next run.
+
+use std::io::{IsTerminal as _, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use comfy_local_config::Config;
+use comfy_local_sdk::{InstallEvent, InstallModelRequest, InstallStatus, install_model};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use comfy_local_sdk::terminal::one_line;
+
+use crate::cli::{GlobalArgs, InstallModelArgs};
+
+/// JSON progress lines at most this often.
+const JSON_EVERY: Duration = Duration::from_millis(250);
+
+/// Install the model and report.
+pub fn model(
+    global: &GlobalArgs,
+    args: &InstallModelArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let loaded = Config::load(global.config.as_deref()).context("cannot load the configuration")?;
+    let req = InstallModelRequest {
+        url: args.url.clone(),
+        folder: args.folder.clone(),
+        name: args.name.clone(),
+        sha256: args.sha256.clone(),
+        force: args.force,
+        instance: args.instance.clone(),
+        retries: args.retries,
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        // A second Ctrl-C ends the process the usual way.
+        let _ = ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    let mut human = Human {
+        bar: None,
+        tty: std::io::stderr().is_terminal(),
+    };
+    let mut last_json = Instant::now()
+        .checked_sub(JSON_EVERY)
+        .unwrap_or_else(Instant::now);
+    let result = install_model(
+        &loaded.config,
+        &req,
+        &|name| std::env::var(name).ok(),
+        &cancel,
+        &mut |event| {
+            if global.json {
+                let due = !matches!(event, InstallEvent::Progress { .. })
+                    || last_json.elapsed() >= JSON_EVERY;
+                if due {
+                    last_json = Instant::now();
+                    let _ = writeln!(stdout, "{}", json!(event));
+                }
+                return;
+            }
+            human.event(event, stderr);
+        },
+    );
+    if let Some(b) = human.bar.take() {
+        b.finish_and_clear();
+    }
+    let outcome = result.with_context(|| format!("installing into {}", args.folder))?;
+    if global.json {
+        writeln!(
+            stdout,
+            "{}",
+            json!({"event": "done", "ok": true, "result": outcome})
+        )?;
+    } else {
+        let verified = if outcome.verified {
+            "sha256 verified"
+        } else {
+            "sha256 not checked (no --sha256)"
+        };
+        match outcome.status {
+            InstallStatus::AlreadyPresent => writeln!(
+                stdout,
+                "already installed: {} ({} bytes, sha256 {} matches); nothing to do",
+                outcome.path, outcome.size, outcome.sha256
+            )?,
+            InstallStatus::Installed => writeln!(
+                stdout,
+                "installed {} ({} bytes, sha256 {}, {verified})",
+                outcome.path, outcome.size, outcome.sha256
+            )?,
+        }
+    }
+    Ok(())
+}
+
+/// The terminal display of an install: a line per step, a bar with speed and ETA on a terminal.
+struct Human {
+    bar: Option<ProgressBar>,
+    tty: bool,
+}
+
+impl Human {
+    fn event(&mut self, event: &InstallEvent, stderr: &mut dyn Write) {
+        match event {
+            InstallEvent::Started {
+                folder,
+                name,
+                url,
+                total,
+                resumed_from,
+            } => {
+                let resumed = if *resumed_from > 0 {
+                    format!(" (resuming at {resumed_from} bytes)")
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    stderr,
+                    "downloading {} -> {}/{}{resumed}",
+                    one_line(url),
+                    one_line(folder),
+                    one_line(name)
+                );
+                let b = ProgressBar::with_draw_target(
+                    *total,
+                    if self.tty {
+                        ProgressDrawTarget::stderr()
+                    } else {
+                        ProgressDrawTarget::hidden()
+                    },
+                );
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                b.set_position(*resumed_from);
+                b.reset_eta();
+                self.bar = Some(b);
+            }
+            InstallEvent::Progress { position, .. } => {
+                if let Some(b) = &self.bar {
+                    b.set_position(*position);
+                }
+            }
+            InstallEvent::Restarted { discarded } => {
+                let _ = writeln!(
+                    stderr,
+                    "the source cannot resume: starting over ({discarded} bytes discarded)"
+                );
+            }
+            InstallEvent::Retrying {
+                attempt,
+                written,
+                error,
+            } => {
+                if let Some(b) = self.bar.take() {
+                    b.finish_and_clear();
+                }
+                let _ = writeln!(
+                    stderr,
+                    "retry {attempt}: resuming at {written} bytes after: {}",
+                    one_line(error)
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! `install model` against the real sshd and a loopback HTTP source: resume, restart when the
+//! source ignores Range, verification, refusals that write nothing, tokens per host.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use camino::Utf8PathBuf;
+use comfy_local_config::Secret;
+use comfy_local_sdk::install::{
+    Credential, Credentials, InstallError, InstallEvent, InstallModelRequest, InstallSpec,
+    InstallStatus, Placement, Source, install_into, open_fs,
+};
+use sha2::{Digest, Sha256};
+
+use crate::common::{Setup, fake_install};
+use crate::http_source::{FileServer, Knobs, generated};
+
+const MIB: usize = 1024 * 1024;
+
+fn sha(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn request(url: String, name: Option<&str>, sha256: Option<String>) -> InstallModelRequest {
+    InstallModelRequest {
+        url,
+        folder: "checkpoints".to_owned(),
+        name: name.map(str::to_owned),
+        sha256,
+        force: false,
+        instance: None,
+        retries: 0,
+    }
+}
+
+struct Run {
+    install: Utf8PathBuf,
+    events: Vec<InstallEvent>,
+}
+
+impl Run {
+    fn new(test: &str) -> Self {
+        Run {
+            install: fake_install(test),
+            events: Vec::new(),
+        }
+    }
+
+    fn go(
+        &mut self,
+        req: &InstallModelRequest,
+        creds: Credentials,
+    ) -> Result<comfy_local_sdk::InstallOutcome, InstallError> {
+        let config = Setup::new(&self.install, "http://127.0.0.1:9").config();
+        let mut fs = open_fs(&config, None)?;
+        let spec = InstallSpec::parse(req, u64::MAX)?;
+        let source = Source::new(creds, Duration::from_secs(10));
+        let cancel = AtomicBool::new(false);
+        install_into(&mut fs, &source, &spec, &cancel, &mut |e| {
+            self.events.push(e.clone());
+        })
+    }
+
+    fn checkpoints(&self) -> Utf8PathBuf {
+        self.install.join("models/checkpoints")
+    }
+
+    fn files(&self) -> Vec<String> {
+        let mut out: Vec<String> = walk(&self.checkpoints());
+        out.sort();
+        out
+    }
+}
+
+fn walk(dir: &camino::Utf8Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().into_string().unwrap();
+        let ft = e.file_type().unwrap();
+        if ft.is_dir() {
+            out.extend(
+                walk(&dir.join(&name))
+                    .into_iter()
+                    .map(|n| format!("{name}/{n}")),
+            );
+        } else {
+            out.push(name);
+        }
+    }
+    out
+}
+
+#[test]
+fn resumes_after_the_source_drops_mid_file_and_verifies() {
+    let data = Arc::new(generated(5 * MIB, 1));
+    let server = FileServer::start(
+        data.clone(),
+        Knobs {
+            drops: vec![(3 * MIB) as u64].into(),
+            ..Knobs::default()
+        },
+    );
+    let mut run = Run::new("install-resume");
+    let mut req = request(server.url("/m/model.safetensors"), None, Some(sha(&data)));
+    req.retries = 2;
+    let out = run.go(&req, Credentials::none()).unwrap();
+    assert_eq!(out.status, InstallStatus::Installed);
+    assert!(out.verified);
+    assert!(out.resumed_from > 0, "{out:?}");
+    assert_eq!(out.name, "model.safetensors");
+    let got = std::fs::read(run.checkpoints().join("model.safetensors")).unwrap();
+    assert!(got == *data, "installed bytes differ");
+    assert_eq!(run.files(), ["model.safetensors"]);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        seen[1].header("range"),
+        Some(format!("bytes={}-", out.resumed_from).as_str())
+    );
+    assert!(
+        run.events
+            .iter()
+            .any(|e| matches!(e, InstallEvent::Retrying { .. }))
+    );
+}
+
+#[test]
+fn a_broken_install_resumes_on_the_next_run_and_a_source_ignoring_range_restarts_cleanly() {
+    let data = Arc::new(generated(4 * MIB, 2));
+    let server = FileServer::start(
+        data.clone(),
+        Knobs {
+            drops: vec![(3 * MIB) as u64, (MIB / 2) as u64].into(),
+            ..Knobs::default()
+        },
+    );
+    let mut run = Run::new("install-next-run");
+    let req = request(server.url("/a.ckpt"), Some("sub/a.ckpt"), Some(sha(&data)));
+    let err = run.go(&req, Credentials::none()).unwrap_err();
+    assert!(matches!(err, InstallError::SourceBroke { .. }), "{err:#?}");
+    let part = run.checkpoints().join("sub/a.ckpt.part");
+    let kept = std::fs::metadata(&part).unwrap().len();
+    assert!(kept > 0);
+    assert!(!run.checkpoints().join("sub/a.ckpt").exists());
+    // Second run: breaks again after a little more, still resumable.
+    assert!(run.go(&req, Credentials::none()).is_err());
+    let kept2 = std::fs::metadata(&part).unwrap().len();
+    assert!(kept2 >= kept);
+    // Third run: the source now ignores Range; the .part starts over and ends verified.
+    server
+        .knobs
+        .ignore_range
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let out = run.go(&req, Credentials::none()).unwrap();
+    assert_eq!(out.resumed_from, 0);
+    assert_eq!(out.sha256, sha(&data));
+    assert!(
+        run.events
+            .iter()
+            .any(|e| matches!(e, InstallEvent::Restarted { discarded } if *discarded == kept2))
+    );
+    assert_eq!(run.files(), ["sub/a.ckpt"]);
+}
+
+#[test]
+fn a_wrong_sha256_leaves_nothing_in_place() {
+    let data = Arc::new(generated(2 * MIB, 3));
+    let server = FileServer::start(data.clone(), Knobs::default());
+    let mut run = Run::new("install-wrong-hash");
+    let req = request(server.url("/x.safetensors"), None, Some("ab".repeat(32)));
+    let err = run.go(&req, Credentials::none()).unwrap_err();
+    assert!(
+        matches!(err, InstallError::ChecksumMismatch { .. }),
+        "{err:#?}"
+    );
+    assert!(run.files().is_empty(), "{:?}", run.files());
+}
+
+#[test]
+fn escapes_in_name_or_folder_are_refused_before_any_request() {
+    let data = Arc::new(generated(1000, 4));
+    let server = FileServer::start(data, Knobs::default());
+    let mut run = Run::new("install-escapes");
+    let outside = run.install.parent().unwrap().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, run.checkpoints().join("evil")).unwrap();
+    for name in [
+        "../../x.safetensors",
+        "/etc/x.safetensors",
+        "evil/x.safetensors",
+        "a/../../x",
+        "CON.safetensors\\x",
+    ] {
+        let err = run
+            .go(
+                &request(server.url("/f"), Some(name), None),
+                Credentials::none(),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(err, InstallError::BadDestination { .. }),
+            "{name}: {err:#?}"
+        );
+    }
+    let mut bad_folder = request(server.url("/f"), Some("x.safetensors"), None);
+    bad_folder.folder = "../checkpoints".to_owned();
+    assert!(matches!(
+        run.go(&bad_folder, Credentials::none()).unwrap_err(),
+        InstallError::BadDestination { .. }
+    ));
+    bad_folder.folder = "no_such_folder".to_owned();
+    assert!(matches!(
+        run.go(&bad_folder, Credentials::none()).unwrap_err(),
+        InstallError::BadDestination { .. }
+    ));
+    assert!(server.seen().is_empty(), "{:?}", server.seen());
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    // Only the planted link itself (walk() does not follow it).
+    assert_eq!(run.files(), ["evil"]);
+}
+
+#[test]
+fn a_server_name_escaping_the_folder_is_refused_with_nothing_written() {
+    let data = Arc::new(generated(1000, 5));
+    let server = FileServer::start(
+        data,
+        Knobs {
+            disposition: Some("../../evil.safetensors".to_owned()),
+            ..Knobs::default()
+        },
+    );
+    let mut run = Run::new("install-hostile-name");
+    let err = run
+        .go(&request(server.url("/f"), None, None), Credentials::none())
+        .unwrap_err();
+    assert!(
+        matches!(err, InstallError::BadDestination { .. }),
+        "{err:#?}"
+    );
+    assert!(run.files().is_empty());
+    assert!(!run.install.join("evil.safetensors").exists());
+}
+
+#[test]
+fn same_hash_is_a_no_op_and_other_content_needs_force() {
+    let data = Arc::new(generated(MIB, 6));
+    let server = FileServer::start(data.clone(), Knobs::default());
+    let mut run = Run::new("install-existing");
+    let good = request(server.url("/m.pt"), Some("m.pt"), Some(sha(&data)));
+    assert_eq!(
+        run.go(&good, Credentials::none()).unwrap().status,
+        InstallStatus::Installed
+    );
+    let requests = server.seen().len();
+    let again = run.go(&good, Credentials::none()).unwrap();
+    assert_eq!(again.status, InstallStatus::AlreadyPresent);
+    assert_eq!(server.seen().len(), requests, "a no-op must not download");
+    // Different content on the host: refused without --force, with or without --sha256.
+    std::fs::write(run.checkpoints().join("m.pt"), b"other").unwrap();
+    for sha256 in [Some(sha(&data)), None] {
+        let err = run
+            .go(
+                &request(server.url("/m.pt"), Some("m.pt"), sha256),
+                Credentials::none(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, InstallError::Exists { .. }), "{err:#?}");
+    }
+    assert_eq!(
+        std::fs::read(run.checkpoints().join("m.pt")).unwrap(),
+        b"other"
+    );
+    let mut forced = good.clone();
+    forced.force = true;
+    assert_eq!(
+        run.go(&forced, Credentials::none()).unwrap().status,
+        InstallStatus::Installed
+    );
+    assert!(std::fs::read(run.checkpoints().join("m.pt")).unwrap() == *data);
+}
+
+#[test]
+fn tokens_go_only_to_their_host_and_never_into_messages() {
+    const TOKEN: &str = "tok-SECRET-1234";
+    let data = Arc::new(generated(100_000, 7));
+    // B (127.0.0.1) serves the file; A (localhost) wants the bearer token and redirects to B,
+    // echoing the token in the Location as a careless server might.
+    let b = FileServer::start(data.clone(), Knobs::default());
+    let a = FileServer::start(
+        data.clone(),
+        Knobs {
+            bearer: Some(TOKEN.to_owned()),
+            redirect_to: Some(format!("{}?leak={TOKEN}", b.url("/forbidden/x.bin"))),
+            ..Knobs::default()
+        },
+    );
+    let creds = || {
+        Credentials::none()
+            .with(Credential {
+                domain: "localhost".to_owned(),
+                https_only: false,
+                placement: Placement::Bearer,
+                secret: Secret::new(TOKEN),
+            })
+            .with(Credential {
+                domain: "localhost".to_owned(),
+                https_only: false,
+                placement: Placement::Query("token".to_owned()),
+                secret: Secret::new(TOKEN),
+            })
+    };
+    let mut run = Run::new("install-tokens");
+    let start = format!("http://localhost:{}/start", a.port);
+    let err = run
+        .go(&request(start.clone(), Some("x.bin"), None), creds())
+        .unwrap_err();
+    let shown = format!("{err:#} {err:?}");
+    assert!(shown.contains("403"), "{shown}");
+    assert!(!shown.contains(TOKEN), "{shown}");
+    let seen_a = a.seen();
+    assert_eq!(
+        seen_a[0].header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert!(seen_a[0].target.contains(&format!("token={TOKEN}")));
+    let seen_b = b.seen();
+    assert_eq!(seen_b.len(), 1);
+    assert_eq!(seen_b[0].header("authorization"), None);
+    assert!(!seen_b[0].target.contains("token="), "{}", seen_b[0].target);
+    // Redirected to a path that serves: installed, and no event names the token.
+    let mut run2 = Run::new("install-tokens-ok");
+    let ok = FileServer::start(
+        data.clone(),
+        Knobs {
+            bearer: Some(TOKEN.to_owned()),
+            redirect_to: Some(b.url("/files/x.bin")),
+            ..Knobs::default()
+        },
+    );
+    let out = run2
+        .go(
+            &request(
+                format!("http://localhost:{}/start", ok.port),
+                None,
+                Some(sha(&data)),
+            ),
+            creds(),
+        )
+        .unwrap();
+    assert_eq!(out.name, "x.bin");
+    let events = serde_json::to_string(&run2.events).unwrap();
+    assert!(!events.contains(TOKEN) && !serde_json::to_string(&out).unwrap().contains(TOKEN));
+    assert_eq!(b.seen().last().unwrap().header("authorization"), None);
+}
