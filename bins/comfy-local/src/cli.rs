@@ -16,7 +16,7 @@ comfy-local lets a containerised web app (the Media Sync Tool) use the ComfyUI i
 machine that runs the container, as one more instance next to rented VastAI GPUs. It reaches the
 host's sshd (a dedicated, key-only, non-root user, port 22022 by default) and ComfyUI's HTTP API
 (port 8188), and through them checks the connection, runs workflows, fetches outputs, and installs
-models and custom nodes.
+models.
 
 The configuration is read from --config PATH, else $COMFY_LOCAL_CONFIG, else
 ./local-support-config.yml, else /app/local-support-config.yml. See

@@ -223,7 +223,8 @@ fn stages_for_instance(runner: &mut Runner, instance: &LocalInstance) {
     let Some(fs) = runner.run(Stage::Remote, || remote_stage(session, &install)) else {
         return;
     };
-    runner.run(Stage::WriteAccess, || write_stage(&fs, &install));
+    let folders = writable_folders(instance);
+    runner.run(Stage::WriteAccess, || write_stage(&fs, &install, &folders));
     let api = runner.run(Stage::ComfyApi, || api_stage(instance));
     let Some(client) = api else {
         return;
@@ -520,10 +521,23 @@ fn remote_stage(
     ))
 }
 
+/// The folders the product writes to on this instance: `custom_nodes/` only when
+/// `features.custom_nodes` allows writing nodes there.
+fn writable_folders(instance: &LocalInstance) -> Vec<&'static str> {
+    WRITABLE_FOLDERS
+        .into_iter()
+        .filter(|f| *f != "custom_nodes" || instance.features.custom_nodes)
+        .collect()
+}
+
 /// Creates and removes a probe file in every folder the product writes to, through remote-fs
 /// (which keeps the probe inside those folders and never writes through a symlink).
-fn write_stage(fs: &RemoteFs<SftpHost>, install: &Utf8Path) -> Result<((), String), Failure> {
-    for folder in WRITABLE_FOLDERS {
+fn write_stage(
+    fs: &RemoteFs<SftpHost>,
+    install: &Utf8Path,
+    folders: &[&str],
+) -> Result<((), String), Failure> {
+    for folder in folders {
         fs.probe_write(folder).map_err(|e| {
             let dir = install.join(folder);
             Failure::new(
@@ -534,11 +548,16 @@ fn write_stage(fs: &RemoteFs<SftpHost>, install: &Utf8Path) -> Result<((), Strin
             )
         })?;
     }
+    let skipped = if folders.contains(&"custom_nodes") {
+        ""
+    } else {
+        " (custom_nodes/ not checked: features.custom_nodes is false)"
+    };
     Ok((
         (),
         format!(
-            "created and removed a probe file in {}",
-            WRITABLE_FOLDERS.join("/, ") + "/"
+            "created and removed a probe file in {}/{skipped}",
+            folders.join("/, ")
         ),
     ))
 }

@@ -252,3 +252,37 @@ fn comfyui_only_on_host_loopback_passes_through_an_ssh_forward() {
         api.detail
     );
 }
+
+#[test]
+fn custom_nodes_write_access_is_checked_only_when_the_feature_is_on() {
+    let install = fake_install("read_only_custom_nodes");
+    let _guard = ReadOnly::new(install.join("custom_nodes"));
+    let setup = Setup::new(&install, "http://127.0.0.1:9");
+    // On (the default): custom_nodes/ must be writable.
+    let report = run(&setup);
+    assert_eq!(
+        report.first_failure().map(|f| f.stage),
+        Some(Stage::WriteAccess),
+        "{}",
+        report.to_table()
+    );
+    // Off: the product never writes there, so a read-only custom_nodes/ is fine.
+    let mut config = setup.config();
+    config.local[0].features.custom_nodes = false;
+    let report = test_connection_with_config(
+        &config,
+        Some("test-config.yml"),
+        &TestConnectionOptions::default(),
+    );
+    let write = report
+        .stages
+        .iter()
+        .find(|s| s.stage == Stage::WriteAccess)
+        .expect("a write stage");
+    assert_eq!(write.status, StageStatus::Pass, "{}", report.to_table());
+    assert!(
+        write.detail.contains("custom_nodes/ not checked"),
+        "{}",
+        write.detail
+    );
+}
