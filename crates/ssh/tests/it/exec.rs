@@ -36,7 +36,14 @@ fn exit_status_and_output() {
 fn signal_is_reported() {
     let (_sshd, s) = session();
     let out = s
-        .exec(&Command::new("sh").arg("-c").arg("kill -TERM $$"))
+        // `exec`: the killed shell is the one sshd started, whatever the user's login shell
+        // (dash, Debian's default for new users, does not exec a last command itself).
+        .exec(
+            &Command::new("exec")
+                .arg("sh")
+                .arg("-c")
+                .arg("kill -TERM $$"),
+        )
         .unwrap();
     assert_eq!(out.exit_signal.as_deref(), Some("TERM"));
     assert!(!out.success());

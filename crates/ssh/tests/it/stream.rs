@@ -56,8 +56,9 @@ fn stream_upload_into_a_missing_directory_fails() {
     let cause = std::error::Error::source(&err)
         .map(ToString::to_string)
         .unwrap_or_default();
+    // bash says "No such file or directory", dash (a login shell too) "Directory nonexistent".
     assert!(
-        cause.contains("No such file or directory"),
+        cause.contains("No such file or directory") || cause.contains("Directory nonexistent"),
         "{err}: {cause}"
     );
     // The session survives the failed transfer.
