@@ -157,18 +157,8 @@ fn config_hint(error: &ConfigError) -> &'static str {
     }
 }
 
-/// An error and each of its sources, joined by `: ` (what anyhow's `{:#}` prints), for errors
-/// that are shown without being returned.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
-}
+/// An error and each of its sources (see [`comfy_local_sdk::error_chain`]).
+pub use comfy_local_sdk::error_chain as chain;
 
 /// Print `error` (and its hint) and return the exit code.
 pub fn report(

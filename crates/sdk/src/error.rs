@@ -149,3 +149,16 @@ fn unsaved_message(prompt_id: &str, saved: usize, unsaved: &[UnsavedOutput]) -> 
     }
     out
 }
+
+/// An error and each of its sources, once, on one line, joined by `: ` (what anyhow's `{:#}`
+/// prints), for errors shown without being returned (report details, warnings, events).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

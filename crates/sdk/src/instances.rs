@@ -55,7 +55,7 @@ pub fn list_instances_with(
         Ok(list) => out.instances.extend(list),
         Err(e) => out.errors.push(ProviderFailure {
             provider: ProviderKind::Local,
-            message: crate::test_connection::error_chain(&e),
+            message: crate::error_chain(&e),
         }),
     }
     if config.vastai.enabled {
@@ -65,7 +65,7 @@ pub fn list_instances_with(
             Ok(list) => out.instances.extend(list),
             Err(e) => out.errors.push(ProviderFailure {
                 provider: ProviderKind::VastAi,
-                message: crate::test_connection::error_chain(&e),
+                message: crate::error_chain(&e),
             }),
         }
     }

@@ -20,7 +20,7 @@ pub mod test_connection;
 pub mod workflow;
 
 pub use connection::{connect_options, instance_or_default};
-pub use error::SdkError;
+pub use error::{SdkError, error_chain};
 pub use install::{
     InstallError, InstallErrorKind, InstallEvent, InstallModelRequest, InstallOutcome,
     InstallStatus, install_model,

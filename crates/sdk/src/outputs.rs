@@ -104,18 +104,6 @@ fn extension(format: &PreviewFormat) -> &str {
     }
 }
 
-/// An error and its sources joined by `: `.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
-}
-
 /// What saving produced: the files saved and the outputs that were not.
 #[derive(Debug, Default)]
 pub(crate) struct Saved {
@@ -145,7 +133,7 @@ impl Saved {
             Err(e) => self.unsaved.push(UnsavedOutput {
                 node: node.to_owned(),
                 name,
-                reason: chain(&e),
+                reason: crate::error_chain(&e),
             }),
         }
     }
@@ -198,7 +186,7 @@ pub(crate) fn save_all(
                     .chain(file.subfolder.split('/').filter(|p| !p.is_empty()))
                     .collect();
                 let saved = out.save(&folders, &file.filename, &mut |f: &mut File| {
-                    client.view(file, f).map_err(|e| chain(&e))
+                    client.view(file, f).map_err(|e| crate::error_chain(&e))
                 });
                 result.record(node, kind, listed_name(file), saved, on_step);
             }

@@ -13,6 +13,7 @@ use comfy_local_remote_fs::{FsError, OpenOptions, RemoteFs};
 use comfy_local_ssh::{self as ssh, SshError};
 
 use crate::connection::{Unreachable, connect_any, connect_options, instance_or_default};
+use crate::error_chain;
 use crate::report::{ConnectionReport, Stage, StageResult, StageStatus};
 use crate::workflow::ssh_dialer;
 
@@ -403,18 +404,6 @@ fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions) -> String {
         SshError::ConnectionRefused { .. } => "is the comfy-local sshd running on the host?".to_owned(),
         _ => "run with -v for details; check the host's sshd log (LogLevel VERBOSE)".to_owned(),
     }
-}
-
-/// The error and each of its sources, once, on one line (as anyhow's `{:#}` prints them).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// The SFTP form of an install path: POSIX as is; `C:\x` becomes `/C:/x` (OpenSSH for Windows).
