@@ -15,6 +15,7 @@ use comfy_local_remote_fs::{
     Area, FolderName, FsError, Host, HostErrorKind, OpenOptions, PutOptions, RemoteFs, RootId,
     RootState,
 };
+use comfy_local_test_support::ReadOnlyDir;
 use sha2::{Digest, Sha256};
 
 pub struct Fixture {
@@ -610,13 +611,6 @@ fn probes_left(dir: &Utf8Path) -> Vec<String> {
         .collect()
 }
 
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 /// The write probe creates and removes a file in every folder the product writes to, leaves
 /// nothing behind, refuses folders that are not roots (or the holder of model roots) and
 /// reports a folder it cannot write to.
@@ -655,7 +649,7 @@ pub fn probe_write<H: Host>(fx: &Fixture, host: H) {
     assert!(probes_left(&fx.install).is_empty());
     // A folder the user cannot write to fails the probe.
     let input = fx.install.join("input");
-    let guard = ReadOnly::new(input.clone());
+    let guard = ReadOnlyDir::new(input.clone());
     let err = fs.probe_write("input").unwrap_err();
     drop(guard);
     assert!(
@@ -664,42 +658,4 @@ pub fn probe_write<H: Host>(fx: &Fixture, host: H) {
     );
     assert!(probes_left(&input).is_empty());
     fs.probe_write("input").unwrap();
-}
-
-/// Makes a folder unwritable, and writable again on drop. Root ignores permission bits, so as
-/// root the folder is made immutable (`chattr +i`) instead.
-struct ReadOnly(Utf8PathBuf);
-
-impl ReadOnly {
-    fn new(dir: Utf8PathBuf) -> Self {
-        if is_root() {
-            let st = std::process::Command::new("chattr")
-                .arg("+i")
-                .arg(&dir)
-                .status()
-                .unwrap();
-            assert!(
-                st.success(),
-                "chattr +i {dir} failed (needs CAP_LINUX_IMMUTABLE)"
-            );
-        } else {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
-        }
-        ReadOnly(dir)
-    }
-}
-
-impl Drop for ReadOnly {
-    fn drop(&mut self) {
-        if is_root() {
-            let _ = std::process::Command::new("chattr")
-                .arg("-i")
-                .arg(&self.0)
-                .status();
-        } else {
-            use std::os::unix::fs::PermissionsExt as _;
-            let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o755));
-        }
-    }
 }

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
 use comfy_local_sdk::{Stage, StageStatus, TestConnectionOptions, test_connection_with_config};
-use comfy_local_test_support::{Sshd, keygen};
+use comfy_local_test_support::{ReadOnlyDir, Sshd, keygen};
 
 use crate::common::{Setup, fake_install, settings};
 
@@ -117,55 +117,10 @@ fn not_a_comfyui_install_fails_remote_stage() {
     assert_fails_at!(&setup, Stage::Remote);
 }
 
-/// Makes a folder unwritable for the test's SSH user, and writable again on drop. Root ignores
-/// permission bits, so as root the folder is made immutable (`chattr +i`) instead.
-struct ReadOnly(camino::Utf8PathBuf);
-
-impl ReadOnly {
-    fn new(dir: camino::Utf8PathBuf) -> Self {
-        if is_root() {
-            let st = std::process::Command::new("chattr")
-                .arg("+i")
-                .arg(&dir)
-                .status()
-                .unwrap();
-            assert!(
-                st.success(),
-                "chattr +i {dir} failed (needs CAP_LINUX_IMMUTABLE)"
-            );
-        } else {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
-        }
-        ReadOnly(dir)
-    }
-}
-
-impl Drop for ReadOnly {
-    fn drop(&mut self) {
-        if is_root() {
-            let _ = std::process::Command::new("chattr")
-                .arg("-i")
-                .arg(&self.0)
-                .status();
-        } else {
-            use std::os::unix::fs::PermissionsExt as _;
-            let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o755));
-        }
-    }
-}
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 #[test]
 fn read_only_models_folder_fails_write_stage() {
     let install = fake_install("read_only_models");
-    let _guard = ReadOnly::new(install.join("models"));
+    let _guard = ReadOnlyDir::new(install.join("models"));
     let setup = Setup::new(&install, "http://127.0.0.1:9");
     assert_fails_at!(&setup, Stage::WriteAccess);
 }
@@ -256,7 +211,7 @@ fn comfyui_only_on_host_loopback_passes_through_an_ssh_forward() {
 #[test]
 fn custom_nodes_write_access_is_checked_only_when_the_feature_is_on() {
     let install = fake_install("read_only_custom_nodes");
-    let _guard = ReadOnly::new(install.join("custom_nodes"));
+    let _guard = ReadOnlyDir::new(install.join("custom_nodes"));
     let setup = Setup::new(&install, "http://127.0.0.1:9");
     // On (the default): custom_nodes/ must be writable.
     let report = run(&setup);
