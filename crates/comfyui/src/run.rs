@@ -419,8 +419,14 @@ impl<'c> Run<'c> {
                 });
             }
             Ok(_) => {
-                // It finished in the meantime: that outcome stands.
+                // It ended in the meantime (the interrupt may have landed already): that outcome
+                // stands.
                 if let Ok(Some(entry)) = self.client.history(&id) {
+                    if entry.status.status_str != "success" {
+                        self.pending.push_back(Event::Stopping {
+                            removed_from_queue: false,
+                        });
+                    }
                     self.apply_history(entry);
                 } else {
                     self.pending.push_back(Event::Stopping {

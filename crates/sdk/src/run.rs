@@ -139,7 +139,8 @@ pub struct SavedOutput {
 }
 
 /// Lets another thread (a Ctrl-C handler) stop the run's prompt on the server: removed from the
-/// queue when it has not started, interrupted when it runs.
+/// queue when it has not started, interrupted when it runs. One per run: once interrupted, it
+/// stays so.
 #[derive(Debug, Clone, Default)]
 pub struct Interrupter {
     /// The run's cancel flag (see [`RunOptions::cancel`]).
