@@ -262,10 +262,12 @@ fn check_with_inputs(
     prompt: &ApiPrompt,
     inputs: &[InputSpec],
 ) -> Result<(), SdkError> {
+    for input in inputs {
+        ensure_used(prompt, input)?;
+    }
     let mut inventory = inventory(client, object_info)?;
     let mut checked = prompt.clone();
     for input in inputs {
-        ensure_used(prompt, input)?;
         let name = planned_name(prompt, input)?;
         point_node_at(&mut checked, input, &name)?;
         inventory.input_files.push(name);
