@@ -152,13 +152,14 @@ impl Display {
     }
 
     /// Prints a line without tearing the bars (they are redrawn below it).
-    fn line(&self, stderr: &mut dyn Write, text: &str) {
+    fn line(&self, out: &mut dyn Write, text: &str) {
         match &self.multi {
             Some(multi) => multi.suspend(|| {
-                let _ = writeln!(stderr, "{text}");
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
             }),
             None => {
-                let _ = writeln!(stderr, "{text}");
+                let _ = writeln!(out, "{text}");
             }
         }
     }
@@ -272,9 +273,10 @@ impl Display {
                 let _ = writeln!(stderr, "queued prompt {}", one_line(prompt_id));
             }
             RunStep::Queued { ahead } => self.queued(*ahead, stderr),
-            RunStep::Saved { path, bytes } => {
-                let _ = writeln!(stdout, "saved {} ({bytes} bytes)", one_line(path.as_str()));
-            }
+            RunStep::Saved { path, bytes } => self.line(
+                stdout,
+                &format!("saved {} ({bytes} bytes)", one_line(path.as_str())),
+            ),
             RunStep::Event(event) => self.event(event, stderr),
         }
     }
