@@ -190,15 +190,19 @@ Run a workflow on an instance and save every output.
 The workflow may be in UI format (as the editor saves it) or API format. Before anything is
 uploaded or queued, its dependencies are checked: every missing node class, model file and input
 file is listed at once and the run is refused. Inputs given with --input are uploaded to
-ComfyUI's input/ first. Progress is shown per node (a bar per node on a terminal; JSON lines
-with --json). Every output the ComfyUI UI would show is saved into --out: the files history
+ComfyUI's input/ first, never replacing a file already there: a taken name gets a free one
+(name (1).png) and the workflow is pointed at it; an --input the workflow would not use is
+refused. Progress is shown per node (a bar per node on a terminal, plain lines otherwise; JSON
+lines with --json): each node running, done or cached, and the prompt's place in the queue
+while it waits. Every output the ComfyUI UI would show is saved into --out: the files history
 lists (those of type input under --out/input/), previews (PreviewImage) under --out/temp/ unless
 --no-previews, and images output nodes send over the WebSocket (SaveImageWebsocket) as
 websocket_<node>_<n>.png. Saving never replaces
 or follows anything: a name that is taken gets a free one (name (1).png), names with a component
 starting with a dot (.git/, .bashrc) are refused, a symlinked folder inside --out is not
-followed, and a download is linked into place only when complete. Ctrl-C interrupts the prompt
-on the server.
+followed, and a download is linked into place only when complete. Ctrl-C stops the prompt on
+the server (interrupted when it runs, removed from the queue when it waits); a second Ctrl-C
+quits at once.
 
 Exit codes: 0 done, every output saved; 1 dependencies missing, the workflow cannot be
 converted, or an output ComfyUI reported was not saved (each one is named); 2 bad arguments,
@@ -215,7 +219,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
     /// Upload FILE to ComfyUI's input/ as NAME (a file name the workflow loads), or point
-    /// loader node NAME (a node id) at it; repeatable
+    /// loader node NAME (a node id) at it; a taken name gets a free one; repeatable
     #[arg(long = "input", value_name = "NAME=FILE")]
     pub inputs: Vec<String>,
     /// Folder to save the outputs in (previews go to its temp/ subfolder)

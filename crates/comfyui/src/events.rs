@@ -125,6 +125,12 @@ pub enum Event {
     Reconnected,
     /// Client side: the WebSocket is gone for good; completion is detected by polling history.
     PollingFallback,
+    /// Client side: the run was cancelled (see [`crate::RunOptions::cancel`]) and acted on it:
+    /// the prompt was removed from the queue before it started (`removed_from_queue`), or it is
+    /// running and ComfyUI was asked to interrupt it (its `execution_interrupted` follows).
+    Stopping {
+        removed_from_queue: bool,
+    },
 }
 
 impl Event {

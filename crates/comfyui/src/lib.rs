@@ -57,7 +57,7 @@ pub use comfy_local_workflow::{InputSpec, InputType, NodeClass, ObjectInfo};
 pub use dial::{Connection, Dialer};
 pub use error::{ComfyError, ExecutionError, NodeError, NodeErrorDetail, PromptError};
 pub use events::{Event, NodeProgress, Preview, PreviewFormat, parse_binary, parse_text};
-pub use run::{Run, RunOptions, RunOutcome};
+pub use run::{CANCEL_LATENCY, Run, RunOptions, RunOutcome};
 pub use types::{
     Device, Features, HistoryEntry, HistoryStatus, NodeOutput, OutputFile, Outputs, PromptAccepted,
     QueueItem, QueueState, SystemInfo, SystemStats, UploadedFile,

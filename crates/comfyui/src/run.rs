@@ -6,6 +6,8 @@
 //! after a reconnect and whenever the socket stays silent, so missed events never hang a run.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -39,7 +41,15 @@ pub struct RunOptions {
     pub unreachable_timeout: Duration,
     /// While polling, try to re-open the WebSocket this often.
     pub ws_retry_interval: Duration,
+    /// Set from any thread (a Ctrl-C handler) to stop the prompt: within about
+    /// [`CANCEL_LATENCY`] it is removed from the queue when it has not started (the run then ends
+    /// with [`ComfyError::Interrupted`] at once), or interrupted on the server when it runs (the
+    /// run ends when ComfyUI reports the interruption). [`Event::Stopping`] says which.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
+
+/// How long a run may take to notice its [`RunOptions::cancel`] flag.
+pub const CANCEL_LATENCY: Duration = Duration::from_millis(100);
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -53,6 +63,7 @@ impl Default for RunOptions {
             previews: true,
             unreachable_timeout: Duration::from_secs(120),
             ws_retry_interval: Duration::from_secs(10),
+            cancel: None,
         }
     }
 }
@@ -92,6 +103,10 @@ impl RunOptions {
     }
     pub fn ws_retry_interval(mut self, v: Duration) -> Self {
         self.ws_retry_interval = v;
+        self
+    }
+    pub fn cancel(mut self, v: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(v);
         self
     }
 }
@@ -146,6 +161,8 @@ pub struct Run<'c> {
     success_seen: bool,
     /// The socket was open from before submit without a break: `executed` events are complete.
     ws_saw_everything: bool,
+    /// The cancel flag was seen and acted on.
+    cancelled: bool,
     result: Option<Result<RunOutcome, ComfyError>>,
 }
 
@@ -208,6 +225,7 @@ impl<'c> Run<'c> {
             ws_outputs: Outputs::new(),
             success_seen: false,
             ws_saw_everything: have_socket,
+            cancelled: false,
             result: None,
         })
     }
@@ -346,6 +364,10 @@ impl<'c> Run<'c> {
         }
         match self.client.history(id) {
             Ok(Some(entry)) => self.apply_history(entry),
+            Ok(None) if self.cancelled => {
+                self.result = Some(Err(self.interrupted()));
+                true
+            }
             Ok(None) => {
                 self.result = Some(Err(ComfyError::PromptLost {
                     prompt_id: id.clone(),
@@ -354,6 +376,72 @@ impl<'c> Run<'c> {
                 true
             }
             Err(_) => false,
+        }
+    }
+
+    /// The error of a prompt stopped before it ran a node.
+    fn interrupted(&self) -> ComfyError {
+        ComfyError::Interrupted {
+            prompt_id: self.accepted.prompt_id.clone(),
+            node_id: None,
+            node_type: None,
+        }
+    }
+
+    /// Whether the cancel flag is set and not acted on yet.
+    fn cancel_requested(&self) -> bool {
+        !self.cancelled
+            && self
+                .opts
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::SeqCst))
+    }
+
+    /// Acts on the cancel flag: removes the prompt from the queue (it may not have started) and
+    /// asks ComfyUI to interrupt it (it may be running); each request does nothing otherwise,
+    /// and making both closes the race of a prompt that starts in between. Then the queue says
+    /// which it was.
+    fn stop(&mut self) {
+        self.cancelled = true;
+        let id = self.accepted.prompt_id.clone();
+        if let Err(e) = self.client.delete_from_queue(&[id.as_str()]) {
+            tracing::debug!(error = %chain(&e), "removing the prompt from the queue failed");
+        }
+        if let Err(e) = self.client.interrupt(Some(&id)) {
+            tracing::debug!(error = %chain(&e), "interrupting the prompt failed");
+        }
+        let listed = |items: &[crate::QueueItem]| items.iter().any(|q| q.prompt_id == id);
+        match self.client.queue() {
+            Ok(queue) if listed(&queue.running) || listed(&queue.pending) => {
+                self.pending.push_back(Event::Stopping {
+                    removed_from_queue: false,
+                });
+            }
+            Ok(_) => {
+                // It ended in the meantime (the interrupt may have landed already): that outcome
+                // stands.
+                if let Ok(Some(entry)) = self.client.history(&id) {
+                    if entry.status.status_str != "success" {
+                        self.pending.push_back(Event::Stopping {
+                            removed_from_queue: false,
+                        });
+                    }
+                    self.apply_history(entry);
+                } else {
+                    self.pending.push_back(Event::Stopping {
+                        removed_from_queue: true,
+                    });
+                    self.result = Some(Err(self.interrupted()));
+                }
+            }
+            // Unknown: keep following; a prompt the queue no longer lists ends as interrupted.
+            Err(e) => {
+                tracing::debug!(error = %chain(&e), "reading the queue after a cancel failed");
+                self.pending.push_back(Event::Stopping {
+                    removed_from_queue: false,
+                });
+            }
         }
     }
 
@@ -431,6 +519,10 @@ impl<'c> Run<'c> {
             if self.result.is_some() {
                 return None;
             }
+            if self.cancel_requested() {
+                self.stop();
+                continue;
+            }
             let left = self.deadline_left();
             if left.is_some_and(|l| l.is_zero()) {
                 // One last look: the prompt may have finished while we waited.
@@ -452,11 +544,20 @@ impl<'c> Run<'c> {
                     self.pending.push_back(Event::Reconnected);
                 }
             }
+            // A run that can be cancelled wakes up often enough to notice.
+            let cancellable = self.opts.cancel.is_some() && !self.cancelled;
+            let cap = |wait: Duration| {
+                if cancellable {
+                    wait.min(CANCEL_LATENCY)
+                } else {
+                    wait
+                }
+            };
             let Some(socket) = self.socket.as_mut() else {
                 if !self.check_history(true) {
                     let wait =
                         left.map_or(self.opts.poll_interval, |l| l.min(self.opts.poll_interval));
-                    std::thread::sleep(wait);
+                    std::thread::sleep(cap(wait));
                 }
                 continue;
             };
@@ -464,7 +565,7 @@ impl<'c> Run<'c> {
                 .opts
                 .idle_history_check
                 .saturating_sub(self.last_activity.elapsed());
-            let wait = left.map_or(idle_left, |l| l.min(idle_left));
+            let wait = cap(left.map_or(idle_left, |l| l.min(idle_left)));
             match socket.read(wait) {
                 Ok(Some(ev)) => {
                     self.last_activity = Instant::now();

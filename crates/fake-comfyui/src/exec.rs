@@ -330,7 +330,7 @@ fn apply_node_knobs(ctx: &RunCtx<'_>, knobs: &Knobs, id: &str) {
         .node_delay
         .max(knobs.slow_nodes.get(id).copied().unwrap_or_default());
     if !delay.is_zero() {
-        sleep_interruptible(ctx.shared, delay, ctx.epoch);
+        sleep_interruptible(ctx.shared, delay, ctx.epoch, !knobs.ignore_interrupts);
     }
 }
 
@@ -399,11 +399,11 @@ fn current_inputs(
     out
 }
 
-fn sleep_interruptible(shared: &Shared, total: Duration, epoch: u64) {
+fn sleep_interruptible(shared: &Shared, total: Duration, epoch: u64, honour_interrupt: bool) {
     let step = Duration::from_millis(5);
     let mut left = total;
     while !left.is_zero() {
-        if shared.interrupt.load(Ordering::SeqCst)
+        if (honour_interrupt && shared.interrupt.load(Ordering::SeqCst))
             || shared.stopping()
             || shared.epoch.load(Ordering::SeqCst) != epoch
         {

@@ -5,7 +5,7 @@
 //! real execution of model-free image nodes (PNG files in a temp output folder that `/view`
 //! serves), uploads into its input folder, a configurable model list, and the recorded WebSocket
 //! message sequence. [`Knobs`] inject failures: rejection, `execution_error` at a node, dropped
-//! sockets, slow nodes; [`FakeComfy::restart`] stops and starts on the same port.
+//! sockets, slow nodes, nodes that ignore interrupts; [`FakeComfy::restart`] stops and starts on the same port.
 
 // "ComfyUI" is a product name in prose, not code to put in backticks.
 #![expect(clippy::doc_markdown, reason = "product names in prose")]

@@ -25,6 +25,9 @@ pub struct Knobs {
     pub node_delay: Duration,
     /// These node ids take this long.
     pub slow_nodes: BTreeMap<String, Duration>,
+    /// Node delays are not cut short by `/interrupt`, like a node that never checks for it
+    /// (ComfyUI interrupts cooperatively): the interrupt lands when the next node starts.
+    pub ignore_interrupts: bool,
 }
 
 impl Knobs {
@@ -50,6 +53,10 @@ impl Knobs {
     }
     pub fn slow_node(mut self, node: impl Into<String>, delay: Duration) -> Self {
         self.slow_nodes.insert(node.into(), delay);
+        self
+    }
+    pub fn ignore_interrupts(mut self, v: bool) -> Self {
+        self.ignore_interrupts = v;
         self
     }
 }

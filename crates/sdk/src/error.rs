@@ -104,11 +104,13 @@ pub enum SdkError {
         /// The limit.
         limit_mb: u64,
     },
-    /// The run was interrupted (Ctrl-C); the prompt was interrupted on the server too.
-    #[error("interrupted; prompt {prompt_id} was interrupted on the server")]
+    /// The run was interrupted (Ctrl-C); the prompt was stopped on the server too.
+    #[error("interrupted; prompt {prompt_id} was {}", if *removed_from_queue { "removed from the queue before it started" } else { "interrupted on the server" })]
     Interrupted {
         /// The prompt.
         prompt_id: String,
+        /// It had not started: it was removed from the queue.
+        removed_from_queue: bool,
     },
     /// The prompt was still running or queued when the run's time was up.
     #[error("prompt {prompt_id} did not finish within {}: {cleanup}", seconds(*after))]

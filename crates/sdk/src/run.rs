@@ -3,8 +3,9 @@
 //! -> download every output into a folder (never replacing a file, never a partial file under
 //! its name; see [`crate::save`]).
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use comfy_local_comfyui::{ComfyClient, ComfyError, Event, RunOptions, RunOutcome, UploadOptions};
@@ -24,9 +25,11 @@ pub struct RunRequest {
     pub workflow: Utf8PathBuf,
     /// Instance id; the first local instance when `None`.
     pub instance: Option<String>,
-    /// `NAME=FILE` inputs: FILE is uploaded to ComfyUI's input/. NAME is either the file name
-    /// the workflow loads (uploaded under that name) or the id of a loader node whose file input
-    /// is pointed at the upload.
+    /// `NAME=FILE` inputs: FILE is uploaded to ComfyUI's input/. NAME is either a file name
+    /// the workflow loads (uploaded under that name) or the id of a loader node (uploaded under
+    /// FILE's name); NAME that is neither is refused. A file of that name with other content
+    /// already in input/ is kept: ComfyUI stores the upload as `name (1).png`, and the nodes
+    /// that load it are pointed at that name.
     pub inputs: Vec<InputSpec>,
     /// Where outputs are saved.
     pub out_dir: Utf8PathBuf,
@@ -90,6 +93,11 @@ pub enum RunStep<'a> {
         /// The prompt id.
         prompt_id: &'a str,
     },
+    /// The prompt waits in ComfyUI's queue (sent when its place changes, until it starts).
+    Queued {
+        /// Prompts that run before it: the running one and those pending ahead of it.
+        ahead: usize,
+    },
     /// A ComfyUI event of this prompt.
     Event(&'a Event),
     /// An output was saved.
@@ -130,14 +138,16 @@ pub struct SavedOutput {
     pub bytes: u64,
 }
 
-/// Lets another thread (a Ctrl-C handler) interrupt the running prompt on the server.
+/// Lets another thread (a Ctrl-C handler) stop the run's prompt on the server: removed from the
+/// queue when it has not started, interrupted when it runs. One per run: once interrupted, it
+/// stays so.
 #[derive(Debug, Clone, Default)]
 pub struct Interrupter {
-    target: Arc<Mutex<Option<Armed>>>,
+    /// The run's cancel flag (see [`RunOptions::cancel`]).
+    cancel: Arc<AtomicBool>,
+    /// A prompt is being submitted or followed: the flag is acted on.
+    armed: Arc<AtomicBool>,
 }
-
-/// A sibling of the run's client (same credentials and tunnel) and the prompt id.
-type Armed = (Arc<ComfyClient>, String);
 
 impl Interrupter {
     /// A handle with nothing to interrupt yet.
@@ -145,19 +155,28 @@ impl Interrupter {
         Self::default()
     }
 
-    fn arm(&self, client: &ComfyClient, prompt_id: &str) {
-        if let Ok(mut t) = self.target.lock() {
-            *t = Some((Arc::new(client.sibling()), prompt_id.to_owned()));
-        }
+    /// Asks the run to stop its prompt; it does so within [`comfy_local_comfyui::CANCEL_LATENCY`]
+    /// and then fails with [`SdkError::Interrupted`]. Returns false when no prompt was submitted
+    /// (yet, or any more): there is nothing on the server to stop, and the caller may just exit.
+    pub fn interrupt(&self) -> bool {
+        self.cancel.store(true, Ordering::SeqCst);
+        self.armed.load(Ordering::SeqCst)
     }
+}
 
-    /// Asks ComfyUI to interrupt the prompt, if one is running. Returns the prompt id.
-    pub fn interrupt(&self) -> Option<String> {
-        let (client, prompt_id) = self.target.lock().ok()?.clone()?;
-        client.interrupt(Some(&prompt_id)).ok()?;
-        // Also drop it from the queue in case it had not started yet.
-        let _ = client.delete_from_queue(&[prompt_id.as_str()]);
-        Some(prompt_id)
+/// Arms an [`Interrupter`] while a prompt is submitted and followed.
+struct Armed<'a>(&'a Interrupter);
+
+impl<'a> Armed<'a> {
+    fn new(interrupter: &'a Interrupter) -> Self {
+        interrupter.armed.store(true, Ordering::SeqCst);
+        Armed(interrupter)
+    }
+}
+
+impl Drop for Armed<'_> {
+    fn drop(&mut self) {
+        self.0.armed.store(false, Ordering::SeqCst);
     }
 }
 
@@ -234,14 +253,18 @@ fn convert_or_report(
     }
 }
 
-/// The dependency check, before any upload: files given with --input count as present under the
-/// name they will be uploaded as (uploads overwrite, so ComfyUI keeps that name).
+/// The dependency check, before any upload: each --input must name something the workflow loads,
+/// and counts as present under the name it is uploaded as (the loader is pointed at the name
+/// ComfyUI stores it under, which may differ when that name is taken).
 fn check_with_inputs(
     client: &ComfyClient,
     object_info: ObjectInfo,
     prompt: &ApiPrompt,
     inputs: &[InputSpec],
 ) -> Result<(), SdkError> {
+    for input in inputs {
+        ensure_used(prompt, input)?;
+    }
     let mut inventory = inventory(client, object_info)?;
     let mut checked = prompt.clone();
     for input in inputs {
@@ -258,8 +281,9 @@ fn check_with_inputs(
     Ok(())
 }
 
-/// Submits the prompt (Ctrl-C from now on interrupts it on the server) and follows it to the
-/// end, collecting the images output nodes send over the WebSocket.
+/// Submits the prompt (the interrupter stops it from now on) and follows it to the end,
+/// collecting the images output nodes send over the WebSocket and reporting its place in the
+/// queue until it starts.
 fn submit_and_follow(
     client: &ComfyClient,
     prompt: &ApiPrompt,
@@ -268,23 +292,40 @@ fn submit_and_follow(
     interrupter: &Interrupter,
     on_step: &mut dyn FnMut(RunStep<'_>),
 ) -> Result<(String, RunOutcome, WsImages), SdkError> {
-    let mut options = RunOptions::default();
+    let mut options = RunOptions::default().cancel(interrupter.cancel.clone());
     if let Some(t) = timeout {
         options = options.timeout(t);
     }
+    let _armed = Armed::new(interrupter);
     let run = client.run(prompt, options)?;
     let prompt_id = run.prompt_id().to_owned();
-    interrupter.arm(client, &prompt_id);
     on_step(RunStep::Submitted {
         prompt_id: &prompt_id,
     });
+    let mut place = QueuePlace::new(&prompt_id);
+    if let Some(ahead) = place.look(client) {
+        on_step(RunStep::Queued { ahead });
+    }
+    let mut removed_from_queue = false;
     let result = run.wait_with(|event| {
         ws.observe(event);
+        if let Event::Stopping {
+            removed_from_queue: r,
+        } = event
+        {
+            removed_from_queue = *r;
+        }
+        if let Some(ahead) = place.update(client, event) {
+            on_step(RunStep::Queued { ahead });
+        }
         on_step(RunStep::Event(event));
     });
     match result {
         Ok(outcome) => Ok((prompt_id, outcome, ws)),
-        Err(ComfyError::Interrupted { prompt_id, .. }) => Err(SdkError::Interrupted { prompt_id }),
+        Err(ComfyError::Interrupted { prompt_id, .. }) => Err(SdkError::Interrupted {
+            prompt_id,
+            removed_from_queue,
+        }),
         Err(ComfyError::RunTimeout { prompt_id, after }) => {
             let cleanup = stop_timed_out(client, &prompt_id);
             Err(SdkError::TimedOut {
@@ -294,6 +335,79 @@ fn submit_and_follow(
             })
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The prompt's place in the queue while it waits, read from `/queue` when the queue changes.
+struct QueuePlace<'a> {
+    prompt_id: &'a str,
+    /// The prompt runs (or ran): its place no longer matters.
+    started: bool,
+    /// The last `queue_remaining` a `status` message announced.
+    remaining: Option<u64>,
+    /// The last place reported.
+    shown: Option<usize>,
+    /// When `/queue` was last read.
+    looked: Option<Instant>,
+}
+
+/// `/queue` is read at most this often (a server may send `status` messages in a flood).
+const QUEUE_LOOK_INTERVAL: Duration = Duration::from_millis(200);
+
+impl<'a> QueuePlace<'a> {
+    fn new(prompt_id: &'a str) -> Self {
+        QueuePlace {
+            prompt_id,
+            started: false,
+            remaining: None,
+            shown: None,
+            looked: None,
+        }
+    }
+
+    /// A new place to report, when the event may have changed it.
+    fn update(&mut self, client: &ComfyClient, event: &Event) -> Option<usize> {
+        if self.started {
+            return None;
+        }
+        if event.prompt_id() == Some(self.prompt_id) {
+            self.started = true;
+            return None;
+        }
+        match event {
+            Event::Status {
+                queue_remaining: Some(n),
+                ..
+            } if self.remaining != Some(*n) => {
+                self.remaining = Some(*n);
+                self.look(client)
+            }
+            _ => None,
+        }
+    }
+
+    /// Reads the queue: the number of prompts before ours, when it changed.
+    fn look(&mut self, client: &ComfyClient) -> Option<usize> {
+        if self
+            .looked
+            .is_some_and(|t| t.elapsed() < QUEUE_LOOK_INTERVAL)
+        {
+            return None;
+        }
+        self.looked = Some(Instant::now());
+        let queue = client.queue().ok()?;
+        let ours = |q: &&comfy_local_comfyui::QueueItem| q.prompt_id == self.prompt_id;
+        if queue.running.iter().any(|q| ours(&q)) {
+            self.started = true;
+            return None;
+        }
+        let number = queue.pending.iter().find(ours)?.number;
+        let ahead =
+            queue.running.len() + queue.pending.iter().filter(|q| q.number < number).count();
+        (self.shown != Some(ahead)).then(|| {
+            self.shown = Some(ahead);
+            ahead
+        })
     }
 }
 
@@ -348,6 +462,62 @@ fn node_file_input(prompt: &ApiPrompt, input: &InputSpec) -> Target {
         .map_or(Target::NodeWithoutFileInput, |k| {
             Target::Node((*k).to_owned())
         })
+}
+
+/// The file names the workflow's loader nodes load, with the node ids (sorted by node id).
+fn loaded_files(prompt: &ApiPrompt) -> Vec<(&str, &str)> {
+    let mut loaded: Vec<(&str, &str)> = prompt
+        .iter()
+        .flat_map(|(id, node)| {
+            FILE_INPUTS.iter().filter_map(move |k| {
+                node.inputs
+                    .get(*k)
+                    .and_then(serde_json::Value::as_str)
+                    .map(|file| (id.as_str(), file))
+            })
+        })
+        .collect();
+    loaded.sort_unstable();
+    loaded
+}
+
+/// At most this many valid names are listed when an --input names nothing.
+const LISTED_NAMES: usize = 20;
+
+/// An --input whose NAME is neither a node id nor a file the workflow loads would be uploaded
+/// and never used: refused, with the names that would work.
+fn ensure_used(prompt: &ApiPrompt, input: &InputSpec) -> Result<(), SdkError> {
+    if !matches!(node_file_input(prompt, input), Target::FileName) {
+        return Ok(());
+    }
+    let loaded = loaded_files(prompt);
+    if loaded.iter().any(|(_, file)| *file == input.name) {
+        return Ok(());
+    }
+    let names: Vec<String> = loaded
+        .iter()
+        .map(|(id, file)| format!("{id} or {file:?}"))
+        .collect();
+    let valid = match names.len() {
+        0 => "the workflow loads no file (no node has an image, audio, video or file input)"
+            .to_owned(),
+        n if n > LISTED_NAMES => format!(
+            "valid NAMEs (a loader node id or the file it loads): {}, and {} more",
+            names[..LISTED_NAMES].join(", "),
+            n - LISTED_NAMES
+        ),
+        _ => format!(
+            "valid NAMEs (a loader node id or the file it loads): {}",
+            names.join(", ")
+        ),
+    };
+    Err(bad_input(
+        input,
+        format!(
+            "no node has id {:?} and the workflow loads no file of that name, so FILE would never be used; {valid}",
+            input.name
+        ),
+    ))
 }
 
 fn bad_input(input: &InputSpec, reason: String) -> SdkError {
@@ -417,10 +587,12 @@ fn upload_input(
         path: input.file.clone(),
         source,
     })?;
+    // Never replace a file of the host's input/: ComfyUI stores the upload under a free name
+    // (`name (1).png`) when the name is taken by other content, and says which.
     let uploaded = client.upload_image(
         &upload_name,
         &bytes,
-        &UploadOptions::default().overwrite(true),
+        &UploadOptions::default().overwrite(false),
     )?;
     let stored = if uploaded.subfolder.is_empty() {
         uploaded.name.clone()

@@ -1,8 +1,9 @@
 //! `comfy-local run`: run a workflow with live progress (bars on a terminal, JSON lines with
 //! `--json`), Ctrl-C interrupting the prompt on the server.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{IsTerminal as _, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 use comfy_local_comfyui::Event;
@@ -38,18 +39,22 @@ pub fn run(
     let interrupter = Interrupter::new();
     {
         let interrupter = interrupter.clone();
-        // A second Ctrl-C while interrupting ends the process the usual way.
+        let presses = AtomicUsize::new(0);
+        // The first Ctrl-C stops the prompt on the server (the run then says so and exits 130).
+        // A second one, or one before anything was submitted, exits at once. The handler prints
+        // nothing: the main thread holds stdout and stderr.
         let _ = ctrlc::set_handler(move || {
-            if interrupter.interrupt().is_none() {
-                std::process::exit(130);
+            if presses.fetch_add(1, Ordering::SeqCst) == 0 && interrupter.interrupt() {
+                return;
             }
+            std::process::exit(130);
         });
     }
     let mut display = Display::new(global.json);
     let result = run_workflow(&loaded.config, &req, &interrupter, &mut |step| {
         display.step(&step, stdout, stderr);
     });
-    display.finish();
+    display.finish(result.is_ok());
     let summary = result.with_context(|| format!("running {}", args.file))?;
     if global.json {
         writeln!(stdout, "{}", json!({"event": "done", "summary": summary}))?;
@@ -72,36 +77,168 @@ pub fn run(
     Ok(())
 }
 
+/// At most this many nodes get a progress bar (or a remembered state) of their own: a server can
+/// name any number of nodes. The others share one summary bar.
+const MAX_BARS: usize = 64;
+/// Nodes beyond [`MAX_BARS`] are counted up to this many.
+const MAX_COUNTED: usize = 10_000;
+/// Node ids listed in one `cached:` line.
+const LISTED_CACHED: usize = 20;
+
+/// What a node is doing, as the display shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NodeState {
+    Running,
+    Done,
+    Cached,
+    Failed,
+    Interrupted,
+}
+
+impl NodeState {
+    fn word(self) -> &'static str {
+        match self {
+            NodeState::Running => "running",
+            NodeState::Done => "done",
+            NodeState::Cached => "cached",
+            NodeState::Failed => "failed",
+            NodeState::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One node the display tracks.
+struct Node {
+    state: NodeState,
+    /// Its bar, on a terminal.
+    bar: Option<ProgressBar>,
+}
+
 /// Progress output: a bar per node on a terminal, JSON lines with --json, plain lines otherwise.
+/// A node is shown finished when the next one starts (ComfyUI sends `executed` only for output
+/// nodes).
 struct Display {
     json: bool,
     multi: Option<MultiProgress>,
-    bars: BTreeMap<String, ProgressBar>,
+    /// The first [`MAX_BARS`] nodes seen.
+    nodes: BTreeMap<String, Node>,
+    /// Nodes seen beyond those (at most [`MAX_COUNTED`]).
+    more: HashSet<String>,
+    /// The summary bar of those, on a terminal.
+    more_bar: Option<ProgressBar>,
+    /// The node running now, and whether it was shown finished already.
+    current: Option<(String, bool)>,
+    /// The queue-position line, on a terminal.
+    queue_bar: Option<ProgressBar>,
 }
 
 impl Display {
     fn new(json: bool) -> Self {
         let multi = (!json && std::io::stderr().is_terminal())
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Self::with(json, multi)
+    }
+
+    fn with(json: bool, multi: Option<MultiProgress>) -> Self {
         Display {
             json,
             multi,
-            bars: BTreeMap::new(),
+            nodes: BTreeMap::new(),
+            more: HashSet::new(),
+            more_bar: None,
+            current: None,
+            queue_bar: None,
         }
     }
 
-    fn bar(&mut self, node: &str) -> Option<&ProgressBar> {
+    /// Prints a line without tearing the bars (they are redrawn below it).
+    fn line(&self, out: &mut dyn Write, text: &str) {
+        match &self.multi {
+            Some(multi) => multi.suspend(|| {
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+            }),
+            None => {
+                let _ = writeln!(out, "{text}");
+            }
+        }
+    }
+
+    fn new_bar(&self, node: &str) -> Option<ProgressBar> {
         let multi = self.multi.as_ref()?;
-        Some(self.bars.entry(node.to_owned()).or_insert_with(|| {
+        let bar = multi.add(ProgressBar::new(1));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("node {}", one_line(node)));
+        Some(bar)
+    }
+
+    /// Shows `node` in `state`. Plain output prints `node N: state` for every change but
+    /// `cached` (which the caller summarises in one line).
+    fn set_state(&mut self, node: &str, state: NodeState, stderr: &mut dyn Write) {
+        if let Some(known) = self.nodes.get_mut(node) {
+            // A cached node's outputs are announced again: it stays cached.
+            if known.state == state
+                || (known.state == NodeState::Cached && state == NodeState::Done)
+            {
+                return;
+            }
+            known.state = state;
+            if let Some(bar) = &known.bar {
+                show(bar, state);
+            }
+        } else if self.nodes.len() < MAX_BARS {
+            let bar = self.new_bar(node);
+            if let Some(bar) = &bar {
+                show(bar, state);
+            }
+            self.nodes.insert(node.to_owned(), Node { state, bar });
+        } else {
+            if self.more.len() < MAX_COUNTED {
+                self.more.insert(node.to_owned());
+            }
+            self.show_more(node, state);
+        }
+        if state != NodeState::Cached && self.multi.is_none() {
+            self.line(
+                stderr,
+                &format!("node {}: {}", one_line(node), state.word()),
+            );
+        }
+    }
+
+    /// The summary bar of the nodes beyond [`MAX_BARS`].
+    fn show_more(&mut self, node: &str, state: NodeState) {
+        if self.more_bar.is_none()
+            && let Some(multi) = &self.multi
+        {
             let bar = multi.add(ProgressBar::new(1));
             bar.set_style(
-                ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template("{prefix:>10} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            bar.set_prefix(format!("node {}", one_line(node)));
-            bar
-        }))
+            bar.set_prefix("more");
+            self.more_bar = Some(bar);
+        }
+        if let Some(bar) = &self.more_bar {
+            let counted = self.more.len();
+            let plus = if counted >= MAX_COUNTED { "+" } else { "" };
+            bar.set_message(format!(
+                "{counted}{plus} more node(s); node {}: {}",
+                one_line(node),
+                state.word()
+            ));
+        }
+    }
+
+    /// The running node is finished: the next one started, or the prompt ended.
+    fn finish_current(&mut self, stderr: &mut dyn Write) {
+        if let Some((node, false)) = self.current.take() {
+            self.set_state(&node, NodeState::Done, stderr);
+        }
     }
 
     fn step(&mut self, step: &RunStep<'_>, stdout: &mut dyn Write, stderr: &mut dyn Write) {
@@ -135,26 +272,72 @@ impl Display {
             RunStep::Submitted { prompt_id } => {
                 let _ = writeln!(stderr, "queued prompt {}", one_line(prompt_id));
             }
-            RunStep::Saved { path, bytes } => {
-                let _ = writeln!(stdout, "saved {} ({bytes} bytes)", one_line(path.as_str()));
-            }
+            RunStep::Queued { ahead } => self.queued(*ahead, stderr),
+            RunStep::Saved { path, bytes } => self.line(
+                stdout,
+                &format!("saved {} ({bytes} bytes)", one_line(path.as_str())),
+            ),
             RunStep::Event(event) => self.event(event, stderr),
+        }
+    }
+
+    /// The prompt's place in the queue while it waits.
+    fn queued(&mut self, ahead: usize, stderr: &mut dyn Write) {
+        let text = match ahead {
+            0 => "waiting in the queue: next to run".to_owned(),
+            n => format!("waiting in the queue: {n} prompt(s) ahead"),
+        };
+        if self.queue_bar.is_none()
+            && let Some(multi) = &self.multi
+        {
+            let bar = multi.add(ProgressBar::new_spinner());
+            self.queue_bar = Some(bar);
+        }
+        match &self.queue_bar {
+            Some(bar) => bar.set_message(text),
+            None => self.line(stderr, &text),
         }
     }
 
     fn event(&mut self, event: &Event, stderr: &mut dyn Write) {
         match event {
+            Event::ExecutionStart { .. } => {
+                if let Some(bar) = self.queue_bar.take() {
+                    bar.finish_and_clear();
+                }
+            }
             Event::ExecutionCached { nodes, .. } if !nodes.is_empty() => {
-                let _ = writeln!(stderr, "cached: node(s) {}", one_line(&nodes.join(", ")));
+                for node in nodes {
+                    self.set_state(node, NodeState::Cached, stderr);
+                }
+                if self.multi.is_none() {
+                    let listed: Vec<&str> = nodes
+                        .iter()
+                        .take(LISTED_CACHED)
+                        .map(String::as_str)
+                        .collect();
+                    let more = match nodes.len().saturating_sub(LISTED_CACHED) {
+                        0 => String::new(),
+                        n => format!(" and {n} more"),
+                    };
+                    self.line(
+                        stderr,
+                        &format!("cached: node(s) {}{more}", one_line(&listed.join(", "))),
+                    );
+                }
             }
             Event::Executing {
                 node: Some(node), ..
             } => {
-                if let Some(bar) = self.bar(node) {
-                    bar.set_message("running");
-                } else {
-                    let _ = writeln!(stderr, "node {}: running", one_line(node));
+                if self.current.as_ref().is_some_and(|(n, _)| n == node) {
+                    return;
                 }
+                self.finish_current(stderr);
+                self.current = Some((node.clone(), false));
+                self.set_state(node, NodeState::Running, stderr);
+            }
+            Event::Executing { node: None, .. } | Event::ExecutionSuccess { .. } => {
+                self.finish_current(stderr);
             }
             Event::Progress {
                 node: Some(node),
@@ -162,40 +345,85 @@ impl Display {
                 max,
                 ..
             } => {
-                if let Some(bar) = self.bar(node) {
+                if let Some(bar) = self.nodes.get(node).and_then(|n| n.bar.as_ref()) {
                     bar.set_length(*max as u64);
                     bar.set_position(*value as u64);
                 }
             }
             Event::Executed { node, .. } => {
-                if let Some(bar) = self.bar(node) {
-                    bar.finish_with_message("done");
-                } else {
-                    let _ = writeln!(stderr, "node {}: done", one_line(node));
+                if let Some((current, finished)) = &mut self.current
+                    && current == node
+                {
+                    *finished = true;
                 }
+                self.set_state(node, NodeState::Done, stderr);
             }
             Event::ExecutionError(e) => {
-                let _ = writeln!(
+                self.current = None;
+                self.set_state(&e.node_id, NodeState::Failed, stderr);
+                self.line(
                     stderr,
-                    "node {} ({}) failed: {}",
-                    one_line(&e.node_id),
-                    one_line(&e.node_type),
-                    indented(e.exception_message.trim())
+                    &format!(
+                        "node {} ({}) failed: {}",
+                        one_line(&e.node_id),
+                        one_line(&e.node_type),
+                        indented(e.exception_message.trim())
+                    ),
                 );
             }
             Event::ExecutionInterrupted { .. } => {
-                let _ = writeln!(stderr, "interrupted on the server");
+                if let Some((node, _)) = self.current.take() {
+                    self.set_state(&node, NodeState::Interrupted, stderr);
+                }
+                self.line(stderr, "interrupted on the server");
+            }
+            Event::Stopping { removed_from_queue } => {
+                let text = if *removed_from_queue {
+                    "interrupted: the prompt was removed from the queue before it started"
+                } else {
+                    "interrupting the prompt on the server (Ctrl-C again to quit at once)"
+                };
+                self.line(stderr, text);
             }
             _ => {}
         }
     }
 
-    fn finish(&mut self) {
-        for bar in self.bars.values() {
-            if !bar.is_finished() {
-                bar.finish();
+    /// Leaves no bar drawing: each finished (`done` when the run succeeded, `stopped` when
+    /// not), so the final message prints below a still display.
+    fn finish(&mut self, ok: bool) {
+        if let Some(bar) = self.queue_bar.take() {
+            bar.finish_and_clear();
+        }
+        let bars = self
+            .nodes
+            .values()
+            .filter_map(|n| n.bar.as_ref())
+            .chain(&self.more_bar);
+        for bar in bars {
+            if bar.is_finished() {
+                continue;
+            }
+            if ok {
+                bar.finish_with_message("done");
+            } else {
+                bar.abandon_with_message("stopped");
             }
         }
+    }
+}
+
+/// Shows `state` on a node's bar.
+fn show(bar: &ProgressBar, state: NodeState) {
+    match state {
+        NodeState::Running => {
+            if bar.is_finished() {
+                bar.reset();
+            }
+            bar.set_message("running");
+        }
+        NodeState::Done | NodeState::Cached => bar.finish_with_message(state.word()),
+        NodeState::Failed | NodeState::Interrupted => bar.abandon_with_message(state.word()),
     }
 }
 
@@ -213,6 +441,7 @@ fn json_line(step: &RunStep<'_>) -> Option<serde_json::Value> {
             json!({"event": "uploaded", "name": name, "bytes": bytes})
         }
         RunStep::Submitted { prompt_id } => json!({"event": "submitted", "prompt_id": prompt_id}),
+        RunStep::Queued { ahead } => json!({"event": "queued", "ahead": ahead}),
         RunStep::Saved { path, bytes } => json!({"event": "saved", "path": path, "bytes": bytes}),
         RunStep::Event(event) => match event {
             Event::ExecutionStart { .. } => json!({"event": "execution_start"}),
@@ -232,7 +461,79 @@ fn json_line(step: &RunStep<'_>) -> Option<serde_json::Value> {
                 "exception_type": e.exception_type, "message": e.exception_message,
             }),
             Event::ExecutionInterrupted { .. } => json!({"event": "interrupted"}),
+            Event::Stopping { removed_from_queue } => {
+                json!({"event": "stopping", "removed_from_queue": removed_from_queue})
+            }
             _ => return None,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn executing(node: &str) -> Event {
+        Event::Executing {
+            prompt_id: Some("p".to_owned()),
+            node: Some(node.to_owned()),
+            display_node: None,
+        }
+    }
+
+    #[test]
+    fn a_server_inventing_node_ids_gets_at_most_max_bars_bars() {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
+        let mut display = Display::with(false, Some(multi));
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        for i in 0..1000 {
+            let event = executing(&format!("n{i}"));
+            display.step(&RunStep::Event(&event), &mut out, &mut err);
+        }
+        let cached = Event::ExecutionCached {
+            prompt_id: "p".to_owned(),
+            nodes: (0..20_000).map(|i| format!("c{i}")).collect(),
+            timestamp: None,
+        };
+        display.step(&RunStep::Event(&cached), &mut out, &mut err);
+        let bars = display.nodes.values().filter(|n| n.bar.is_some()).count();
+        assert_eq!((display.nodes.len(), bars), (MAX_BARS, MAX_BARS));
+        assert_eq!(display.more.len(), MAX_COUNTED);
+        assert!(display.more_bar.is_some());
+        // Every node but the last one running was finished when the next started.
+        let running = display
+            .nodes
+            .values()
+            .filter(|n| n.state == NodeState::Running)
+            .count();
+        assert_eq!(
+            running, 0,
+            "the 64 tracked nodes were all followed by another"
+        );
+        display.finish(false);
+        assert!(
+            display
+                .nodes
+                .values()
+                .filter_map(|n| n.bar.as_ref())
+                .chain(&display.more_bar)
+                .all(ProgressBar::is_finished),
+            "no bar is left drawing after the run"
+        );
+    }
+
+    #[test]
+    fn plain_lines_list_at_most_listed_cached_ids() {
+        let mut display = Display::with(false, None);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let cached = Event::ExecutionCached {
+            prompt_id: "p".to_owned(),
+            nodes: (0..500).map(|i| i.to_string()).collect(),
+            timestamp: None,
+        };
+        display.step(&RunStep::Event(&cached), &mut out, &mut err);
+        let text = String::from_utf8(err).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.ends_with(", 19 and 480 more\n"), "{text}");
+    }
 }

@@ -3,8 +3,10 @@
 
 mod config_check;
 mod help;
+mod inputs;
 mod install;
 mod outputs;
+mod progress;
 mod run;
 mod switches;
 mod terminal;

@@ -165,7 +165,8 @@ fn run_refuses_missing_dependencies_before_queueing() {
     )
     .unwrap();
     let png = repo_root().join("fixtures/comfyui/recorded/view_output.png");
-    let spec = format!("extra.png={png}");
+    // An input the workflow loads: counted as present, and not uploaded before the check.
+    let spec = format!("nowhere.png={png}");
     let result = run(
         &[
             "--config",
@@ -181,7 +182,7 @@ fn run_refuses_missing_dependencies_before_queueing() {
     assert_eq!(result.code, 1, "{result:?}");
     assert!(comfy.submitted().is_empty(), "nothing may be queued");
     assert!(
-        !comfy.input_dir().join("extra.png").exists(),
+        !comfy.input_dir().join("nowhere.png").exists(),
         "nothing may be uploaded before the dependency check passes"
     );
     assert_snapshot!(result.snapshot(&[(dir.as_str(), "[TMP]")]));

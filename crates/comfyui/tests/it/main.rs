@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod cancel;
 mod dial;
 mod errors;
 mod hostile;
