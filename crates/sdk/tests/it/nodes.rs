@@ -1,5 +1,5 @@
 //! `install node` and `nodes` against the real sshd and a bare git repository served by
-//! `git daemon` on 127.0.0.1 (git://): a pinned commit installed, refusals before anything
+//! `git daemon` on 127.0.0.1 (`git://`): a pinned commit installed, refusals before anything
 //! runs, and failing steps (real pip with `PIP_NO_INDEX`, a failing `install.py`) that leave
 //! nothing under `custom_nodes/`.
 
@@ -156,7 +156,7 @@ impl NodeTest {
         install_node(&self.config, &req, &mut |_| {})
     }
 
-    /// Everything in custom_nodes/, hidden entries included.
+    /// Everything in `custom_nodes/`, hidden entries included.
     fn custom_nodes(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.install.join("custom_nodes"))
             .unwrap()
