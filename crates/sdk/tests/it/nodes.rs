@@ -324,6 +324,11 @@ fn custom_nodes_false_refuses_naming_the_key() {
             .contains("local[0].features.custom_nodes: false"),
         "{err}"
     );
+    // The master switch too.
+    config.local[0].features.custom_nodes = true;
+    config.enabled = false;
+    let err = install_node(&config, &req, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("(enabled: false)"), "{err}");
     assert!(t.custom_nodes().is_empty());
 }
 

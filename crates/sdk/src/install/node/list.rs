@@ -9,7 +9,8 @@ use serde::Serialize;
 use super::{NodeError, git_in};
 use crate::install::open_fs;
 
-/// One entry of `custom_nodes/` that ComfyUI loads: a folder (or a link to one) or a `.py` file.
+/// One entry of `custom_nodes/`: a folder (or a link), or a `.py` file. Hidden entries (the
+/// temporary folders of `install node` among them) and `__pycache__` are left out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InstalledNode {
     pub name: String,
@@ -54,7 +55,6 @@ pub fn list_nodes_in(fs: &RemoteFs<SftpHost>) -> Result<NodeList, NodeError> {
         );
         for e in listing.entries {
             let name = e.name.as_str();
-            // ComfyUI skips these too (hidden folders, __pycache__), and loads *.py files.
             let loaded = match e.kind {
                 Kind::Dir | Kind::Symlink => !name.starts_with('.') && name != "__pycache__",
                 Kind::File => std::path::Path::new(name)
