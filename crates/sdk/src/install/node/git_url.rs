@@ -102,6 +102,20 @@ fn shown(input: &str) -> String {
     .to_string()
 }
 
+/// A checked `--ref` (see [`check_ref`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitRef(String);
+
+impl GitRef {
+    pub fn parse(text: &str) -> Result<Self, NodeError> {
+        check_ref(text)?;
+        Ok(GitRef(text.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A `--ref`: a branch, tag or commit as git spells them; nothing git could read as an option,
 /// a revision expression (`..`, `@{`, `^`, `~`, `:`) or a path outside the repository.
 pub fn check_ref(text: &str) -> Result<(), NodeError> {

@@ -22,7 +22,7 @@ use comfy_local_ssh::{Command, ExecOutput, Session};
 use serde::Serialize;
 
 pub use error::NodeError;
-pub use git_url::{GitSource, TEMP_PREFIX, check_ref, node_name};
+pub use git_url::{GitRef, GitSource, TEMP_PREFIX, check_ref, node_name};
 
 use crate::connection::instance_or_default;
 use crate::install::open_fs;
@@ -114,9 +114,7 @@ pub fn install_node(
             path: instance.comfyui.path.to_string(),
         });
     }
-    if let Some(r) = &req.git_ref {
-        check_ref(r)?;
-    }
+    let git_ref = req.git_ref.as_deref().map(GitRef::parse).transpose()?;
     let source = GitSource::parse(
         &req.url,
         &config.resources.allowed_git_hosts,
@@ -128,7 +126,7 @@ pub fn install_node(
         &mut fs,
         &source,
         &NodeOptions {
-            git_ref: req.git_ref.clone(),
+            git_ref,
             force: req.force,
             python,
         },
@@ -139,7 +137,7 @@ pub fn install_node(
 /// How to install, once the source is checked.
 #[derive(Debug, Clone, Default)]
 pub struct NodeOptions {
-    pub git_ref: Option<String>,
+    pub git_ref: Option<GitRef>,
     pub force: bool,
     /// `comfyui.python`; `None`: detected on the host.
     pub python: Option<String>,
@@ -201,7 +199,7 @@ pub fn install_node_into(
     Ok(NodeOutcome {
         name: name.to_owned(),
         url: source.url.to_string(),
-        git_ref: opts.git_ref.clone(),
+        git_ref: opts.git_ref.as_ref().map(|r| r.as_str().to_owned()),
         commit: prepared.commit,
         path: dest_path,
         python,
@@ -275,7 +273,7 @@ impl Runner<'_> {
                 tmp,
             ]),
         )?;
-        let commit = self.resolve(opts.git_ref.as_deref(), url)?;
+        let commit = self.resolve(opts.git_ref.as_ref(), url)?;
         on_event(&NodeEvent::Step {
             step: "checkout",
             detail: commit.clone(),
@@ -315,8 +313,8 @@ impl Runner<'_> {
     }
 
     /// The commit `git_ref` names (a tag, a branch of the remote, a commit), or the remote's HEAD.
-    fn resolve(&self, git_ref: Option<&str>, url: &str) -> Result<String, NodeError> {
-        let candidates: Vec<String> = match git_ref {
+    fn resolve(&self, git_ref: Option<&GitRef>, url: &str) -> Result<String, NodeError> {
+        let candidates: Vec<String> = match git_ref.map(GitRef::as_str) {
             None => vec!["HEAD".to_owned()],
             Some(r) => vec![
                 format!("refs/tags/{r}"),
@@ -341,7 +339,7 @@ impl Runner<'_> {
             }
         }
         Err(NodeError::UnknownRef {
-            reference: git_ref.unwrap_or("HEAD").to_owned(),
+            reference: git_ref.map_or("HEAD", GitRef::as_str).to_owned(),
             url: url.to_owned(),
         })
     }
