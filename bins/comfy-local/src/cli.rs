@@ -142,7 +142,9 @@ resources.allowed_git_hosts (default github.com, gitlab.com, codeberg.org); the 
 the repository's name. On the host, git clones it into custom_nodes/.comfy-local-tmp-<name> and
 checks out the commit --ref names (a tag, a branch, or a commit; default the remote's HEAD).
 Then requirements.txt, if any, is installed with ComfyUI's Python (comfyui.python, else venv/ or
-.venv/ in the install folder, else python3): first pip install --dry-run, then pip install.
+.venv/ in the install folder, else python3; a Python found that way is refused when its version
+is not the one the running ComfyUI reports in /system_stats): first pip install --dry-run, then
+pip install.
 install.py, if any, is run in the node's folder. Only when every step succeeded is the folder
 renamed to custom_nodes/<name>; when one fails it is removed and the step's output is shown.
 pip's changes to the Python environment are not undone: the dry run catches requirements that
@@ -151,7 +153,8 @@ install, or a failing install.py, leaves what was installed before it. The commi
 printed. Restart ComfyUI afterwards: it loads custom nodes at start only.
 
 Exit codes: 0 installed; 1 custom_nodes/<name> exists (--force replaces it); 2 bad arguments or
-config, a host not allowed, an unsafe name, an unknown ref, or features.custom_nodes: false;
+config, a host not allowed, an unsafe name, an unknown ref, a Python other than ComfyUI's, or
+features.custom_nodes: false;
 3 SSH connection failed; 4 git, pip or install.py failed on the host.";
 
 const INSTALL_NODE_EXAMPLE: &str = "\

@@ -222,7 +222,8 @@ pub struct ComfyUiSettings {
     pub api_url: ApiUrl,
     /// Python of `ComfyUI`'s environment, absolute: `install node` installs a node's
     /// `requirements.txt` and runs its `install.py` with it (default: `venv/bin/python` or
-    /// `.venv/bin/python` in the install folder when present, else `python3`).
+    /// `.venv/bin/python` in the install folder when present, else `python3`, checked against
+    /// the version the running server reports).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python: Option<InstallPath>,
 }

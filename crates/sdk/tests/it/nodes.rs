@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use comfy_local_config::{Config, GitHost, InstallPath};
+use comfy_local_config::{ApiUrl, Config, GitHost, InstallPath};
+use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
 use comfy_local_sdk::install::{InstallNodeRequest, NodeError, install_node, list_nodes};
 
 use crate::common::{Setup, fake_install};
@@ -403,4 +404,47 @@ fn a_failing_install_py_leaves_no_folder_behind() {
     assert_eq!((*step, status.as_str()), ("install.py", "exit status 3"));
     assert!(output.contains("cannot build the thing"), "{output}");
     assert!(t.custom_nodes().is_empty(), "{:?}", t.custom_nodes());
+}
+
+/// Without `comfyui.python`, the Python found on the host (here `venv/bin/python` in the
+/// install) must report the version the running server's `/system_stats` does (the fake
+/// ComfyUI's recording says 3.11.7).
+#[test]
+fn a_detected_python_must_match_the_servers_version() {
+    let t = NodeTest::new("nodes-detect");
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let mut config = t.config.clone();
+    config.local[0].comfyui.python = None;
+    config.local[0].comfyui.api_url = ApiUrl::try_from(comfy.url().as_str()).unwrap();
+    let venv_python = t.install.join("venv/bin/python");
+    std::fs::create_dir_all(venv_python.parent().unwrap()).unwrap();
+    let daemon = GitDaemon::start(&t.install.parent().unwrap().join("git"));
+    daemon.repo("plain", &[&[("__init__.py", "")]]);
+    let req = InstallNodeRequest {
+        url: daemon.url("plain"),
+        ..InstallNodeRequest::default()
+    };
+    for (version, ok) in [("3.9.1", false), ("3.11.7", true)] {
+        std::fs::write(
+            &venv_python,
+            format!(
+                "#!/bin/sh\nif [ \"$1\" = -c ] && [ \"$2\" = 'import sys; print(sys.version)' ]; then echo '{version} (main) [fake]'; exit 0; fi\nexec python3 \"$@\"\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&venv_python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let result = install_node(&config, &req, &mut |_| {});
+        if ok {
+            let out = result.unwrap();
+            assert_eq!(out.python, venv_python.as_str());
+            assert_eq!(t.custom_nodes(), ["plain"]);
+        } else {
+            let err = result.unwrap_err();
+            assert!(
+                matches!(&err, NodeError::PythonMismatch { found, server, .. } if found == "3.9.1" && server == "3.11.7"),
+                "{err:#?}"
+            );
+            assert!(t.custom_nodes().is_empty());
+        }
+    }
 }

@@ -62,6 +62,15 @@ pub enum NodeError {
         /// The tail of the command's stderr (else stdout).
         output: String,
     },
+    /// The Python found on the host is not the one the running ComfyUI reports.
+    #[error(
+        "{python} is Python {found}, but the running ComfyUI reports Python {server}: set comfyui.python to ComfyUI's interpreter"
+    )]
+    PythonMismatch {
+        python: String,
+        found: String,
+        server: String,
+    },
     /// The ref names no commit of the repository.
     #[error("{reference:?} is no branch, tag or commit of {url}; nothing was installed")]
     UnknownRef { reference: String, url: String },
@@ -90,7 +99,8 @@ impl NodeError {
             | NodeError::BadRef { .. }
             | NodeError::BadName { .. }
             | NodeError::WindowsHost { .. }
-            | NodeError::UnknownRef { .. } => InstallErrorKind::Usage,
+            | NodeError::UnknownRef { .. }
+            | NodeError::PythonMismatch { .. } => InstallErrorKind::Usage,
             NodeError::Open(e) => e.kind(),
             NodeError::Exec { .. } | NodeError::Remote(_) | NodeError::Step { .. } => {
                 InstallErrorKind::Remote

@@ -122,6 +122,12 @@ pub fn install_node(
     )?;
     let mut fs = open_fs(config, req.instance.as_deref())?;
     let python = instance.comfyui.python.as_ref().map(ToString::to_string);
+    // Only a detected Python is compared with the server's; a configured one is trusted.
+    let server_python = if python.is_none() {
+        server_python(config, req.instance.as_deref())
+    } else {
+        None
+    };
     install_node_into(
         &mut fs,
         &source,
@@ -129,9 +135,21 @@ pub fn install_node(
             git_ref,
             force: req.force,
             python,
+            server_python,
         },
         on_event,
     )
+}
+
+/// The `python_version` ComfyUI's `/system_stats` reports, when the server answers.
+fn server_python(config: &Config, instance: Option<&str>) -> Option<String> {
+    let target = crate::workflow::client_for(config, instance).ok()?;
+    let stats = target
+        .client
+        .system_stats()
+        .inspect_err(|e| tracing::info!(error = %e, "ComfyUI did not answer /system_stats"))
+        .ok()?;
+    stats.system.python_version
 }
 
 /// How to install, once the source is checked.
@@ -141,6 +159,9 @@ pub struct NodeOptions {
     pub force: bool,
     /// `comfyui.python`; `None`: detected on the host.
     pub python: Option<String>,
+    /// The running server's `python_version` (`/system_stats`): a detected Python whose
+    /// version differs is refused. `None`: not compared.
+    pub server_python: Option<String>,
 }
 
 /// The root id of the first `custom_nodes` folder (`<install>/custom_nodes`).
@@ -179,6 +200,9 @@ pub fn install_node_into(
         old: dir.join(format!(".comfy-local-old-{name}")),
         python: &python,
     };
+    if let (None, Some(server)) = (&opts.python, &opts.server_python) {
+        run.same_python_as(server)?;
+    }
     run.remove_tmp()?;
     let prepared = match run.prepare(fs, &root, source, opts, on_event) {
         Ok(p) => p,
@@ -240,6 +264,37 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
+    /// Refuses a Python whose version (`sys.version`'s first word) is not the server's.
+    fn same_python_as(&self, server: &str) -> Result<(), NodeError> {
+        let out = self.exec(
+            "python version",
+            &Command::from_argv([self.python, "-c", "import sys; print(sys.version)"]),
+        )?;
+        let ours = out.stdout_lossy();
+        let version = |text: &str| {
+            text.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        if out.success() && version(&ours) == version(server) {
+            return Ok(());
+        }
+        Err(NodeError::PythonMismatch {
+            python: self.python.to_owned(),
+            found: if out.success() {
+                version(&ours)
+            } else {
+                let err = out.stderr_lossy();
+                format!(
+                    "unknown (it failed: {})",
+                    err.lines().last().unwrap_or_default()
+                )
+            },
+            server: version(server),
+        })
+    }
+
     fn prepare(
         &self,
         fs: &RemoteFs<SftpHost>,
