@@ -16,7 +16,7 @@ comfy-local lets a containerised web app (the Media Sync Tool) use the ComfyUI i
 machine that runs the container, as one more instance next to rented VastAI GPUs. It reaches the
 host's sshd (a dedicated, key-only, non-root user, port 22022 by default) and ComfyUI's HTTP API
 (port 8188), and through them checks the connection, runs workflows, fetches outputs, and installs
-models.
+models and custom nodes.
 
 The configuration is read from --config PATH, else $COMFY_LOCAL_CONFIG, else
 ./local-support-config.yml, else /app/local-support-config.yml. See
@@ -112,6 +112,9 @@ pub enum Command {
     Install(InstallCommand),
     /// List the model files installed on an instance (name, size, folder), as ComfyUI sees them
     Models(ModelsArgs),
+    /// List the custom nodes in the instance's custom_nodes/ folders, with the git commit of each
+    /// git checkout
+    Nodes(NodesArgs),
 }
 
 /// `comfy-local install ...`
@@ -123,6 +126,64 @@ pub enum InstallCommand {
         after_help = INSTALL_MODEL_EXAMPLE
     )]
     Model(InstallModelArgs),
+    #[command(
+        about = "Clone a custom node from an allowed git host into custom_nodes/ on the host",
+        long_about = INSTALL_NODE_LONG_ABOUT,
+        after_help = INSTALL_NODE_EXAMPLE
+    )]
+    Node(InstallNodeArgs),
+}
+
+const INSTALL_NODE_LONG_ABOUT: &str = "\
+Clone a custom node from an allowed git host into custom_nodes/ on the host.
+
+GIT_URL is an https://, ssh:// or git:// URL whose host is in the config's
+resources.allowed_git_hosts (default github.com, gitlab.com, codeberg.org); the node's folder is
+the repository's name. On the host, git clones it into custom_nodes/.comfy-local-tmp-<name> and
+checks out the commit --ref names (a tag, a branch, or a commit; default the remote's HEAD).
+Then requirements.txt, if any, is installed with ComfyUI's Python (comfyui.python, else venv/ or
+.venv/ in the install folder, else python3; a Python found that way is refused when its version
+is not the one the running ComfyUI reports in /system_stats): first pip install --dry-run, then
+pip install.
+install.py, if any, is run in the node's folder. Only when every step succeeded is the folder
+renamed to custom_nodes/<name>; when one fails it is removed and the step's output is shown.
+pip's changes to the Python environment are not undone: the dry run catches requirements that
+cannot be resolved before anything is installed, but a package failing half-way through the
+install, or a failing install.py, leaves what was installed before it. The commit installed is
+printed. Restart ComfyUI afterwards: it loads custom nodes at start only.
+
+Exit codes: 0 installed; 1 custom_nodes/<name> exists (--force replaces it); 2 bad arguments or
+config, a host not allowed, an unsafe name, an unknown ref, a Python other than ComfyUI's, or
+features.custom_nodes: false;
+3 SSH connection failed; 4 git, pip or install.py failed on the host.";
+
+const INSTALL_NODE_EXAMPLE: &str = "\
+Example:
+  comfy-local install node https://github.com/cubiq/ComfyUI_essentials --ref main";
+
+/// `comfy-local install node GIT_URL`
+#[derive(Debug, Args)]
+pub struct InstallNodeArgs {
+    /// https://, ssh:// or git:// URL of the node's repository
+    #[arg(value_name = "GIT_URL")]
+    pub url: String,
+    /// Branch, tag or commit to check out [default: the remote's HEAD]
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+    /// Instance to install on [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+    /// Replace an existing custom_nodes/<name>
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `comfy-local nodes`
+#[derive(Debug, Args)]
+pub struct NodesArgs {
+    /// Instance to list [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
 }
 
 const INSTALL_MODEL_LONG_ABOUT: &str = "\

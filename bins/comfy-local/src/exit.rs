@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use comfy_local_comfyui::ComfyError;
 use comfy_local_config::ConfigError;
-use comfy_local_sdk::{InstallError, InstallErrorKind, SdkError};
+use comfy_local_sdk::{InstallError, InstallErrorKind, NodeError, SdkError};
 
 use comfy_local_sdk::terminal;
 
@@ -72,7 +72,10 @@ pub fn classify(error: &anyhow::Error) -> (Code, Option<String>) {
             return sdk_code(sdk);
         }
         if let Some(install) = cause.downcast_ref::<InstallError>() {
-            return install_code(install);
+            return install_code(install.kind());
+        }
+        if let Some(node) = cause.downcast_ref::<NodeError>() {
+            return node_code(node);
         }
     }
     (Code::Failed, None)
@@ -134,8 +137,24 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
     }
 }
 
-fn install_code(error: &InstallError) -> (Code, Option<String>) {
-    match error.kind() {
+fn node_code(error: &NodeError) -> (Code, Option<String>) {
+    match error {
+        NodeError::FeatureDisabled { key, .. } => (
+            Code::Usage,
+            Some(format!("set `{key}: true` in the config to allow it")),
+        ),
+        NodeError::HostNotAllowed { host, .. } => (
+            Code::Usage,
+            Some(format!(
+                "add {host} to resources.allowed_git_hosts in the config if you trust it"
+            )),
+        ),
+        _ => install_code(error.kind()),
+    }
+}
+
+fn install_code(kind: InstallErrorKind) -> (Code, Option<String>) {
+    match kind {
         InstallErrorKind::Usage => (Code::Usage, None),
         InstallErrorKind::Connection => (
             Code::Connection,

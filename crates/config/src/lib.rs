@@ -30,6 +30,6 @@ pub use source::{
     resolve_config_path_with,
 };
 pub use values::{
-    ApiUrl, Fingerprint, Host, InstallPath, InstanceId, Port, REDACTED, Secret, UserName,
+    ApiUrl, Fingerprint, GitHost, Host, InstallPath, InstanceId, Port, REDACTED, Secret, UserName,
     ValueError,
 };

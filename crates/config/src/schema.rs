@@ -7,7 +7,9 @@ use std::time::Duration;
 use camino::Utf8PathBuf;
 use serde::{Deserialize, Serialize};
 
-use crate::values::{ApiUrl, Fingerprint, Host, InstallPath, InstanceId, Port, Secret, UserName};
+use crate::values::{
+    ApiUrl, Fingerprint, GitHost, Host, InstallPath, InstanceId, Port, Secret, UserName,
+};
 
 /// Default SSH port of the host's dedicated sshd.
 pub const DEFAULT_SSH_PORT: u16 = 22022;
@@ -40,7 +42,7 @@ pub struct Config {
 
 /// Where the download credentials come from: names of environment variables, never the
 /// tokens themselves.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesSettings {
     /// Variable holding a Hugging Face token, sent as `Authorization: Bearer` to
@@ -51,6 +53,30 @@ pub struct ResourcesSettings {
     /// hosts only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub civitai_token_env: Option<String>,
+    /// Hosts `comfy-local install node` may clone from (default github.com, gitlab.com,
+    /// codeberg.org); a node URL's host must be one of them exactly.
+    #[serde(default = "default_git_hosts")]
+    pub allowed_git_hosts: Vec<GitHost>,
+}
+
+impl Default for ResourcesSettings {
+    fn default() -> Self {
+        Self {
+            huggingface_token_env: None,
+            civitai_token_env: None,
+            allowed_git_hosts: default_git_hosts(),
+        }
+    }
+}
+
+/// The hosts custom nodes may come from when the config names none.
+pub const DEFAULT_GIT_HOSTS: [&str; 3] = ["github.com", "gitlab.com", "codeberg.org"];
+
+fn default_git_hosts() -> Vec<GitHost> {
+    DEFAULT_GIT_HOSTS
+        .iter()
+        .filter_map(|h| GitHost::try_from(*h).ok())
+        .collect()
 }
 
 impl ResourcesSettings {
@@ -194,6 +220,12 @@ pub struct ComfyUiSettings {
     /// (`http://user:pass@host:8188`) are sent to the server and never printed.
     #[serde(default = "default_comfyui_url")]
     pub api_url: ApiUrl,
+    /// Python of `ComfyUI`'s environment, absolute: `install node` installs a node's
+    /// `requirements.txt` and runs its `install.py` with it (default: `venv/bin/python` or
+    /// `.venv/bin/python` in the install folder when present, else `python3`, checked against
+    /// the version the running server reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<InstallPath>,
 }
 
 /// Feature switches of an instance.
@@ -387,6 +419,10 @@ impl Config {
                     path: InstallPath::try_from("/home/comfy/ComfyUI")
                         .unwrap_or_else(|_| unreachable!("constant path is valid")),
                     api_url: default_comfyui_url(),
+                    python: Some(
+                        InstallPath::try_from("/home/comfy/ComfyUI/venv/bin/python")
+                            .unwrap_or_else(|_| unreachable!("constant path is valid")),
+                    ),
                 },
                 features: Features::default(),
                 limits: Limits::default(),
@@ -398,6 +434,7 @@ impl Config {
             resources: ResourcesSettings {
                 huggingface_token_env: Some("HF_TOKEN".to_owned()),
                 civitai_token_env: Some("CIVITAI_TOKEN".to_owned()),
+                allowed_git_hosts: default_git_hosts(),
             },
         }
     }

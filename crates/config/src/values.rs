@@ -90,6 +90,14 @@ pub enum ValueError {
         /// The value given.
         value: String,
     },
+    /// An `allowed_git_hosts` entry that is not a lowercase host name or address.
+    #[error(
+        "git host `{value}` is not valid: give a host name or address as in a URL (lowercase letters, digits, `-` and `.`, e.g. `github.com`), without scheme, user, port or path"
+    )]
+    BadGitHost {
+        /// The value given.
+        value: String,
+    },
 }
 
 /// A TCP port, 1-65535.
@@ -239,6 +247,22 @@ string_newtype!(
             && !v.starts_with('-')
             && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if ok { Ok(()) } else { Err(ValueError::BadId { value: v.to_owned() }) }
+    }
+);
+
+string_newtype!(
+    /// A git host custom nodes may be cloned from (`github.com`, `127.0.0.1`): lowercase
+    /// letters, digits, `-` and `.`, not starting or ending with `-` or `.` (compared with
+    /// the host of a node's URL as the `url` crate parses it).
+    GitHost,
+    |v| {
+        let ok = !v.is_empty()
+            && v.len() <= 253
+            && !v.starts_with(['-', '.'])
+            && !v.ends_with(['-', '.'])
+            && !v.contains("..")
+            && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'));
+        if ok { Ok(()) } else { Err(ValueError::BadGitHost { value: v.to_owned() }) }
     }
 );
 

@@ -1,6 +1,6 @@
 //! The facade the Media Sync Tool links: operations a user names (test a connection, list
-//! instances, run a workflow, install and list models), composed from the lower crates. Binaries (`comfy-local`,
-//! `comfy-backend`) are thin layers over this crate.
+//! instances, run a workflow, install and list models and custom nodes), composed from the
+//! lower crates. Binaries (`comfy-local`, `comfy-backend`) are thin layers over this crate.
 
 // "ComfyUI", "VastAI" and "OpenSSH" are product names in prose, not code.
 #![expect(clippy::doc_markdown, reason = "product names in prose")]
@@ -22,8 +22,9 @@ pub mod workflow;
 pub use connection::{connect_options, instance_or_default};
 pub use error::{SdkError, error_chain};
 pub use install::{
-    InstallError, InstallErrorKind, InstallEvent, InstallModelRequest, InstallOutcome,
-    InstallStatus, install_model,
+    InstallError, InstallErrorKind, InstallEvent, InstallModelRequest, InstallNodeRequest,
+    InstallOutcome, InstallStatus, InstalledNode, NodeError, NodeEvent, NodeList, NodeOutcome,
+    install_model, install_node, list_nodes,
 };
 pub use instances::{InstanceList, ProviderFailure, list_instances, list_instances_with};
 pub use models::{InstalledModel, ModelList, list_models};

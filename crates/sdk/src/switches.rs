@@ -8,7 +8,7 @@ use comfy_local_config::{Config, LocalInstance};
 use crate::SdkError;
 
 /// The key path of `instance` in `config` (`local[0]`).
-fn instance_key(config: &Config, instance: &LocalInstance) -> String {
+pub(crate) fn instance_key(config: &Config, instance: &LocalInstance) -> String {
     let index = config
         .local
         .iter()

@@ -5,6 +5,7 @@ mod config;
 mod install;
 mod instances;
 mod models;
+mod nodes;
 mod run;
 mod test_connection;
 mod workflow;
@@ -29,6 +30,10 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow:
         Command::Install(InstallCommand::Model(args)) => {
             install::model(&cli.global, args, stdout, stderr)
         }
+        Command::Install(InstallCommand::Node(args)) => {
+            nodes::install(&cli.global, args, stdout, stderr)
+        }
         Command::Models(args) => models::run(&cli.global, args, stdout),
+        Command::Nodes(args) => nodes::list(&cli.global, args, stdout),
     }
 }

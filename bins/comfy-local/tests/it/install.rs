@@ -1,5 +1,5 @@
-//! `comfy-local install model` refusals that need no host: the feature switch and bad
-//! arguments exit 2 before anything connects.
+//! `comfy-local install model` and `install node` refusals that need no host: the feature
+//! switches, disallowed git hosts and bad arguments exit 2 before anything connects.
 
 use crate::{run, temp_dir};
 
@@ -87,4 +87,57 @@ fn help_shows_an_example() {
         r.stdout
     );
     assert!(r.stdout.contains("--sha256 <HEX>"), "{}", r.stdout);
+}
+
+#[test]
+fn install_node_refusals_exit_2_before_connecting() {
+    let (_g, dir) = temp_dir();
+    for (features, url, says) in [
+        (
+            "custom_nodes: false",
+            "https://github.com/a/node",
+            "local[0].features.custom_nodes: false",
+        ),
+        (
+            "custom_nodes: true",
+            "https://evil.example/a/node",
+            "git host \"evil.example\" is not allowed",
+        ),
+        (
+            "custom_nodes: true",
+            "https://github.com/a/.git",
+            "refusing the node folder name",
+        ),
+        (
+            "custom_nodes: true",
+            "file:///tmp/node",
+            "the scheme is file",
+        ),
+    ] {
+        let cfg = config(&dir, features);
+        let r = run(
+            &["--config", cfg.as_str(), "--json", "install", "node", url],
+            dir.as_std_path(),
+            &[],
+        );
+        assert_eq!(r.code, 2, "{url}: {r:?}");
+        assert!(r.stderr.contains(says), "{url}: {r:?}");
+        let last: serde_json::Value =
+            serde_json::from_str(r.stdout.lines().last().unwrap_or_default()).expect("a JSON line");
+        assert_eq!(last["exit_code"], 2, "{r:?}");
+    }
+}
+
+#[test]
+fn install_node_help_shows_an_example() {
+    let (_g, dir) = temp_dir();
+    let r = run(&["install", "node", "--help"], dir.as_std_path(), &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("Example:\n  comfy-local install node https://"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("--ref <REF>"), "{}", r.stdout);
 }

@@ -289,14 +289,28 @@ local:
     ));
 }
 
-/// `comfyui.python` was a documented key nothing used; it is gone until something does.
+/// `comfyui.python` must be absolute: it is run on the host, not looked up on a PATH.
 #[test]
-fn python_key_is_unknown() {
+fn relative_python_path() {
     assert_snapshot!(rejected(
         r"
 local:
   - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
-    comfyui: { path: /c, python: /c/venv/bin/python }
+    comfyui: { path: /c, python: venv/bin/python }
+"
+    ));
+}
+
+/// An `allowed_git_hosts` entry with a scheme (or a port, a path, upper case) is refused.
+#[test]
+fn bad_git_host() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+resources:
+  allowed_git_hosts: [github.com, https://gitlab.com]
 "
     ));
 }

@@ -9,6 +9,7 @@
 //! place; a mismatch removes the `.part`, so a later resume cannot build on bad bytes.
 
 mod error;
+pub mod node;
 pub mod source;
 
 use std::ops::ControlFlow;
@@ -23,6 +24,8 @@ use serde::Serialize;
 use url::Url;
 
 pub use error::{InstallError, InstallErrorKind};
+pub use node::list::{InstalledNode, NodeList, list_nodes};
+pub use node::{InstallNodeRequest, NodeError, NodeEvent, NodeOutcome, install_node};
 pub use source::{Credential, Credentials, Placement, Source, SourceError};
 
 use crate::connection::{connect_options, instance_or_default};

@@ -6,4 +6,5 @@ mod forward;
 mod http_source;
 mod install;
 mod instances;
+mod nodes;
 mod test_connection;
