@@ -96,6 +96,10 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
             Code::Usage,
             Some(format!("raise `{key}` in the config, or give a smaller file")),
         ),
+        SdkError::OutputLimit { key, .. } => (
+            Code::Usage,
+            Some(format!("raise `{key}` in the config if these outputs are expected")),
+        ),
         SdkError::Workflow { .. }
         | SdkError::ObjectInfo { .. }
         | SdkError::Io { .. }

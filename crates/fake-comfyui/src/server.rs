@@ -429,6 +429,10 @@ fn view(shared: &Shared, q: &BTreeMap<String, String>) -> Resp {
     let file = dir.join(sub).join(&name);
     match std::fs::read(&file) {
         Ok(bytes) if file.is_file() => {
+            let bytes = match shared.knobs().view_bytes {
+                Some(n) => vec![0; n],
+                None => bytes,
+            };
             let ct = match file
                 .extension()
                 .and_then(|e| e.to_str())

@@ -25,6 +25,9 @@ pub struct Knobs {
     pub node_delay: Duration,
     /// These node ids take this long.
     pub slow_nodes: BTreeMap<String, Duration>,
+    /// `GET /view` of an existing file answers this many bytes (of zeros) instead of the
+    /// file, as a hostile server filling the client's disk would.
+    pub view_bytes: Option<usize>,
 }
 
 impl Knobs {
@@ -50,6 +53,10 @@ impl Knobs {
     }
     pub fn slow_node(mut self, node: impl Into<String>, delay: Duration) -> Self {
         self.slow_nodes.insert(node.into(), delay);
+        self
+    }
+    pub fn view_bytes(mut self, v: usize) -> Self {
+        self.view_bytes = Some(v);
         self
     }
 }

@@ -130,6 +130,21 @@ pub enum SdkError {
         /// Each output not saved, with the reason.
         unsaved: Vec<UnsavedOutput>,
     },
+    /// The run's outputs together grew past the output limit: saving stopped at the file that
+    /// crossed it, which was not kept.
+    #[error(
+        "prompt {prompt_id}'s outputs are larger than `{key}` allows ({limit_mb} MiB): saving stopped; {saved} complete output(s) were saved, the one that crossed the limit was not kept"
+    )]
+    OutputLimit {
+        /// The prompt.
+        prompt_id: String,
+        /// The limit's config key (`local[0].limits.max_output_mb`).
+        key: String,
+        /// The limit.
+        limit_mb: u64,
+        /// How many outputs were saved before it.
+        saved: usize,
+    },
     /// The output folder could not be created or opened.
     #[error(transparent)]
     Save(#[from] SaveError),

@@ -4,6 +4,7 @@
 mod config_check;
 mod help;
 mod install;
+mod limits;
 mod outputs;
 mod run;
 mod switches;
