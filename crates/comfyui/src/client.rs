@@ -15,6 +15,7 @@ use crate::auth::{BasicAuth, redact};
 use crate::dial::{DialConnector, Dialer, NoLookup};
 use crate::error::{ComfyError, parse_node_errors, parse_rejection};
 use crate::multipart::{Form, content_type_for};
+use crate::pace::{Paced, Stalled};
 use crate::types::{
     Features, HistoryEntry, OutputFile, PromptAccepted, QueueItem, QueueState, SystemStats,
     UploadedFile,
@@ -44,6 +45,12 @@ pub struct ClientOptions {
     pub request_timeout: Duration,
     /// Whole-call timeout of a download (`/view`) or upload.
     pub transfer_timeout: Duration,
+    /// A read that waits this long for any byte fails, and so does an answer body that brings
+    /// fewer than [`Self::stall_min_bytes`] in this long ([`ComfyError::Stalled`]): a server
+    /// that trickles cannot hold a call open until its whole-call timeout.
+    pub stall_timeout: Duration,
+    /// The fewest bytes an answer body must bring in each [`Self::stall_timeout`].
+    pub stall_min_bytes: u64,
     pub api_prefix: ApiPrefix,
     /// The `clientId` used for the WebSocket and every prompt; a random UUID when `None`.
     pub client_id: Option<String>,
@@ -68,6 +75,8 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(60),
             transfer_timeout: Duration::from_secs(600),
+            stall_timeout: Duration::from_secs(30),
+            stall_min_bytes: 16 * 1024,
             api_prefix: ApiPrefix::Auto,
             client_id: None,
             max_response_bytes: 64 * 1024 * 1024,
@@ -91,6 +100,14 @@ impl ClientOptions {
     }
     pub fn transfer_timeout(mut self, v: Duration) -> Self {
         self.transfer_timeout = v;
+        self
+    }
+    pub fn stall_timeout(mut self, v: Duration) -> Self {
+        self.stall_timeout = v;
+        self
+    }
+    pub fn stall_min_bytes(mut self, v: u64) -> Self {
+        self.stall_min_bytes = v;
         self
     }
     pub fn api_prefix(mut self, v: ApiPrefix) -> Self {
@@ -282,6 +299,7 @@ impl ComfyClient {
             .http_status_as_error(false)
             .timeout_connect(Some(opts.connect_timeout))
             .timeout_global(Some(opts.request_timeout))
+            .timeout_per_read(Some(opts.stall_timeout))
             .proxy(if opts.use_env_proxy && opts.dialer.is_none() {
                 ureq::Proxy::try_from_env()
             } else {
@@ -409,12 +427,15 @@ impl ComfyClient {
     ) -> Result<(u16, Vec<u8>), ComfyError> {
         let mut resp = self.send(method, url, payload, timeout)?;
         let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(self.opts.max_response_bytes)
-            .read_to_vec()
-            .map_err(|e| self.map_err(url, e, timeout))?;
+        let mut body = Vec::new();
+        self.paced(
+            resp.body_mut()
+                .with_config()
+                .limit(self.opts.max_response_bytes)
+                .reader(),
+        )
+        .read_to_end(&mut body)
+        .map_err(|e| self.map_io_read(url, e, timeout))?;
         Ok((status, body))
     }
 
@@ -453,8 +474,18 @@ impl ComfyClient {
         result.map_err(|e| self.map_err(url, e, timeout))
     }
 
+    /// `body` as a reader that fails when it stalls (see [`ClientOptions::stall_timeout`]).
+    fn paced<R: Read>(&self, body: R) -> Paced<R> {
+        Paced::new(body, self.opts.stall_min_bytes, self.opts.stall_timeout)
+    }
+
     fn map_err(&self, url: &str, e: ureq::Error, timeout: Option<Duration>) -> ComfyError {
         match e {
+            ureq::Error::Timeout(ureq::Timeout::PerRead) => ComfyError::Stalled {
+                url: url.to_owned(),
+                min_bytes: 1,
+                window: self.opts.stall_timeout,
+            },
             ureq::Error::Timeout(_) => ComfyError::Timeout {
                 url: url.to_owned(),
                 after: timeout.unwrap_or(self.opts.request_timeout),
@@ -713,11 +744,12 @@ impl ComfyClient {
                 .unwrap_or_default();
             return Err(http_status(&url, status, &body));
         }
-        let mut reader = resp
-            .body_mut()
-            .with_config()
-            .limit(self.opts.max_download_bytes)
-            .reader();
+        let mut reader = self.paced(
+            resp.body_mut()
+                .with_config()
+                .limit(self.opts.max_download_bytes)
+                .reader(),
+        );
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
         loop {
@@ -749,6 +781,13 @@ impl ComfyClient {
     }
 
     fn map_io_read(&self, url: &str, e: std::io::Error, timeout: Option<Duration>) -> ComfyError {
+        if let Some(stalled) = e.get_ref().and_then(|e| e.downcast_ref::<Stalled>()) {
+            return ComfyError::Stalled {
+                url: url.to_owned(),
+                min_bytes: stalled.min_bytes,
+                window: stalled.window,
+            };
+        }
         match e
             .into_inner()
             .map(<dyn std::error::Error + Send + Sync>::downcast::<ureq::Error>)
