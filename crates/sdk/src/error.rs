@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use camino::Utf8PathBuf;
 use comfy_local_comfyui::ComfyError;
 use comfy_local_providers::ProviderError;
+use comfy_local_ssh::SshError;
 use comfy_local_workflow::{ConvertError, DependencyReport, WorkflowError};
 
 use crate::connection::UnknownInstance;
@@ -32,6 +33,25 @@ pub enum SdkError {
     /// ComfyUI failed or refused.
     #[error(transparent)]
     Comfy(#[from] ComfyError),
+    /// ComfyUI's `api_url` does not accept connections from here, and reaching it through the
+    /// host's sshd failed too (the forward refused, or the SSH connection itself: a changed host
+    /// key included). Both reasons are in the message.
+    #[error(
+        "ComfyUI at {url} is not reachable from here ({direct}), and neither through an SSH forward to the host's 127.0.0.1:{port}"
+    )]
+    ComfyUnreachable {
+        /// `api_url`, its password redacted.
+        url: String,
+        /// Why the direct connection failed.
+        direct: String,
+        /// ComfyUI's port on the host.
+        port: u16,
+        /// Why the SSH forward failed.
+        #[source]
+        tunnel: Box<SshError>,
+        /// What to do about it.
+        hint: String,
+    },
     /// The workflow file is not a workflow.
     #[error("{path}")]
     Workflow {

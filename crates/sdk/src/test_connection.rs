@@ -378,6 +378,18 @@ fn is_auth_error(e: &SshError) -> bool {
     )
 }
 
+/// What to do when the SSH forward to ComfyUI failed with `e`: the SSH stage's hint for a
+/// failed connection (host key, auth, ...), or how to let the host's sshd forward.
+pub(crate) fn forward_hint(e: &SshError, instance: &LocalInstance) -> String {
+    match e {
+        SshError::Forward { .. } => format!(
+            "start ComfyUI on the host, or let the comfy-local sshd forward to it (`AllowTcpForwarding local` and `PermitOpen 127.0.0.1:{port}`, as the setup script writes)",
+            port = instance.comfyui.api_url.port()
+        ),
+        _ => ssh_hint(e, &connect_options(instance)),
+    }
+}
+
 fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions) -> String {
     match e {
         SshError::HostKeyUnknown { known_hosts, .. } => format!(
@@ -577,14 +589,35 @@ fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure>
         Err(direct @ (ComfyError::Transport { .. } | ComfyError::Timeout { .. })) => {
             // Not reachable from here: try ComfyUI on the host's loopback through SSH, as
             // `comfy-local run` does.
-            let tunnelled = ssh_dialer(instance).ok().and_then(|dialer| {
-                let c = ComfyClient::with_options(url, options.dialer(dialer)).ok()?;
-                let stats = c.system_stats().ok()?;
-                Some((c, stats))
-            });
+            let port = instance.comfyui.api_url.port();
+            let tunnelled = ssh_dialer(instance)
+                .map_err(|e| (error_chain(&e), forward_hint(&e, instance)))
+                .and_then(|dialer| {
+                    let c = ComfyClient::with_options(url, options.dialer(dialer))
+                        .map_err(|e| (error_chain(&e), String::new()))?;
+                    let stats = c.system_stats().map_err(|e| {
+                        let hint = format!("is ComfyUI running on the host, on 127.0.0.1:{port}?");
+                        (error_chain(&e), hint)
+                    })?;
+                    Ok((c, stats))
+                });
             match tunnelled {
-                Some((c, stats)) => (c, true, stats),
-                None => return Err(api_failure(&direct, &shown)),
+                Ok((c, stats)) => (c, true, stats),
+                Err((tunnel, tunnel_hint)) => {
+                    // Both ways failed: say both, with what to do about each.
+                    let mut failure = api_failure(&direct, &shown);
+                    failure.detail = format!(
+                        "{}; and not through an SSH forward to the host's 127.0.0.1:{port} either: {tunnel}",
+                        failure.detail
+                    );
+                    if let Some(hint) = &mut failure.hint
+                        && !tunnel_hint.is_empty()
+                    {
+                        hint.push_str("; or through SSH: ");
+                        hint.push_str(&tunnel_hint);
+                    }
+                    return Err(failure);
+                }
             }
         }
         Err(e) => return Err(api_failure(&e, &shown)),
