@@ -5,6 +5,7 @@ mod config;
 mod install;
 mod instances;
 mod models;
+mod out_dir;
 mod run;
 mod test_connection;
 mod workflow;

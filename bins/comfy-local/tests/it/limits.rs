@@ -106,3 +106,33 @@ fn outputs_past_max_output_mb_stop_the_run_naming_the_key() {
         700 * 1024
     );
 }
+
+#[test]
+fn out_naming_a_file_is_a_usage_error_before_anything_runs() {
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let (_g, dir) = temp_dir();
+    let config = config(&dir, &comfy.url(), "");
+    let wf = two_images(&dir);
+    let file = dir.join("taken.png");
+    std::fs::write(&file, "mine").unwrap();
+    let refused = run(
+        &[
+            "--config",
+            config.as_str(),
+            "run",
+            wf.as_str(),
+            "--out",
+            file.as_str(),
+        ],
+        dir.as_std_path(),
+        &[],
+    );
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("is a file, not a folder"),
+        "{}",
+        refused.stderr
+    );
+    assert!(comfy.submitted().is_empty(), "nothing was submitted");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+}
