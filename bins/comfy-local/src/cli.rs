@@ -94,7 +94,9 @@ pub enum Command {
     TestConnection(TestConnectionArgs),
     /// List every instance of every provider (local hosts and VastAI) with status and cost
     ///
-    /// Local instances come from the config (always free); VastAI instances are listed when
+    /// Local instances come from the config (always free), each `online` when its ComfyUI
+    /// answers a quick probe right now (directly or through the SSH forward) and `offline` when
+    /// not (all probed at once, a few seconds at most); VastAI instances are listed when
     /// `vastai.enabled` is true, with the API key from the variable `vastai.api_key_env` names
     /// (or the vastai CLI's key file). Exit code 1 when a provider could not be asked (the
     /// others are still listed).

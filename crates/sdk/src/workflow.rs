@@ -92,11 +92,15 @@ pub fn client_for(config: &Config, instance: Option<&str>) -> Result<ComfyTarget
 /// channel of one SSH tunnel; fails now when the host's sshd refuses to forward. The dialer
 /// keeps the tunnel open while any client holds it.
 pub(crate) fn ssh_dialer(instance: &LocalInstance) -> Result<Dialer, SshError> {
-    let tunnel = Tunnel::open(
-        &connect_options(instance),
-        "127.0.0.1",
-        instance.comfyui.api_url.port(),
-    )?;
+    ssh_dialer_with(&connect_options(instance), instance.comfyui.api_url.port())
+}
+
+/// [`ssh_dialer`] with explicit SSH options, to the host's 127.0.0.1:`port`.
+pub(crate) fn ssh_dialer_with(
+    options: &comfy_local_ssh::ConnectOptions,
+    port: u16,
+) -> Result<Dialer, SshError> {
+    let tunnel = Tunnel::open(options, "127.0.0.1", port)?;
     Ok(Dialer::new(move || {
         let stream = tunnel.connect()?;
         Ok(Box::new(std::os::unix::net::UnixStream::from(stream)) as Box<dyn Connection>)
@@ -105,7 +109,12 @@ pub(crate) fn ssh_dialer(instance: &LocalInstance) -> Result<Dialer, SshError> {
 
 /// Whether ComfyUI's port accepts a TCP connection from here (https is never forwarded: the
 /// forward would break its certificate's host name); if not, why.
-fn https_or_reachable(host: &str, port: u16, https: bool, timeout: Duration) -> Result<(), String> {
+pub(crate) fn https_or_reachable(
+    host: &str,
+    port: u16,
+    https: bool,
+    timeout: Duration,
+) -> Result<(), String> {
     if https {
         return Ok(());
     }

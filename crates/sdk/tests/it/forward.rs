@@ -151,3 +151,18 @@ fn chain(error: &dyn std::error::Error) -> String {
     }
     out
 }
+
+#[test]
+fn an_instance_reached_only_through_the_forward_is_listed_online() {
+    let sshd = Sshd::start(SshdConfig {
+        allow_tcp_forwarding: true,
+        ..SshdConfig::default()
+    });
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let config = forwarding_setup(&sshd, &comfy, "probe-forward").config();
+    let list = comfy_local_sdk::list_instances_with(&config, &|_| None);
+    assert_eq!(
+        list.instances[0].status,
+        comfy_local_sdk::providers::InstanceStatus::Online
+    );
+}
