@@ -288,10 +288,12 @@ Check every step from this container to the host's ComfyUI, stage by stage.
 Stages, in order: config valid -> key file readable and private -> TCP reachable -> SSH
 handshake and host key -> authentication -> remote identity and ComfyUI install (main.py,
 folders) -> write access to models/, custom_nodes/, input/, output/ (a probe file is created and
-removed) -> ComfyUI HTTP API (version, Python, PyTorch, GPUs, node count) -> WebSocket.
-Each stage is timed; a failed stage prints a hint, and later stages are skipped.
+removed) -> ComfyUI HTTP API (version, Python, PyTorch, GPUs, node count; WARN when the
+ComfyUI answering at comfyui.api_url runs from another folder than comfyui.path) -> WebSocket.
+Each stage is timed; a failed stage prints a hint, and later stages are skipped; a warning
+prints a hint and fails nothing.
 
-Exit codes: 0 all stages passed; 2 the config is invalid or names no such instance; 3 the key
+Exit codes: 0 all stages passed (warnings included); 2 the config is invalid or names no such instance; 3 the key
 file, TCP, SSH handshake/host key or authentication failed; 4 a check on the host or ComfyUI
 failed.";
 

@@ -2,6 +2,7 @@
 //!
 //! Every answer is read with a size limit and decoded into typed values; every failure names the URL.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::sync::{Mutex, OnceLock};
@@ -550,6 +551,20 @@ impl ComfyClient {
     /// `GET /system_stats`: versions and devices.
     pub fn system_stats(&self) -> Result<SystemStats, ComfyError> {
         self.get_json("/system_stats")
+    }
+
+    /// `GET /internal/folder_paths` (at the server's root, never under `/api`): each folder
+    /// name (`checkpoints`, `custom_nodes`, ...) with the absolute paths ComfyUI uses for it
+    /// on its host. An internal route of the ComfyUI frontend, so `None` when the server does
+    /// not have it (404).
+    pub fn folder_paths(&self) -> Result<Option<BTreeMap<String, Vec<String>>>, ComfyError> {
+        let url = format!("{}/internal/folder_paths", self.base);
+        let (status, body) = self.raw(&ureq::http::Method::GET, &url, Payload::Empty, None)?;
+        match status {
+            200 => decode(&url, status, &body).map(Some),
+            404 => Ok(None),
+            _ => Err(http_status(&url, status, &body)),
+        }
     }
 
     /// `GET /object_info`: every node class (a class of an unexpected shape, e.g. an odd custom

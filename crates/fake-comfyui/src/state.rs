@@ -130,6 +130,8 @@ pub(crate) struct Shared {
     pub object_info: Arc<Value>,
     pub models: Vec<(String, Vec<String>)>,
     pub embeddings: Vec<String>,
+    /// The folder ComfyUI claims to run from (`/internal/folder_paths`).
+    pub base_path: PathBuf,
     pub dirs: Dirs,
     pub knobs: Arc<Mutex<Knobs>>,
     pub inner: Mutex<Inner>,

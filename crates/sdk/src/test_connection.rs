@@ -85,6 +85,16 @@ impl Runner {
         }
     }
 
+    /// Marks the last stage run (if it passed) as passed with a warning.
+    fn warn_last(&mut self, hint: String) {
+        if let Some(last) = self.stages.last_mut()
+            && last.status == StageStatus::Pass
+        {
+            last.status = StageStatus::Warn;
+            last.hint = Some(hint);
+        }
+    }
+
     fn push(
         &mut self,
         stage: Stage,
@@ -118,7 +128,10 @@ impl Runner {
                 self.push(stage, StageStatus::Skip, None, detail, None);
             }
         }
-        let ok = self.stages.iter().all(|s| s.status == StageStatus::Pass);
+        let ok = self
+            .stages
+            .iter()
+            .all(|s| matches!(s.status, StageStatus::Pass | StageStatus::Warn));
         ConnectionReport {
             instance,
             config_path,
@@ -229,6 +242,9 @@ fn stages_for_instance(runner: &mut Runner, instance: &LocalInstance) {
     let Some(client) = api else {
         return;
     };
+    if let Some(warning) = install_mismatch(&client, instance) {
+        runner.warn_last(warning);
+    }
     runner.run(Stage::WebSocket, || ws_stage(&client));
 }
 
@@ -652,6 +668,58 @@ fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure>
     Ok((client, detail))
 }
 
+/// Whether the ComfyUI answering at `api_url` runs from another folder than `comfyui.path`
+/// (from the folders it reports, `GET /internal/folder_paths`): then what installs and
+/// checks put into `comfyui.path` is not what it uses. `None` when they agree or when the
+/// server does not say.
+fn install_mismatch(client: &ComfyClient, instance: &LocalInstance) -> Option<String> {
+    let folders = match client.folder_paths() {
+        Ok(Some(folders)) => folders,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::debug!(error = %error_chain(&e), "cannot read ComfyUI's folder paths");
+            return None;
+        }
+    };
+    let configured = instance.comfyui.path.as_str();
+    let server_base = folders
+        .get("custom_nodes")
+        .and_then(|paths| paths.first())
+        .and_then(|p| parent_of(p, "custom_nodes"))?;
+    if same_path(&server_base, configured) {
+        return None;
+    }
+    Some(format!(
+        "the ComfyUI answering at {} runs from {}, not from comfyui.path {configured}: models and inputs put into comfyui.path are not the ones it uses. Point comfyui.path (or comfyui.api_url) at the same ComfyUI (if comfyui.path is a symlink to that folder, this is fine)",
+        instance.comfyui.api_url.redacted(),
+        crate::terminal::one_line(&server_base),
+    ))
+}
+
+/// `path` without its last component when that is `name` (either separator).
+fn parent_of(path: &str, name: &str) -> Option<String> {
+    let trimmed = path.trim_end_matches(['/', '\\']);
+    let parent = trimmed.strip_suffix(name)?;
+    parent
+        .ends_with(['/', '\\'])
+        .then(|| parent.trim_end_matches(['/', '\\']).to_owned())
+}
+
+/// Two host paths name the same folder, up to trailing separators, separator style and (for
+/// Windows drive paths) case.
+fn same_path(a: &str, b: &str) -> bool {
+    let norm = |p: &str| {
+        let p = p.replace('\\', "/");
+        let p = p.trim_end_matches('/').to_owned();
+        if p.as_bytes().get(1) == Some(&b':') {
+            p.to_lowercase()
+        } else {
+            p
+        }
+    };
+    norm(a) == norm(b)
+}
+
 fn api_failure(e: &ComfyError, url: &str) -> Failure {
     let hint = match e {
         ComfyError::Transport { .. } | ComfyError::Timeout { .. } => format!(
@@ -685,4 +753,25 @@ fn ws_stage(client: &ComfyClient) -> Result<((), String), Failure> {
                 .unwrap_or_default()
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parent_of, same_path};
+
+    #[test]
+    fn the_install_folder_is_the_parent_of_custom_nodes_in_either_style() {
+        assert_eq!(
+            parent_of("/opt/ComfyUI/custom_nodes", "custom_nodes").as_deref(),
+            Some("/opt/ComfyUI")
+        );
+        assert_eq!(
+            parent_of(r"C:\ComfyUI\custom_nodes\", "custom_nodes").as_deref(),
+            Some(r"C:\ComfyUI")
+        );
+        assert_eq!(parent_of("/opt/my_custom_nodes", "custom_nodes"), None);
+        assert!(same_path("/opt/ComfyUI/", "/opt/ComfyUI"));
+        assert!(same_path(r"C:\ComfyUI", "c:/comfyui"));
+        assert!(!same_path("/opt/ComfyUI", "/opt/comfyui"));
+    }
 }
