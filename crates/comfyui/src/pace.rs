@@ -74,7 +74,11 @@ mod tests {
             .find_map(|_| slow.read(&mut buf).err())
             .expect("stalled");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(err.get_ref().is_some_and(|e| e.is::<Stalled>()));
+        assert!(
+            err.get_ref()
+                .and_then(|e| e.downcast_ref::<Stalled>())
+                .is_some()
+        );
 
         let mut fast = Paced::new(&[7u8; 4096][..], 100, Duration::from_millis(1));
         let mut all = Vec::new();

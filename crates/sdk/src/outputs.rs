@@ -197,6 +197,10 @@ impl Write for Budgeted<'_> {
 
 /// What saving produced: the files saved and the outputs that were not.
 #[derive(Debug, Default)]
+#[expect(
+    clippy::struct_field_names,
+    reason = "`saved.saved` reads as what it is: the saved outputs"
+)]
 pub(crate) struct Saved {
     pub(crate) saved: Vec<SavedOutput>,
     pub(crate) unsaved: Vec<UnsavedOutput>,
