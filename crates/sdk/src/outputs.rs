@@ -393,6 +393,34 @@ mod tests {
     }
 
     #[test]
+    fn websocket_images_past_the_output_limit_are_not_held() {
+        let (prompt, info) = prompt_and_info();
+        let mut ws = WsImages::new(&prompt, &info, 5);
+        let frame = parse_binary(&[0, 0, 0, 1, 0, 0, 0, 2, 1, 2, 3]);
+        ws.observe(&executing("2"));
+        ws.observe(&frame);
+        assert!(!ws.over_limit);
+        ws.observe(&frame);
+        assert!(ws.over_limit, "6 bytes held past a 5-byte limit");
+        assert_eq!(ws.images.len(), 1);
+        assert_eq!(ws.held, 3);
+    }
+
+    #[test]
+    fn the_budget_refuses_the_write_that_crosses_it() {
+        let budget = OutputBudget::new("local[0].limits.max_output_mb".to_owned(), 1);
+        assert!(budget.take(1024 * 1024 - 1).is_ok());
+        assert!(budget.take(1).is_ok());
+        let err = budget.take(1).unwrap_err();
+        assert!(
+            err.to_string().contains("`local[0].limits.max_output_mb`"),
+            "{err}"
+        );
+        assert!(budget.exceeded.get());
+        assert!(budget.take(0).is_err(), "once exceeded, always exceeded");
+    }
+
+    #[test]
     fn a_metadata_frame_names_its_node() {
         let (prompt, info) = prompt_and_info();
         let mut ws = WsImages::new(&prompt, &info, u64::MAX);
