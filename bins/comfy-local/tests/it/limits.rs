@@ -1,5 +1,6 @@
-//! What a server can make `comfy-local run` do is bounded (`limits.max_output_mb`), and usage
-//! mistakes are caught before anything runs (`--out` naming a file): against the fake ComfyUI.
+//! What a server can make `comfy-local run` do is bounded (`limits.max_output_mb`), usage
+//! mistakes are caught before anything runs (`--out` naming a file), and `instances` says
+//! whether each local instance answers right now: against the fake ComfyUI.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
@@ -135,4 +136,35 @@ fn out_naming_a_file_is_a_usage_error_before_anything_runs() {
     );
     assert!(comfy.submitted().is_empty(), "nothing was submitted");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+}
+
+#[test]
+fn instances_shows_online_and_offline_in_the_table_and_as_json() {
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let (_g, dir) = temp_dir();
+    let config = config(&dir, &comfy.url(), "");
+    let table = run(
+        &["--config", config.as_str(), "instances"],
+        dir.as_std_path(),
+        &[],
+    );
+    assert_eq!(table.code, 0, "{table:?}");
+    assert!(
+        table
+            .stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains(" online ")),
+        "{}",
+        table.stdout
+    );
+    drop(comfy);
+    let json = run(
+        &["--config", config.as_str(), "--json", "instances"],
+        dir.as_std_path(),
+        &[],
+    );
+    assert_eq!(json.code, 0, "{json:?}");
+    let v: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert_eq!(v["instances"][0]["status"], "offline", "{}", json.stdout);
 }
