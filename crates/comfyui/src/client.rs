@@ -751,12 +751,11 @@ impl ComfyClient {
         let mut resp = self.send(&ureq::http::Method::GET, &url, Payload::Empty, timeout)?;
         let status = resp.status().as_u16();
         if status != 200 {
-            let body = resp
-                .body_mut()
-                .with_config()
-                .limit(4096)
-                .read_to_vec()
-                .unwrap_or_default();
+            // The error text is a courtesy: whatever arrives before the limit or a stall.
+            let mut body = Vec::new();
+            let _ = self
+                .paced(resp.body_mut().with_config().limit(4096).reader())
+                .read_to_end(&mut body);
             return Err(http_status(&url, status, &body));
         }
         let mut reader = self.paced(
