@@ -48,7 +48,8 @@ pub struct ClientOptions {
     pub transfer_timeout: Duration,
     /// A read that waits this long for any byte fails, and so does an answer body that brings
     /// fewer than [`Self::stall_min_bytes`] in this long ([`ComfyError::Stalled`]): a server
-    /// that trickles cannot hold a call open until its whole-call timeout.
+    /// that trickles cannot hold a call open until its whole-call timeout. The wait for an
+    /// upload's answer (ComfyUI stores the file first) is bounded by `transfer_timeout` only.
     pub stall_timeout: Duration,
     /// The fewest bytes an answer body must bring in each [`Self::stall_timeout`].
     pub stall_min_bytes: u64,
@@ -459,7 +460,14 @@ impl ComfyClient {
         } else {
             let mut req = self.agent.post(url);
             if let Some(t) = timeout {
-                req = req.config().timeout_global(Some(t)).build();
+                // After a big upload ComfyUI may take a while to store it before it answers:
+                // the answer's wait is bounded by the whole-call timeout, not the stall one.
+                let per_read = matches!(payload, Payload::Form(..)).then_some(t);
+                let config = req.config().timeout_global(Some(t));
+                req = match per_read {
+                    Some(t) => config.timeout_per_read(Some(t)).build(),
+                    None => config.build(),
+                };
             }
             if let Some(auth) = self.authorization() {
                 req = req.header("Authorization", auth);
