@@ -199,12 +199,14 @@ lists (those of type input under --out/input/), previews (PreviewImage) under --
 websocket_<node>_<n>.png. Saving never replaces
 or follows anything: a name that is taken gets a free one (name (1).png), names with a component
 starting with a dot (.git/, .bashrc) are refused, a symlinked folder inside --out is not
-followed, and a download is linked into place only when complete. Ctrl-C interrupts the prompt
-on the server.
+followed, and a download is linked into place only when complete; all outputs together stop at
+limits.max_output_mb (the file that crosses it is not kept). Ctrl-C interrupts the prompt on
+the server.
 
 Exit codes: 0 done, every output saved; 1 dependencies missing, the workflow cannot be
 converted, or an output ComfyUI reported was not saved (each one is named); 2 bad arguments,
-config, workflow file or --out folder; 4 ComfyUI refused or failed the prompt; 5 --timeout
+config, workflow file, --out naming a file, or limits.max_output_mb reached; 3 ComfyUI
+reachable neither directly nor through SSH; 4 ComfyUI refused or failed the prompt; 5 --timeout
 expired; 130 interrupted.";
 
 /// `comfy-local run WORKFLOW.json`
