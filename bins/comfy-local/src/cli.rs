@@ -94,7 +94,9 @@ pub enum Command {
     TestConnection(TestConnectionArgs),
     /// List every instance of every provider (local hosts and VastAI) with status and cost
     ///
-    /// Local instances come from the config (always free); VastAI instances are listed when
+    /// Local instances come from the config (always free), each `online` when its ComfyUI
+    /// answers a quick probe right now (directly or through the SSH forward) and `offline` when
+    /// not (all probed at once, a few seconds at most); VastAI instances are listed when
     /// `vastai.enabled` is true, with the API key from the variable `vastai.api_key_env` names
     /// (or the vastai CLI's key file). Exit code 1 when a provider could not be asked (the
     /// others are still listed).
@@ -261,13 +263,15 @@ lists (those of type input under --out/input/), previews (PreviewImage) under --
 websocket_<node>_<n>.png. Saving never replaces
 or follows anything: a name that is taken gets a free one (name (1).png), names with a component
 starting with a dot (.git/, .bashrc) are refused, a symlinked folder inside --out is not
-followed, and a download is linked into place only when complete. Ctrl-C stops the prompt on
+followed, and a download is linked into place only when complete; all outputs together stop at
+limits.max_output_mb (the file that crosses it is not kept). Ctrl-C stops the prompt on
 the server (interrupted when it runs, removed from the queue when it waits); a second Ctrl-C
 quits at once.
 
 Exit codes: 0 done, every output saved; 1 dependencies missing, the workflow cannot be
 converted, or an output ComfyUI reported was not saved (each one is named); 2 bad arguments,
-config, workflow file or --out folder; 4 ComfyUI refused or failed the prompt; 5 --timeout
+config, workflow file, --out naming a file, or limits.max_output_mb reached; 3 ComfyUI
+reachable neither directly nor through SSH; 4 ComfyUI refused or failed the prompt; 5 --timeout
 expired; 130 interrupted.";
 
 /// `comfy-local run WORKFLOW.json`
@@ -351,10 +355,12 @@ Check every step from this container to the host's ComfyUI, stage by stage.
 Stages, in order: config valid -> key file readable and private -> TCP reachable -> SSH
 handshake and host key -> authentication -> remote identity and ComfyUI install (main.py,
 folders) -> write access to models/, custom_nodes/, input/, output/ (a probe file is created and
-removed) -> ComfyUI HTTP API (version, Python, PyTorch, GPUs, node count) -> WebSocket.
-Each stage is timed; a failed stage prints a hint, and later stages are skipped.
+removed) -> ComfyUI HTTP API (version, Python, PyTorch, GPUs, node count; WARN when the
+ComfyUI answering at comfyui.api_url runs from another folder than comfyui.path) -> WebSocket.
+Each stage is timed; a failed stage prints a hint, and later stages are skipped; a warning
+prints a hint and fails nothing.
 
-Exit codes: 0 all stages passed; 2 the config is invalid or names no such instance; 3 the key
+Exit codes: 0 all stages passed (warnings included); 2 the config is invalid or names no such instance; 3 the key
 file, TCP, SSH handshake/host key or authentication failed; 4 a check on the host or ComfyUI
 failed.";
 

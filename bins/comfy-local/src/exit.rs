@@ -99,6 +99,10 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
             Code::Usage,
             Some(format!("raise `{key}` in the config, or give a smaller file")),
         ),
+        SdkError::OutputLimit { key, .. } => (
+            Code::Usage,
+            Some(format!("raise `{key}` in the config if these outputs are expected")),
+        ),
         SdkError::Workflow { .. }
         | SdkError::ObjectInfo { .. }
         | SdkError::Io { .. }
@@ -120,6 +124,7 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
             Some("install the missing nodes and models on the instance, or put the input files in ComfyUI's input/".to_owned()),
         ),
         SdkError::Provider(_) => (Code::Connection, None),
+        SdkError::ComfyUnreachable { hint, .. } => (Code::Connection, Some(hint.clone())),
         // The instance answered: the workflow is what failed, not the connection.
         SdkError::Comfy(ComfyError::PromptRejected { .. }) => (
             Code::Remote,
@@ -257,4 +262,35 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use comfy_local_sdk::ssh::SshError;
+
+    use super::*;
+
+    #[test]
+    fn a_changed_host_key_on_the_forward_path_is_a_connection_error_with_its_hint() {
+        let error = anyhow::Error::new(SdkError::ComfyUnreachable {
+            url: "http://127.0.0.1:8188".to_owned(),
+            direct: "connecting to 127.0.0.1:8188: Connection refused".to_owned(),
+            port: 8188,
+            tunnel: Box::new(SshError::HostKeyMismatch {
+                host: "127.0.0.1".to_owned(),
+                port: 22022,
+                known_hosts: "/kh".into(),
+                fingerprint: "SHA256:x".to_owned(),
+            }),
+            hint: "the host key CHANGED".to_owned(),
+        });
+        let (code, hint) = classify(&error);
+        assert_eq!(code, Code::Connection);
+        assert_eq!(hint.as_deref(), Some("the host key CHANGED"));
+        let shown = format!("{error:#}");
+        assert!(
+            shown.contains("Connection refused") && shown.contains("man-in-the-middle"),
+            "{shown}"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //!
 //! Every answer is read with a size limit and decoded into typed values; every failure names the URL.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::sync::{Mutex, OnceLock};
@@ -15,6 +16,7 @@ use crate::auth::{BasicAuth, redact};
 use crate::dial::{DialConnector, Dialer, NoLookup};
 use crate::error::{ComfyError, parse_node_errors, parse_rejection};
 use crate::multipart::{Form, content_type_for};
+use crate::pace::{Paced, Stalled};
 use crate::types::{
     Features, HistoryEntry, OutputFile, PromptAccepted, QueueItem, QueueState, SystemStats,
     UploadedFile,
@@ -44,6 +46,13 @@ pub struct ClientOptions {
     pub request_timeout: Duration,
     /// Whole-call timeout of a download (`/view`) or upload.
     pub transfer_timeout: Duration,
+    /// A read that waits this long for any byte fails, and so does an answer body that brings
+    /// fewer than [`Self::stall_min_bytes`] in this long ([`ComfyError::Stalled`]): a server
+    /// that trickles cannot hold a call open until its whole-call timeout. The wait for an
+    /// upload's answer (ComfyUI stores the file first) is bounded by `transfer_timeout` only.
+    pub stall_timeout: Duration,
+    /// The fewest bytes an answer body must bring in each [`Self::stall_timeout`].
+    pub stall_min_bytes: u64,
     pub api_prefix: ApiPrefix,
     /// The `clientId` used for the WebSocket and every prompt; a random UUID when `None`.
     pub client_id: Option<String>,
@@ -68,6 +77,8 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(60),
             transfer_timeout: Duration::from_secs(600),
+            stall_timeout: Duration::from_secs(30),
+            stall_min_bytes: 16 * 1024,
             api_prefix: ApiPrefix::Auto,
             client_id: None,
             max_response_bytes: 64 * 1024 * 1024,
@@ -91,6 +102,14 @@ impl ClientOptions {
     }
     pub fn transfer_timeout(mut self, v: Duration) -> Self {
         self.transfer_timeout = v;
+        self
+    }
+    pub fn stall_timeout(mut self, v: Duration) -> Self {
+        self.stall_timeout = v;
+        self
+    }
+    pub fn stall_min_bytes(mut self, v: u64) -> Self {
+        self.stall_min_bytes = v;
         self
     }
     pub fn api_prefix(mut self, v: ApiPrefix) -> Self {
@@ -282,6 +301,7 @@ impl ComfyClient {
             .http_status_as_error(false)
             .timeout_connect(Some(opts.connect_timeout))
             .timeout_global(Some(opts.request_timeout))
+            .timeout_per_read(Some(opts.stall_timeout))
             .proxy(if opts.use_env_proxy && opts.dialer.is_none() {
                 ureq::Proxy::try_from_env()
             } else {
@@ -409,12 +429,15 @@ impl ComfyClient {
     ) -> Result<(u16, Vec<u8>), ComfyError> {
         let mut resp = self.send(method, url, payload, timeout)?;
         let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(self.opts.max_response_bytes)
-            .read_to_vec()
-            .map_err(|e| self.map_err(url, e, timeout))?;
+        let mut body = Vec::new();
+        self.paced(
+            resp.body_mut()
+                .with_config()
+                .limit(self.opts.max_response_bytes)
+                .reader(),
+        )
+        .read_to_end(&mut body)
+        .map_err(|e| self.map_io_read(url, e, timeout))?;
         Ok((status, body))
     }
 
@@ -437,7 +460,14 @@ impl ComfyClient {
         } else {
             let mut req = self.agent.post(url);
             if let Some(t) = timeout {
-                req = req.config().timeout_global(Some(t)).build();
+                // After a big upload ComfyUI may take a while to store it before it answers:
+                // the answer's wait is bounded by the whole-call timeout, not the stall one.
+                let per_read = matches!(payload, Payload::Form(..)).then_some(t);
+                let config = req.config().timeout_global(Some(t));
+                req = match per_read {
+                    Some(t) => config.timeout_per_read(Some(t)).build(),
+                    None => config.build(),
+                };
             }
             if let Some(auth) = self.authorization() {
                 req = req.header("Authorization", auth);
@@ -453,8 +483,18 @@ impl ComfyClient {
         result.map_err(|e| self.map_err(url, e, timeout))
     }
 
+    /// `body` as a reader that fails when it stalls (see [`ClientOptions::stall_timeout`]).
+    fn paced<R: Read>(&self, body: R) -> Paced<R> {
+        Paced::new(body, self.opts.stall_min_bytes, self.opts.stall_timeout)
+    }
+
     fn map_err(&self, url: &str, e: ureq::Error, timeout: Option<Duration>) -> ComfyError {
         match e {
+            ureq::Error::Timeout(ureq::Timeout::PerRead) => ComfyError::Stalled {
+                url: url.to_owned(),
+                min_bytes: 1,
+                window: self.opts.stall_timeout,
+            },
             ureq::Error::Timeout(_) => ComfyError::Timeout {
                 url: url.to_owned(),
                 after: timeout.unwrap_or(self.opts.request_timeout),
@@ -519,6 +559,20 @@ impl ComfyClient {
     /// `GET /system_stats`: versions and devices.
     pub fn system_stats(&self) -> Result<SystemStats, ComfyError> {
         self.get_json("/system_stats")
+    }
+
+    /// `GET /internal/folder_paths` (at the server's root, never under `/api`): each folder
+    /// name (`checkpoints`, `custom_nodes`, ...) with the absolute paths ComfyUI uses for it
+    /// on its host. An internal route of the ComfyUI frontend, so `None` when the server does
+    /// not have it (404).
+    pub fn folder_paths(&self) -> Result<Option<BTreeMap<String, Vec<String>>>, ComfyError> {
+        let url = format!("{}/internal/folder_paths", self.base);
+        let (status, body) = self.raw(&ureq::http::Method::GET, &url, Payload::Empty, None)?;
+        match status {
+            200 => decode(&url, status, &body).map(Some),
+            404 => Ok(None),
+            _ => Err(http_status(&url, status, &body)),
+        }
     }
 
     /// `GET /object_info`: every node class (a class of an unexpected shape, e.g. an odd custom
@@ -705,19 +759,19 @@ impl ComfyClient {
         let mut resp = self.send(&ureq::http::Method::GET, &url, Payload::Empty, timeout)?;
         let status = resp.status().as_u16();
         if status != 200 {
-            let body = resp
-                .body_mut()
-                .with_config()
-                .limit(4096)
-                .read_to_vec()
-                .unwrap_or_default();
+            // The error text is a courtesy: whatever arrives before the limit or a stall.
+            let mut body = Vec::new();
+            let _ = self
+                .paced(resp.body_mut().with_config().limit(4096).reader())
+                .read_to_end(&mut body);
             return Err(http_status(&url, status, &body));
         }
-        let mut reader = resp
-            .body_mut()
-            .with_config()
-            .limit(self.opts.max_download_bytes)
-            .reader();
+        let mut reader = self.paced(
+            resp.body_mut()
+                .with_config()
+                .limit(self.opts.max_download_bytes)
+                .reader(),
+        );
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
         loop {
@@ -749,6 +803,13 @@ impl ComfyClient {
     }
 
     fn map_io_read(&self, url: &str, e: std::io::Error, timeout: Option<Duration>) -> ComfyError {
+        if let Some(stalled) = e.get_ref().and_then(|e| e.downcast_ref::<Stalled>()) {
+            return ComfyError::Stalled {
+                url: url.to_owned(),
+                min_bytes: stalled.min_bytes,
+                window: stalled.window,
+            };
+        }
         match e
             .into_inner()
             .map(<dyn std::error::Error + Send + Sync>::downcast::<ureq::Error>)

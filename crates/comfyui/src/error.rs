@@ -28,6 +28,14 @@ pub enum ComfyError {
     #[error("ComfyUI at {url} did not answer within {after:?}")]
     Timeout { url: String, after: Duration },
 
+    /// The answer stopped coming, or trickled (fewer than `min_bytes` in `window`).
+    #[error("ComfyUI at {url} stalled: fewer than {min_bytes} byte(s) arrived in {window:?}")]
+    Stalled {
+        url: String,
+        min_bytes: u64,
+        window: Duration,
+    },
+
     /// The server answered with an unexpected HTTP status.
     #[error("ComfyUI at {url} answered HTTP {status}{}", body_suffix(.body))]
     HttpStatus {

@@ -45,6 +45,7 @@ mod dial;
 mod error;
 mod events;
 mod multipart;
+mod pace;
 mod run;
 mod types;
 mod ws;

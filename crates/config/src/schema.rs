@@ -256,6 +256,8 @@ impl Default for Features {
 pub struct Limits {
     /// Largest single upload (a `run --input` file), in MiB.
     pub max_upload_mb: NonZeroU64,
+    /// Most bytes one run saves into its output folder (every output together), in MiB.
+    pub max_output_mb: NonZeroU64,
 }
 
 impl Limits {
@@ -263,12 +265,18 @@ impl Limits {
     pub fn max_upload_bytes(&self) -> u64 {
         self.max_upload_mb.get().saturating_mul(1024 * 1024)
     }
+
+    /// Most bytes one run saves, in bytes.
+    pub fn max_output_bytes(&self) -> u64 {
+        self.max_output_mb.get().saturating_mul(1024 * 1024)
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_upload_mb: NonZeroU64::new(20480).unwrap_or(NonZeroU64::MIN),
+            max_output_mb: NonZeroU64::new(20480).unwrap_or(NonZeroU64::MIN),
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct FakeOptions {
     pub models: Vec<(String, Vec<String>)>,
     pub embeddings: Vec<String>,
     pub knobs: Knobs,
+    /// The folder `/internal/folder_paths` says ComfyUI runs from; `None`: the fake's own
+    /// temp root.
+    pub base_path: Option<PathBuf>,
 }
 
 impl Default for FakeOptions {
@@ -47,6 +50,7 @@ impl Default for FakeOptions {
             models: exec::default_models(),
             embeddings: Vec::new(),
             knobs: Knobs::default(),
+            base_path: None,
         }
     }
 }
@@ -72,6 +76,10 @@ impl FakeOptions {
     }
     pub fn knobs(mut self, v: Knobs) -> Self {
         self.knobs = v;
+        self
+    }
+    pub fn base_path(mut self, v: impl Into<PathBuf>) -> Self {
+        self.base_path = Some(v.into());
         self
     }
 }
@@ -140,6 +148,11 @@ impl FakeComfy {
             object_info: fixtures::object_info(),
             models: self.opts.models.clone(),
             embeddings: self.opts.embeddings.clone(),
+            base_path: self
+                .opts
+                .base_path
+                .clone()
+                .unwrap_or_else(|| self.root.path().to_path_buf()),
             dirs: self.dirs.clone(),
             knobs: self.knobs.clone(),
             inner: Mutex::new(Inner::default()),

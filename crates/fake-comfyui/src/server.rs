@@ -153,8 +153,25 @@ fn route(
         (Method::Post, ["upload", "image" | "mask"]) => upload(shared, ct, body),
         (Method::Post, ["interrupt"]) => post_interrupt(shared, body),
         (Method::Post, ["free"]) => empty(200),
+        (Method::Get, ["internal", "folder_paths"]) => json_resp(200, &folder_paths(shared)),
         _ => not_found(),
     }
+}
+
+/// `GET /internal/folder_paths`: each folder name with its paths, as ComfyUI 0.3.64 answers
+/// (`folder_names_and_paths`: model folders under `models/`, plus `custom_nodes`).
+fn folder_paths(shared: &Shared) -> Value {
+    let base = &shared.base_path;
+    let mut map = serde_json::Map::new();
+    for (folder, _) in &shared.models {
+        let path = base.join("models").join(folder);
+        map.insert(folder.clone(), json!([path.to_string_lossy()]));
+    }
+    map.insert(
+        "custom_nodes".to_owned(),
+        json!([base.join("custom_nodes").to_string_lossy()]),
+    );
+    Value::Object(map)
 }
 
 /// `GET /models/{folder}`: the files of one model folder, 404 for an unknown folder.
@@ -429,6 +446,10 @@ fn view(shared: &Shared, q: &BTreeMap<String, String>) -> Resp {
     let file = dir.join(sub).join(&name);
     match std::fs::read(&file) {
         Ok(bytes) if file.is_file() => {
+            let bytes = match shared.knobs().view_bytes {
+                Some(n) => vec![0; n],
+                None => bytes,
+            };
             let ct = match file
                 .extension()
                 .and_then(|e| e.to_str())

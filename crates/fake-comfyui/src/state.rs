@@ -28,6 +28,9 @@ pub struct Knobs {
     /// Node delays are not cut short by `/interrupt`, like a node that never checks for it
     /// (ComfyUI interrupts cooperatively): the interrupt lands when the next node starts.
     pub ignore_interrupts: bool,
+    /// `GET /view` of an existing file answers this many bytes (of zeros) instead of the
+    /// file, as a hostile server filling the client's disk would.
+    pub view_bytes: Option<usize>,
 }
 
 impl Knobs {
@@ -57,6 +60,10 @@ impl Knobs {
     }
     pub fn ignore_interrupts(mut self, v: bool) -> Self {
         self.ignore_interrupts = v;
+        self
+    }
+    pub fn view_bytes(mut self, v: usize) -> Self {
+        self.view_bytes = Some(v);
         self
     }
 }
@@ -130,6 +137,8 @@ pub(crate) struct Shared {
     pub object_info: Arc<Value>,
     pub models: Vec<(String, Vec<String>)>,
     pub embeddings: Vec<String>,
+    /// The folder ComfyUI claims to run from (`/internal/folder_paths`).
+    pub base_path: PathBuf,
     pub dirs: Dirs,
     pub knobs: Arc<Mutex<Knobs>>,
     pub inner: Mutex<Inner>,

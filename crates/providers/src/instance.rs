@@ -54,8 +54,11 @@ pub enum InstanceStatus {
     Frozen,
     /// The container's process exited unexpectedly.
     Exited,
-    /// The host machine is disconnected from the provider.
+    /// Not answering: on Vast.ai the host machine is disconnected; a local host's ComfyUI did
+    /// not answer a quick probe just now.
     Offline,
+    /// A local host whose ComfyUI answered a quick probe just now.
+    Online,
     /// A local host from the config; not probed (the connection test does that).
     Configured,
     /// A local host from a config whose master switch `enabled` is false: not used.
@@ -76,6 +79,7 @@ impl InstanceStatus {
             Self::Frozen => "frozen",
             Self::Exited => "exited",
             Self::Offline => "offline",
+            Self::Online => "online",
             Self::Configured => "configured",
             Self::Disabled => "disabled",
             Self::Unknown(word) => word,
@@ -84,7 +88,7 @@ impl InstanceStatus {
 
     /// Whether the instance is up and its `ComfyUI` may answer.
     pub fn is_running(&self) -> bool {
-        matches!(self, Self::Running)
+        matches!(self, Self::Running | Self::Online)
     }
 }
 
@@ -111,6 +115,7 @@ impl From<String> for InstanceStatus {
             "frozen" => Self::Frozen,
             "exited" => Self::Exited,
             "offline" => Self::Offline,
+            "online" => Self::Online,
             "configured" => Self::Configured,
             "disabled" => Self::Disabled,
             _ => Self::Unknown(word),

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use camino::Utf8PathBuf;
 use comfy_local_comfyui::ComfyError;
 use comfy_local_providers::ProviderError;
+use comfy_local_ssh::SshError;
 use comfy_local_workflow::{ConvertError, DependencyReport, WorkflowError};
 
 use crate::connection::UnknownInstance;
@@ -32,6 +33,25 @@ pub enum SdkError {
     /// ComfyUI failed or refused.
     #[error(transparent)]
     Comfy(#[from] ComfyError),
+    /// ComfyUI's `api_url` does not accept connections from here, and reaching it through the
+    /// host's sshd failed too (the forward refused, or the SSH connection itself: a changed host
+    /// key included). Both reasons are in the message.
+    #[error(
+        "ComfyUI at {url} is not reachable from here ({direct}), and neither through an SSH forward to the host's 127.0.0.1:{port}"
+    )]
+    ComfyUnreachable {
+        /// `api_url`, its password redacted.
+        url: String,
+        /// Why the direct connection failed.
+        direct: String,
+        /// ComfyUI's port on the host.
+        port: u16,
+        /// Why the SSH forward failed.
+        #[source]
+        tunnel: Box<SshError>,
+        /// What to do about it.
+        hint: String,
+    },
     /// The workflow file is not a workflow.
     #[error("{path}")]
     Workflow {
@@ -131,6 +151,21 @@ pub enum SdkError {
         saved: usize,
         /// Each output not saved, with the reason.
         unsaved: Vec<UnsavedOutput>,
+    },
+    /// The run's outputs together grew past the output limit: saving stopped at the file that
+    /// crossed it, which was not kept.
+    #[error(
+        "prompt {prompt_id}'s outputs are larger than `{key}` allows ({limit_mb} MiB): saving stopped; {saved} complete output(s) were saved, the one that crossed the limit was not kept"
+    )]
+    OutputLimit {
+        /// The prompt.
+        prompt_id: String,
+        /// The limit's config key (`local[0].limits.max_output_mb`).
+        key: String,
+        /// The limit.
+        limit_mb: u64,
+        /// How many outputs were saved before it.
+        saved: usize,
     },
     /// The output folder could not be created or opened.
     #[error(transparent)]

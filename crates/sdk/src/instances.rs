@@ -1,9 +1,13 @@
 //! All instances from all providers: the local host(s) from the config (as `disabled` while the
-//! master switch `enabled` is false) and, when enabled, VastAI. A failing provider does not hide the others: its error is listed beside them.
+//! master switch `enabled` is false, else `online` or `offline` from a quick probe of their
+//! ComfyUI) and, when enabled, VastAI. A failing provider does not hide the others: its error is listed beside them.
 
 use std::fmt::Write as _;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use comfy_local_config::Config;
+use comfy_local_comfyui::{ApiPrefix, ClientOptions, ComfyClient};
+use comfy_local_config::{Config, LocalInstance};
 use comfy_local_providers::{
     ApiKey, Instance, InstanceProvider, InstanceStatus, LocalProvider, ProviderKind, VastAiOptions,
     VastAiProvider,
@@ -30,7 +34,15 @@ pub struct ProviderFailure {
     pub message: String,
 }
 
-/// Lists the local instances (`disabled` while `enabled` is false) and, when `vastai.enabled`,
+/// How long one probe of a local ComfyUI may take per step (TCP, SSH, HTTP).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the listing waits for all probes together (they run in parallel); an instance
+/// whose probe has not answered by then is `offline`.
+const PROBE_DEADLINE: Duration = Duration::from_secs(4);
+
+/// Lists the local instances (`disabled` while `enabled` is false, else `online` when their
+/// ComfyUI answers `GET /system_stats` right now, directly or through the SSH forward, and
+/// `offline` when not; all probed in parallel, within a few seconds) and, when `vastai.enabled`,
 /// VastAI's; the VastAI key comes from the environment
 /// variable the config names (or the vastai CLI's key file).
 pub fn list_instances(config: &Config) -> InstanceList {
@@ -52,7 +64,10 @@ pub fn list_instances_with(
             status: InstanceStatus::Disabled,
             ..i
         })),
-        Ok(list) => out.instances.extend(list),
+        Ok(mut list) => {
+            probe_all(config, &mut list);
+            out.instances.extend(list);
+        }
         Err(e) => out.errors.push(ProviderFailure {
             provider: ProviderKind::Local,
             message: crate::error_chain(&e),
@@ -70,6 +85,66 @@ pub fn list_instances_with(
         }
     }
     out
+}
+
+/// Sets each local instance's status from a probe of its ComfyUI, every probe in its own
+/// thread; waits at most [`PROBE_DEADLINE`] for them all.
+fn probe_all(config: &Config, instances: &mut [Instance]) {
+    let (tx, rx) = mpsc::channel();
+    for local in &config.local {
+        let (tx, local) = (tx.clone(), local.clone());
+        // A probe still running at the deadline ends on its own timeouts; its answer is dropped.
+        std::thread::spawn(move || {
+            let online = answers(&local);
+            let _ = tx.send((local.id.to_string(), online));
+        });
+    }
+    drop(tx);
+    for instance in instances.iter_mut() {
+        instance.status = InstanceStatus::Offline;
+    }
+    let deadline = Instant::now() + PROBE_DEADLINE;
+    while let Ok((id, online)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
+        if let Some(instance) = instances.iter_mut().find(|i| i.id == id) {
+            instance.status = if online {
+                InstanceStatus::Online
+            } else {
+                InstanceStatus::Offline
+            };
+        }
+    }
+}
+
+/// Whether the instance's ComfyUI answers `GET /system_stats` now: at `api_url`, or when that
+/// port does not accept connections from here, through the SSH forward `run` would use.
+fn answers(local: &LocalInstance) -> bool {
+    let api = &local.comfyui.api_url;
+    let mut options = ClientOptions::default()
+        .api_prefix(ApiPrefix::Root)
+        .connect_timeout(PROBE_TIMEOUT)
+        .request_timeout(PROBE_TIMEOUT)
+        .stall_timeout(PROBE_TIMEOUT);
+    if crate::workflow::https_or_reachable(api.host(), api.port(), api.is_https(), PROBE_TIMEOUT)
+        .is_err()
+    {
+        let mut ssh = crate::connection::connect_options(local);
+        ssh.connect_timeout = ssh.connect_timeout.min(PROBE_TIMEOUT);
+        ssh.command_timeout = ssh.command_timeout.min(PROBE_TIMEOUT);
+        match crate::workflow::ssh_dialer_with(&ssh, api.port()) {
+            Ok(dialer) => options = options.dialer(dialer),
+            Err(e) => {
+                tracing::debug!(instance = local.id.as_str(), error = %crate::error_chain(&e), "probe: no SSH forward either");
+                return false;
+            }
+        }
+    }
+    ComfyClient::with_options(api.as_str(), options)
+        .and_then(|client| client.system_stats())
+        .inspect_err(|e| {
+            tracing::debug!(instance = local.id.as_str(), error = %crate::error_chain(e), "probe: ComfyUI did not answer");
+        })
+        .is_ok()
 }
 
 impl InstanceList {

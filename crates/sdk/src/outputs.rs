@@ -1,10 +1,12 @@
 //! Every output the ComfyUI UI would show, saved into the output folder: files history lists
 //! (`output`, previews of type `temp` under `temp/`, `input`), and images output nodes such as
 //! `SaveImageWebsocket` send as binary WebSocket frames. What cannot be saved is collected, not
-//! skipped silently.
+//! skipped silently. Everything a run saves together stays within `limits.max_output_mb`.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
+use std::io::Write;
 
 use camino::Utf8PathBuf;
 use comfy_local_comfyui::{ComfyClient, Event, OutputFile, Outputs, PreviewFormat};
@@ -45,11 +47,18 @@ pub(crate) struct WsImages {
     images: Vec<WsImage>,
     /// The WebSocket was down for part of the run: images sent meanwhile are gone.
     gap: bool,
+    /// Most bytes of images kept in memory (the run's output limit).
+    max_bytes: u64,
+    /// Bytes of the images kept.
+    held: u64,
+    /// An image was dropped because the images together grew past `max_bytes`.
+    over_limit: bool,
 }
 
 impl WsImages {
-    /// For a prompt: its output nodes are those whose class says `output_node`.
-    pub(crate) fn new(prompt: &ApiPrompt, object_info: &ObjectInfo) -> Self {
+    /// For a prompt: its output nodes are those whose class says `output_node`. Images beyond
+    /// `max_bytes` together are not kept (saving them would cross the output limit anyway).
+    pub(crate) fn new(prompt: &ApiPrompt, object_info: &ObjectInfo, max_bytes: u64) -> Self {
         let output_nodes = prompt
             .iter()
             .filter(|(_, node)| {
@@ -61,6 +70,7 @@ impl WsImages {
             .collect();
         Self {
             output_nodes,
+            max_bytes,
             ..Self::default()
         }
     }
@@ -79,6 +89,12 @@ impl WsImages {
                     .map(str::to_owned)
                     .or_else(|| self.executing.clone());
                 if let Some(node) = node.filter(|n| self.output_nodes.contains(n)) {
+                    let held = self.held.saturating_add(p.data.len() as u64);
+                    if self.over_limit || held > self.max_bytes {
+                        self.over_limit = true;
+                        return;
+                    }
+                    self.held = held;
                     self.images.push(WsImage {
                         node,
                         format: p.format.clone(),
@@ -104,11 +120,80 @@ fn extension(format: &PreviewFormat) -> &str {
     }
 }
 
+/// The most a run may save (`limits.max_output_mb`), and what is left of it.
+#[derive(Debug)]
+pub(crate) struct OutputBudget {
+    /// The limit's config key (`local[0].limits.max_output_mb`).
+    pub(crate) key: String,
+    /// The limit in MiB.
+    pub(crate) limit_mb: u64,
+    left: Cell<u64>,
+    exceeded: Cell<bool>,
+}
+
+impl OutputBudget {
+    /// A budget of `limit_mb` MiB, named by `key`.
+    pub(crate) fn new(key: String, limit_mb: u64) -> Self {
+        Self {
+            key,
+            limit_mb,
+            left: Cell::new(limit_mb.saturating_mul(1024 * 1024)),
+            exceeded: Cell::new(false),
+        }
+    }
+
+    /// The whole limit in bytes.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.limit_mb.saturating_mul(1024 * 1024)
+    }
+
+    /// Takes `n` bytes from what is left; past the limit, marks the budget exceeded and fails.
+    fn take(&self, n: u64) -> std::io::Result<()> {
+        match self.left.get().checked_sub(n) {
+            Some(left) if !self.exceeded.get() => {
+                self.left.set(left);
+                Ok(())
+            }
+            _ => {
+                self.exceeded.set(true);
+                Err(std::io::Error::other(format!(
+                    "the run's outputs are larger than `{}` allows",
+                    self.key
+                )))
+            }
+        }
+    }
+}
+
+/// A file that takes every byte written from an [`OutputBudget`] first.
+struct Budgeted<'a> {
+    file: &'a mut File,
+    budget: &'a OutputBudget,
+}
+
+impl Write for Budgeted<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.budget.take(buf.len() as u64)?;
+        self.file.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// What saving produced: the files saved and the outputs that were not.
 #[derive(Debug, Default)]
+#[expect(
+    clippy::struct_field_names,
+    reason = "`saved.saved` reads as what it is: the saved outputs"
+)]
 pub(crate) struct Saved {
     pub(crate) saved: Vec<SavedOutput>,
     pub(crate) unsaved: Vec<UnsavedOutput>,
+    /// Saving stopped at the output limit (the file that crossed it was not kept).
+    pub(crate) over_limit: bool,
 }
 
 impl Saved {
@@ -155,18 +240,29 @@ fn listed_name(file: &OutputFile) -> String {
 
 /// Saves every listed file (previews of type `temp` under `temp/` unless `previews` is false;
 /// type `input` under `input/`), then every WebSocket image as `websocket_<node>_<n>.<ext>`.
+/// Stops at the first file that would take the outputs past `budget` (that file is not kept)
+/// and says so in [`Saved::over_limit`].
 pub(crate) fn save_all(
     client: &ComfyClient,
     outputs: &Outputs,
     ws: WsImages,
     out: &OutDir,
     previews: bool,
+    budget: &OutputBudget,
     on_step: &mut dyn FnMut(RunStep<'_>),
 ) -> Saved {
     let mut result = Saved::default();
+    if ws.over_limit {
+        result.over_limit = true;
+        return result;
+    }
     for (node, output) in outputs {
         for (kind, files) in &output.files {
             for file in files {
+                if budget.exceeded.get() {
+                    result.over_limit = true;
+                    return result;
+                }
                 let top = match file.kind.as_str() {
                     "output" => None,
                     "temp" if !previews => continue,
@@ -186,8 +282,15 @@ pub(crate) fn save_all(
                     .chain(file.subfolder.split('/').filter(|p| !p.is_empty()))
                     .collect();
                 let saved = out.save(&folders, &file.filename, &mut |f: &mut File| {
-                    client.view(file, f).map_err(|e| crate::error_chain(&e))
+                    let mut f = Budgeted { file: f, budget };
+                    client
+                        .view(file, &mut f)
+                        .map_err(|e| crate::error_chain(&e))
                 });
+                if budget.exceeded.get() {
+                    result.over_limit = true;
+                    return result;
+                }
                 result.record(node, kind, listed_name(file), saved, on_step);
             }
         }
@@ -217,10 +320,15 @@ pub(crate) fn save_all(
             extension(&image.format)
         );
         let saved = out.save(&[], &name, &mut |f: &mut File| {
-            use std::io::Write as _;
-            f.write_all(&image.data).map_err(|e| e.to_string())?;
+            Budgeted { file: f, budget }
+                .write_all(&image.data)
+                .map_err(|e| e.to_string())?;
             Ok(image.data.len() as u64)
         });
+        if budget.exceeded.get() {
+            result.over_limit = true;
+            return result;
+        }
         let shown = format!("image {n} sent over the WebSocket");
         result.record(&image.node, "websocket", shown, saved, on_step);
     }
@@ -258,7 +366,7 @@ mod tests {
     #[test]
     fn frames_of_output_nodes_are_kept_and_sampler_previews_are_not() {
         let (prompt, info) = prompt_and_info();
-        let mut ws = WsImages::new(&prompt, &info);
+        let mut ws = WsImages::new(&prompt, &info, u64::MAX);
         let frame = |code: u8| parse_binary(&[0, 0, 0, 1, 0, 0, 0, code, 0xff, 0xd8]);
         ws.observe(&executing("1"));
         ws.observe(&frame(1));
@@ -275,9 +383,37 @@ mod tests {
     }
 
     #[test]
+    fn websocket_images_past_the_output_limit_are_not_held() {
+        let (prompt, info) = prompt_and_info();
+        let mut ws = WsImages::new(&prompt, &info, 5);
+        let frame = parse_binary(&[0, 0, 0, 1, 0, 0, 0, 2, 1, 2, 3]);
+        ws.observe(&executing("2"));
+        ws.observe(&frame);
+        assert!(!ws.over_limit);
+        ws.observe(&frame);
+        assert!(ws.over_limit, "6 bytes held past a 5-byte limit");
+        assert_eq!(ws.images.len(), 1);
+        assert_eq!(ws.held, 3);
+    }
+
+    #[test]
+    fn the_budget_refuses_the_write_that_crosses_it() {
+        let budget = OutputBudget::new("local[0].limits.max_output_mb".to_owned(), 1);
+        assert!(budget.take(1024 * 1024 - 1).is_ok());
+        assert!(budget.take(1).is_ok());
+        let err = budget.take(1).unwrap_err();
+        assert!(
+            err.to_string().contains("`local[0].limits.max_output_mb`"),
+            "{err}"
+        );
+        assert!(budget.exceeded.get());
+        assert!(budget.take(0).is_err(), "once exceeded, always exceeded");
+    }
+
+    #[test]
     fn a_metadata_frame_names_its_node() {
         let (prompt, info) = prompt_and_info();
-        let mut ws = WsImages::new(&prompt, &info);
+        let mut ws = WsImages::new(&prompt, &info, u64::MAX);
         ws.observe(&executing("1"));
         ws.observe(&Event::Preview(Preview {
             format: PreviewFormat::Mime("image/webp".to_owned()),

@@ -65,6 +65,8 @@ impl Stage {
 pub enum StageStatus {
     /// It worked.
     Pass,
+    /// It worked, but something looks wrong (the hint says what); later stages still run.
+    Warn,
     /// It failed; later stages are skipped.
     Fail,
     /// Not run because an earlier stage failed.
@@ -110,7 +112,7 @@ pub struct ConnectionReport {
     pub config_path: Option<String>,
     /// Every stage, in order.
     pub stages: Vec<StageResult>,
-    /// True when every stage passed.
+    /// True when every stage passed (warnings included).
     pub ok: bool,
 }
 
@@ -120,7 +122,8 @@ impl ConnectionReport {
         self.stages.iter().find(|s| s.status == StageStatus::Fail)
     }
 
-    /// A plain-text table for a terminal: status, stage, time, detail; hints under failures.
+    /// A plain-text table for a terminal: status, stage, time, detail; hints under failures
+    /// and warnings.
     pub fn to_table(&self) -> String {
         let mut out = String::new();
         if let Some(instance) = &self.instance {
@@ -133,6 +136,7 @@ impl ConnectionReport {
         for s in &self.stages {
             let mark = match s.status {
                 StageStatus::Pass => "PASS",
+                StageStatus::Warn => "WARN",
                 StageStatus::Fail => "FAIL",
                 StageStatus::Skip => "SKIP",
             };
@@ -153,7 +157,9 @@ impl ConnectionReport {
         let _ = writeln!(
             out,
             "{}",
-            if self.ok {
+            if self.ok && self.stages.iter().any(|s| s.status == StageStatus::Warn) {
+                "all checks passed, with warnings".to_owned()
+            } else if self.ok {
                 "all checks passed".to_owned()
             } else {
                 match self.first_failure() {

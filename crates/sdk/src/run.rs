@@ -200,7 +200,8 @@ pub fn run_workflow(
         nodes: prompt.len(),
         converted: matches!(wf, Workflow::Ui(_)),
     });
-    let ws = WsImages::new(&prompt, &object_info);
+    let budget = crate::switches::output_budget(config, req.instance.as_deref());
+    let ws = WsImages::new(&prompt, &object_info, budget.bytes());
     check_with_inputs(client, object_info, &prompt, &req.inputs)?;
     for input in &req.inputs {
         let uploaded = upload_input(client, &mut prompt, input)?;
@@ -213,7 +214,23 @@ pub fn run_workflow(
     let out = OutDir::create(&req.out_dir)?;
     let (prompt_id, outcome, ws) =
         submit_and_follow(client, &prompt, ws, req.timeout, interrupter, on_step)?;
-    let saved = save_all(client, &outcome.outputs, ws, &out, req.previews, on_step);
+    let saved = save_all(
+        client,
+        &outcome.outputs,
+        ws,
+        &out,
+        req.previews,
+        &budget,
+        on_step,
+    );
+    if saved.over_limit {
+        return Err(SdkError::OutputLimit {
+            prompt_id,
+            key: budget.key,
+            limit_mb: budget.limit_mb,
+            saved: saved.saved.len(),
+        });
+    }
     if !saved.unsaved.is_empty() {
         return Err(SdkError::OutputsNotSaved {
             prompt_id,

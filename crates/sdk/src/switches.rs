@@ -1,11 +1,13 @@
 //! The config's switches and limits, enforced before anything is sent: the master switch
-//! `enabled`, `local[N].features.workflow_execution` and `local[N].limits.max_upload_mb`. Each
-//! refusal names the key that caused it.
+//! `enabled`, `local[N].features.workflow_execution` and `local[N].limits.max_upload_mb`; and
+//! the budget of `local[N].limits.max_output_mb` a run's saving draws on. Each refusal names
+//! the key that caused it.
 
 use camino::Utf8PathBuf;
-use comfy_local_config::{Config, LocalInstance};
+use comfy_local_config::{Config, Limits, LocalInstance};
 
 use crate::SdkError;
+use crate::outputs::OutputBudget;
 
 /// The key path of `instance` in `config` (`local[0]`).
 pub(crate) fn instance_key(config: &Config, instance: &LocalInstance) -> String {
@@ -67,4 +69,19 @@ pub(crate) fn ensure_run_allowed<'a>(
         }
     }
     Ok(())
+}
+
+/// What a run on `instance` may save: its `limits.max_output_mb`; a VastAI instance (which
+/// has no limits in the config) gets the default.
+pub(crate) fn output_budget(config: &Config, instance: Option<&str>) -> OutputBudget {
+    match crate::connection::instance_or_default(config, instance) {
+        Ok(local) => OutputBudget::new(
+            format!("{}.limits.max_output_mb", instance_key(config, local)),
+            local.limits.max_output_mb.get(),
+        ),
+        Err(_) => OutputBudget::new(
+            "limits.max_output_mb".to_owned(),
+            Limits::default().max_output_mb.get(),
+        ),
+    }
 }

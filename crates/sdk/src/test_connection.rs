@@ -86,6 +86,16 @@ impl Runner {
         }
     }
 
+    /// Marks the last stage run (if it passed) as passed with a warning.
+    fn warn_last(&mut self, hint: String) {
+        if let Some(last) = self.stages.last_mut()
+            && last.status == StageStatus::Pass
+        {
+            last.status = StageStatus::Warn;
+            last.hint = Some(hint);
+        }
+    }
+
     fn push(
         &mut self,
         stage: Stage,
@@ -119,7 +129,10 @@ impl Runner {
                 self.push(stage, StageStatus::Skip, None, detail, None);
             }
         }
-        let ok = self.stages.iter().all(|s| s.status == StageStatus::Pass);
+        let ok = self
+            .stages
+            .iter()
+            .all(|s| matches!(s.status, StageStatus::Pass | StageStatus::Warn));
         ConnectionReport {
             instance,
             config_path,
@@ -230,6 +243,9 @@ fn stages_for_instance(runner: &mut Runner, instance: &LocalInstance) {
     let Some(client) = api else {
         return;
     };
+    if let Some(warning) = install_mismatch(&client, instance) {
+        runner.warn_last(warning);
+    }
     runner.run(Stage::WebSocket, || ws_stage(&client));
 }
 
@@ -377,6 +393,18 @@ fn is_auth_error(e: &SshError) -> bool {
                 ..
             }
     )
+}
+
+/// What to do when the SSH forward to ComfyUI failed with `e`: the SSH stage's hint for a
+/// failed connection (host key, auth, ...), or how to let the host's sshd forward.
+pub(crate) fn forward_hint(e: &SshError, instance: &LocalInstance) -> String {
+    match e {
+        SshError::Forward { .. } => format!(
+            "start ComfyUI on the host, or let the comfy-local sshd forward to it (`AllowTcpForwarding local` and `PermitOpen 127.0.0.1:{port}`, as the setup script writes)",
+            port = instance.comfyui.api_url.port()
+        ),
+        _ => ssh_hint(e, &connect_options(instance)),
+    }
 }
 
 fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions) -> String {
@@ -566,14 +594,35 @@ fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure>
         Err(direct @ (ComfyError::Transport { .. } | ComfyError::Timeout { .. })) => {
             // Not reachable from here: try ComfyUI on the host's loopback through SSH, as
             // `comfy-local run` does.
-            let tunnelled = ssh_dialer(instance).ok().and_then(|dialer| {
-                let c = ComfyClient::with_options(url, options.dialer(dialer)).ok()?;
-                let stats = c.system_stats().ok()?;
-                Some((c, stats))
-            });
+            let port = instance.comfyui.api_url.port();
+            let tunnelled = ssh_dialer(instance)
+                .map_err(|e| (error_chain(&e), forward_hint(&e, instance)))
+                .and_then(|dialer| {
+                    let c = ComfyClient::with_options(url, options.dialer(dialer))
+                        .map_err(|e| (error_chain(&e), String::new()))?;
+                    let stats = c.system_stats().map_err(|e| {
+                        let hint = format!("is ComfyUI running on the host, on 127.0.0.1:{port}?");
+                        (error_chain(&e), hint)
+                    })?;
+                    Ok((c, stats))
+                });
             match tunnelled {
-                Some((c, stats)) => (c, true, stats),
-                None => return Err(api_failure(&direct, &shown)),
+                Ok((c, stats)) => (c, true, stats),
+                Err((tunnel, tunnel_hint)) => {
+                    // Both ways failed: say both, with what to do about each.
+                    let mut failure = api_failure(&direct, &shown);
+                    failure.detail = format!(
+                        "{}; and not through an SSH forward to the host's 127.0.0.1:{port} either: {tunnel}",
+                        failure.detail
+                    );
+                    if let Some(hint) = &mut failure.hint
+                        && !tunnel_hint.is_empty()
+                    {
+                        hint.push_str("; or through SSH: ");
+                        hint.push_str(&tunnel_hint);
+                    }
+                    return Err(failure);
+                }
             }
         }
         Err(e) => return Err(api_failure(&e, &shown)),
@@ -606,6 +655,58 @@ fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure>
         );
     }
     Ok((client, detail))
+}
+
+/// Whether the ComfyUI answering at `api_url` runs from another folder than `comfyui.path`
+/// (from the folders it reports, `GET /internal/folder_paths`): then what installs and
+/// checks put into `comfyui.path` is not what it uses. `None` when they agree or when the
+/// server does not say.
+fn install_mismatch(client: &ComfyClient, instance: &LocalInstance) -> Option<String> {
+    let folders = match client.folder_paths() {
+        Ok(Some(folders)) => folders,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::debug!(error = %error_chain(&e), "cannot read ComfyUI's folder paths");
+            return None;
+        }
+    };
+    let configured = instance.comfyui.path.as_str();
+    let server_base = folders
+        .get("custom_nodes")
+        .and_then(|paths| paths.first())
+        .and_then(|p| parent_of(p, "custom_nodes"))?;
+    if same_path(&server_base, configured) {
+        return None;
+    }
+    Some(format!(
+        "the ComfyUI answering at {} runs from {}, not from comfyui.path {configured}: models and inputs put into comfyui.path are not the ones it uses. Point comfyui.path (or comfyui.api_url) at the same ComfyUI (if comfyui.path is a symlink to that folder, this is fine)",
+        instance.comfyui.api_url.redacted(),
+        crate::terminal::one_line(&server_base),
+    ))
+}
+
+/// `path` without its last component when that is `name` (either separator).
+fn parent_of(path: &str, name: &str) -> Option<String> {
+    let trimmed = path.trim_end_matches(['/', '\\']);
+    let parent = trimmed.strip_suffix(name)?;
+    parent
+        .ends_with(['/', '\\'])
+        .then(|| parent.trim_end_matches(['/', '\\']).to_owned())
+}
+
+/// Two host paths name the same folder, up to trailing separators, separator style and (for
+/// Windows drive paths) case.
+fn same_path(a: &str, b: &str) -> bool {
+    let norm = |p: &str| {
+        let p = p.replace('\\', "/");
+        let p = p.trim_end_matches('/').to_owned();
+        if p.as_bytes().get(1) == Some(&b':') {
+            p.to_lowercase()
+        } else {
+            p
+        }
+    };
+    norm(a) == norm(b)
 }
 
 fn api_failure(e: &ComfyError, url: &str) -> Failure {
@@ -641,4 +742,25 @@ fn ws_stage(client: &ComfyClient) -> Result<((), String), Failure> {
                 .unwrap_or_default()
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parent_of, same_path};
+
+    #[test]
+    fn the_install_folder_is_the_parent_of_custom_nodes_in_either_style() {
+        assert_eq!(
+            parent_of("/opt/ComfyUI/custom_nodes", "custom_nodes").as_deref(),
+            Some("/opt/ComfyUI")
+        );
+        assert_eq!(
+            parent_of(r"C:\ComfyUI\custom_nodes\", "custom_nodes").as_deref(),
+            Some(r"C:\ComfyUI")
+        );
+        assert_eq!(parent_of("/opt/my_custom_nodes", "custom_nodes"), None);
+        assert!(same_path("/opt/ComfyUI/", "/opt/ComfyUI"));
+        assert!(same_path(r"C:\ComfyUI", "c:/comfyui"));
+        assert!(!same_path("/opt/ComfyUI", "/opt/comfyui"));
+    }
 }

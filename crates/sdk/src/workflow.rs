@@ -15,7 +15,7 @@ pub use comfy_local_workflow::{ApiPrompt, DependencyReport, Inventory, ObjectInf
 use comfy_local_workflow::{Titles, check_dependencies, load};
 
 use crate::SdkError;
-use crate::connection::{connect_any, connect_options, instance_or_default};
+use crate::connection::{Unreachable, connect_any, connect_options, instance_or_default};
 
 /// A ComfyUI client for an instance.
 #[derive(Debug)]
@@ -31,8 +31,9 @@ pub struct ComfyTarget {
 /// A ComfyUI client for an instance: a local instance by config id (the first one by default),
 /// or a running VastAI instance by its numeric id when `vastai.enabled`. When a local
 /// instance's `api_url` does not accept connections from here, ComfyUI is reached on the host's
-/// loopback through SSH `direct-tcpip` channels (as `ssh -L` would, but without a local port),
-/// if the host's sshd allows it.
+/// loopback through SSH `direct-tcpip` channels (as `ssh -L` would, but without a local port);
+/// when the host's sshd refuses that too (or the SSH connection fails, a changed host key
+/// included), the error says both ([`SdkError::ComfyUnreachable`]).
 pub fn client_for(config: &Config, instance: Option<&str>) -> Result<ComfyTarget, SdkError> {
     let local = instance_or_default(config, instance);
     let (id, url, timeout, dialer) = match (local, instance) {
@@ -40,12 +41,21 @@ pub fn client_for(config: &Config, instance: Option<&str>) -> Result<ComfyTarget
             crate::switches::ensure_enabled(config, local, "talking to ComfyUI")?;
             let api = &local.comfyui.api_url;
             let timeout = local.ssh.connect_timeout();
-            let dialer = if https_or_reachable(api.host(), api.port(), api.is_https(), timeout) {
-                None
-            } else {
-                ssh_dialer(local)
-                    .inspect_err(|e| tracing::info!(error = %e, "no SSH tunnel to ComfyUI either"))
-                    .ok()
+            let dialer = match https_or_reachable(api.host(), api.port(), api.is_https(), timeout) {
+                Ok(()) => None,
+                Err(direct) => match ssh_dialer(local) {
+                    Ok(dialer) => Some(dialer),
+                    Err(tunnel) => {
+                        let hint = crate::test_connection::forward_hint(&tunnel, local);
+                        return Err(SdkError::ComfyUnreachable {
+                            url: api.redacted(),
+                            direct,
+                            port: api.port(),
+                            tunnel: Box::new(tunnel),
+                            hint,
+                        });
+                    }
+                },
             };
             (
                 local.id.to_string(),
@@ -82,11 +92,15 @@ pub fn client_for(config: &Config, instance: Option<&str>) -> Result<ComfyTarget
 /// channel of one SSH tunnel; fails now when the host's sshd refuses to forward. The dialer
 /// keeps the tunnel open while any client holds it.
 pub(crate) fn ssh_dialer(instance: &LocalInstance) -> Result<Dialer, SshError> {
-    let tunnel = Tunnel::open(
-        &connect_options(instance),
-        "127.0.0.1",
-        instance.comfyui.api_url.port(),
-    )?;
+    ssh_dialer_with(&connect_options(instance), instance.comfyui.api_url.port())
+}
+
+/// [`ssh_dialer`] with explicit SSH options, to the host's 127.0.0.1:`port`.
+pub(crate) fn ssh_dialer_with(
+    options: &comfy_local_ssh::ConnectOptions,
+    port: u16,
+) -> Result<Dialer, SshError> {
+    let tunnel = Tunnel::open(options, "127.0.0.1", port)?;
     Ok(Dialer::new(move || {
         let stream = tunnel.connect()?;
         Ok(Box::new(std::os::unix::net::UnixStream::from(stream)) as Box<dyn Connection>)
@@ -94,12 +108,22 @@ pub(crate) fn ssh_dialer(instance: &LocalInstance) -> Result<Dialer, SshError> {
 }
 
 /// Whether ComfyUI's port accepts a TCP connection from here (https is never forwarded: the
-/// forward would break its certificate's host name).
-fn https_or_reachable(host: &str, port: u16, https: bool, timeout: Duration) -> bool {
+/// forward would break its certificate's host name); if not, why.
+pub(crate) fn https_or_reachable(
+    host: &str,
+    port: u16,
+    https: bool,
+    timeout: Duration,
+) -> Result<(), String> {
     if https {
-        return true;
+        return Ok(());
     }
-    connect_any(host, port, timeout.min(Duration::from_secs(3))).is_ok()
+    match connect_any(host, port, timeout.min(Duration::from_secs(3))) {
+        Ok(_) => Ok(()),
+        Err(Unreachable::Resolve(e)) => Err(format!("cannot resolve {host:?}: {e}")),
+        Err(Unreachable::NoAddress) => Err(format!("{host:?} has no address")),
+        Err(Unreachable::Connect(addr, e)) => Err(format!("connecting to {addr}: {e}")),
+    }
 }
 
 /// Reads a saved `GET /object_info` answer.

@@ -6,6 +6,7 @@ mod install;
 mod instances;
 mod models;
 mod nodes;
+mod out_dir;
 mod run;
 mod test_connection;
 mod workflow;

@@ -22,6 +22,7 @@ pub fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    super::out_dir::check(&args.out)?;
     let loaded = Config::load(global.config.as_deref()).context("cannot load the configuration")?;
     let inputs = args
         .inputs

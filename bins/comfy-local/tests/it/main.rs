@@ -5,6 +5,7 @@ mod config_check;
 mod help;
 mod inputs;
 mod install;
+mod limits;
 mod outputs;
 mod progress;
 mod run;

@@ -113,6 +113,144 @@ fn an_endless_chunked_body_is_too_large() {
     ));
 }
 
+/// A client that would wait 30 s for a whole call, but calls a body stalled when it brings
+/// fewer than 1 KiB in any 500 ms (or nothing at all for 500 ms).
+fn impatient(port: u16) -> ComfyClient {
+    ComfyClient::with_options(
+        &format!("http://127.0.0.1:{port}"),
+        ClientOptions::default()
+            .api_prefix(ApiPrefix::Root)
+            .request_timeout(Duration::from_secs(30))
+            .transfer_timeout(Duration::from_secs(30))
+            .stall_timeout(Duration::from_millis(500))
+            .stall_min_bytes(1024),
+    )
+    .expect("client")
+}
+
+/// Sends a response head promising `len` bytes, then one byte every `every`.
+fn trickle(len: usize, every: Duration) -> u16 {
+    raw_server(move |mut s| {
+        read_head(&mut s);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n["
+        );
+        let _ = s.write_all(head.as_bytes());
+        for _ in 1..len {
+            std::thread::sleep(every);
+            if s.write_all(b" ").is_err() {
+                return;
+            }
+        }
+    })
+}
+
+#[test]
+fn a_trickling_body_is_stalled_long_before_the_call_timeout() {
+    // One byte every 100 ms: every read gets a byte well within the per-read timeout, but a
+    // 500 ms window brings 5 bytes, not 1 KiB.
+    let port = trickle(100_000, Duration::from_millis(100));
+    let file = OutputFile {
+        filename: "x.png".into(),
+        subfolder: String::new(),
+        kind: "output".into(),
+    };
+    let started = std::time::Instant::now();
+    let err = impatient(port).embeddings().expect_err("stalled");
+    assert!(
+        matches!(
+            err,
+            ComfyError::Stalled {
+                min_bytes: 1024,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let mut sink = Vec::new();
+    let err = impatient(port).view(&file, &mut sink).expect_err("stalled");
+    assert!(
+        matches!(
+            err,
+            ComfyError::Stalled {
+                min_bytes: 1024,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.to_string().contains("stalled"), "{err}");
+}
+
+#[test]
+fn a_body_that_stops_is_stalled_after_the_per_read_timeout() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n[1,");
+        std::thread::sleep(Duration::from_secs(10));
+    });
+    let started = std::time::Instant::now();
+    let err = impatient(port).object_info().expect_err("stalled");
+    assert!(
+        matches!(err, ComfyError::Stalled { min_bytes: 1, .. }),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn every_json_endpoint_reads_at_most_max_response_bytes() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let chunk = format!("{:x}\r\n{}\r\n", 8192, " ".repeat(8192));
+        while s.write_all(chunk.as_bytes()).is_ok() {}
+    });
+    let c = client(port);
+    let results: Vec<(&str, Result<(), ComfyError>)> = vec![
+        ("object_info", c.object_info().map(drop)),
+        (
+            "object_info_class",
+            c.object_info_class("KSampler").map(drop),
+        ),
+        ("system_stats", c.system_stats().map(drop)),
+        ("queue", c.queue().map(drop)),
+        ("history", c.history("p").map(drop)),
+        ("history_list", c.history_list(None).map(drop)),
+        ("models", c.models("checkpoints").map(drop)),
+        ("model_folders", c.model_folders().map(drop)),
+        ("features", c.features().map(drop)),
+        ("extensions", c.extensions().map(drop)),
+        ("queue_remaining", c.queue_remaining().map(drop)),
+        (
+            "submit",
+            c.submit(&serde_json::json!({}), &SubmitOptions::default())
+                .map(drop),
+        ),
+    ];
+    for (name, result) in results {
+        assert!(
+            matches!(
+                result,
+                Err(ComfyError::TooLarge {
+                    limit: 1_048_576,
+                    ..
+                })
+            ),
+            "{name}: {result:?}"
+        );
+    }
+}
+
 #[test]
 fn invalid_utf8_and_non_json_are_not_json_naming_the_url() {
     let port = fixed(http("200 OK", "", b"\xff\xfe{}\xc3("));

@@ -54,6 +54,7 @@ fn minimal_config_gets_defaults() {
     assert!(instance.features.custom_nodes);
     assert_eq!(instance.limits.max_upload_mb.get(), 20480);
     assert_eq!(instance.limits.max_upload_bytes(), 20480 * 1024 * 1024);
+    assert_eq!(instance.limits.max_output_bytes(), 20480 * 1024 * 1024);
     assert!(!config.vastai.enabled);
     assert_eq!(config.vastai.api_key_env, "VAST_API_KEY");
     assert_eq!(config.vastai.api_url.as_str(), "https://console.vast.ai");

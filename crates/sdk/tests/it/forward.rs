@@ -5,8 +5,10 @@
 use std::collections::BTreeSet;
 
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
+use comfy_local_sdk::SdkError;
+use comfy_local_sdk::ssh::SshError;
 use comfy_local_sdk::workflow::client_for;
-use comfy_local_test_support::{Sshd, SshdConfig};
+use comfy_local_test_support::{Sshd, SshdConfig, keygen};
 
 use crate::common::{Setup, fake_install};
 
@@ -81,14 +83,86 @@ fn http_and_websocket_go_through_ssh_without_a_local_port() {
 }
 
 #[test]
-fn refused_forwarding_leaves_the_direct_url() {
-    // The shared sshd is hardened: no TCP forwarding, so the client keeps the (dead) URL.
+fn refused_forwarding_and_the_closed_port_are_both_reported() {
+    // The shared sshd is hardened: no TCP forwarding. The URL does not answer either.
     let comfy = FakeComfy::start(FakeOptions::default());
-    let target = client_for(
+    let err = client_for(
         &forwarding_setup(Sshd::shared(), &comfy, "refused").config(),
         None,
     )
+    .expect_err("neither way reaches ComfyUI");
+    let SdkError::ComfyUnreachable { tunnel, hint, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(matches!(**tunnel, SshError::Forward { .. }), "{tunnel:?}");
+    assert!(hint.contains("AllowTcpForwarding local"), "{hint}");
+    let shown = chain(&err);
+    assert!(
+        shown.contains(&format!("connecting to 127.0.0.2:{}", comfy.port()))
+            && shown.contains("cannot forward"),
+        "both reasons: {shown}"
+    );
+}
+
+#[test]
+fn a_changed_host_key_on_the_forward_path_is_a_host_key_error() {
+    let sshd = Sshd::start(SshdConfig {
+        allow_tcp_forwarding: true,
+        ..SshdConfig::default()
+    });
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let mut setup = forwarding_setup(&sshd, &comfy, "changed-key");
+    // known_hosts lists the sshd's address with another host key.
+    let other = sshd.scratch("other-key").join("id");
+    keygen(&other, "");
+    let other_pub = std::fs::read_to_string(format!("{other}.pub")).unwrap();
+    let kh = sshd.scratch("other-key").join("known_hosts");
+    let key: Vec<&str> = other_pub.split_whitespace().take(2).collect();
+    std::fs::write(
+        &kh,
+        format!("[127.0.0.1]:{} {}\n", sshd.port(), key.join(" ")),
+    )
     .unwrap();
-    assert!(!target.via_ssh);
-    assert!(target.client.system_stats().is_err());
+    setup.known_hosts = kh;
+    let err = client_for(&setup.config(), None).expect_err("changed host key");
+    let SdkError::ComfyUnreachable { tunnel, hint, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        matches!(**tunnel, SshError::HostKeyMismatch { .. }),
+        "{tunnel:?}"
+    );
+    assert!(hint.contains("host key CHANGED"), "{hint}");
+    assert!(chain(&err).contains("man-in-the-middle"), "{}", chain(&err));
+}
+
+/// An error and its sources joined by `: `, each once.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        assert!(
+            !out.contains(&cause.to_string()),
+            "{cause} is printed twice: {out}"
+        );
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+#[test]
+fn an_instance_reached_only_through_the_forward_is_listed_online() {
+    let sshd = Sshd::start(SshdConfig {
+        allow_tcp_forwarding: true,
+        ..SshdConfig::default()
+    });
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let config = forwarding_setup(&sshd, &comfy, "probe-forward").config();
+    let list = comfy_local_sdk::list_instances_with(&config, &|_| None);
+    assert_eq!(
+        list.instances[0].status,
+        comfy_local_sdk::providers::InstanceStatus::Online
+    );
 }

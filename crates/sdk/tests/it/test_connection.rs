@@ -45,8 +45,9 @@ fn closed_port() -> u16 {
 
 #[test]
 fn all_stages_pass() {
-    let comfy = FakeComfy::start(FakeOptions::default());
-    let setup = Setup::new(&fake_install("all_pass"), &comfy.url());
+    let install = fake_install("all_pass");
+    let comfy = FakeComfy::start(FakeOptions::default().base_path(&install));
+    let setup = Setup::new(&install, &comfy.url());
     let report = run(&setup);
     assert!(report.ok, "{}", report.to_table());
     assert!(statuses(&report).iter().all(|s| *s == StageStatus::Pass));
@@ -240,4 +241,34 @@ fn custom_nodes_write_access_is_checked_only_when_the_feature_is_on() {
         "{}",
         write.detail
     );
+}
+
+#[test]
+fn a_comfyui_running_from_another_folder_is_a_warning_not_a_failure() {
+    // The ComfyUI answering at api_url says it runs from its own folder, not comfyui.path.
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let setup = Setup::new(&fake_install("other_folder"), &comfy.url());
+    let report = run(&setup);
+    assert!(report.ok, "{}", report.to_table());
+    let api = report
+        .stages
+        .iter()
+        .find(|s| s.stage == Stage::ComfyApi)
+        .unwrap();
+    assert_eq!(api.status, StageStatus::Warn, "{}", report.to_table());
+    let hint = api.hint.as_deref().unwrap_or_default();
+    let fake_root = comfy.root();
+    assert!(
+        hint.contains(&*fake_root.to_string_lossy()) && hint.contains(setup.install.as_str()),
+        "{hint}"
+    );
+    // The WebSocket stage still ran.
+    assert_eq!(report.stages.last().unwrap().status, StageStatus::Pass);
+    assert!(
+        report.to_table().contains("WARN  ComfyUI HTTP API"),
+        "{}",
+        report.to_table()
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["stages"][7]["status"], "warn");
 }
