@@ -1084,7 +1084,12 @@ readonly NEVER_NETS_V6=(ff00::/8 ::/128)
 EGRESS_SCRIPT=""
 EGRESS_TOOLS=()
 
-egress_uid() { id -u "$SSH_USER" 2>/dev/null || printf '%s' "$SSH_USER"; }
+# The user's uid once it exists (getent, as ensure_user asks); its name before (dry runs).
+egress_uid() {
+    local uid
+    uid=$(getent passwd "$SSH_USER" 2>/dev/null | cut -d: -f3)
+    printf '%s' "${uid:-$SSH_USER}"
+}
 egress_chain() { printf 'cl-egress-%s' "$(egress_uid)"; }
 egress_jump() { printf -- '-m owner --uid-owner %s -m comment --comment %s:egress -j %s' "$(egress_uid)" "$TAG" "$(egress_chain)"; }
 
