@@ -4,8 +4,9 @@
 # Lets a container on this host (the Media Sync Tool / comfy-backend) use this host's ComfyUI as
 # one more instance: a dedicated, key-only, non-root SSH user served by a SEPARATE sshd instance
 # (its own config, port, host key and pid file; the system sshd is never touched), write access
-# limited to ComfyUI's models/, custom_nodes/, input/ and output/ folders, a firewall rule limiting
-# the port to loopback and the Docker network, and the files the container needs (private key,
+# limited to ComfyUI's models/, custom_nodes/ (unless --no-custom-nodes), input/ and output/
+# folders, a firewall rule limiting the port to loopback and the Docker network, outbound rules
+# limiting the user to ComfyUI's port and the internet, and the files the container needs (private key,
 # known_hosts pinning the new host key, local-support-config.yml). Finishes with a real connection
 # test. Idempotent; `--uninstall` removes exactly what was added (recorded in a manifest).
 #
