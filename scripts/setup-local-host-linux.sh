@@ -1736,7 +1736,12 @@ do_install() {
     fi
     say "  Container files: $OUTPUT_DIR/{local-support-config.yml,id_ed25519,known_hosts}"
     say "  Mount them as in docs/docker-compose.local-comfyui.yml (key and known_hosts under $CONTAINER_DIR)."
-    say "  Outbound connections of $SSH_USER: $([ "${#EGRESS_TOOLS[@]}" -gt 0 ] && printf 'only %s (%s)' "$(egress_summary)" "${EGRESS_TOOLS[*]}" || printf 'NOT restricted')"
+    local egress="NOT restricted"
+    case " ${EGRESS_TOOLS[*]-} " in
+        *" iptables "*) egress="only $(egress_summary) (${EGRESS_TOOLS[*]})" ;;
+        *" ip6tables "*) egress="NOT restricted over IPv4 (only IPv6 has rules)" ;;
+    esac
+    say "  Outbound connections of $SSH_USER: $egress"
     say "  Undo everything: $0 --uninstall$([ "$STATE_DIR" != "$DEFAULT_STATE_DIR" ] && printf ' --state-dir %s' "$STATE_DIR") --yes"
     if [ "${#WARNINGS[@]}" -gt 0 ]; then
         say ""

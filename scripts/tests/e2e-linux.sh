@@ -403,12 +403,12 @@ second_run() {
 }
 
 changed_run() {
-    section "third run with an extra --listen address and --no-custom-nodes (sshd reloaded in place)"
+    section "third run with an extra --listen address, --no-custom-nodes and --no-internet (sshd reloaded in place)"
     local pid_before
     pid_before=$(cat "$STATE/sshd.pid")
     local -a args
     mapfile -t args < <(setup_args)
-    if bash "$SCRIPT" "${args[@]}" --listen 127.0.0.1 --listen 127.0.0.2 --no-custom-nodes >"$WORK/third.log" 2>&1; then
+    if bash "$SCRIPT" "${args[@]}" --listen 127.0.0.1 --listen 127.0.0.2 --no-custom-nodes --no-internet >"$WORK/third.log" 2>&1; then
         ok "third run exits 0"
     else
         bad "third run exits 0"
@@ -424,6 +424,13 @@ changed_run() {
     check "--no-custom-nodes: the user can still write models/" as_user "touch $(q "$COMFY/models/e2e-after.bin")"
     check "--no-custom-nodes: the generated config sets features.custom_nodes: false" grep -q "custom_nodes: false" "$CLIENT/local-support-config.yml"
     check "the script's connection test passed with custom_nodes off" grep -q -E '(sftp write and delete in .*: OK|comfy-local test-connection: OK)' "$WORK/third.log"
+    local chain
+    chain="cl-egress-$(id -u "$E2E_USER")"
+    check "--no-internet: the run rewrote the outbound rules" grep -q "changed: outbound rules for $E2E_USER" "$WORK/third.log"
+    check "--no-internet: the chain now ends with a REJECT of everything" \
+        test "$(iptables -S "$chain" | tail -n1)" = "-A $chain -j REJECT --reject-with icmp-port-unreachable"
+    check_not "--no-internet: no DNS exception is left" sh -c "iptables -S '$chain' | grep -q -- '--dport 53'"
+    check "--no-internet: the user still reaches ComfyUI's port" as_user_connect 127.0.0.1 "$CPORT" connected
 }
 
 uninstall() {
