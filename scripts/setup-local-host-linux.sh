@@ -4,8 +4,9 @@
 # Lets a container on this host (the Media Sync Tool / comfy-backend) use this host's ComfyUI as
 # one more instance: a dedicated, key-only, non-root SSH user served by a SEPARATE sshd instance
 # (its own config, port, host key and pid file; the system sshd is never touched), write access
-# limited to ComfyUI's models/, custom_nodes/, input/ and output/ folders, a firewall rule limiting
-# the port to loopback and the Docker network, and the files the container needs (private key,
+# limited to ComfyUI's models/, custom_nodes/ (unless --no-custom-nodes), input/ and output/
+# folders, a firewall rule limiting the port to loopback and the Docker network, outbound rules
+# limiting the user to ComfyUI's port and the internet, and the files the container needs (private key,
 # known_hosts pinning the new host key, local-support-config.yml). Finishes with a real connection
 # test. Idempotent; `--uninstall` removes exactly what was added (recorded in a manifest).
 #
@@ -21,7 +22,8 @@ PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 readonly DEFAULT_STATE_DIR=/etc/comfy-local
 readonly DEFAULT_REPO=https://github.com/comfyanonymous/ComfyUI.git
-readonly WRITABLE_DIRS=(models custom_nodes input output)
+# The folders the SSH user may write; --no-custom-nodes removes custom_nodes.
+WRITABLE_DIRS=(models custom_nodes input output)
 
 # ---------------------------------------------------------------------------------------------
 # output helpers
@@ -31,7 +33,12 @@ DRY_RUN=0
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n==> %s\n' "$*"; }
-warn() { printf 'warning: %s\n' "$*" >&2; }
+WARNINGS=()
+# Printed at once and repeated in the summary, so a warning is not lost in the output.
+warn() {
+    printf 'warning: %s\n' "$*" >&2
+    WARNINGS+=("$*")
+}
 die() {
     printf 'error: %s\n' "$1" >&2
     if [ -n "${2:-}" ]; then printf 'hint: %s\n' "$2" >&2; fi
@@ -57,6 +64,30 @@ run() {
         return 0
     fi
     "$@"
+}
+
+# $1 as one POSIX sh word: single-quoted, each ' written as '\''.
+sh_quote() {
+    printf "'%s'" "${1//\'/\'\\\'\'}"
+}
+
+# $1 as one word of a systemd command line (ExecStart=...): double-quoted, with the characters
+# systemd expands escaped (% specifiers as %%, $ variables as $$). Callers refuse control
+# characters, double quotes and backslashes before (is_quotable_path).
+systemd_quote() {
+    local s=${1//%/%%}
+    printf '"%s"' "${s//\$/\$\$}"
+}
+
+# $1 as the program of a systemd command line: double-quoted, % escaped. systemd expands no $
+# in it, and refuses a ' in it (do_install refuses such a path before).
+systemd_exec_quote() {
+    printf '"%s"' "${1//%/%%}"
+}
+
+# $1 for a systemd setting that takes one path as the rest of the line (WorkingDirectory=).
+systemd_path() {
+    printf '%s' "${1//%/%%}"
 }
 
 need_cmd() {
@@ -87,6 +118,9 @@ CONTAINER_DIR=/app/comfy-local
 CLIENT_OWNER=""
 SKIP_TEST=0
 FIREWALL=auto
+CUSTOM_NODES=1
+EGRESS_INTERNET=1
+EGRESS_LAN=0
 
 usage() {
     cat <<'EOF'
@@ -133,7 +167,14 @@ Generated config (what the container sees):
 Advanced:
   --state-dir DIR        where this instance keeps its sshd config, host key and manifest
                          (default: /etc/comfy-local); must be owned by root
-  --firewall MODE        auto | ufw | firewalld | iptables | none (default: auto)
+  --firewall MODE        auto | ufw | firewalld | iptables | none (default: auto); the rule
+                         limiting who reaches the SSH port
+  --no-custom-nodes      no write access to custom_nodes/ (code placed there runs as ComfyUI's
+                         owner); the generated config sets features.custom_nodes: false
+  --no-internet          the SSH user may connect only to ComfyUI's port on loopback (no
+                         downloads on the host)
+  --allow-lan            also let the SSH user connect to private networks (RFC 1918, link-local,
+                         CGNAT, IPv6 ULA); by default only ComfyUI's port and the internet
   --comfy-local BIN      comfy-local binary for the final test (default: comfy-local on PATH;
                          without it, the test uses ssh and sftp)
   --skip-test            skip the final connection test
@@ -175,6 +216,9 @@ parse_args() {
             --client-owner) CLIENT_OWNER=$(opt_value "$1" "${2-}"); shift ;;
             --firewall) FIREWALL=$(opt_value "$1" "${2-}"); shift ;;
             --skip-test) SKIP_TEST=1 ;;
+            --no-custom-nodes) CUSTOM_NODES=0 ;;
+            --no-internet) EGRESS_INTERNET=0 ;;
+            --allow-lan) EGRESS_LAN=1 ;;
             --help | -h) usage; exit 0 ;;
             *) usage_error "unknown option: $1" ;;
         esac
@@ -213,9 +257,27 @@ is_user_name() {
     [[ "$1" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]]
 }
 
+# Directories that go into sshd_config, systemd units and ssh -o options unquoted: only
+# characters none of those treat specially.
+is_plain_path() {
+    [[ "$1" =~ ^/[A-Za-z0-9._/@+-]*$ ]]
+}
+
+# Paths that are quoted wherever they are written (YAML, sh, systemd): anything but control
+# characters (newlines, tabs), double quotes, backslashes and surrounding white space, which
+# systemd strips from a unit's values.
+is_quotable_path() {
+    local bad='[[:cntrl:]"\\]' edge='^[[:space:]]|[[:space:]]$'
+    ! [[ "$1" =~ $bad ]] && ! [[ "$1" =~ $edge ]]
+}
+
 validate_args() {
     case "$STATE_DIR" in /*) ;; *) usage_error "--state-dir must be an absolute path: $STATE_DIR" ;; esac
     STATE_DIR=${STATE_DIR%/}
+    local base=${STATE_DIR##*/}
+    if ! is_plain_path "$STATE_DIR" || [ -z "$base" ] || [ "${base#.}" != "$base" ]; then
+        usage_error "--state-dir may hold only letters, digits and . _ / @ + - (its name names units and firewall rules, and must not start with a dot): $STATE_DIR"
+    fi
     if [ "$UNINSTALL" -eq 1 ]; then
         return 0
     fi
@@ -224,9 +286,8 @@ validate_args() {
         /*) ;;
         *) usage_error "--comfyui-path must be an absolute path, got: $COMFYUI_PATH" ;;
     esac
-    case "$COMFYUI_PATH" in
-        *$'\n'* | *'"'* | *\\*) usage_error "--comfyui-path must not contain newlines, quotes or backslashes" ;;
-    esac
+    is_quotable_path "$COMFYUI_PATH" ||
+        usage_error "--comfyui-path must not contain control characters (newlines, tabs), double quotes or backslashes, nor start or end with a space (single quotes and spaces are fine)"
     [ "$COMFYUI_PATH" = / ] && usage_error "--comfyui-path must not be /"
     COMFYUI_PATH=${COMFYUI_PATH%/}
     is_user_name "$SSH_USER" || usage_error "--user must be a plain user name (a-z, 0-9, _ and -, not starting with - or a digit): $SSH_USER"
@@ -246,6 +307,8 @@ validate_args() {
     fi
     case "$FIREWALL" in auto | ufw | firewalld | iptables | none) ;; *) usage_error "--firewall must be auto, ufw, firewalld, iptables or none, got: $FIREWALL" ;; esac
     case "$CONTAINER_DIR" in /*) ;; *) usage_error "--container-dir must be an absolute path: $CONTAINER_DIR" ;; esac
+    is_quotable_path "$CONTAINER_DIR" ||
+        usage_error "--container-dir must not contain control characters, double quotes or backslashes: $CONTAINER_DIR"
     if ! [[ "$SSH_HOST" =~ ^[A-Za-z0-9._-]+$ ]] || [ "${SSH_HOST#-}" != "$SSH_HOST" ]; then
         usage_error "--ssh-host must be a host name or address (letters, digits, '.', '-' and '_'), got: $SSH_HOST"
     fi
@@ -253,8 +316,10 @@ validate_args() {
         usage_error "--client-owner must be UID:GID (numbers), got: $CLIENT_OWNER"
     fi
     [ -n "$API_URL" ] || API_URL="http://$SSH_HOST:$COMFYUI_PORT"
+    if [ "$CUSTOM_NODES" -eq 0 ]; then WRITABLE_DIRS=(models input output); fi
     [ -n "$OUTPUT_DIR" ] || OUTPUT_DIR="$STATE_DIR/client"
     case "$OUTPUT_DIR" in /*) ;; *) usage_error "--output-dir must be an absolute path: $OUTPUT_DIR" ;; esac
+    is_plain_path "$OUTPUT_DIR" || usage_error "--output-dir may hold only letters, digits and . _ / @ + -: $OUTPUT_DIR"
     OUTPUT_DIR=${OUTPUT_DIR%/}
     if [ "$COMFYUI_SERVICE" -eq 1 ] && [ "$INSTALL_COMFYUI" -eq 0 ] && [ "$DRY_RUN" -eq 0 ] &&
         [ ! -f "$COMFYUI_PATH/main.py" ]; then
@@ -730,6 +795,19 @@ ensure_acls() {
         manifest_add acl-default "$p" "$OWNER"
         changed "granted $u write access to $p (and $OWNER keeps full access to what $u uploads)"
     done
+    # --no-custom-nodes after a run that granted write access: back to read-only.
+    local nodes="$COMFYUI_PATH/custom_nodes"
+    if [ "$CUSTOM_NODES" -eq 0 ] && [ -d "$nodes" ]; then
+        if has_acl "$nodes" "user:$u:rwx" || has_acl "$nodes" "default:user:$u:rwx"; then
+            run setfacl -R -m "u:$u:rX" "$nodes"
+            run find "$nodes" -type d -exec setfacl -m "d:u:$u:rX" {} +
+            # What the user put there is handed to the owner, or its owner could still change it.
+            run find "$nodes" -user "$u" -exec chown -h "$OWNER:$OWNER_GROUP" {} +
+            changed "$u may no longer write $nodes (--no-custom-nodes; what $u had put there now belongs to $OWNER)"
+        else
+            unchanged "no write access to $nodes (--no-custom-nodes)"
+        fi
+    fi
     # Every parent directory must let the user through (home folders are often 0700).
     local dir
     dir=$(dirname "$COMFYUI_PATH")
@@ -749,6 +827,26 @@ ensure_acls() {
         if runuser -u "$u" -- test -w "$COMFYUI_PATH"; then
             warn "$u can write the ComfyUI folder itself (its mode allows everyone to write): consider chmod o-w $COMFYUI_PATH"
         fi
+        if [ "$CUSTOM_NODES" -eq 0 ] && [ -d "$nodes" ] && runuser -u "$u" -- test -w "$nodes"; then
+            warn "$u can still write $nodes (its mode allows it): consider chmod o-w $nodes"
+        fi
+    fi
+    warn_privileged_owner
+}
+
+# Code placed in custom_nodes/ runs as ComfyUI's owner: say so when that owner is root or can use sudo.
+warn_privileged_owner() {
+    [ "$CUSTOM_NODES" -eq 1 ] || return 0
+    local why=""
+    if [ "$OWNER" = root ] || [ "$(id -u "$OWNER" 2>/dev/null)" = 0 ]; then
+        why="is root"
+    elif id -nG "$OWNER" 2>/dev/null | tr ' ' '\n' | grep -qxE 'sudo|wheel|admin'; then
+        why="is in the group $(id -nG "$OWNER" | tr ' ' '\n' | grep -xE 'sudo|wheel|admin' | head -n1) (sudo)"
+    elif command -v sudo >/dev/null 2>&1 && sudo -n -l -U "$OWNER" 2>/dev/null | grep -q 'may run the following'; then
+        why="may use sudo (sudo -l -U $OWNER)"
+    fi
+    if [ -n "$why" ]; then
+        warn "ComfyUI's owner $OWNER $why, and code placed in custom_nodes/ runs as $OWNER: the container key can become root. Pass --no-custom-nodes, or run ComfyUI as an unprivileged user (--comfyui-owner)"
     fi
 }
 
@@ -787,9 +885,14 @@ After=network.target docker.service
 
 [Service]
 ExecStartPre=/usr/bin/install -d -m 0755 /run/sshd
-ExecStartPre=$SSHD_BIN -t -f $SSHD_CONFIG
-ExecStart=$SSHD_BIN -D -f $SSHD_CONFIG
-ExecReload=$SSHD_BIN -t -f $SSHD_CONFIG
+EOF
+    if [ "${#EGRESS_TOOLS[@]}" -gt 0 ]; then
+        printf 'ExecStartPre=/bin/sh %s apply\n' "$(systemd_quote "$EGRESS_SCRIPT")"
+    fi
+    cat <<EOF
+ExecStartPre=$(systemd_exec_quote "$SSHD_BIN") -t -f $(systemd_quote "$SSHD_CONFIG")
+ExecStart=$(systemd_exec_quote "$SSHD_BIN") -D -f $(systemd_quote "$SSHD_CONFIG")
+ExecReload=$(systemd_exec_quote "$SSHD_BIN") -t -f $(systemd_quote "$SSHD_CONFIG")
 ExecReload=/bin/kill -HUP \$MAINPID
 Restart=on-failure
 RestartSec=3
@@ -972,6 +1075,189 @@ ufw_rule() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# outbound connections of the SSH user (iptables/ip6tables owner match on its uid)
+# ---------------------------------------------------------------------------------------------
+# Private and special networks: refused unless --allow-lan (LAN_*) or always (NEVER_*).
+readonly LAN_NETS_V4=(10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 100.64.0.0/10)
+readonly NEVER_NETS_V4=(0.0.0.0/8 224.0.0.0/4 240.0.0.0/4)
+readonly LAN_NETS_V6=(fc00::/7 fe80::/10)
+readonly NEVER_NETS_V6=(ff00::/8 ::/128)
+EGRESS_SCRIPT=""
+EGRESS_TOOLS=()
+
+# The user's uid once it exists (getent, as ensure_user asks); its name before (dry runs).
+egress_uid() {
+    local uid
+    uid=$(getent passwd "$SSH_USER" 2>/dev/null | cut -d: -f3)
+    printf '%s' "${uid:-$SSH_USER}"
+}
+egress_chain() { printf 'cl-egress-%s' "$(egress_uid)"; }
+egress_jump() { printf -- '-m owner --uid-owner %s -m comment --comment %s:egress -j %s' "$(egress_uid)" "$TAG" "$(egress_chain)"; }
+
+egress_summary() {
+    local s="ComfyUI's port 127.0.0.1:$COMFYUI_PORT"
+    if [ "$EGRESS_INTERNET" -eq 1 ]; then s="$s, the internet (and DNS)"; fi
+    if [ "$EGRESS_LAN" -eq 1 ]; then s="$s, private networks"; fi
+    printf '%s' "$s"
+}
+
+# The name servers of /etc/resolv.conf of family $1 (4 or 6): downloads need DNS, which often sits
+# on loopback (127.0.0.53) or the LAN router.
+name_servers() {
+    [ -r /etc/resolv.conf ] || return 0
+    awk '$1 == "nameserver" { sub(/%.*/, "", $2); print $2 }' /etc/resolv.conf |
+        while IFS= read -r ns; do
+            case "$ns" in *:*) [ "$1" = 6 ] && printf '%s\n' "$ns" ;; *) [ "$1" = 4 ] && is_ipv4 "$ns" && printf '%s\n' "$ns" ;; esac
+        done
+    return 0
+}
+
+# egress_reject MATCH: the two rules refusing MATCH: TCP with a reset (connect fails at once with
+# "connection refused", whatever the route), everything else with ICMP port unreachable.
+egress_reject() {
+    printf -- '%s-p tcp -j REJECT --reject-with tcp-reset\n%s-j REJECT\n' "$1" "$1"
+}
+
+# The rules of the user's chain for family $1 (4 or 6), one per line, in order. The chain only
+# RETURNs (back to OUTPUT, whose own rules still apply) or REJECTs (connect fails at once).
+egress_rules() {
+    local fam=$1 lo net ns
+    local -a lan never
+    if [ "$fam" = 4 ]; then
+        lo=127.0.0.1/32; lan=("${LAN_NETS_V4[@]}"); never=("${NEVER_NETS_V4[@]}")
+    else
+        lo=::1/128; lan=("${LAN_NETS_V6[@]}"); never=("${NEVER_NETS_V6[@]}")
+    fi
+    if [ "$EGRESS_INTERNET" -eq 1 ]; then
+        while IFS= read -r ns; do
+            [ -n "$ns" ] || continue
+            printf -- '-d %s -p udp --dport 53 -j RETURN\n-d %s -p tcp --dport 53 -j RETURN\n' "$ns" "$ns"
+        done < <(name_servers "$fam")
+    fi
+    printf -- '-o lo -d %s -p tcp --dport %s -j RETURN\n' "$lo" "$COMFYUI_PORT"
+    for net in "${never[@]}"; do egress_reject "-d $net "; done
+    if [ "$EGRESS_LAN" -eq 0 ]; then
+        for net in "${lan[@]}"; do egress_reject "-d $net "; done
+    fi
+    # Every local address (loopback, the Docker gateway, the host's own LAN or public address)
+    # is reached through lo: any other port on this host is refused, --allow-lan or not.
+    egress_reject "-o lo "
+    if [ "$EGRESS_INTERNET" -eq 0 ]; then
+        if [ "$EGRESS_LAN" -eq 1 ]; then
+            for net in "${lan[@]}"; do printf -- '-d %s -j RETURN\n' "$net"; done
+        fi
+        egress_reject ""
+    fi
+}
+
+render_egress_script() {
+    local tool fam chain rule n
+    chain=$(egress_chain)
+    cat <<EOF
+#!/bin/sh
+# Generated by comfy-local's setup-local-host-linux.sh: limits the outbound connections of the
+# SSH user $SSH_USER (uid $(egress_uid)) to $(egress_summary).
+# Run by the set-up script and, with systemd, before the sshd instance starts (so the rules come
+# back after a reboot). Removed by --uninstall. Usage: $EGRESS_SCRIPT apply|check
+set -u
+mode=\${1:-apply}
+status=0
+# chain TOOL CHAIN COUNT: apply creates or empties it; check tests that it holds COUNT rules.
+chain() {
+    if [ "\$mode" = check ]; then
+        n=\$("\$1" -S "\$2" 2>/dev/null | grep -c '^-A') || n=0
+        [ "\$n" = "\$3" ] || status=1
+    else
+        "\$1" -N "\$2" 2>/dev/null || "\$1" -F "\$2" || status=1
+    fi
+}
+# rule TOOL CHAIN SPEC...: apply appends it; check tests that it is there.
+rule() {
+    tool=\$1 chain=\$2
+    shift 2
+    if [ "\$mode" = check ]; then
+        "\$tool" -C "\$chain" "\$@" 2>/dev/null || status=1
+    else
+        "\$tool" -A "\$chain" "\$@" || status=1
+    fi
+}
+# jump TOOL SPEC...: the first rule of OUTPUT sends the user's packets to its chain.
+jump() {
+    tool=\$1
+    shift
+    if "\$tool" -C OUTPUT "\$@" 2>/dev/null; then
+        :
+    elif [ "\$mode" = check ]; then
+        status=1
+    else
+        "\$tool" -I OUTPUT 1 "\$@" || status=1
+    fi
+}
+EOF
+    for tool in "${EGRESS_TOOLS[@]}"; do
+        if [ "$tool" = iptables ]; then fam=4; else fam=6; fi
+        n=$(egress_rules "$fam" | wc -l)
+        printf 'chain %s %s %s\n' "$tool" "$chain" "$n"
+        while IFS= read -r rule; do
+            printf 'rule %s %s %s\n' "$tool" "$chain" "$rule"
+        done < <(egress_rules "$fam")
+        printf 'jump %s %s\n' "$tool" "$(egress_jump)"
+    done
+    # shellcheck disable=SC2016 # a line of the generated script, expanded when it runs
+    printf 'exit "$status"\n'
+}
+
+# tool_works TOOL: the command exists and can read the filter table.
+tool_works() { command -v "$1" >/dev/null 2>&1 && "$1" -S OUTPUT >/dev/null 2>&1; }
+
+ensure_egress() {
+    step "Outbound connections of $SSH_USER: only $(egress_summary)"
+    EGRESS_SCRIPT="$STATE_DIR/egress-firewall.sh"
+    EGRESS_TOOLS=()
+    if tool_works iptables; then
+        EGRESS_TOOLS+=(iptables)
+    else
+        local extra=""
+        if command -v nft >/dev/null 2>&1; then extra=" (nft is present, but this script drives the iptables command: install the iptables package, which uses nftables underneath)"; fi
+        warn "NO OUTBOUND RESTRICTION for $SSH_USER: iptables is missing or does not work$extra. A shell as $SSH_USER (anyone with the container key) can connect to every port on this host and to your LAN. Install iptables and re-run."
+    fi
+    if tool_works ip6tables; then
+        EGRESS_TOOLS+=(ip6tables)
+    elif [ -s /proc/net/if_inet6 ]; then
+        warn "NO IPv6 OUTBOUND RESTRICTION for $SSH_USER: IPv6 is on but ip6tables is missing or does not work; $SSH_USER can reach ::1 and IPv6 LAN addresses. Install iptables (it brings ip6tables) and re-run."
+    else
+        say "  IPv6 is off on this host: only IPv4 needs rules"
+    fi
+    if [ "${#EGRESS_TOOLS[@]}" -eq 0 ]; then
+        return 0
+    fi
+    local tool
+    for tool in "${EGRESS_TOOLS[@]}"; do
+        # Recorded before they exist, so --uninstall after a failed run still removes them.
+        manifest_add fw-egress-chain "$tool" "$(egress_chain)"
+        manifest_add fw-egress-jump "$tool" "$(egress_jump)"
+    done
+    local script_changed=0
+    if render_egress_script | write_file "$EGRESS_SCRIPT" 0755 root:root "outbound firewall script"; then
+        script_changed=1
+    fi
+    if [ "$DRY_RUN" -eq 1 ]; then
+        say "  --- $EGRESS_SCRIPT (would contain) ---"
+        render_egress_script | sed 's/^/  | /'
+        run sh "$EGRESS_SCRIPT" apply
+        return 0
+    fi
+    if [ "$script_changed" -eq 0 ] && sh "$EGRESS_SCRIPT" check; then
+        unchanged "outbound rules for $SSH_USER in place (${EGRESS_TOOLS[*]}, chain $(egress_chain))"
+        return 0
+    fi
+    sh "$EGRESS_SCRIPT" apply || die "applying the outbound rules for $SSH_USER failed" "see the iptables error above; $EGRESS_SCRIPT holds the rules"
+    sh "$EGRESS_SCRIPT" check || die "the outbound rules for $SSH_USER are not in place after applying them" "compare iptables -S $(egress_chain) with $EGRESS_SCRIPT"
+    changed "outbound rules for $SSH_USER (${EGRESS_TOOLS[*]}, chain $(egress_chain), jumped to from OUTPUT)"
+    say "  note: with systemd they are re-applied before sshd starts; without it, re-run this script after a reboot."
+}
+
+# ---------------------------------------------------------------------------------------------
 # ComfyUI service (optional)
 # ---------------------------------------------------------------------------------------------
 comfyui_python() {
@@ -991,8 +1277,8 @@ After=network.target
 
 [Service]
 User=$OWNER
-WorkingDirectory=$COMFYUI_PATH
-ExecStart=$1 main.py --listen 127.0.0.1 --port $COMFYUI_PORT
+WorkingDirectory=$(systemd_path "$COMFYUI_PATH")
+ExecStart=$(systemd_exec_quote "$1") main.py --listen 127.0.0.1 --port $COMFYUI_PORT
 Restart=on-failure
 RestartSec=5
 
@@ -1006,9 +1292,9 @@ render_comfyui_supervisor() {
 #!/bin/sh
 # Generated by comfy-local's setup-local-host-linux.sh: keeps ComfyUI running (restart on exit)
 # when systemd is not available. Stopped by --uninstall.
-cd '$COMFYUI_PATH' || exit 1
+cd -- $(sh_quote "$COMFYUI_PATH") || exit 1
 while :; do
-    runuser -u '$OWNER' -- '$1' main.py --listen 127.0.0.1 --port $COMFYUI_PORT
+    runuser -u $(sh_quote "$OWNER") -- $(sh_quote "$1") main.py --listen 127.0.0.1 --port $COMFYUI_PORT
     echo "comfy-local: ComfyUI exited with status \$?; restarting in 3 s" >&2
     sleep 3
 done
@@ -1048,6 +1334,10 @@ ensure_comfyui_service() {
         local log="$STATE_DIR/comfyui.log" script_changed=0
         if render_comfyui_supervisor "$py" | write_file "$script" 0755 root:root "ComfyUI supervisor script"; then
             script_changed=1
+        fi
+        if [ "$DRY_RUN" -eq 1 ]; then
+            say "  --- $script (would contain) ---"
+            render_comfyui_supervisor "$py" | sed 's/^/  | /'
         fi
         manifest_add supervisor-pidfile "$pidfile"
         if [ "$DRY_RUN" -eq 0 ] && pid_alive "$pidfile" "$script" && [ "$script_changed" -eq 0 ]; then
@@ -1132,7 +1422,7 @@ local:
     features:
       workflow_execution: true
       resource_installation: true
-      custom_nodes: true
+      custom_nodes: $([ "$CUSTOM_NODES" -eq 1 ] && echo true || echo false)
     limits:
       max_upload_mb: 20480
 vastai:
@@ -1190,7 +1480,7 @@ connection_test() {
     local_file=$(mktemp)
     local -a sftp_opts=(-F /dev/null -i "$CLIENT_KEY" -P "$PORT" -o BatchMode=yes -o IdentitiesOnly=yes
         -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$OUTPUT_DIR/known_hosts")
-    if ! printf 'put %s %s\nrm %s\n' "$local_file" "$COMFYUI_PATH/models/$probe" "$COMFYUI_PATH/models/$probe" |
+    if ! printf 'put "%s" "%s"\nrm "%s"\n' "$local_file" "$COMFYUI_PATH/models/$probe" "$COMFYUI_PATH/models/$probe" |
         sftp "${sftp_opts[@]}" -b - "$SSH_USER@127.0.0.1" >/dev/null; then
         rm -f "$local_file"
         die "sftp could not write into $COMFYUI_PATH/models as $SSH_USER" "check the ACLs with getfacl $COMFYUI_PATH/models"
@@ -1233,7 +1523,22 @@ uninstall() {
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] && grep -q '^systemd-unit' "$MANIFEST"; then
         run systemctl daemon-reload
     fi
-    # 2. firewall rules, ACLs, ownership of uploads, the user
+    # 2. outbound rules of the user: the jumps from OUTPUT, then the emptied chains
+    while IFS=$'\t' read -r kind a b; do
+        if [ "$kind" = fw-egress-jump ] && command -v "$a" >/dev/null 2>&1; then
+            # shellcheck disable=SC2086 # the rule is a list of words by design
+            if "$a" -C OUTPUT $b 2>/dev/null; then run "$a" -D OUTPUT $b; fi
+            removed "$a OUTPUT rule: $b"
+        fi
+    done <"$MANIFEST"
+    while IFS=$'\t' read -r kind a b; do
+        if [ "$kind" = fw-egress-chain ] && command -v "$a" >/dev/null 2>&1 && "$a" -S "$b" >/dev/null 2>&1; then
+            run "$a" -F "$b"
+            run "$a" -X "$b"
+            removed "$a chain $b"
+        fi
+    done <"$MANIFEST"
+    # 3. firewall rules, ACLs, ownership of uploads, the user
     local user="" owner_of=""
     while IFS=$'\t' read -r kind a b; do
         case "$kind" in
@@ -1295,7 +1600,7 @@ uninstall() {
         run userdel --remove "$user" 2>/dev/null || run userdel "$user"
         removed "user $user"
     fi
-    # 3. files, then directories (deepest first)
+    # 4. files, then directories (deepest first)
     while IFS=$'\t' read -r kind a b; do
         if [ "$kind" = file ] && [ -e "$a" ]; then
             run rm -f "$a"
@@ -1397,6 +1702,9 @@ check_root() {
 
 do_install() {
     derive_names
+    if [ "$COMFYUI_SERVICE" -eq 1 ] && [ "$HAS_SYSTEMD" -eq 1 ] && [[ "$COMFYUI_PATH" == *\'* ]]; then
+        usage_error "--comfyui-path must not contain a single quote with --comfyui-service under systemd: systemd refuses it in the name of the program it starts ($COMFYUI_PATH/venv/bin/python); rename the folder, or run ComfyUI yourself"
+    fi
     compute_network
     if [ "$DRY_RUN" -eq 1 ]; then say "DRY RUN: nothing will be changed."; fi
     say "comfy-local host set-up: ComfyUI in $COMFYUI_PATH, user $SSH_USER, port $PORT, state in $STATE_DIR"
@@ -1412,6 +1720,7 @@ do_install() {
     ensure_keys
     ensure_sshd_config
     ensure_acls
+    ensure_egress
     ensure_sshd_running
     ensure_firewall
     ensure_comfyui_service
@@ -1427,7 +1736,19 @@ do_install() {
     fi
     say "  Container files: $OUTPUT_DIR/{local-support-config.yml,id_ed25519,known_hosts}"
     say "  Mount them as in docs/docker-compose.local-comfyui.yml (key and known_hosts under $CONTAINER_DIR)."
+    local egress="NOT restricted"
+    case " ${EGRESS_TOOLS[*]-} " in
+        *" iptables "*) egress="only $(egress_summary) (${EGRESS_TOOLS[*]})" ;;
+        *" ip6tables "*) egress="NOT restricted over IPv4 (only IPv6 has rules)" ;;
+    esac
+    say "  Outbound connections of $SSH_USER: $egress"
     say "  Undo everything: $0 --uninstall$([ "$STATE_DIR" != "$DEFAULT_STATE_DIR" ] && printf ' --state-dir %s' "$STATE_DIR") --yes"
+    if [ "${#WARNINGS[@]}" -gt 0 ]; then
+        say ""
+        say "  WARNINGS (${#WARNINGS[@]}), repeated from above:"
+        local w
+        for w in "${WARNINGS[@]}"; do say "  ! $w"; done
+    fi
 }
 
 main() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine that has only the Rust toolchain:
 # OpenSSH server/client (the SSH tests start a real sshd), shellcheck and bats (script tests),
-# python3 (benchmark peers, conversion check), cargo-nextest (test runner with hang timeouts),
+# iptables (the e2e test proves the dedicated user's outbound rules), python3 (benchmark peers,
+# conversion check), cargo-nextest (test runner with hang timeouts),
 # cargo-shear (unused dependencies) and cargo-deny (advisories, licenses, duplicates, sources).
 set -euo pipefail
 
@@ -32,7 +33,7 @@ main() {
     if [ "$(id -u)" -ne 0 ]; then
         sudo="sudo"
     fi
-    local pkgs=(openssh-server openssh-client shellcheck bats python3 python3-venv git acl procps iproute2)
+    local pkgs=(openssh-server openssh-client shellcheck bats python3 python3-venv git acl procps iproute2 iptables)
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -32,6 +32,10 @@ WORK=""
 COMFY=""
 CLIENT=""
 LOG=""
+LISTENER=""
+ROUTE_ADDED=0
+# A private address routed to lo for the outbound test: a packet to it never leaves the host.
+readonly PRIVATE_ADDR=10.255.254.2
 
 ok() { PASSED=$((PASSED + 1)); printf '  ok   %s\n' "$*"; }
 bad() { FAILED=$((FAILED + 1)); printf '  FAIL %s\n' "$*"; }
@@ -48,6 +52,9 @@ check_not() {
 section() { printf '\n--- %s\n' "$*"; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# q WORD: WORD quoted for the user's POSIX shell on the other end of ssh.
+q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
 ssh_opts() {
     printf '%s\n' -F /dev/null -i "$CLIENT/id_ed25519" -o BatchMode=yes -o IdentitiesOnly=yes \
@@ -86,6 +93,8 @@ cleanup() {
             bash "$SCRIPT" --uninstall --state-dir "$st" --yes >/dev/null 2>&1 || true
         fi
     done
+    [ -z "$LISTENER" ] || kill "$LISTENER" 2>/dev/null || true
+    [ "$ROUTE_ADDED" -eq 0 ] || ip route del "$PRIVATE_ADDR/32" dev lo 2>/dev/null || true
     [ -z "$WORK" ] || rm -rf "$WORK"
     exit "$rc"
 }
@@ -167,7 +176,8 @@ prepare() {
     chmod 0755 "$WORK"
     trap cleanup EXIT
     LOG="$WORK/setup.log"
-    COMFY="$WORK/ComfyUI"
+    # A single quote and spaces: the generated supervisor script (run as root) and units must quote it.
+    COMFY="$WORK/it's my ComfyUI"
     # A bare repository with the fake ComfyUI: what --install-comfyui clones (no network).
     cp -r "$REPO_ROOT/scripts/tests/fake-comfyui" "$WORK/src"
     git -C "$WORK/src" init -q
@@ -235,17 +245,83 @@ check_install() {
 
     section "permissions and forwarding, as the container would use them"
     check "ssh login with the container key and pinned host key" as_user true
-    check "the user can write models/" as_user "touch '$COMFY/models/checkpoints/e2e.safetensors'"
-    check "the user can write custom_nodes/" as_user "mkdir '$COMFY/custom_nodes/e2e_node'"
-    check_not "the user cannot write main.py" as_user "touch '$COMFY/main.py'"
-    check_not "the user cannot create files in the ComfyUI root" as_user "touch '$COMFY/e2e-should-fail'"
-    check "the user can read main.py" as_user "head -c1 '$COMFY/main.py'"
+    check "the user can write models/" as_user "touch $(q "$COMFY/models/checkpoints/e2e.safetensors")"
+    check "the user can write custom_nodes/" as_user "mkdir $(q "$COMFY/custom_nodes/e2e_node")"
+    check_not "the user cannot write main.py" as_user "touch $(q "$COMFY/main.py")"
+    check_not "the user cannot create files in the ComfyUI root" as_user "touch $(q "$COMFY/e2e-should-fail")"
+    check "the user can read main.py" as_user "head -c1 $(q "$COMFY/main.py")"
     local -a o
     mapfile -t o < <(ssh_opts)
     check_not "root cannot log in with the container key" ssh "${o[@]}" -p "$PORT" root@127.0.0.1 true
     check "sftp put + rm in models/" sftp_roundtrip
     check "local forward to ComfyUI works (system_stats through the tunnel)" forward_to "$CPORT" /system_stats
     check_not "local forward to another port is refused" forward_to "$PORT" /
+    check_egress
+}
+
+# as_user_connect HOST PORT EXPECT: as the user, a TCP connect to HOST:PORT ends as EXPECT
+# (connected, refused).
+as_user_connect() {
+    as_user python3 - "$1" "$2" "$3" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.settimeout(3)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    r = "connected"
+except ConnectionRefusedError:
+    r = "refused"
+except OSError as e:
+    r = "other: %s" % e
+print(r)
+sys.exit(0 if r == sys.argv[3] else 1)
+EOF
+}
+
+# reject_count CHAIN NET: packets the chain's REJECT rules for destination NET have refused.
+reject_count() {
+    iptables -L "$1" -n -v -x | awk -v net="$2" '$3 == "REJECT" && $9 == net { n += $1 } END { print n + 0 }'
+}
+
+check_egress() {
+    section "outbound connections of the user (iptables owner match on its uid)"
+    if ! iptables -S OUTPUT >/dev/null 2>&1; then
+        bad "iptables works here (needed to prove the outbound rules; scripts/dev/install-test-deps.sh installs it)"
+        return 0
+    fi
+    local uid chain lport=$((PORT + 13)) _ before after
+    uid=$(id -u "$E2E_USER")
+    chain="cl-egress-$uid"
+    check "OUTPUT sends uid $uid to $chain" \
+        iptables -C OUTPUT -m owner --uid-owner "$uid" -m comment --comment "$TAG:egress" -j "$chain"
+    if ip6tables -S OUTPUT >/dev/null 2>&1; then
+        check "ip6tables: OUTPUT sends uid $uid to $chain" \
+            ip6tables -C OUTPUT -m owner --uid-owner "$uid" -m comment --comment "$TAG:egress" -j "$chain"
+    fi
+    python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(120)' "$lport" &
+    LISTENER=$!
+    for _ in $(seq 1 30); do port_open "$lport" && break; sleep 0.1; done
+    check "control: root reaches a listener on 127.0.0.1:$lport" port_open "$lport"
+    check "the user reaches ComfyUI's port 127.0.0.1:$CPORT" as_user_connect 127.0.0.1 "$CPORT" connected
+    check "the user is refused the listener on another loopback port ($lport)" as_user_connect 127.0.0.1 "$lport" refused
+    check "the user is refused the sshd port on loopback ($PORT)" as_user_connect 127.0.0.1 "$PORT" refused
+    kill "$LISTENER" 2>/dev/null || true
+    wait "$LISTENER" 2>/dev/null || true
+    LISTENER=""
+    if ip route add "$PRIVATE_ADDR/32" dev lo 2>/dev/null; then
+        ROUTE_ADDED=1
+        before=$(reject_count "$chain" 10.0.0.0/8)
+        check "the user is refused a private address ($PRIVATE_ADDR, routed to lo: nothing leaves the host)" \
+            as_user_connect "$PRIVATE_ADDR" 9 refused
+        after=$(reject_count "$chain" 10.0.0.0/8)
+        check "... by the 10.0.0.0/8 REJECT rules (their counter went from $before to $after)" test "${after:-0}" -gt "${before:-0}"
+        ip route del "$PRIVATE_ADDR/32" dev lo
+        ROUTE_ADDED=0
+    else
+        bad "adding a route for $PRIVATE_ADDR to lo (needed to test a private address without leaving the host)"
+    fi
 }
 
 sftp_roundtrip() {
@@ -253,7 +329,7 @@ sftp_roundtrip() {
     local -a o
     head -c 100000 /dev/urandom >"$f"
     mapfile -t o < <(ssh_opts)
-    printf 'put %s %s\nrm %s\n' "$f" "$COMFY/models/e2e-upload.bin" "$COMFY/models/e2e-upload.bin" |
+    printf 'put "%s" "%s"\nrm "%s"\n' "$f" "$COMFY/models/e2e-upload.bin" "$COMFY/models/e2e-upload.bin" |
         sftp "${o[@]}" -P "$PORT" -b - "$E2E_USER@127.0.0.1"
 }
 
@@ -327,12 +403,12 @@ second_run() {
 }
 
 changed_run() {
-    section "third run with an extra --listen address (config change: sshd reloaded in place)"
+    section "third run with an extra --listen address, --no-custom-nodes and --no-internet (sshd reloaded in place)"
     local pid_before
     pid_before=$(cat "$STATE/sshd.pid")
     local -a args
     mapfile -t args < <(setup_args)
-    if bash "$SCRIPT" "${args[@]}" --listen 127.0.0.1 --listen 127.0.0.2 >"$WORK/third.log" 2>&1; then
+    if bash "$SCRIPT" "${args[@]}" --listen 127.0.0.1 --listen 127.0.0.2 --no-custom-nodes --no-internet >"$WORK/third.log" 2>&1; then
         ok "third run exits 0"
     else
         bad "third run exits 0"
@@ -342,6 +418,19 @@ changed_run() {
     check "third run reloads sshd (same pid, SIGHUP)" grep -q "changed: reloaded sshd (pid $pid_before)" "$WORK/third.log"
     check "sshd now listens on 127.0.0.2:$PORT too" bash -c "exec 3<>/dev/tcp/127.0.0.2/$PORT"
     check "known_hosts gained [127.0.0.2]:$PORT" grep -q "^\[127.0.0.2\]:$PORT " "$CLIENT/known_hosts"
+    check "--no-custom-nodes: the run reports the write access taken away" grep -q "may no longer write .*custom_nodes (--no-custom-nodes" "$WORK/third.log"
+    check_not "--no-custom-nodes: the user cannot create a folder in custom_nodes/" as_user "mkdir $(q "$COMFY/custom_nodes/e2e_node2")"
+    check_not "--no-custom-nodes: the user cannot write into the node folder it had created" as_user "touch $(q "$COMFY/custom_nodes/e2e_node/x.py")"
+    check "--no-custom-nodes: the user can still write models/" as_user "touch $(q "$COMFY/models/e2e-after.bin")"
+    check "--no-custom-nodes: the generated config sets features.custom_nodes: false" grep -q "custom_nodes: false" "$CLIENT/local-support-config.yml"
+    check "the script's connection test passed with custom_nodes off" grep -q -E '(sftp write and delete in .*: OK|comfy-local test-connection: OK)' "$WORK/third.log"
+    local chain
+    chain="cl-egress-$(id -u "$E2E_USER")"
+    check "--no-internet: the run rewrote the outbound rules" grep -q "changed: outbound rules for $E2E_USER" "$WORK/third.log"
+    check "--no-internet: the chain now ends with a REJECT of everything" \
+        test "$(iptables -S "$chain" | tail -n1)" = "-A $chain -j REJECT --reject-with icmp-port-unreachable"
+    check_not "--no-internet: no DNS exception is left" sh -c "iptables -S '$chain' | grep -q -- '--dport 53'"
+    check "--no-internet: the user still reaches ComfyUI's port" as_user_connect 127.0.0.1 "$CPORT" connected
 }
 
 uninstall() {
@@ -366,11 +455,19 @@ uninstall() {
     check_not "nothing listens on $PORT" port_open "$PORT"
     check_not "nothing listens on $CPORT" port_open "$CPORT"
     check_not "no process of uid $uid remains" pgrep -u "$uid"
-    check_not "no ACL entry for uid $uid remains" sh -c "getfacl -R -p -n '$COMFY' 2>/dev/null | grep -q ':$uid:'"
-    check_not "no file owned by uid $uid remains" sh -c "find '$COMFY' -uid $uid | grep -q ."
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    check_not "no ACL entry for uid $uid remains" sh -c 'getfacl -R -p -n "$1" 2>/dev/null | grep -q ":$2:"' sh "$COMFY" "$uid"
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    check_not "no file owned by uid $uid remains" sh -c 'find "$1" -uid "$2" | grep -q .' sh "$COMFY" "$uid"
     check "the uploaded model was kept for the ComfyUI owner" test "$(stat -c %U "$COMFY/models/checkpoints/e2e.safetensors")" = nobody
     if command -v iptables >/dev/null 2>&1 && iptables -S INPUT >/dev/null 2>&1; then
         check_not "no iptables rule tagged $TAG remains" sh -c "iptables -S INPUT | grep -q -- '$TAG:'"
+        check_not "no OUTPUT rule for uid $uid remains (iptables)" sh -c "iptables -S OUTPUT | grep -q -- '--uid-owner $uid '"
+        check_not "no chain cl-egress-$uid remains (iptables)" iptables -S "cl-egress-$uid"
+        if ip6tables -S OUTPUT >/dev/null 2>&1; then
+            check_not "no OUTPUT rule for uid $uid remains (ip6tables)" sh -c "ip6tables -S OUTPUT | grep -q -- '--uid-owner $uid '"
+            check_not "no chain cl-egress-$uid remains (ip6tables)" ip6tables -S "cl-egress-$uid"
+        fi
         echo "  (iptables was present: $fw_before rule(s) had been added and were removed)"
     else
         echo "  firewall: no usable ufw/firewalld/iptables here, so the script skipped the firewall step"
@@ -407,6 +504,8 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$busy" &
     check_not "its user is gone" getent passwd "$user"
     check_not "its state dir is gone" test -e "$state"
     check_not "no ACL entry for uid $uid remains" sh -c "getfacl -R -p -n '$WORK/half/ComfyUI' 2>/dev/null | grep -q ':$uid:'"
+    check_not "no OUTPUT rule for uid $uid remains" sh -c "iptables -S OUTPUT 2>/dev/null | grep -q -- '--uid-owner $uid '"
+    check_not "no chain cl-egress-$uid remains" iptables -S "cl-egress-$uid"
 }
 
 main() {

@@ -17,6 +17,7 @@ setup() {
     # Default: no Docker bridge, no usable firewall tool.
     stub ip ''
     stub iptables 'exit 1'
+    stub ip6tables 'exit 1'
     absent_users comfyui comfy
     export PATH="$STUBS:$PATH"
     STATE="$TMP/state"
@@ -55,6 +56,20 @@ exec $(printf %q "$REAL_GETENT") \"\$@\""
 
 dry() {
     run bash "$SCRIPT" --comfyui-path "$COMFY" --state-dir "$STATE" --dry-run "$@"
+}
+
+# generated PATH: the file the last dry run printed under "--- PATH (would contain) ---".
+generated() {
+    awk -v head="  --- $1 (would contain) ---" '
+        $0 == head { on = 1; next }
+        on && /^  \| / { print substr($0, 5); next }
+        on && $0 == "  |" { print ""; next }
+        on { exit }' <<<"$output"
+}
+
+# iptables that works and has no rule yet: the outbound rules are planned.
+iptables_works() {
+    stub iptables 'case "$1" in -S) exit 0 ;; *) exit 1 ;; esac'
 }
 
 # --- argument handling -----------------------------------------------------------------------
@@ -324,12 +339,12 @@ esac'
         --comfyui-owner nobody --comfyui-path "$TMP/new/ComfyUI" --comfyui-repo file:///srv/ComfyUI.git
     [ "$status" -eq 0 ]
     [[ "$output" == *"init: systemd (services get systemd units)"* ]]
-    [[ "$output" == *"| ExecStart=$(command -v sshd || echo /usr/sbin/sshd) -D -f $STATE/sshd_config"* ]]
-    [[ "$output" == *"| ExecStartPre=$(command -v sshd || echo /usr/sbin/sshd) -t -f $STATE/sshd_config"* ]]
+    [[ "$output" == *"| ExecStart=\"$(command -v sshd || echo /usr/sbin/sshd)\" -D -f \"$STATE/sshd_config\""* ]]
+    [[ "$output" == *"| ExecStartPre=\"$(command -v sshd || echo /usr/sbin/sshd)\" -t -f \"$STATE/sshd_config\""* ]]
     [[ "$output" == *"| Restart=on-failure"* ]]
     [[ "$output" == *"would run: systemctl enable --now state-sshd.service"* ]]
     [[ "$output" == *"| User=nobody"* ]]
-    [[ "$output" == *"| ExecStart=$TMP/new/ComfyUI/venv/bin/python main.py --listen 127.0.0.1 --port 8188"* ]]
+    [[ "$output" == *"| ExecStart=\"$TMP/new/ComfyUI/venv/bin/python\" main.py --listen 127.0.0.1 --port 8188"* ]]
     [[ "$output" == *"would run: systemctl enable state-comfyui.service"* ]]
     [[ "$output" != *"starting sshd directly"* ]]
 }
@@ -390,4 +405,214 @@ esac'
     [ "$status" -eq 0 ]
     [[ "$output" == *"ok (unchanged): ufw allow proto tcp from 127.0.0.0/8 to any port 22122"* ]]
     [[ "$output" != *"would run: ufw allow proto tcp from 127.0.0.0/8"* ]]
+}
+
+# --- outbound connections of the SSH user --------------------------------------------------
+
+@test "outbound: a chain for the user's uid refuses other local ports and private networks, the internet stays open" {
+    iptables_works
+    dry --firewall none --comfyui-port 9000
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"==> Outbound connections of comfyui: only ComfyUI's port 127.0.0.1:9000, the internet (and DNS)"* ]]
+    script=$(generated "$STATE/egress-firewall.sh")
+    [[ "$script" == *"rule iptables cl-egress-comfyui -o lo -d 127.0.0.1/32 -p tcp --dport 9000 -j RETURN"* ]]
+    [[ "$script" == *"rule iptables cl-egress-comfyui -o lo -p tcp -j REJECT --reject-with tcp-reset"* ]]
+    for net in 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 100.64.0.0/10; do
+        [[ "$script" == *"rule iptables cl-egress-comfyui -d $net -j REJECT"* ]]
+    done
+    [[ "$script" == *"jump iptables -m owner --uid-owner comfyui -m comment --comment state:egress -j cl-egress-comfyui"* ]]
+    # The ComfyUI exception comes before the loopback REJECT; nothing refuses the internet.
+    [ "$(grep -n -- '--dport 9000 -j RETURN' <<<"$script" | cut -d: -f1)" -lt "$(grep -n -- '-o lo -j REJECT' <<<"$script" | cut -d: -f1)" ]
+    run grep -cx 'rule iptables cl-egress-comfyui -j REJECT' <<<"$script"
+    [ "$output" = 0 ]
+    [[ "$script" != *"ip6tables"* ]]
+}
+
+@test "outbound: --no-internet refuses everything but ComfyUI's port, without a DNS exception" {
+    iptables_works
+    printf 'nameserver 192.168.1.1\n' >"$TMP/resolv.conf"
+    dry --firewall none --no-internet
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"==> Outbound connections of comfyui: only ComfyUI's port 127.0.0.1:8188"$'\n'* ]]
+    script=$(generated "$STATE/egress-firewall.sh")
+    [ "$(grep '^rule ' <<<"$script" | tail -n1)" = "rule iptables cl-egress-comfyui -j REJECT" ]
+    [[ "$script" != *"--dport 53"* ]]
+}
+
+@test "outbound: --allow-lan lets private networks through, never other local ports" {
+    iptables_works
+    dry --firewall none --allow-lan
+    [ "$status" -eq 0 ]
+    script=$(generated "$STATE/egress-firewall.sh")
+    [[ "$script" != *"-d 10.0.0.0/8"* ]]
+    [[ "$script" != *"-d 192.168.0.0/16"* ]]
+    [[ "$script" == *"rule iptables cl-egress-comfyui -o lo -j REJECT"* ]]
+    dry --firewall none --allow-lan --no-internet
+    script=$(generated "$STATE/egress-firewall.sh")
+    [[ "$script" == *"rule iptables cl-egress-comfyui -d 10.0.0.0/8 -j RETURN"* ]]
+    [ "$(grep '^rule ' <<<"$script" | tail -n1)" = "rule iptables cl-egress-comfyui -j REJECT" ]
+}
+
+@test "outbound: the generated script is valid sh, creates the chain, fills it, then jumps to it" {
+    # Every command works; -C (is the rule there?) says no.
+    stub iptables 'case "$1" in -C) exit 1 ;; *) exit 0 ;; esac'
+    stub ip6tables 'case "$1" in -C) exit 1 ;; *) exit 0 ;; esac'
+    dry --firewall none
+    [ "$status" -eq 0 ]
+    generated "$STATE/egress-firewall.sh" >"$TMP/egress.sh"
+    sh -n "$TMP/egress.sh"
+    rm -f "$TMP/iptables.calls" "$TMP/ip6tables.calls"
+    run sh "$TMP/egress.sh" apply
+    [ "$status" -eq 0 ]
+    [ "$(head -n1 "$TMP/iptables.calls")" = "-N cl-egress-comfyui" ]
+    [ "$(sed -n 2p "$TMP/iptables.calls" | cut -c1-22)" = "-A cl-egress-comfyui -" ]
+    [ "$(tail -n1 "$TMP/iptables.calls")" = "-I OUTPUT 1 -m owner --uid-owner comfyui -m comment --comment state:egress -j cl-egress-comfyui" ]
+    grep -qx -- "-A cl-egress-comfyui -o lo -d ::1/128 -p tcp --dport 8188 -j RETURN" "$TMP/ip6tables.calls"
+    grep -qx -- "-A cl-egress-comfyui -d fc00::/7 -j REJECT" "$TMP/ip6tables.calls"
+    # check fails while the stub says no rule is there
+    run sh "$TMP/egress.sh" check
+    [ "$status" -eq 1 ]
+}
+
+@test "outbound: without iptables a loud warning, repeated in the summary" {
+    dry --firewall none
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"warning: NO OUTBOUND RESTRICTION for comfyui: iptables is missing or does not work"* ]]
+    [[ "$output" == *"Outbound connections of comfyui: NOT restricted"* ]]
+    summary=${output##*==> Summary}
+    [[ "$summary" == *"WARNINGS ("*"! NO OUTBOUND RESTRICTION for comfyui"* ]]
+    [[ "$output" != *"egress-firewall.sh (would contain)"* ]]
+}
+
+@test "outbound: with systemd the rules are applied before sshd starts" {
+    iptables_works
+    COMFY_LOCAL_INIT=systemd dry --firewall none
+    [ "$status" -eq 0 ]
+    unit=$(generated /etc/systemd/system/state-sshd.service)
+    [[ "$unit" == *"ExecStartPre=/bin/sh \"$STATE/egress-firewall.sh\" apply"$'\n'"ExecStartPre=\""* ]]
+}
+
+@test "--uninstall --dry-run removes the OUTPUT jump, then empties and deletes the chain" {
+    mkdir -p "$STATE"
+    stub iptables 'exit 0'
+    printf 'fw-egress-chain\tiptables\tcl-egress-999\nfw-egress-jump\tiptables\t%s\n' \
+        "-m owner --uid-owner 999 -m comment --comment state:egress -j cl-egress-999" >"$STATE/manifest"
+    run bash "$SCRIPT" --uninstall --state-dir "$STATE" --dry-run
+    [ "$status" -eq 0 ]
+    jump=$(grep -n 'would run: iptables -D OUTPUT -m owner --uid-owner 999 -m comment --comment state:egress -j cl-egress-999' <<<"$output" | cut -d: -f1)
+    flush=$(grep -n 'would run: iptables -F cl-egress-999' <<<"$output" | cut -d: -f1)
+    delete=$(grep -n 'would run: iptables -X cl-egress-999' <<<"$output" | cut -d: -f1)
+    [ -n "$jump" ] && [ -n "$flush" ] && [ -n "$delete" ]
+    [ "$jump" -lt "$flush" ] && [ "$flush" -lt "$delete" ]
+}
+
+@test "--no-internet, --allow-lan and --no-custom-nodes are listed in --help" {
+    run bash "$SCRIPT" --help
+    [[ "$output" == *"--no-internet"* ]]
+    [[ "$output" == *"--allow-lan"* ]]
+    [[ "$output" == *"--no-custom-nodes"* ]]
+}
+
+# --- custom nodes ----------------------------------------------------------------------------
+
+@test "--no-custom-nodes: custom_nodes/ stays read-only and the config says custom_nodes: false" {
+    dry --firewall none
+    [[ "$output" == *"write in models custom_nodes input output)"* ]]
+    [[ "$output" == *"|       custom_nodes: true"* ]]
+    dry --firewall none --no-custom-nodes
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"write in models input output)"* ]]
+    [[ "$output" == *"|       custom_nodes: false"* ]]
+    [[ "$output" != *"setfacl -R -m u:comfyui:rwX $(printf %q "$COMFY/custom_nodes")"* ]]
+    [[ "$output" == *"setfacl -R -m u:comfyui:rwX $(printf %q "$COMFY/models")"* ]]
+}
+
+@test "custom nodes writable and ComfyUI owned by root: a warning names --no-custom-nodes" {
+    dry --firewall none --comfyui-owner root
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"warning: ComfyUI's owner root is root, and code placed in custom_nodes/ runs as root"*"--no-custom-nodes"* ]]
+    dry --firewall none --comfyui-owner root --no-custom-nodes
+    [[ "$output" != *"code placed in custom_nodes/"* ]]
+}
+
+@test "custom nodes writable and ComfyUI's owner can use sudo: a warning" {
+    stub id 'case "$*" in "-nG sudoer") echo "sudoer sudo" ;; "-u sudoer") echo 1234 ;; "-gn sudoer") echo sudoer ;; *) exec /usr/bin/id "$@" ;; esac'
+    # sudoer exists, comfyui does not, everything else as on this machine.
+    stub getent "case \"\$1:\$2\" in passwd:sudoer) echo 'sudoer:x:1234:1234::/home/sudoer:/bin/sh' ;; *:comfyui) exit 2 ;; *) exec $(printf %q "$REAL_GETENT") \"\$@\" ;; esac"
+    dry --firewall none --comfyui-owner sudoer
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"warning: ComfyUI's owner sudoer is in the group sudo (sudo)"* ]]
+}
+
+# --- quoting of generated files ----------------------------------------------------------------
+
+# quote_folder [NAME]: a ComfyUI folder whose name would break out of naive single quotes in the
+# root-run supervisor script (or NAME), with a venv.
+quote_folder() {
+    COMFY="$TMP/${1:-"it's my ComfyUI'; touch $TMP/pwned; '"}"
+    mkdir -p "$COMFY/models" "$COMFY/venv/bin"
+    touch "$COMFY/main.py"
+    printf '#!/bin/sh\n' >"$COMFY/venv/bin/python"
+    chmod +x "$COMFY/venv/bin/python"
+}
+
+@test "quoting: the supervisor script (run as root) keeps a path with ' and spaces one word" {
+    quote_folder
+    COMFY_LOCAL_INIT=none dry --firewall none --comfyui-service --comfyui-owner nobody
+    [ "$status" -eq 0 ]
+    generated "$STATE/comfyui-supervisor.sh" >"$TMP/sup.sh"
+    sh -n "$TMP/sup.sh"
+    # Run its cd and runuser lines with runuser replaced by a function that records its arguments.
+    lines=$(grep -E '^(cd |    runuser )' "$TMP/sup.sh")
+    [ "$(wc -l <<<"$lines")" -eq 2 ]
+    (cd / && OUT="$TMP/args" sh -c 'runuser() { printf "%s\n" "$@" >"$OUT"; }
+'"$lines"'
+pwd >"$OUT.pwd"')
+    [ ! -e "$TMP/pwned" ]
+    [ "$(cat "$TMP/args.pwd")" = "$COMFY" ]
+    [ "$(sed -n 2p "$TMP/args")" = nobody ]
+    [ "$(sed -n 4p "$TMP/args")" = "$COMFY/venv/bin/python" ]
+    [ "$(sed -n 5p "$TMP/args")" = main.py ]
+}
+
+@test "quoting: systemd units quote paths with spaces, ; and \$ (systemd-analyze verify accepts them)" {
+    quote_folder 'my Comfy; $HOME & 100%'
+    COMFY_LOCAL_INIT=systemd dry --firewall none --comfyui-service --comfyui-owner daemon
+    [ "$status" -eq 0 ]
+    generated /etc/systemd/system/state-comfyui.service >"$TMP/comfyui-unit.service"
+    grep -qxF "WorkingDirectory=${COMFY//%/%%}" "$TMP/comfyui-unit.service"
+    grep -qxF "ExecStart=\"${COMFY//%/%%}/venv/bin/python\" main.py --listen 127.0.0.1 --port 8188" "$TMP/comfyui-unit.service"
+    generated /etc/systemd/system/state-sshd.service >"$TMP/sshd-unit.service"
+    grep -q '^ExecStart="[^"]*sshd" -D -f "'"$STATE"'/sshd_config"$' "$TMP/sshd-unit.service"
+    command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+    run systemd-analyze verify "$TMP/comfyui-unit.service"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+@test "quoting: a ' in the path of a systemd service is refused (systemd cannot take it), not written" {
+    quote_folder
+    COMFY_LOCAL_INIT=systemd dry --firewall none --comfyui-service --comfyui-owner daemon
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"must not contain a single quote with --comfyui-service under systemd"* ]]
+    # systemd-analyze agrees: the same unit with the ' is rejected.
+    command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+    printf '[Service]\nExecStart="%s/venv/bin/python" main.py\n' "${COMFY//%/%%}" >"$TMP/quote.service"
+    run systemd-analyze verify "$TMP/quote.service"
+    [ "$status" -ne 0 ]
+}
+
+@test "quoting: what cannot be quoted is refused (control characters, edge spaces, odd state dirs)" {
+    for p in $'/x/a\tb' $'/x/a\nb' $'/x/a\rb' '/x/ab '; do
+        run bash "$SCRIPT" --comfyui-path "$p" --dry-run
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"must not contain control characters"* ]]
+    done
+    for d in '/etc/comfy local' "/etc/it's" '/etc/.hidden' '/etc/a$b'; do
+        run bash "$SCRIPT" --comfyui-path /x --state-dir "$d" --dry-run
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"--state-dir may hold only"* ]]
+    done
+    run bash "$SCRIPT" --comfyui-path /x --output-dir '/srv/my client' --dry-run
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"--output-dir may hold only"* ]]
 }

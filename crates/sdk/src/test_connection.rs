@@ -421,8 +421,8 @@ fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions) -> String {
         SshError::HostKeyFingerprintMismatch { .. } => "the host key does not match host_key_fingerprint: update the pin only if you know the host key was regenerated".to_owned(),
         SshError::NoCommonAlgorithm { .. } => "the sshd offers no algorithm libssh2 supports: use the sshd config the setup script writes (curve25519-sha256, ssh-ed25519, chacha20-poly1305/aes-gcm)".to_owned(),
         SshError::AuthRefused { .. } => format!(
-            "the host does not accept {} for user {:?}: is its public key in ~{}/.ssh/authorized_keys on the host (the setup script puts it there)? Is ssh.user right?",
-            opts.key_file, opts.user, opts.user
+            "the host does not accept {} for user {:?}: is its public key in /etc/comfy-local/authorized_keys/{} on the host (where the setup script puts it; <state-dir>/authorized_keys/ with --state-dir; ~{}/.ssh/authorized_keys for a plain sshd)? Is ssh.user right?",
+            opts.key_file, opts.user, opts.user, opts.user
         ),
         SshError::KeyEncrypted { .. } | SshError::KeyLoad { .. } => "use an unencrypted ed25519 key made for the container (the setup script generates one)".to_owned(),
         SshError::ConnectTimeout { .. } => format!(

@@ -15,8 +15,8 @@ fn example_in(dir: &Utf8Path, key_mode: u32) -> Utf8PathBuf {
     let key = dir.join("local_host_key");
     let known_hosts = dir.join("local_known_hosts");
     let text = text
-        .replace("/root/.ssh/local_host_key", key.as_str())
-        .replace("/app/local_known_hosts", known_hosts.as_str());
+        .replace("/app/comfy-local/id_ed25519", key.as_str())
+        .replace("/app/comfy-local/known_hosts", known_hosts.as_str());
     std::fs::write(&key, PRIVATE).unwrap_or_else(|e| panic!("{e}"));
     #[cfg(unix)]
     {
