@@ -19,7 +19,7 @@ pub fn run(global: &GlobalArgs, args: &ModelsArgs, stdout: &mut dyn Write) -> an
     )
     .context("cannot list the models")?;
     if global.json {
-        writeln!(stdout, "{:#}", json!(list))?;
+        writeln!(stdout, "{}", json!(list))?;
         return Ok(());
     }
     let width = list

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::Context as _;
 use comfy_local_comfyui::Event;
 use comfy_local_config::Config;
-use comfy_local_sdk::{InputSpec, Interrupter, RunRequest, RunStep, run_workflow};
+use comfy_local_sdk::{InputSpec, Interrupter, RunRequest, RunStep, SdkError, run_workflow};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
@@ -56,7 +56,11 @@ pub fn run(
         display.step(&step, stdout, stderr);
     });
     display.finish(result.is_ok());
-    let summary = result.with_context(|| format!("running {}", args.file))?;
+    // Errors about the workflow file already name it; the others get the file for context.
+    let summary = result.map_err(|e| match e {
+        SdkError::Workflow { .. } | SdkError::Io { .. } => anyhow::Error::new(e),
+        other => anyhow::Error::new(other).context(format!("running {}", args.file)),
+    })?;
     if global.json {
         writeln!(stdout, "{}", json!({"event": "done", "summary": summary}))?;
     } else {

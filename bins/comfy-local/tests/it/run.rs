@@ -265,3 +265,32 @@ fn ctrl_c_interrupts_the_prompt_on_the_server() {
     );
     assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
 }
+
+#[test]
+fn a_broken_workflow_file_is_named_once() {
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url());
+    let wf = dir.join("broken.json");
+    std::fs::write(&wf, b"{\"not\": \"a workflow\"}").unwrap();
+    let out = dir.join("out");
+    let result = run(
+        &[
+            "--config",
+            config.as_str(),
+            "run",
+            wf.as_str(),
+            "--out",
+            out.as_str(),
+        ],
+        dir.as_std_path(),
+        &[],
+    );
+    assert_eq!(result.code, 2, "{result:?}");
+    assert_eq!(
+        result.stderr.matches(wf.as_str()).count(),
+        1,
+        "{}",
+        result.stderr
+    );
+}
