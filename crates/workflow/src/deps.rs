@@ -362,9 +362,11 @@ impl UiWorkflow {
 
 fn ids(ids: &[String]) -> String {
     let label = if ids.len() == 1 { "node" } else { "nodes" };
-    format!("{label} {}", ids.join(", "))
+    format!("{label} {}", ids.join(", ").escape_debug())
 }
 
+/// Names from the workflow or the server are shown escaped (`escape_debug`): one line each,
+/// so none can start a line of its own in the report.
 impl fmt::Display for DependencyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_complete() {
@@ -383,15 +385,26 @@ impl fmt::Display for DependencyReport {
         if !self.missing_nodes.is_empty() {
             writeln!(f, "Missing node classes ({}):", self.missing_nodes.len())?;
             for n in &self.missing_nodes {
-                writeln!(f, "  {} ({})", n.class_type, ids(&n.node_ids))?;
+                writeln!(
+                    f,
+                    "  {} ({})",
+                    n.class_type.escape_debug(),
+                    ids(&n.node_ids)
+                )?;
             }
         }
         if !self.missing_models.is_empty() {
             writeln!(f, "Missing models ({}):", self.missing_models.len())?;
             for m in &self.missing_models {
-                write!(f, "  {}/{} ({})", m.folder, m.name, ids(&m.node_ids))?;
+                write!(
+                    f,
+                    "  {}/{} ({})",
+                    m.folder.escape_debug(),
+                    m.name.escape_debug(),
+                    ids(&m.node_ids)
+                )?;
                 match &m.url {
-                    Some(u) => writeln!(f, "\n      download: {u}")?,
+                    Some(u) => writeln!(f, "\n      download: {}", u.escape_debug())?,
                     None => writeln!(f, "\n      no download URL in the workflow")?,
                 }
             }
@@ -399,7 +412,12 @@ impl fmt::Display for DependencyReport {
         if !self.missing_inputs.is_empty() {
             writeln!(f, "Missing input files ({}):", self.missing_inputs.len())?;
             for i in &self.missing_inputs {
-                writeln!(f, "  input/{} ({})", i.name, ids(&i.node_ids))?;
+                writeln!(
+                    f,
+                    "  input/{} ({})",
+                    i.name.escape_debug(),
+                    ids(&i.node_ids)
+                )?;
             }
         }
         Ok(())
