@@ -76,8 +76,8 @@ fn hostile_names_are_escaped_in_human_and_json_output() {
     );
     assert_eq!(json.code, 1, "{json:?}");
     assert_terminal_safe(&json.stdout);
-    // JSON Lines: every line one complete object, the final error included, and the escapes
-    // decode back to the server's text.
+    // JSON Lines: every line one complete object, the final error included, with the class
+    // name as the report shows it (escaped, one line).
     let lines: Vec<serde_json::Value> = json
         .stdout
         .lines()
@@ -85,7 +85,13 @@ fn hostile_names_are_escaped_in_human_and_json_output() {
         .collect();
     let last = lines.last().expect("a final line");
     assert_eq!(last["ok"], false, "{last}");
-    assert!(last["error"].as_str().unwrap().contains(HOSTILE), "{last}");
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains(&HOSTILE.escape_debug().to_string()),
+        "{last}"
+    );
 }
 
 #[test]
