@@ -166,7 +166,8 @@ Generated config (what the container sees):
 
 Advanced:
   --state-dir DIR        where this instance keeps its sshd config, host key and manifest
-                         (default: /etc/comfy-local); must be owned by root
+                         (default: /etc/comfy-local); if it exists, it must be owned by root and
+                         writable by root only (it holds the sshd config and the manifest)
   --firewall MODE        auto | ufw | firewalld | iptables | none (default: auto); the rule
                          limiting who reaches the SSH port
   --no-custom-nodes      no write access to custom_nodes/ (code placed there runs as ComfyUI's
@@ -271,6 +272,23 @@ is_quotable_path() {
     ! [[ "$1" =~ $bad ]] && ! [[ "$1" =~ $edge ]]
 }
 
+# An existing state directory must be root's and writable by root only: it holds the sshd config
+# and the manifest that --uninstall replays as root.
+check_state_dir() {
+    [ -e "$STATE_DIR" ] || return 0
+    if [ ! -d "$STATE_DIR" ] || [ -L "$STATE_DIR" ]; then
+        usage_error "--state-dir $STATE_DIR exists and is not a directory"
+    fi
+    local owner mode
+    owner=$(stat -c %u "$STATE_DIR") mode=$(stat -c %a "$STATE_DIR")
+    if [ "$owner" != 0 ]; then
+        usage_error "--state-dir $STATE_DIR is owned by uid $owner, not root: refusing to keep an sshd config and a manifest run as root there"
+    fi
+    if (( (8#$mode & 8#022) != 0 )); then
+        usage_error "--state-dir $STATE_DIR is writable by its group or others (mode $mode): refusing (chmod go-w it, or choose another directory)"
+    fi
+}
+
 validate_args() {
     case "$STATE_DIR" in /*) ;; *) usage_error "--state-dir must be an absolute path: $STATE_DIR" ;; esac
     STATE_DIR=${STATE_DIR%/}
@@ -278,6 +296,7 @@ validate_args() {
     if ! is_plain_path "$STATE_DIR" || [ -z "$base" ] || [ "${base#.}" != "$base" ]; then
         usage_error "--state-dir may hold only letters, digits and . _ / @ + - (its name names units and firewall rules, and must not start with a dot): $STATE_DIR"
     fi
+    check_state_dir
     if [ "$UNINSTALL" -eq 1 ]; then
         return 0
     fi

@@ -616,3 +616,29 @@ pwd >"$OUT.pwd"')
     [ "$status" -eq 2 ]
     [[ "$output" == *"--output-dir may hold only"* ]]
 }
+
+@test "state dir: an existing one not owned by root, or writable by others, is refused before anything" {
+    mkdir -p "$STATE"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown 65534 "$STATE"
+        dry
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"is owned by uid 65534, not root"* ]]
+        chown 0 "$STATE"
+    else
+        dry
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"not root"* ]]
+    fi
+    if [ "$(id -u)" -eq 0 ]; then
+        chmod 0775 "$STATE"
+        dry
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"writable by its group or others (mode 775)"* ]]
+        run bash "$SCRIPT" --uninstall --state-dir "$STATE" --dry-run
+        [ "$status" -eq 2 ]
+        chmod 0755 "$STATE"
+        dry
+        [ "$status" -eq 0 ]
+    fi
+}
