@@ -14,6 +14,7 @@ mod outputs;
 pub mod report;
 pub mod run;
 pub mod save;
+pub mod status;
 mod switches;
 pub mod terminal;
 pub mod test_connection;
@@ -31,6 +32,7 @@ pub use models::{InstalledModel, ModelList, list_models};
 pub use outputs::UnsavedOutput;
 pub use report::{ConnectionReport, Stage, StageResult, StageStatus};
 pub use run::{InputSpec, Interrupter, RunRequest, RunStep, RunSummary, SavedOutput, run_workflow};
+pub use status::{DeviceStatus, FreeOutcome, InstanceStatus, free_memory, instance_status};
 pub use test_connection::{TestConnectionOptions, test_connection, test_connection_with_config};
 
 pub use comfy_local_comfyui as comfyui;
