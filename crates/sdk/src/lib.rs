@@ -1,6 +1,7 @@
 //! The facade the Media Sync Tool links: operations a user names (test a connection, list
-//! instances, run a workflow, install and list models and custom nodes), composed from the
-//! lower crates. Binaries (`comfy-local`, `comfy-backend`) are thin layers over this crate.
+//! instances, run a workflow, install and list models and custom nodes, show an instance's
+//! status and free its memory), composed from the lower crates. Binaries (`comfy-local`,
+//! `comfy-backend`) are thin layers over this crate.
 
 // "ComfyUI", "VastAI" and "OpenSSH" are product names in prose, not code.
 #![expect(clippy::doc_markdown, reason = "product names in prose")]

@@ -6,10 +6,24 @@ use std::io::Write;
 use clap::CommandFactory as _;
 use clap_complete::Shell;
 
-use crate::cli::{Cli, CompletionShell, CompletionsArgs};
+use crate::cli::{Cli, CompletionShell, CompletionsArgs, GlobalArgs};
+use crate::exit::{Code, Failure};
 
-/// Write the script on `stdout`.
-pub fn run(args: &CompletionsArgs, stdout: &mut dyn Write) -> anyhow::Result<()> {
+/// Write the script on `stdout` (a script, so `--json` is refused).
+pub fn run(
+    global: &GlobalArgs,
+    args: &CompletionsArgs,
+    stdout: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if global.json {
+        return Err(Failure {
+            code: Code::Usage,
+            message: "completions prints a shell script, not JSON".to_owned(),
+            hint: Some("drop --json".to_owned()),
+            json_printed: false,
+        }
+        .into());
+    }
     let shell = match args.shell {
         CompletionShell::Bash => Shell::Bash,
         CompletionShell::Zsh => Shell::Zsh,

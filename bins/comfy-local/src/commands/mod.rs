@@ -44,6 +44,6 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow:
         }
         Command::Status(args) => status::status(&cli.global, args, stdout),
         Command::Free(args) => status::free(&cli.global, args, stdout),
-        Command::Completions(args) => completions::run(args, stdout),
+        Command::Completions(args) => completions::run(&cli.global, args, stdout),
     }
 }

@@ -266,4 +266,7 @@ fn completions_for_each_shell_name_the_subcommands() {
     }
     let result = run(&["completions", "tcsh"], dir.as_std_path(), &[]);
     assert_eq!(result.code, 2, "{result:?}");
+    let result = run(&["--json", "completions", "bash"], dir.as_std_path(), &[]);
+    assert_eq!(result.code, 2, "{result:?}");
+    assert_eq!(one_json_line(&result.stdout)["ok"], json!(false));
 }
