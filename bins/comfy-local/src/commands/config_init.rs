@@ -56,6 +56,9 @@ pub fn init(
     }
     let warnings = config.check();
     write_atomically(output, &text, args.force)?;
+    for w in &warnings {
+        writeln!(stderr, "warning: {}", chain(w))?;
+    }
     if global.json {
         let warnings: Vec<String> = warnings.iter().map(|w| chain(w)).collect();
         writeln!(
@@ -65,9 +68,6 @@ pub fn init(
         )?;
     } else {
         writeln!(stdout, "wrote {output} (mode 0600)")?;
-        for w in &warnings {
-            writeln!(stdout, "warning: {}", chain(w))?;
-        }
         writeln!(
             stdout,
             "next: comfy-local --config {output} test-connection"
