@@ -423,7 +423,8 @@ Show an instance's devices with VRAM total/free, RAM, queue depth and versions.
 Asks the instance's ComfyUI (GET /system_stats and GET /queue): each device with its VRAM total
 and free, the host's RAM, the prompts running and pending (every client's), and the ComfyUI,
 Python and PyTorch versions. A local instance whose api_url is not reachable from here is
-reached through an SSH forward, as `run` does; a VastAI instance is named by its numeric id.
+reached through an SSH forward, as `run` does; with vastai.enabled, a running VastAI instance
+is named by its numeric id.
 
 Exit codes: 0 shown; 2 bad arguments, config, or no such instance; 3 ComfyUI reachable neither
 directly nor through SSH; 4 ComfyUI answered with an error.";

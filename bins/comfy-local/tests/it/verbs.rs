@@ -270,3 +270,47 @@ fn completions_for_each_shell_name_the_subcommands() {
     assert_eq!(result.code, 2, "{result:?}");
     assert_eq!(one_json_line(&result.stdout)["ok"], json!(false));
 }
+
+/// On a terminal (util-linux `script` gives the binary one), what no flag gave is asked for on
+/// stderr; an empty answer takes the default shown.
+#[test]
+fn config_init_on_a_terminal_asks_for_what_is_missing() {
+    let (_g, dir) = temp_dir();
+    // The command text is constant; the binary's path reaches it through the environment.
+    let mut child = std::process::Command::new("script")
+        .args([
+            "-qec",
+            "\"$COMFY_LOCAL_BIN\" config init --host h --port 2222",
+            "/dev/null",
+        ])
+        .env("COMFY_LOCAL_BIN", env!("CARGO_BIN_EXE_comfy-local"))
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("util-linux script is needed for this test: {e}"));
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        // user (default), key file, known_hosts file, ComfyUI folder, API URL (default).
+        stdin.write_all(b"\n/k\n/kh\n/opt/ComfyUI\n\n").unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains("Private key file (mode 600): ") && !shown.contains("sshd port"),
+        "{shown}"
+    );
+    let text = std::fs::read_to_string(dir.join("local-support-config.yml")).unwrap();
+    for line in [
+        "host: \"h\"",
+        "port: 2222",
+        "user: \"comfyui\"",
+        "key_file: \"/k\"",
+        "path: \"/opt/ComfyUI\"",
+        "api_url: \"http://host.docker.internal:8188\"",
+    ] {
+        assert!(text.contains(line), "{line} not in {text}");
+    }
+}
