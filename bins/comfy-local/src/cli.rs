@@ -84,7 +84,7 @@ pub struct GlobalArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Inspect the configuration file
+    /// Check the configuration file, or write one
     #[command(subcommand)]
     Config(ConfigCommand),
     #[command(
@@ -117,6 +117,24 @@ pub enum Command {
     /// List the custom nodes in the instance's custom_nodes/ folders, with the git commit of each
     /// git checkout
     Nodes(NodesArgs),
+    #[command(
+        about = "Show an instance's devices with VRAM total/free, RAM, queue depth and versions",
+        long_about = STATUS_LONG_ABOUT,
+        after_help = STATUS_EXAMPLE
+    )]
+    Status(StatusArgs),
+    #[command(
+        about = "Ask an instance's ComfyUI to free memory, and show VRAM before and after",
+        long_about = FREE_LONG_ABOUT,
+        after_help = FREE_EXAMPLE
+    )]
+    Free(FreeArgs),
+    #[command(
+        about = "Print a shell completion script for bash, zsh or fish",
+        long_about = COMPLETIONS_LONG_ABOUT,
+        after_help = COMPLETIONS_EXAMPLE
+    )]
+    Completions(CompletionsArgs),
 }
 
 /// `comfy-local install ...`
@@ -380,6 +398,12 @@ pub enum ConfigCommand {
         long_about = CHECK_LONG_ABOUT
     )]
     Check(CheckArgs),
+    #[command(
+        about = "Write a commented config for one local instance, from flags or prompts",
+        long_about = INIT_LONG_ABOUT,
+        after_help = INIT_EXAMPLE
+    )]
+    Init(InitArgs),
 }
 
 /// `comfy-local config check [PATH]`
@@ -391,4 +415,133 @@ pub struct CheckArgs {
     /// Exit with code 1 when there are warnings
     #[arg(long)]
     pub deny_warnings: bool,
+}
+
+const STATUS_LONG_ABOUT: &str = "\
+Show an instance's devices with VRAM total/free, RAM, queue depth and versions.
+
+Asks the instance's ComfyUI (GET /system_stats and GET /queue): each device with its VRAM total
+and free, the host's RAM, the prompts running and pending (every client's), and the ComfyUI,
+Python and PyTorch versions. A local instance whose api_url is not reachable from here is
+reached through an SSH forward, as `run` does; with vastai.enabled, a running VastAI instance
+is named by its numeric id.
+
+Exit codes: 0 shown; 2 bad arguments, config, or no such instance; 3 ComfyUI reachable neither
+directly nor through SSH; 4 ComfyUI answered with an error.";
+
+const STATUS_EXAMPLE: &str = "\
+Examples:
+  comfy-local status
+  comfy-local status --instance local --json";
+
+/// `comfy-local status [--instance ID]`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Instance to ask: a local id from the config, or a VastAI instance's numeric id [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+}
+
+const FREE_LONG_ABOUT: &str = "\
+Ask an instance's ComfyUI to free memory, and show VRAM before and after.
+
+Sends POST /free with free_memory (ComfyUI drops its cache of node outputs) and, with
+--unload-models, unload_models (it unloads every model from VRAM as well), as the ComfyUI
+editor's \"Free model and node cache\" button does. ComfyUI answers at once and frees in its
+prompt worker when that is idle (a running prompt delays it until the prompt ends): the
+\"after\" reading is taken one second after the answer.
+
+Exit codes: 0 asked; 2 bad arguments, config, or no such instance; 3 ComfyUI reachable neither
+directly nor through SSH; 4 ComfyUI answered with an error.";
+
+const FREE_EXAMPLE: &str = "\
+Examples:
+  comfy-local free
+  comfy-local free --unload-models --instance local";
+
+/// `comfy-local free [--unload-models] [--instance ID]`
+#[derive(Debug, Args)]
+pub struct FreeArgs {
+    /// Unload every model from VRAM too (not only the cached node outputs)
+    #[arg(long)]
+    pub unload_models: bool,
+    /// Instance to ask: a local id from the config, or a VastAI instance's numeric id [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+}
+
+const COMPLETIONS_LONG_ABOUT: &str = "\
+Print a shell completion script for bash, zsh or fish on stdout.
+
+The script completes subcommands and options (not instance ids or file contents).";
+
+const COMPLETIONS_EXAMPLE: &str = "\
+Examples:
+  comfy-local completions bash > ~/.local/share/bash-completion/completions/comfy-local
+  comfy-local completions zsh > ~/.zfunc/_comfy-local
+  comfy-local completions fish > ~/.config/fish/completions/comfy-local.fish";
+
+/// `comfy-local completions SHELL`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write the script for
+    #[arg(value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+/// The shells `completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+const INIT_LONG_ABOUT: &str = "\
+Write a commented config for one local instance, from flags or prompts.
+
+Values not given as flags are asked for when stdin is a terminal (the defaults shown are taken
+on an empty answer); otherwise the missing required ones (--host, --key-file,
+--known-hosts-file, --comfyui-path) are a usage error naming them all. The text is validated as
+`config check` would load it before anything is written; the file is written atomically (a
+temporary file in the same folder, renamed into place) with mode 0600, and an existing file is
+never replaced without --force.
+
+Exit codes: 0 written; 2 a value missing or invalid, or the file exists (nothing is written).";
+
+const INIT_EXAMPLE: &str = "\
+Example:
+  comfy-local config init --host host.docker.internal --key-file /app/comfy-local/id_ed25519 \\
+    --known-hosts-file /app/comfy-local/known_hosts --comfyui-path /home/me/ComfyUI";
+
+/// `comfy-local config init`
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// File to write
+    #[arg(long, value_name = "PATH", default_value = "local-support-config.yml")]
+    pub output: Utf8PathBuf,
+    /// Replace an existing file
+    #[arg(long)]
+    pub force: bool,
+    /// Host name or address of the host's sshd as seen from here
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// sshd port on the host [default: 22022]
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Login user on the host: dedicated and non-root [default: comfyui]
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Private key file, mode 600
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<String>,
+    /// OpenSSH known_hosts file holding the host's key
+    #[arg(long, value_name = "PATH")]
+    pub known_hosts_file: Option<String>,
+    /// ComfyUI's install folder on the host, absolute
+    #[arg(long, value_name = "PATH")]
+    pub comfyui_path: Option<String>,
+    /// ComfyUI's HTTP API as reached from here [default: http://host.docker.internal:8188]
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
 }

@@ -99,6 +99,7 @@ pub struct FakeComfy {
     port: u16,
     knobs: Arc<Mutex<Knobs>>,
     submitted: Arc<Mutex<Vec<Value>>>,
+    freed: Arc<Mutex<Vec<Value>>>,
     running: Option<Running>,
 }
 
@@ -128,6 +129,7 @@ impl FakeComfy {
             root,
             dirs,
             submitted: Arc::new(Mutex::new(Vec::new())),
+            freed: Arc::new(Mutex::new(Vec::new())),
             running: None,
         };
         fake.launch()?;
@@ -163,6 +165,7 @@ impl FakeComfy {
             stop: AtomicBool::new(false),
             epoch: std::sync::atomic::AtomicU64::new(0),
             submitted: self.submitted.clone(),
+            freed: self.freed.clone(),
         });
         let http_shared = shared.clone();
         let http = std::thread::spawn(move || server::serve(&server, &http_shared));
@@ -215,6 +218,11 @@ impl FakeComfy {
     /// Every JSON body received by `POST /prompt`, in order.
     pub fn submitted(&self) -> Vec<Value> {
         lock(&self.submitted).clone()
+    }
+
+    /// Every JSON body received by `POST /free`, in order.
+    pub fn free_requests(&self) -> Vec<Value> {
+        lock(&self.freed).clone()
     }
 
     /// Closes every open WebSocket now.

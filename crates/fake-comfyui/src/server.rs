@@ -152,7 +152,7 @@ fn route(
         (Method::Get, ["view"]) => view(shared, q),
         (Method::Post, ["upload", "image" | "mask"]) => upload(shared, ct, body),
         (Method::Post, ["interrupt"]) => post_interrupt(shared, body),
-        (Method::Post, ["free"]) => empty(200),
+        (Method::Post, ["free"]) => post_free(shared, body),
         (Method::Get, ["internal", "folder_paths"]) => json_resp(200, &folder_paths(shared)),
         _ => not_found(),
     }
@@ -172,6 +172,23 @@ fn folder_paths(shared: &Shared) -> Value {
         json!([base.join("custom_nodes").to_string_lossy()]),
     );
     Value::Object(map)
+}
+
+/// `POST /free`: ComfyUI 0.3.64 reads the body as JSON (aiohttp's `request.json()`: a body
+/// that is not JSON is an unhandled exception, a 500), sets the `unload_models` and
+/// `free_memory` flags its prompt worker acts on, and answers 200 with no body. The fake
+/// records the body; memory readings in `/system_stats` are the recorded ones and do not change.
+fn post_free(shared: &Shared, body: &[u8]) -> Resp {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => {
+            lock(&shared.freed).push(v);
+            empty(200)
+        }
+        Err(_) => text_resp(
+            500,
+            "500 Internal Server Error\n\nServer got itself in trouble",
+        ),
+    }
 }
 
 /// `GET /models/{folder}`: the files of one model folder, 404 for an unknown folder.

@@ -151,6 +151,8 @@ pub(crate) struct Shared {
     /// Bumped by a restart: the running prompt is abandoned without a trace.
     pub epoch: AtomicU64,
     pub submitted: Arc<Mutex<Vec<Value>>>,
+    /// Every JSON body of `POST /free`, in order.
+    pub freed: Arc<Mutex<Vec<Value>>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -1,6 +1,7 @@
 //! The facade the Media Sync Tool links: operations a user names (test a connection, list
-//! instances, run a workflow, install and list models and custom nodes), composed from the
-//! lower crates. Binaries (`comfy-local`, `comfy-backend`) are thin layers over this crate.
+//! instances, run a workflow, install and list models and custom nodes, show an instance's
+//! status and free its memory), composed from the lower crates. Binaries (`comfy-local`,
+//! `comfy-backend`) are thin layers over this crate.
 
 // "ComfyUI", "VastAI" and "OpenSSH" are product names in prose, not code.
 #![expect(clippy::doc_markdown, reason = "product names in prose")]
@@ -14,6 +15,7 @@ mod outputs;
 pub mod report;
 pub mod run;
 pub mod save;
+pub mod status;
 mod switches;
 pub mod terminal;
 pub mod test_connection;
@@ -31,6 +33,7 @@ pub use models::{InstalledModel, ModelList, list_models};
 pub use outputs::UnsavedOutput;
 pub use report::{ConnectionReport, Stage, StageResult, StageStatus};
 pub use run::{InputSpec, Interrupter, RunRequest, RunStep, RunSummary, SavedOutput, run_workflow};
+pub use status::{DeviceStatus, FreeOutcome, InstanceStatus, free_memory, instance_status};
 pub use test_connection::{TestConnectionOptions, test_connection, test_connection_with_config};
 
 pub use comfy_local_comfyui as comfyui;

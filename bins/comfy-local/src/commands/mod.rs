@@ -1,13 +1,16 @@
 //! One module per subcommand; `run` dispatches. Commands write to the given streams (never
 //! straight to the process's), so tests and callers can capture them.
 
+mod completions;
 mod config;
+mod config_init;
 mod install;
 mod instances;
 mod models;
 mod nodes;
 mod out_dir;
 mod run;
+mod status;
 mod test_connection;
 mod workflow;
 
@@ -36,5 +39,11 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow:
         }
         Command::Models(args) => models::run(&cli.global, args, stdout),
         Command::Nodes(args) => nodes::list(&cli.global, args, stdout),
+        Command::Config(ConfigCommand::Init(args)) => {
+            config_init::init(&cli.global, args, stdout, stderr)
+        }
+        Command::Status(args) => status::status(&cli.global, args, stdout),
+        Command::Free(args) => status::free(&cli.global, args, stdout),
+        Command::Completions(args) => completions::run(&cli.global, args, stdout),
     }
 }

@@ -12,6 +12,7 @@ mod run;
 mod switches;
 mod terminal;
 mod test_connection;
+mod verbs;
 mod workflow;
 
 use std::path::Path;

@@ -337,3 +337,28 @@ fn upload_feeds_load_image_and_restart_keeps_the_port() {
         recorded_body("get_queue_idle.json")
     );
 }
+
+/// `POST /free` as ComfyUI 0.3.64's `post_free`: 200 with an empty body for JSON (recorded in
+/// order, at the root and under `/api`), 500 for a body that is not JSON (aiohttp's
+/// `request.json()` raises), which is not recorded.
+#[test]
+fn free_answers_empty_200_and_records_the_body() {
+    let fake = FakeComfy::start(FakeOptions::default());
+    let (status, body) = post(
+        &fake,
+        "/free",
+        br#"{"unload_models": true, "free_memory": true}"#,
+    );
+    assert_eq!((status, body.len()), (200, 0));
+    let (status, body) = post(&fake, "/api/free", br#"{"free_memory": true}"#);
+    assert_eq!((status, body.len()), (200, 0));
+    let (status, _) = post(&fake, "/free", b"not json");
+    assert_eq!(status, 500);
+    assert_eq!(
+        fake.free_requests(),
+        vec![
+            json!({"unload_models": true, "free_memory": true}),
+            json!({"free_memory": true}),
+        ]
+    );
+}

@@ -166,3 +166,30 @@ fn an_instance_reached_only_through_the_forward_is_listed_online() {
         comfy_local_sdk::providers::InstanceStatus::Online
     );
 }
+
+/// `status` and `free` of an instance whose ComfyUI answers only on the host's loopback go
+/// through the SSH forward: the readings are the server's, and `/free` gets its body.
+#[test]
+fn status_and_free_go_through_ssh() {
+    let sshd = Sshd::start(SshdConfig {
+        allow_tcp_forwarding: true,
+        ..SshdConfig::default()
+    });
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let config = forwarding_setup(&sshd, &comfy, "status").config();
+    let status = comfy_local_sdk::instance_status(&config, None).unwrap();
+    assert!(status.via_ssh);
+    assert_eq!(status.comfyui_version.as_deref(), Some("0.3.64"));
+    assert_eq!(status.devices.len(), 1);
+    assert_eq!(status.devices[0].vram_total, 25_276_063_744);
+    assert_eq!((status.queue_running, status.queue_pending), (0, 0));
+    let freed =
+        comfy_local_sdk::free_memory(&config, None, true, std::time::Duration::ZERO).unwrap();
+    assert!(freed.unload_models);
+    assert_eq!(freed.before, status.devices);
+    assert_eq!(freed.after, status.devices);
+    assert_eq!(
+        comfy.free_requests(),
+        vec![serde_json::json!({"unload_models": true, "free_memory": true})]
+    );
+}
