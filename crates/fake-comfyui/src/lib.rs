@@ -41,6 +41,13 @@ pub struct FakeOptions {
     /// The folder `/internal/folder_paths` says ComfyUI runs from; `None`: the fake's own
     /// temp root.
     pub base_path: Option<PathBuf>,
+    /// List each model folder's files from `<base_path>/models/<folder>` on every request (with
+    /// ComfyUI's model file extensions), as a real ComfyUI does, instead of `models`' lists.
+    pub models_on_disk: bool,
+    /// Node packages: `(folder, classes)`; the classes are in `object_info` when
+    /// `<base_path>/custom_nodes/<folder>` exists when the server starts ([`FakeComfy::start`], or
+    /// [`FakeComfy::restart`] after [`FakeComfy::stop`]), as ComfyUI loads nodes at start only.
+    pub node_packs: Vec<(String, Vec<String>)>,
 }
 
 impl Default for FakeOptions {
@@ -51,6 +58,8 @@ impl Default for FakeOptions {
             embeddings: Vec::new(),
             knobs: Knobs::default(),
             base_path: None,
+            models_on_disk: false,
+            node_packs: Vec::new(),
         }
     }
 }
@@ -80,6 +89,17 @@ impl FakeOptions {
     }
     pub fn base_path(mut self, v: impl Into<PathBuf>) -> Self {
         self.base_path = Some(v.into());
+        self
+    }
+    /// See [`FakeOptions::models_on_disk`].
+    pub fn models_on_disk(mut self) -> Self {
+        self.models_on_disk = true;
+        self
+    }
+    /// Adds a node package (see [`FakeOptions::node_packs`]).
+    pub fn node_pack(mut self, folder: impl Into<String>, classes: &[&str]) -> Self {
+        let classes = classes.iter().map(|c| (*c).to_owned()).collect();
+        self.node_packs.push((folder.into(), classes));
         self
     }
 }
@@ -144,15 +164,26 @@ impl FakeComfy {
         let server =
             tiny_http::Server::from_listener(listener, None).map_err(std::io::Error::other)?;
         self.port = server.server_addr().to_ip().map_or(self.port, |a| a.port());
+        let base_path = self
+            .opts
+            .base_path
+            .clone()
+            .unwrap_or_else(|| self.root.path().to_path_buf());
+        let mut object_info = fixtures::object_info();
+        for (folder, classes) in &self.opts.node_packs {
+            if base_path.join("custom_nodes").join(folder).is_dir() {
+                let info = Arc::make_mut(&mut object_info);
+                for class in classes {
+                    info[class.as_str()] = fixtures::pack_class(class, folder);
+                }
+            }
+        }
         let shared = Arc::new(Shared {
-            object_info: fixtures::object_info(),
+            object_info,
             models: self.opts.models.clone(),
+            models_on_disk: self.opts.models_on_disk,
             embeddings: self.opts.embeddings.clone(),
-            base_path: self
-                .opts
-                .base_path
-                .clone()
-                .unwrap_or_else(|| self.root.path().to_path_buf()),
+            base_path,
             dirs: self.dirs.clone(),
             knobs: self.knobs.clone(),
             inner: Mutex::new(Inner::default()),

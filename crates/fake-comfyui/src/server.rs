@@ -176,7 +176,10 @@ fn folder_paths(shared: &Shared) -> Value {
 
 /// `GET /models/{folder}`: the files of one model folder, 404 for an unknown folder.
 fn get_model_folder(shared: &Shared, folder: &str) -> Resp {
-    match shared.models.iter().find(|(f, _)| *f == decode(folder)) {
+    match models(shared)
+        .into_iter()
+        .find(|(f, _)| *f == decode(folder))
+    {
         Some((_, files)) => json_resp(200, &json!(files)),
         None => empty(404),
     }
@@ -292,6 +295,7 @@ fn object_info(shared: &Shared) -> Value {
             *spec = json!(files);
         }
     }
+    let models = models(shared);
     for (class, input, folder) in [
         ("CheckpointLoaderSimple", "ckpt_name", "checkpoints"),
         ("LoraLoader", "lora_name", "loras"),
@@ -306,7 +310,7 @@ fn object_info(shared: &Shared) -> Value {
         ("CLIPVisionLoader", "clip_name", "clip_vision"),
     ] {
         if let (Some((_, list)), Some(spec)) = (
-            shared.models.iter().find(|(f, _)| f == folder),
+            models.iter().find(|(f, _)| f == folder),
             info.pointer_mut(&format!("/{class}/input/required/{input}/0")),
         ) && spec.is_array()
         {
@@ -314,6 +318,41 @@ fn object_info(shared: &Shared) -> Value {
         }
     }
     info
+}
+
+/// ComfyUI's model file extensions (`folder_paths.supported_pt_extensions`).
+const MODEL_EXTENSIONS: &[&str] = &[
+    ".ckpt",
+    ".pt",
+    ".pt2",
+    ".bin",
+    ".pth",
+    ".safetensors",
+    ".pkl",
+    ".sft",
+];
+
+/// The model folders and their files: the configured lists, or (`models_on_disk`) the files
+/// under `<base_path>/models/<folder>` with a model extension.
+fn models(shared: &Shared) -> Vec<(String, Vec<String>)> {
+    if !shared.models_on_disk {
+        return shared.models.clone();
+    }
+    shared
+        .models
+        .iter()
+        .map(|(folder, _)| {
+            let mut files = Vec::new();
+            list_files(
+                &shared.base_path.join("models").join(folder),
+                "",
+                &mut files,
+            );
+            files.retain(|f| MODEL_EXTENSIONS.iter().any(|e| f.ends_with(e)));
+            files.sort();
+            (folder.clone(), files)
+        })
+        .collect()
 }
 
 fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) {

@@ -136,6 +136,8 @@ pub(crate) struct Dirs {
 pub(crate) struct Shared {
     pub object_info: Arc<Value>,
     pub models: Vec<(String, Vec<String>)>,
+    /// List model files from `<base_path>/models/<folder>`.
+    pub models_on_disk: bool,
     pub embeddings: Vec<String>,
     /// The folder ComfyUI claims to run from (`/internal/folder_paths`).
     pub base_path: PathBuf,

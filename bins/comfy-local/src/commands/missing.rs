@@ -1,0 +1,344 @@
+//! `comfy-local install missing`: the plan (dry run) or its execution and the re-check, as lines
+//! for a person or JSON Lines (one object per plan item and event, a final summary).
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use comfy_local_config::Config;
+use comfy_local_sdk::InstallEvent;
+use comfy_local_sdk::error_chain;
+use comfy_local_sdk::install::missing::{
+    MissingEvent, NodeMap, NodeVia, Plan, Unresolved, check_missing, execute, read_node_map,
+};
+use comfy_local_sdk::terminal::one_line;
+use comfy_local_sdk::workflow::DependencyReport;
+use serde_json::json;
+
+use super::install::Human;
+use crate::cli::{GlobalArgs, InstallMissingArgs};
+use crate::exit::{Code, Failure};
+
+/// JSON progress lines at most this often.
+const JSON_EVERY: Duration = Duration::from_millis(250);
+
+/// Plan, and with `--yes` install and check again.
+pub fn run(
+    global: &GlobalArgs,
+    args: &InstallMissingArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let loaded = Config::load(global.config.as_deref()).context("cannot load the configuration")?;
+    let config = &loaded.config;
+    let node_map = match &args.node_map {
+        Some(path) => read_node_map(path)?,
+        None => NodeMap::new(),
+    };
+    let checked = check_missing(config, args.instance.as_deref(), &args.file, &node_map)?;
+    let plan = checked.plan;
+    print_plan(global.json, &plan, stdout)?;
+    let fail = |message: String, hint: Option<String>| {
+        Err(Failure {
+            code: Code::Failed,
+            message,
+            hint,
+            json_printed: global.json,
+        }
+        .into())
+    };
+    if !args.yes {
+        if global.json {
+            writeln!(
+                stdout,
+                "{}",
+                json!({"event": "summary", "ok": plan.is_complete(), "dry_run": true,
+                       "instance": plan.instance, "models": plan.models.len(),
+                       "nodes": plan.nodes.len(), "unresolved": plan.unresolved.len()})
+            )?;
+        } else if plan.is_empty() && plan.is_complete() {
+            writeln!(stdout, "nothing to install")?;
+        } else {
+            writeln!(
+                stdout,
+                "dry run: nothing installed; add --yes to install the plan"
+            )?;
+        }
+        if plan.is_complete() {
+            return Ok(());
+        }
+        return fail(
+            format!("{} missing item(s) cannot be resolved", plan.unresolved.len()),
+            Some("name the nodes' repositories in --node-map; models need a URL in the workflow's models metadata (or use install model)".to_owned()),
+        );
+    }
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        // A second Ctrl-C ends the process the usual way.
+        let _ = ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    let mut human = Human::new();
+    let mut last_json = Instant::now()
+        .checked_sub(JSON_EVERY)
+        .unwrap_or_else(Instant::now);
+    let executed = execute(
+        config,
+        &plan,
+        &|name| std::env::var(name).ok(),
+        &cancel,
+        &mut |event| {
+            if global.json {
+                let line = match event {
+                    MissingEvent::Model(e) => {
+                        let due = !matches!(e, InstallEvent::Progress { .. })
+                            || last_json.elapsed() >= JSON_EVERY;
+                        if !due {
+                            return;
+                        }
+                        last_json = Instant::now();
+                        json!(e)
+                    }
+                    MissingEvent::Node(e) => json!(e),
+                    MissingEvent::ModelStarted(m) => {
+                        json!({"event": "installing", "kind": "model", "item": m})
+                    }
+                    MissingEvent::NodeStarted(n) => {
+                        json!({"event": "installing", "kind": "node", "item": n})
+                    }
+                    MissingEvent::ModelDone(m, r) => match r {
+                        Ok(o) => {
+                            json!({"event": "installed", "kind": "model", "item": m, "result": o})
+                        }
+                        Err(e) => {
+                            json!({"event": "failed", "kind": "model", "item": m, "error": error_chain(e)})
+                        }
+                    },
+                    MissingEvent::NodeDone(n, r) => match r {
+                        Ok(o) => {
+                            json!({"event": "installed", "kind": "node", "item": n, "result": o})
+                        }
+                        Err(e) => {
+                            json!({"event": "failed", "kind": "node", "item": n, "error": error_chain(e)})
+                        }
+                    },
+                };
+                let _ = writeln!(stdout, "{line}");
+                return;
+            }
+            match event {
+                MissingEvent::Model(e) => human.event(e, stderr),
+                MissingEvent::Node(e) => {
+                    let comfy_local_sdk::NodeEvent::Step { step, detail } = e;
+                    let _ = writeln!(stderr, "{step}: {}", one_line(detail));
+                }
+                MissingEvent::ModelStarted(_) | MissingEvent::NodeStarted(_) => {}
+                MissingEvent::ModelDone(m, r) => {
+                    human.finish();
+                    let target = format!("{}/{}", one_line(&m.folder), one_line(&m.name));
+                    let _ = match r {
+                        Ok(o) => writeln!(stdout, "installed model {} ({} bytes)", o.path, o.size),
+                        Err(e) => writeln!(
+                            stdout,
+                            "FAILED model {target}: {}",
+                            one_line(&error_chain(e))
+                        ),
+                    };
+                }
+                MissingEvent::NodeDone(n, r) => {
+                    let _ = match r {
+                        Ok(o) => {
+                            writeln!(stdout, "installed node {} at commit {}", o.path, o.commit)
+                        }
+                        Err(e) => writeln!(
+                            stdout,
+                            "FAILED node {}: {}",
+                            one_line(&n.url),
+                            one_line(&error_chain(e))
+                        ),
+                    };
+                }
+            }
+        },
+    );
+    human.finish();
+    let failures = executed.failures();
+    let pending = executed.installed_classes();
+    let again = check_missing(config, Some(&plan.instance), &args.file, &node_map)?;
+    let mut still = again.report.clone();
+    still
+        .missing_nodes
+        .retain(|n| !pending.contains(&n.class_type));
+    let restart: Vec<&String> = again
+        .report
+        .missing_nodes
+        .iter()
+        .map(|n| &n.class_type)
+        .filter(|c| pending.contains(*c))
+        .collect();
+    let clean = failures == 0 && still.is_complete();
+    if global.json {
+        writeln!(
+            stdout,
+            "{}",
+            json!({"event": "summary", "ok": clean, "dry_run": false, "instance": plan.instance,
+                   "installed": executed.models.len() + executed.nodes.len() - failures,
+                   "failed": failures, "restart_required_for": restart, "still_missing": still})
+        )?;
+    } else {
+        print_recheck(&still, &restart, stdout)?;
+    }
+    if clean {
+        return Ok(());
+    }
+    fail(
+        format!(
+            "{failures} install(s) failed; {} still missing after the installs",
+            if still.is_complete() {
+                "nothing else"
+            } else {
+                "some dependencies are"
+            }
+        ),
+        None,
+    )
+}
+
+fn ids(ids: &[String]) -> String {
+    let label = if ids.len() == 1 { "node" } else { "nodes" };
+    format!("{label} {}", ids.join(", "))
+}
+
+fn print_plan(json: bool, plan: &Plan, out: &mut dyn Write) -> anyhow::Result<()> {
+    if json {
+        for m in &plan.models {
+            writeln!(
+                out,
+                "{}",
+                json!({"event": "plan", "kind": "model", "item": m})
+            )?;
+        }
+        for n in &plan.nodes {
+            writeln!(
+                out,
+                "{}",
+                json!({"event": "plan", "kind": "node", "item": n})
+            )?;
+        }
+        for u in &plan.unresolved {
+            writeln!(out, "{}", json!({"event": "unresolved", "item": u}))?;
+        }
+        for i in &plan.missing_inputs {
+            writeln!(out, "{}", json!({"event": "missing_input", "name": i}))?;
+        }
+        return Ok(());
+    }
+    writeln!(out, "instance: {}", one_line(&plan.instance))?;
+    if !plan.models.is_empty() {
+        writeln!(out, "Models to install ({}):", plan.models.len())?;
+        for m in &plan.models {
+            writeln!(
+                out,
+                "  {}/{} ({})\n      from {}",
+                one_line(&m.folder),
+                one_line(&m.name),
+                ids(&m.node_ids),
+                one_line(&m.url)
+            )?;
+        }
+    }
+    if !plan.nodes.is_empty() {
+        writeln!(out, "Custom nodes to install ({}):", plan.nodes.len())?;
+        for n in &plan.nodes {
+            let via = match n.via {
+                NodeVia::NodeMap => "--node-map",
+                NodeVia::AuxId => "properties.aux_id",
+            };
+            let at = n
+                .git_ref
+                .as_deref()
+                .map(|r| format!(" at {}", one_line(r)))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  custom_nodes/{} (for {})\n      from {}{at} ({via})",
+                one_line(&n.folder),
+                one_line(&n.classes.join(", ")),
+                one_line(&n.url)
+            )?;
+        }
+    }
+    if !plan.unresolved.is_empty() {
+        writeln!(out, "Cannot be resolved ({}):", plan.unresolved.len())?;
+        for u in &plan.unresolved {
+            match u {
+                Unresolved::Model {
+                    folder,
+                    name,
+                    node_ids,
+                    reason,
+                } => writeln!(
+                    out,
+                    "  model {}/{} ({}): {}",
+                    one_line(folder),
+                    one_line(name),
+                    ids(node_ids),
+                    one_line(reason)
+                )?,
+                Unresolved::Node {
+                    class_type,
+                    node_ids,
+                    reason,
+                } => writeln!(
+                    out,
+                    "  node class {} ({}): {}",
+                    one_line(class_type),
+                    ids(node_ids),
+                    one_line(reason)
+                )?,
+                Unresolved::Conversion { reason } => writeln!(
+                    out,
+                    "  the workflow could not be converted, so its models were not checked: {}",
+                    one_line(reason)
+                )?,
+            }
+        }
+    }
+    if !plan.missing_inputs.is_empty() {
+        writeln!(
+            out,
+            "Input files missing (not installed by this command; give them to run --input): {}",
+            one_line(&plan.missing_inputs.join(", "))
+        )?;
+    }
+    Ok(())
+}
+
+fn print_recheck(
+    still: &DependencyReport,
+    restart: &[&String],
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    writeln!(out, "Checked again:")?;
+    if !restart.is_empty() {
+        let names: Vec<&str> = restart.iter().map(|s| s.as_str()).collect();
+        writeln!(
+            out,
+            "  installed, loaded when ComfyUI restarts: {}",
+            one_line(&names.join(", "))
+        )?;
+    }
+    if still.is_complete() {
+        writeln!(out, "  nothing else is missing")?;
+    } else {
+        write!(out, "{still}")?;
+    }
+    Ok(())
+}

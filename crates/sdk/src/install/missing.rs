@@ -1,0 +1,379 @@
+//! `install missing`: the plan that turns a workflow's dependency report into model and node
+//! installs (from the URLs and repositories the workflow, or a node map the user gives, names),
+//! and its execution through [`install_model`] and [`install_node`].
+//!
+//! A missing model is planned when the workflow's `models` metadata gives its URL; a missing
+//! node class when the user's node map names its repository, else when the node's
+//! `properties.aux_id` (GitHub `owner/repo`) does (pinned to `properties.ver` when that is a
+//! full commit id). A Comfy Registry id (`cnr_id`) names no repository without asking the
+//! registry, which is not done: such a class is unresolved. Every URL is checked as the
+//! installs check it (scheme, allowed git host, folder name) while planning, so the dry run
+//! shows what `--yes` would refuse.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicBool;
+
+use camino::Utf8Path;
+use comfy_local_config::Config;
+use comfy_local_remote_fs::HostOs;
+use comfy_local_workflow::{DependencyReport, Sources};
+use serde::Serialize;
+
+use super::node::GitSource;
+use super::{
+    InstallError, InstallEvent, InstallModelRequest, InstallNodeRequest, InstallOutcome,
+    InstallSpec, NodeError, NodeEvent, NodeOutcome, install_model, install_node,
+};
+use crate::SdkError;
+use crate::workflow::{check, client_for, inventory, load_workflow, object_info_from};
+
+/// Node class -> repository URL, as the user's `--node-map` file gives them.
+pub type NodeMap = BTreeMap<String, String>;
+
+/// Where a planned node's repository came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeVia {
+    /// The user's node map.
+    NodeMap,
+    /// The node's `properties.aux_id`.
+    AuxId,
+}
+
+/// A model to download.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedModel {
+    pub folder: String,
+    /// File name below the folder, as the workflow writes it.
+    pub name: String,
+    pub url: String,
+    pub node_ids: Vec<String>,
+}
+
+/// A repository to clone (once, however many missing classes it provides).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedNode {
+    pub url: String,
+    /// The commit to check out; `None`: the remote's HEAD.
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    /// The folder under `custom_nodes/`.
+    pub folder: String,
+    /// The missing classes it is expected to provide.
+    pub classes: Vec<String>,
+    pub via: NodeVia,
+}
+
+/// Something missing that the plan cannot install.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Unresolved {
+    Model {
+        folder: String,
+        name: String,
+        node_ids: Vec<String>,
+        reason: String,
+    },
+    Node {
+        class_type: String,
+        node_ids: Vec<String>,
+        reason: String,
+    },
+    /// The UI workflow could not be converted, so its models were not checked.
+    Conversion { reason: String },
+}
+
+/// What `install missing` would do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub instance: String,
+    pub models: Vec<PlannedModel>,
+    pub nodes: Vec<PlannedNode>,
+    pub unresolved: Vec<Unresolved>,
+    /// Files missing from `input/`: not installed by this command (`run --input` uploads them).
+    pub missing_inputs: Vec<String>,
+}
+
+impl Plan {
+    /// Whether everything missing (input files aside) has a source.
+    pub fn is_complete(&self) -> bool {
+        self.unresolved.is_empty()
+    }
+
+    /// Whether there is nothing to install.
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty() && self.nodes.is_empty()
+    }
+}
+
+/// Reads a node map file: a JSON object `{"ClassName": "https://github.com/owner/repo"}`.
+pub fn read_node_map(path: &Utf8Path) -> Result<NodeMap, SdkError> {
+    let bytes = std::fs::read(path).map_err(|source| SdkError::Io {
+        op: "reading",
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| SdkError::NodeMap {
+        path: path.to_owned(),
+        reason: format!("expected a JSON object of class name -> repository URL: {e}"),
+    })
+}
+
+/// `github.com/<aux_id>` when `aux_id` is `owner/repo` in GitHub's characters.
+fn github_url(aux_id: &str) -> Option<String> {
+    let (owner, repo) = aux_id.split_once('/')?;
+    let ok = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('.')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    (ok(owner) && ok(repo)).then(|| format!("https://github.com/{owner}/{repo}"))
+}
+
+fn is_commit(ver: &str) -> bool {
+    ver.len() == 40 && ver.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Builds the plan from a dependency report (pure: no host, no network). `config` gives the
+/// allowed git hosts.
+pub fn plan(
+    config: &Config,
+    instance: &str,
+    report: &DependencyReport,
+    sources: &Sources,
+    node_map: &NodeMap,
+) -> Plan {
+    let mut out = Plan {
+        instance: instance.to_owned(),
+        ..Plan::default()
+    };
+    if let Some(reason) = &report.conversion_error {
+        out.unresolved.push(Unresolved::Conversion {
+            reason: reason.clone(),
+        });
+    }
+    for m in &report.missing_models {
+        let url = m
+            .url
+            .as_deref()
+            .or_else(|| sources.model_url(&m.name))
+            .map(str::to_owned);
+        let unresolved = |reason: String| Unresolved::Model {
+            folder: m.folder.clone(),
+            name: m.name.clone(),
+            node_ids: m.node_ids.clone(),
+            reason,
+        };
+        let Some(url) = url else {
+            out.unresolved.push(unresolved(
+                "the workflow's models metadata gives no URL for it".to_owned(),
+            ));
+            continue;
+        };
+        let req = InstallModelRequest {
+            url: url.clone(),
+            folder: m.folder.clone(),
+            name: Some(m.name.clone()),
+            sha256: None,
+            force: false,
+            instance: None,
+            retries: 0,
+        };
+        match InstallSpec::parse(&req, u64::MAX) {
+            Ok(_) => out.models.push(PlannedModel {
+                folder: m.folder.clone(),
+                name: m.name.clone(),
+                url,
+                node_ids: m.node_ids.clone(),
+            }),
+            Err(e) => out.unresolved.push(unresolved(crate::error_chain(&e))),
+        }
+    }
+    let mut nodes: BTreeMap<String, PlannedNode> = BTreeMap::new();
+    for n in &report.missing_nodes {
+        let unresolved = |reason: String| Unresolved::Node {
+            class_type: n.class_type.clone(),
+            node_ids: n.node_ids.clone(),
+            reason,
+        };
+        let origin = sources.nodes.get(&n.class_type);
+        let (url, git_ref, via) = if let Some(url) = node_map.get(&n.class_type) {
+            (url.clone(), None, NodeVia::NodeMap)
+        } else if let Some(aux) = origin.and_then(|o| o.aux_id.as_deref()) {
+            let Some(url) = github_url(aux) else {
+                out.unresolved.push(unresolved(format!(
+                    "properties.aux_id {:?} is not a GitHub owner/repo",
+                    aux.escape_debug().to_string()
+                )));
+                continue;
+            };
+            let pinned = origin.and_then(|o| o.ver.clone()).filter(|v| is_commit(v));
+            (url, pinned, NodeVia::AuxId)
+        } else {
+            let reason = match origin.and_then(|o| o.cnr_id.as_deref()) {
+                Some("comfy-core") => {
+                    "a ComfyUI core node (cnr_id comfy-core) this ComfyUI lacks: update ComfyUI"
+                        .to_owned()
+                }
+                Some(id) => format!(
+                    "Comfy Registry id {:?}: its repository is not known without asking the registry; name it in --node-map",
+                    id.escape_debug().to_string()
+                ),
+                None => "the workflow names no repository for it; name it in --node-map".to_owned(),
+            };
+            out.unresolved.push(unresolved(reason));
+            continue;
+        };
+        if let Some(planned) = nodes.get_mut(&url) {
+            planned.classes.push(n.class_type.clone());
+            continue;
+        }
+        match GitSource::parse(&url, &config.resources.allowed_git_hosts, HostOs::Posix) {
+            Ok(source) => {
+                nodes.insert(
+                    url.clone(),
+                    PlannedNode {
+                        url,
+                        git_ref,
+                        folder: source.name.as_str().to_owned(),
+                        classes: vec![n.class_type.clone()],
+                        via,
+                    },
+                );
+            }
+            Err(e) => out.unresolved.push(unresolved(crate::error_chain(&e))),
+        }
+    }
+    out.nodes = nodes.into_values().collect();
+    out.missing_inputs = report
+        .missing_inputs
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    out
+}
+
+/// The dependency check and the plan for a workflow file on an instance.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub report: DependencyReport,
+    pub plan: Plan,
+}
+
+/// Loads the workflow, checks it against the instance (as `workflow deps` does) and plans.
+pub fn check_missing(
+    config: &Config,
+    instance: Option<&str>,
+    workflow: &Utf8Path,
+    node_map: &NodeMap,
+) -> Result<Checked, SdkError> {
+    let wf = load_workflow(workflow)?;
+    let bytes = std::fs::read(workflow).map_err(|source| SdkError::Io {
+        op: "reading",
+        path: workflow.to_owned(),
+        source,
+    })?;
+    let sources = Sources::from_slice(&bytes).map_err(|source| SdkError::Workflow {
+        path: workflow.to_string(),
+        source,
+    })?;
+    let target = client_for(config, instance)?;
+    let object_info = object_info_from(&target.client)?;
+    let inventory = inventory(&target.client, object_info)?;
+    let report = check(&wf, &inventory);
+    let plan = plan(config, &target.instance, &report, &sources, node_map);
+    Ok(Checked { report, plan })
+}
+
+/// A step of [`execute`].
+#[derive(Debug)]
+pub enum MissingEvent<'a> {
+    /// A model install starts.
+    ModelStarted(&'a PlannedModel),
+    /// Progress of the model install.
+    Model(&'a InstallEvent),
+    /// A model install ended.
+    ModelDone(&'a PlannedModel, &'a Result<InstallOutcome, InstallError>),
+    /// A node install starts.
+    NodeStarted(&'a PlannedNode),
+    /// A step of the node install.
+    Node(&'a NodeEvent),
+    /// A node install ended.
+    NodeDone(&'a PlannedNode, &'a Result<NodeOutcome, NodeError>),
+}
+
+/// How [`execute`] went: one entry per planned item, in plan order (models first).
+#[derive(Debug, Default)]
+pub struct Executed {
+    pub models: Vec<(PlannedModel, Result<InstallOutcome, InstallError>)>,
+    pub nodes: Vec<(PlannedNode, Result<NodeOutcome, NodeError>)>,
+}
+
+impl Executed {
+    /// Number of items that failed.
+    pub fn failures(&self) -> usize {
+        self.models.iter().filter(|(_, r)| r.is_err()).count()
+            + self.nodes.iter().filter(|(_, r)| r.is_err()).count()
+    }
+
+    /// Classes of the nodes installed in this run (ComfyUI loads them when it restarts).
+    pub fn installed_classes(&self) -> BTreeSet<String> {
+        self.nodes
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .flat_map(|(n, _)| n.classes.iter().cloned())
+            .collect()
+    }
+}
+
+/// Runs the plan: every model through [`install_model`], every node through [`install_node`],
+/// each on the plan's instance. A failing item does not stop the others; `cancel` (Ctrl-C)
+/// stops a model download and skips the items after it.
+pub fn execute(
+    config: &Config,
+    plan: &Plan,
+    env: &dyn Fn(&str) -> Option<String>,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(&MissingEvent<'_>),
+) -> Executed {
+    let mut out = Executed::default();
+    let instance = Some(plan.instance.clone());
+    let cancelled = || cancel.load(std::sync::atomic::Ordering::SeqCst);
+    for m in &plan.models {
+        if cancelled() {
+            break;
+        }
+        on_event(&MissingEvent::ModelStarted(m));
+        let req = InstallModelRequest {
+            url: m.url.clone(),
+            folder: m.folder.clone(),
+            name: Some(m.name.clone()),
+            sha256: None,
+            force: false,
+            instance: instance.clone(),
+            retries: 3,
+        };
+        let result = install_model(config, &req, env, cancel, &mut |e| {
+            on_event(&MissingEvent::Model(e));
+        });
+        on_event(&MissingEvent::ModelDone(m, &result));
+        out.models.push((m.clone(), result));
+    }
+    for n in &plan.nodes {
+        if cancelled() {
+            break;
+        }
+        on_event(&MissingEvent::NodeStarted(n));
+        let req = InstallNodeRequest {
+            url: n.url.clone(),
+            git_ref: n.git_ref.clone(),
+            force: false,
+            instance: instance.clone(),
+        };
+        let result = install_node(config, &req, &mut |e| on_event(&MissingEvent::Node(e)));
+        on_event(&MissingEvent::NodeDone(n, &result));
+        out.nodes.push((n.clone(), result));
+    }
+    out
+}
