@@ -15,7 +15,7 @@ use comfy_local_sdk::install::missing::{
 };
 use comfy_local_sdk::terminal::one_line;
 use comfy_local_sdk::workflow::DependencyReport;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::install::Human;
 use crate::cli::{GlobalArgs, InstallMissingArgs};
@@ -39,42 +39,69 @@ pub fn run(
     };
     let checked = check_missing(config, args.instance.as_deref(), &args.file, &node_map)?;
     let plan = checked.plan;
-    print_plan(global.json, &plan, stdout)?;
-    let fail = |message: String, hint: Option<String>| {
-        Err(Failure {
-            code: Code::Failed,
-            message,
-            hint,
-            json_printed: global.json,
-        }
-        .into())
-    };
-    if !args.yes {
-        if global.json {
-            writeln!(
-                stdout,
-                "{}",
-                json!({"event": "summary", "ok": plan.is_complete(), "dry_run": true,
-                       "instance": plan.instance, "models": plan.models.len(),
-                       "nodes": plan.nodes.len(), "unresolved": plan.unresolved.len()})
-            )?;
-        } else if plan.is_empty() && plan.is_complete() {
-            writeln!(stdout, "nothing to install")?;
-        } else {
-            writeln!(
-                stdout,
-                "dry run: nothing installed; add --yes to install the plan"
-            )?;
-        }
-        if plan.is_complete() {
-            return Ok(());
-        }
-        return fail(
-            format!("{} missing item(s) cannot be resolved", plan.unresolved.len()),
-            Some("name the nodes' repositories in --node-map; models need a URL in the workflow's models metadata (or use install model)".to_owned()),
-        );
+    if global.json {
+        print_plan_json(&plan, stdout)?;
+    } else {
+        print_plan(&plan, stdout)?;
     }
+    if args.yes {
+        install(global, config, args, &node_map, &plan, stdout, stderr)
+    } else {
+        dry_run_end(global.json, &plan, stdout)
+    }
+}
 
+/// A check failed (exit 1).
+fn failed(json: bool, message: String, hint: Option<String>) -> anyhow::Error {
+    Failure {
+        code: Code::Failed,
+        message,
+        hint,
+        json_printed: json,
+    }
+    .into()
+}
+
+fn dry_run_end(json: bool, plan: &Plan, stdout: &mut dyn Write) -> anyhow::Result<()> {
+    if json {
+        writeln!(
+            stdout,
+            "{}",
+            json!({"event": "summary", "ok": plan.is_complete(), "dry_run": true,
+                   "instance": plan.instance, "models": plan.models.len(),
+                   "nodes": plan.nodes.len(), "unresolved": plan.unresolved.len()})
+        )?;
+    } else if plan.is_empty() && plan.is_complete() {
+        writeln!(stdout, "nothing to install")?;
+    } else {
+        writeln!(
+            stdout,
+            "dry run: nothing installed; add --yes to install the plan"
+        )?;
+    }
+    if plan.is_complete() {
+        return Ok(());
+    }
+    Err(failed(
+        json,
+        format!(
+            "{} missing item(s) cannot be resolved",
+            plan.unresolved.len()
+        ),
+        Some("name the nodes' repositories in --node-map; models need a URL in the workflow's models metadata (or use install model)".to_owned()),
+    ))
+}
+
+/// Runs the plan, checks again and reports.
+fn install(
+    global: &GlobalArgs,
+    config: &Config,
+    args: &InstallMissingArgs,
+    node_map: &NodeMap,
+    plan: &Plan,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<()> {
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = cancel.clone();
@@ -91,87 +118,23 @@ pub fn run(
         .unwrap_or_else(Instant::now);
     let executed = execute(
         config,
-        &plan,
+        plan,
         &|name| std::env::var(name).ok(),
         &cancel,
         &mut |event| {
             if global.json {
-                let line = match event {
-                    MissingEvent::Model(e) => {
-                        let due = !matches!(e, InstallEvent::Progress { .. })
-                            || last_json.elapsed() >= JSON_EVERY;
-                        if !due {
-                            return;
-                        }
-                        last_json = Instant::now();
-                        json!(e)
-                    }
-                    MissingEvent::Node(e) => json!(e),
-                    MissingEvent::ModelStarted(m) => {
-                        json!({"event": "installing", "kind": "model", "item": m})
-                    }
-                    MissingEvent::NodeStarted(n) => {
-                        json!({"event": "installing", "kind": "node", "item": n})
-                    }
-                    MissingEvent::ModelDone(m, r) => match r {
-                        Ok(o) => {
-                            json!({"event": "installed", "kind": "model", "item": m, "result": o})
-                        }
-                        Err(e) => {
-                            json!({"event": "failed", "kind": "model", "item": m, "error": error_chain(e)})
-                        }
-                    },
-                    MissingEvent::NodeDone(n, r) => match r {
-                        Ok(o) => {
-                            json!({"event": "installed", "kind": "node", "item": n, "result": o})
-                        }
-                        Err(e) => {
-                            json!({"event": "failed", "kind": "node", "item": n, "error": error_chain(e)})
-                        }
-                    },
-                };
-                let _ = writeln!(stdout, "{line}");
-                return;
-            }
-            match event {
-                MissingEvent::Model(e) => human.event(e, stderr),
-                MissingEvent::Node(e) => {
-                    let comfy_local_sdk::NodeEvent::Step { step, detail } = e;
-                    let _ = writeln!(stderr, "{step}: {}", one_line(detail));
+                if let Some(line) = json_line(event, &mut last_json) {
+                    let _ = writeln!(stdout, "{line}");
                 }
-                MissingEvent::ModelStarted(_) | MissingEvent::NodeStarted(_) => {}
-                MissingEvent::ModelDone(m, r) => {
-                    human.finish();
-                    let target = format!("{}/{}", one_line(&m.folder), one_line(&m.name));
-                    let _ = match r {
-                        Ok(o) => writeln!(stdout, "installed model {} ({} bytes)", o.path, o.size),
-                        Err(e) => writeln!(
-                            stdout,
-                            "FAILED model {target}: {}",
-                            one_line(&error_chain(e))
-                        ),
-                    };
-                }
-                MissingEvent::NodeDone(n, r) => {
-                    let _ = match r {
-                        Ok(o) => {
-                            writeln!(stdout, "installed node {} at commit {}", o.path, o.commit)
-                        }
-                        Err(e) => writeln!(
-                            stdout,
-                            "FAILED node {}: {}",
-                            one_line(&n.url),
-                            one_line(&error_chain(e))
-                        ),
-                    };
-                }
+            } else {
+                human_event(event, &mut human, stdout, stderr);
             }
         },
     );
     human.finish();
     let failures = executed.failures();
     let pending = executed.installed_classes();
-    let again = check_missing(config, Some(&plan.instance), &args.file, &node_map)?;
+    let again = check_missing(config, Some(&plan.instance), &args.file, node_map)?;
     let mut still = again.report.clone();
     still
         .missing_nodes
@@ -198,17 +161,92 @@ pub fn run(
     if clean {
         return Ok(());
     }
-    fail(
+    Err(failed(
+        global.json,
         format!(
-            "{failures} install(s) failed; {} still missing after the installs",
+            "{failures} install(s) failed; {} missing after the installs",
             if still.is_complete() {
-                "nothing else"
+                "nothing else is"
             } else {
-                "some dependencies are"
+                "some dependencies are still"
             }
         ),
         None,
-    )
+    ))
+}
+
+/// The JSON line of an event; model progress at most every [`JSON_EVERY`].
+fn json_line(event: &MissingEvent<'_>, last: &mut Instant) -> Option<Value> {
+    let done = |kind: &str, item: Value, result: Result<Value, String>| match result {
+        Ok(o) => json!({"event": "installed", "kind": kind, "item": item, "result": o}),
+        Err(e) => json!({"event": "failed", "kind": kind, "item": item, "error": e}),
+    };
+    Some(match event {
+        MissingEvent::Model(e) => {
+            if matches!(e, InstallEvent::Progress { .. }) && last.elapsed() < JSON_EVERY {
+                return None;
+            }
+            *last = Instant::now();
+            json!(e)
+        }
+        MissingEvent::Node(e) => json!(e),
+        MissingEvent::ModelStarted(m) => {
+            json!({"event": "installing", "kind": "model", "item": m})
+        }
+        MissingEvent::NodeStarted(n) => json!({"event": "installing", "kind": "node", "item": n}),
+        MissingEvent::ModelDone(m, r) => done(
+            "model",
+            json!(m),
+            r.as_ref().map(|o| json!(o)).map_err(|e| error_chain(e)),
+        ),
+        MissingEvent::NodeDone(n, r) => done(
+            "node",
+            json!(n),
+            r.as_ref().map(|o| json!(o)).map_err(|e| error_chain(e)),
+        ),
+    })
+}
+
+/// Progress on stderr, each item's result on stdout.
+fn human_event(
+    event: &MissingEvent<'_>,
+    human: &mut Human,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) {
+    let _ = match event {
+        MissingEvent::Model(e) => {
+            human.event(e, stderr);
+            Ok(())
+        }
+        MissingEvent::Node(e) => {
+            let comfy_local_sdk::NodeEvent::Step { step, detail } = e;
+            writeln!(stderr, "{step}: {}", one_line(detail))
+        }
+        MissingEvent::ModelStarted(_) | MissingEvent::NodeStarted(_) => Ok(()),
+        MissingEvent::ModelDone(m, r) => {
+            human.finish();
+            match r {
+                Ok(o) => writeln!(stdout, "installed model {} ({} bytes)", o.path, o.size),
+                Err(e) => writeln!(
+                    stdout,
+                    "FAILED model {}/{}: {}",
+                    one_line(&m.folder),
+                    one_line(&m.name),
+                    one_line(&error_chain(e))
+                ),
+            }
+        }
+        MissingEvent::NodeDone(n, r) => match r {
+            Ok(o) => writeln!(stdout, "installed node {} at commit {}", o.path, o.commit),
+            Err(e) => writeln!(
+                stdout,
+                "FAILED node {}: {}",
+                one_line(&n.url),
+                one_line(&error_chain(e))
+            ),
+        },
+    };
 }
 
 fn ids(ids: &[String]) -> String {
@@ -216,30 +254,31 @@ fn ids(ids: &[String]) -> String {
     format!("{label} {}", ids.join(", "))
 }
 
-fn print_plan(json: bool, plan: &Plan, out: &mut dyn Write) -> anyhow::Result<()> {
-    if json {
-        for m in &plan.models {
-            writeln!(
-                out,
-                "{}",
-                json!({"event": "plan", "kind": "model", "item": m})
-            )?;
-        }
-        for n in &plan.nodes {
-            writeln!(
-                out,
-                "{}",
-                json!({"event": "plan", "kind": "node", "item": n})
-            )?;
-        }
-        for u in &plan.unresolved {
-            writeln!(out, "{}", json!({"event": "unresolved", "item": u}))?;
-        }
-        for i in &plan.missing_inputs {
-            writeln!(out, "{}", json!({"event": "missing_input", "name": i}))?;
-        }
-        return Ok(());
+fn print_plan_json(plan: &Plan, out: &mut dyn Write) -> anyhow::Result<()> {
+    for m in &plan.models {
+        writeln!(
+            out,
+            "{}",
+            json!({"event": "plan", "kind": "model", "item": m})
+        )?;
     }
+    for n in &plan.nodes {
+        writeln!(
+            out,
+            "{}",
+            json!({"event": "plan", "kind": "node", "item": n})
+        )?;
+    }
+    for u in &plan.unresolved {
+        writeln!(out, "{}", json!({"event": "unresolved", "item": u}))?;
+    }
+    for i in &plan.missing_inputs {
+        writeln!(out, "{}", json!({"event": "missing_input", "name": i}))?;
+    }
+    Ok(())
+}
+
+fn print_plan(plan: &Plan, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(out, "instance: {}", one_line(&plan.instance))?;
     if !plan.models.is_empty() {
         writeln!(out, "Models to install ({}):", plan.models.len())?;
@@ -275,9 +314,21 @@ fn print_plan(json: bool, plan: &Plan, out: &mut dyn Write) -> anyhow::Result<()
             )?;
         }
     }
-    if !plan.unresolved.is_empty() {
-        writeln!(out, "Cannot be resolved ({}):", plan.unresolved.len())?;
-        for u in &plan.unresolved {
+    print_unresolved(&plan.unresolved, out)?;
+    if !plan.missing_inputs.is_empty() {
+        writeln!(
+            out,
+            "Input files missing (not installed by this command; give them to run --input): {}",
+            one_line(&plan.missing_inputs.join(", "))
+        )?;
+    }
+    Ok(())
+}
+
+fn print_unresolved(unresolved: &[Unresolved], out: &mut dyn Write) -> anyhow::Result<()> {
+    if !unresolved.is_empty() {
+        writeln!(out, "Cannot be resolved ({}):", unresolved.len())?;
+        for u in unresolved {
             match u {
                 Unresolved::Model {
                     folder,
@@ -310,13 +361,6 @@ fn print_plan(json: bool, plan: &Plan, out: &mut dyn Write) -> anyhow::Result<()
                 )?,
             }
         }
-    }
-    if !plan.missing_inputs.is_empty() {
-        writeln!(
-            out,
-            "Input files missing (not installed by this command; give them to run --input): {}",
-            one_line(&plan.missing_inputs.join(", "))
-        )?;
     }
     Ok(())
 }

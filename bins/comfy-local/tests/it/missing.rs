@@ -9,7 +9,7 @@ use crate::{config_for, run, temp_dir};
 
 /// A `/prompt` body: two loaders of missing models (URLs in the UI workflow's models metadata)
 /// and a class the instance lacks, with `fancy` as that node's properties.
-fn workflow(dir: &camino::Utf8Path, fancy: Value) -> camino::Utf8PathBuf {
+fn workflow(dir: &camino::Utf8Path, fancy: &Value) -> camino::Utf8PathBuf {
     let body = json!({
         "prompt": {
             "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "one.safetensors"}},
@@ -43,7 +43,7 @@ fn the_dry_run_lists_two_models_and_a_node_with_their_sources_and_exits_0() {
     let (_g, dir) = temp_dir();
     let comfy = FakeComfy::start(FakeOptions::default());
     let cfg = config_for(&dir, &comfy.url());
-    let wf = workflow(&dir, json!({"aux_id": "owner/ComfyUI-Fancy"}));
+    let wf = workflow(&dir, &json!({"aux_id": "owner/ComfyUI-Fancy"}));
     let r = run(
         &["--config", cfg.as_str(), "install", "missing", wf.as_str()],
         dir.as_std_path(),
@@ -107,7 +107,7 @@ fn an_unresolved_node_makes_the_dry_run_exit_1_naming_it() {
     let (_g, dir) = temp_dir();
     let comfy = FakeComfy::start(FakeOptions::default());
     let cfg = config_for(&dir, &comfy.url());
-    let wf = workflow(&dir, json!({"cnr_id": "comfyui-fancy", "ver": "1.0.0"}));
+    let wf = workflow(&dir, &json!({"cnr_id": "comfyui-fancy", "ver": "1.0.0"}));
     let r = run(
         &["--config", cfg.as_str(), "install", "missing", wf.as_str()],
         dir.as_std_path(),
@@ -198,7 +198,7 @@ fn yes_reports_each_failed_install_and_what_is_still_missing() {
     let comfy = FakeComfy::start(FakeOptions::default());
     // The config's SSH key does not exist: every install fails before any download or clone.
     let cfg = config_for(&dir, &comfy.url());
-    let wf = workflow(&dir, json!({"aux_id": "owner/ComfyUI-Fancy"}));
+    let wf = workflow(&dir, &json!({"aux_id": "owner/ComfyUI-Fancy"}));
     let r = run(
         &[
             "--config",

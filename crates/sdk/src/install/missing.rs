@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 use camino::Utf8Path;
 use comfy_local_config::Config;
 use comfy_local_remote_fs::HostOs;
-use comfy_local_workflow::{DependencyReport, Sources};
+use comfy_local_workflow::{DependencyReport, MissingModel, Sources};
 use serde::Serialize;
 
 use super::node::GitSource;
@@ -154,40 +154,9 @@ pub fn plan(
         });
     }
     for m in &report.missing_models {
-        let url = m
-            .url
-            .as_deref()
-            .or_else(|| sources.model_url(&m.name))
-            .map(str::to_owned);
-        let unresolved = |reason: String| Unresolved::Model {
-            folder: m.folder.clone(),
-            name: m.name.clone(),
-            node_ids: m.node_ids.clone(),
-            reason,
-        };
-        let Some(url) = url else {
-            out.unresolved.push(unresolved(
-                "the workflow's models metadata gives no URL for it".to_owned(),
-            ));
-            continue;
-        };
-        let req = InstallModelRequest {
-            url: url.clone(),
-            folder: m.folder.clone(),
-            name: Some(m.name.clone()),
-            sha256: None,
-            force: false,
-            instance: None,
-            retries: 0,
-        };
-        match InstallSpec::parse(&req, u64::MAX) {
-            Ok(_) => out.models.push(PlannedModel {
-                folder: m.folder.clone(),
-                name: m.name.clone(),
-                url,
-                node_ids: m.node_ids.clone(),
-            }),
-            Err(e) => out.unresolved.push(unresolved(crate::error_chain(&e))),
+        match plan_model(m, sources) {
+            Ok(p) => out.models.push(p),
+            Err(u) => out.unresolved.push(u),
         }
     }
     let mut nodes: BTreeMap<String, PlannedNode> = BTreeMap::new();
@@ -197,33 +166,12 @@ pub fn plan(
             node_ids: n.node_ids.clone(),
             reason,
         };
-        let origin = sources.nodes.get(&n.class_type);
-        let (url, git_ref, via) = if let Some(url) = node_map.get(&n.class_type) {
-            (url.clone(), None, NodeVia::NodeMap)
-        } else if let Some(aux) = origin.and_then(|o| o.aux_id.as_deref()) {
-            let Some(url) = github_url(aux) else {
-                out.unresolved.push(unresolved(format!(
-                    "properties.aux_id {:?} is not a GitHub owner/repo",
-                    aux.escape_debug().to_string()
-                )));
+        let (url, git_ref, via) = match node_source(&n.class_type, sources, node_map) {
+            Ok(found) => found,
+            Err(reason) => {
+                out.unresolved.push(unresolved(reason));
                 continue;
-            };
-            let pinned = origin.and_then(|o| o.ver.clone()).filter(|v| is_commit(v));
-            (url, pinned, NodeVia::AuxId)
-        } else {
-            let reason = match origin.and_then(|o| o.cnr_id.as_deref()) {
-                Some("comfy-core") => {
-                    "a ComfyUI core node (cnr_id comfy-core) this ComfyUI lacks: update ComfyUI"
-                        .to_owned()
-                }
-                Some(id) => format!(
-                    "Comfy Registry id {:?}: its repository is not known without asking the registry; name it in --node-map",
-                    id.escape_debug().to_string()
-                ),
-                None => "the workflow names no repository for it; name it in --node-map".to_owned(),
-            };
-            out.unresolved.push(unresolved(reason));
-            continue;
+            }
         };
         if let Some(planned) = nodes.get_mut(&url) {
             planned.classes.push(n.class_type.clone());
@@ -252,6 +200,73 @@ pub fn plan(
         .map(|i| i.name.clone())
         .collect();
     out
+}
+
+/// A missing model with a URL that `install model` accepts, or why it cannot be planned.
+fn plan_model(m: &MissingModel, sources: &Sources) -> Result<PlannedModel, Unresolved> {
+    let unresolved = |reason: String| Unresolved::Model {
+        folder: m.folder.clone(),
+        name: m.name.clone(),
+        node_ids: m.node_ids.clone(),
+        reason,
+    };
+    let url = m
+        .url
+        .as_deref()
+        .or_else(|| sources.model_url(&m.name))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            unresolved("the workflow's models metadata gives no URL for it".to_owned())
+        })?;
+    let req = InstallModelRequest {
+        url: url.clone(),
+        folder: m.folder.clone(),
+        name: Some(m.name.clone()),
+        sha256: None,
+        force: false,
+        instance: None,
+        retries: 0,
+    };
+    InstallSpec::parse(&req, u64::MAX).map_err(|e| unresolved(crate::error_chain(&e)))?;
+    Ok(PlannedModel {
+        folder: m.folder.clone(),
+        name: m.name.clone(),
+        url,
+        node_ids: m.node_ids.clone(),
+    })
+}
+
+/// The repository (URL, pinned commit, where it came from) of a missing class, or why none is
+/// known.
+fn node_source(
+    class: &str,
+    sources: &Sources,
+    node_map: &NodeMap,
+) -> Result<(String, Option<String>, NodeVia), String> {
+    if let Some(url) = node_map.get(class) {
+        return Ok((url.clone(), None, NodeVia::NodeMap));
+    }
+    let origin = sources.nodes.get(class);
+    if let Some(aux) = origin.and_then(|o| o.aux_id.as_deref()) {
+        let url = github_url(aux).ok_or_else(|| {
+            format!(
+                "properties.aux_id {:?} is not a GitHub owner/repo",
+                aux.escape_debug().to_string()
+            )
+        })?;
+        let pinned = origin.and_then(|o| o.ver.clone()).filter(|v| is_commit(v));
+        return Ok((url, pinned, NodeVia::AuxId));
+    }
+    Err(match origin.and_then(|o| o.cnr_id.as_deref()) {
+        Some("comfy-core") => {
+            "a ComfyUI core node (cnr_id comfy-core) this ComfyUI lacks: update ComfyUI".to_owned()
+        }
+        Some(id) => format!(
+            "Comfy Registry id {:?}: its repository is not known without asking the registry; name it in --node-map",
+            id.escape_debug().to_string()
+        ),
+        None => "the workflow names no repository for it; name it in --node-map".to_owned(),
+    })
 }
 
 /// The dependency check and the plan for a workflow file on an instance.

@@ -19,7 +19,7 @@ use crate::nodes::{GitDaemon, NodeTest};
 fn workflow(
     dir: &camino::Utf8Path,
     model_url: &str,
-    fancy_props: serde_json::Value,
+    fancy_props: &serde_json::Value,
 ) -> Utf8PathBuf {
     let prompt = json!({
         "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "one.safetensors"}},
@@ -76,7 +76,7 @@ fn the_dry_run_plans_two_models_and_a_node_and_names_what_it_cannot_resolve() {
     let w = world("missing-plan");
     let dir = w.t.install.parent().unwrap();
     let map: NodeMap = [("FancyNode".to_owned(), w.daemon.url("Node-One"))].into();
-    let wf = workflow(dir, &w.files.url(""), json!({}));
+    let wf = workflow(dir, &w.files.url(""), &json!({}));
     let checked = check_missing(&w.t.config, None, &wf, &map).unwrap();
     let plan = checked.plan;
     assert!(plan.is_complete(), "{plan:#?}");
@@ -114,7 +114,7 @@ fn the_dry_run_plans_two_models_and_a_node_and_names_what_it_cannot_resolve() {
         ),
         (json!({}), "--node-map"),
     ] {
-        let wf = workflow(dir, &w.files.url(""), props);
+        let wf = workflow(dir, &w.files.url(""), &props);
         let plan = check_missing(&w.t.config, None, &wf, &NodeMap::new())
             .unwrap()
             .plan;
@@ -142,7 +142,7 @@ fn the_dry_run_plans_two_models_and_a_node_and_names_what_it_cannot_resolve() {
     let wf = workflow(
         dir,
         &w.files.url(""),
-        json!({"aux_id": "owner/ComfyUI-Fancy", "ver": sha}),
+        &json!({"aux_id": "owner/ComfyUI-Fancy", "ver": sha}),
     );
     let plan = check_missing(&config, None, &wf, &NodeMap::new())
         .unwrap()
@@ -158,7 +158,7 @@ fn install_missing_installs_two_models_and_a_node_and_the_recheck_is_clean() {
     let mut w = world("missing-yes");
     let dir = w.t.install.parent().unwrap().to_owned();
     let map: NodeMap = [("FancyNode".to_owned(), w.daemon.url("Node-One"))].into();
-    let wf = workflow(&dir, &w.files.url(""), json!({}));
+    let wf = workflow(&dir, &w.files.url(""), &json!({}));
     let plan = check_missing(&w.t.config, None, &wf, &map).unwrap().plan;
     let cancel = AtomicBool::new(false);
     let done = execute(&w.t.config, &plan, &|_| None, &cancel, &mut |_| {});
