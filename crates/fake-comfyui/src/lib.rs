@@ -45,8 +45,8 @@ pub struct FakeOptions {
     /// ComfyUI's model file extensions), as a real ComfyUI does, instead of `models`' lists.
     pub models_on_disk: bool,
     /// Node packages: `(folder, classes)`; the classes are in `object_info` when
-    /// `<base_path>/custom_nodes/<folder>` exists when the server starts ([`FakeComfy::start`], or
-    /// [`FakeComfy::restart`] after [`FakeComfy::stop`]), as ComfyUI loads nodes at start only.
+    /// `<base_path>/custom_nodes/<folder>` exists when the server starts or restarts
+    /// ([`FakeComfy::restart`]), as ComfyUI loads nodes at start only.
     pub node_packs: Vec<(String, Vec<String>)>,
 }
 
@@ -169,15 +169,7 @@ impl FakeComfy {
             .base_path
             .clone()
             .unwrap_or_else(|| self.root.path().to_path_buf());
-        let mut object_info = fixtures::object_info();
-        for (folder, classes) in &self.opts.node_packs {
-            if base_path.join("custom_nodes").join(folder).is_dir() {
-                let info = Arc::make_mut(&mut object_info);
-                for class in classes {
-                    info[class.as_str()] = fixtures::pack_class(class, folder);
-                }
-            }
-        }
+        let object_info = Mutex::new(self.loaded_object_info(&base_path));
         let shared = Arc::new(Shared {
             object_info,
             models: self.opts.models.clone(),
@@ -204,6 +196,20 @@ impl FakeComfy {
             threads: vec![http, worker],
         });
         Ok(())
+    }
+
+    /// The recorded object_info plus the classes of every node package whose folder exists.
+    fn loaded_object_info(&self, base_path: &Path) -> Arc<Value> {
+        let mut object_info = fixtures::object_info();
+        for (folder, classes) in &self.opts.node_packs {
+            if base_path.join("custom_nodes").join(folder).is_dir() {
+                let info = Arc::make_mut(&mut object_info);
+                for class in classes {
+                    info[class.as_str()] = fixtures::pack_class(class, folder);
+                }
+            }
+        }
+        object_info
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -276,7 +282,8 @@ impl FakeComfy {
     }
 
     /// A ComfyUI restart on the same port: every WebSocket drops, the running prompt is abandoned
-    /// without any message, queue, history and cache are empty afterwards; files on disk stay.
+    /// without any message, queue, history and cache are empty afterwards; files on disk stay,
+    /// and the node packages whose folder exists now are loaded.
     ///
     /// The listener itself stays open, so HTTP keep-alive connections keep working (tiny_http
     /// cannot close them; a stopped server would leave them hanging, unlike a real restart).
@@ -290,6 +297,7 @@ impl FakeComfy {
         shared.drop_sockets();
         *lock(&shared.inner) = Inner::default();
         shared.interrupt.store(false, Ordering::SeqCst);
+        *lock(&shared.object_info) = self.loaded_object_info(&shared.base_path);
         Ok(())
     }
 }

@@ -286,7 +286,7 @@ fn post_interrupt(shared: &Shared, body: &[u8]) -> Resp {
 
 /// The recorded object_info with `LoadImage` listing the input folder and loaders listing the model map.
 fn object_info(shared: &Shared) -> Value {
-    let mut info = (*shared.object_info).clone();
+    let mut info = (*shared.object_info()).clone();
     let mut files = Vec::new();
     list_files(&shared.dirs.input, "", &mut files);
     files.sort();
@@ -408,7 +408,7 @@ fn post_prompt(shared: &Shared, body: &[u8]) -> Resp {
     let prompt_id = v
         .get("prompt_id")
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), crate::validate::py_str);
-    match validate_prompt(prompt, &shared.object_info, &shared.dirs.input) {
+    match validate_prompt(prompt, &shared.object_info(), &shared.dirs.input) {
         Verdict::Rejected { error, node_errors } => {
             json_resp(400, &json!({"error": error, "node_errors": node_errors}))
         }

@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 
 use camino::Utf8Path;
 use comfy_local_config::Config;
-use comfy_local_remote_fs::HostOs;
+use comfy_local_remote_fs::{HostOs, RelPath};
 use comfy_local_workflow::{DependencyReport, MissingModel, Sources};
 use serde::Serialize;
 
@@ -136,7 +136,7 @@ fn is_commit(ver: &str) -> bool {
 }
 
 /// Builds the plan from a dependency report (pure: no host, no network). `config` gives the
-/// allowed git hosts.
+/// allowed git hosts and whether `instance`'s ComfyUI is on Windows (for the file-name rules).
 pub fn plan(
     config: &Config,
     instance: &str,
@@ -153,8 +153,12 @@ pub fn plan(
             reason: reason.clone(),
         });
     }
+    let os = match crate::connection::instance_or_default(config, Some(instance)) {
+        Ok(i) if i.comfyui.path.is_windows() => HostOs::Windows,
+        _ => HostOs::Posix,
+    };
     for m in &report.missing_models {
-        match plan_model(m, sources) {
+        match plan_model(m, sources, os) {
             Ok(p) => out.models.push(p),
             Err(u) => out.unresolved.push(u),
         }
@@ -203,7 +207,7 @@ pub fn plan(
 }
 
 /// A missing model with a URL that `install model` accepts, or why it cannot be planned.
-fn plan_model(m: &MissingModel, sources: &Sources) -> Result<PlannedModel, Unresolved> {
+fn plan_model(m: &MissingModel, sources: &Sources, os: HostOs) -> Result<PlannedModel, Unresolved> {
     let unresolved = |reason: String| Unresolved::Model {
         folder: m.folder.clone(),
         name: m.name.clone(),
@@ -228,6 +232,7 @@ fn plan_model(m: &MissingModel, sources: &Sources) -> Result<PlannedModel, Unres
         retries: 0,
     };
     InstallSpec::parse(&req, u64::MAX).map_err(|e| unresolved(crate::error_chain(&e)))?;
+    RelPath::parse(&m.name, os).map_err(|e| unresolved(format!("refusing the file name: {e}")))?;
     Ok(PlannedModel {
         folder: m.folder.clone(),
         name: m.name.clone(),
@@ -391,4 +396,114 @@ pub fn execute(
         out.nodes.push((n.clone(), result));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use comfy_local_workflow::{MissingNode, NodeOrigin};
+
+    use super::*;
+
+    fn config() -> Config {
+        Config::from_str_named(
+            "local:\n  - id: local\n    ssh: { host: 127.0.0.1, key_file: /k, known_hosts_file: /kh }\n    comfyui: { path: /opt/ComfyUI }\n",
+            "t.yml",
+        )
+        .unwrap()
+    }
+
+    fn model(name: &str, url: Option<&str>) -> MissingModel {
+        MissingModel {
+            folder: "checkpoints".to_owned(),
+            name: name.to_owned(),
+            node_ids: vec!["1".to_owned()],
+            url: url.map(str::to_owned),
+        }
+    }
+
+    fn node(class: &str) -> MissingNode {
+        MissingNode {
+            class_type: class.to_owned(),
+            node_ids: vec!["2".to_owned()],
+        }
+    }
+
+    fn reasons(plan: &Plan) -> Vec<String> {
+        plan.unresolved
+            .iter()
+            .map(|u| match u {
+                Unresolved::Model { reason, .. }
+                | Unresolved::Node { reason, .. }
+                | Unresolved::Conversion { reason } => reason.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bad_urls_names_and_aux_ids_are_unresolved_with_their_reason() {
+        let report = DependencyReport {
+            missing_models: vec![
+                model("a.safetensors", Some("file:///etc/passwd")),
+                model("../../b.safetensors", Some("https://h/b")),
+                model("c.safetensors", None),
+                model("d.safetensors", Some("https://h/d")),
+            ],
+            missing_nodes: vec![node("A"), node("B"), node("C"), node("D")],
+            ..DependencyReport::default()
+        };
+        let origin = |aux: &str| NodeOrigin {
+            aux_id: Some(aux.to_owned()),
+            ..NodeOrigin::default()
+        };
+        let sources = Sources {
+            models: Vec::new(),
+            nodes: [
+                ("A".to_owned(), origin("../x")),
+                ("B".to_owned(), origin("o/r/extra")),
+                ("C".to_owned(), origin("o/r")),
+                ("D".to_owned(), origin("o/r")),
+            ]
+            .into(),
+        };
+        let plan = plan(&config(), "local", &report, &sources, &NodeMap::new());
+        assert_eq!(plan.models.len(), 1);
+        assert_eq!(plan.models[0].name, "d.safetensors");
+        // C and D come from one repository: one clone.
+        assert_eq!(plan.nodes.len(), 1);
+        assert_eq!(plan.nodes[0].classes, ["C", "D"]);
+        assert_eq!(plan.nodes[0].url, "https://github.com/o/r");
+        assert_eq!(plan.nodes[0].git_ref, None, "no ver: the remote's HEAD");
+        let r = reasons(&plan);
+        assert_eq!(r.len(), 5, "{r:#?}");
+        assert!(r[0].contains("scheme is file"), "{r:#?}");
+        assert!(r[1].contains("refusing the file name"), "{r:#?}");
+        assert!(r[2].contains("no URL"), "{r:#?}");
+        assert!(r[3].contains("not a GitHub owner/repo"), "{r:#?}");
+        assert!(r[4].contains("not a GitHub owner/repo"), "{r:#?}");
+    }
+
+    #[test]
+    fn a_conversion_failure_and_core_nodes_are_unresolved() {
+        let report = DependencyReport {
+            missing_nodes: vec![node("Core")],
+            conversion_error: Some("broken link".to_owned()),
+            ..DependencyReport::default()
+        };
+        let sources = Sources {
+            models: Vec::new(),
+            nodes: [(
+                "Core".to_owned(),
+                NodeOrigin {
+                    cnr_id: Some("comfy-core".to_owned()),
+                    ..NodeOrigin::default()
+                },
+            )]
+            .into(),
+        };
+        let plan = plan(&config(), "local", &report, &sources, &NodeMap::new());
+        assert!(!plan.is_complete());
+        let r = reasons(&plan);
+        assert_eq!(r[0], "broken link");
+        assert!(r[1].contains("update ComfyUI"), "{r:#?}");
+    }
 }

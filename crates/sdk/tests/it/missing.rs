@@ -194,8 +194,6 @@ fn install_missing_installs_two_models_and_a_node_and_the_recheck_is_clean() {
         .map(|n| n.class_type.as_str())
         .collect();
     assert_eq!(classes, ["FancyNode"]);
-    // A restart that starts the server afresh (restart alone keeps the running one).
-    w.comfy.stop();
     w.comfy.restart().unwrap();
     let after_restart = check_missing(&w.t.config, None, &wf, &map).unwrap();
     assert!(
