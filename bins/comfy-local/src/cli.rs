@@ -160,7 +160,10 @@ install does not stop the others); then the check runs again and reports what is
 Nodes installed load when ComfyUI restarts. With --json, one JSON object per plan item and event and a
 final summary line.
 
-Exit codes: 0 the plan is complete (dry run), or everything was installed and only nodes waiting
+Missing input files are listed, not installed (give them to `run --input`), and do not change
+the exit code.
+
+Exit codes: 0 the plan is complete (dry run), or every install succeeded and only nodes waiting
 for a ComfyUI restart remain (--yes); 1 something cannot be resolved, an install failed or
 something is still missing; 2 bad arguments, config or node map; 3 connection failed; 4 ComfyUI
 error.";

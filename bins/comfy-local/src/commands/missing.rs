@@ -146,7 +146,11 @@ fn install(
         .map(|n| &n.class_type)
         .filter(|c| pending.contains(*c))
         .collect();
-    let clean = failures == 0 && still.is_complete();
+    // Input files are reported, not installed: they do not make the run fail (`run --input`).
+    let remaining = !still.missing_nodes.is_empty()
+        || !still.missing_models.is_empty()
+        || still.conversion_error.is_some();
+    let clean = failures == 0 && !remaining;
     if global.json {
         writeln!(
             stdout,
@@ -165,10 +169,10 @@ fn install(
         global.json,
         format!(
             "{failures} install(s) failed; {} missing after the installs",
-            if still.is_complete() {
-                "nothing else is"
-            } else {
+            if remaining {
                 "some dependencies are still"
+            } else {
+                "nothing else is"
             }
         ),
         None,

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use crate::{config_for, run, temp_dir};
 
 /// A `/prompt` body: two loaders of missing models (URLs in the UI workflow's models metadata)
-/// and a class the instance lacks, with `fancy` as that node's properties.
+/// a class the instance lacks, with `fancy` as that node's properties, and an input file
+/// missing from `input/`.
 fn workflow(dir: &camino::Utf8Path, fancy: &Value) -> camino::Utf8PathBuf {
     let body = json!({
         "prompt": {
@@ -16,7 +17,8 @@ fn workflow(dir: &camino::Utf8Path, fancy: &Value) -> camino::Utf8PathBuf {
             "2": {"class_type": "LoraLoader", "inputs": {
                 "model": ["1", 0], "clip": ["1", 1], "lora_name": "two.safetensors",
                 "strength_model": 1.0, "strength_clip": 1.0}},
-            "3": {"class_type": "FancyNode", "inputs": {}}
+            "3": {"class_type": "FancyNode", "inputs": {}},
+            "4": {"class_type": "LoadImage", "inputs": {"image": "photo.png"}}
         },
         "extra_data": {"extra_pnginfo": {"workflow": {
             "nodes": [{"id": 3, "type": "FancyNode", "properties": fancy}],
@@ -56,6 +58,7 @@ fn the_dry_run_lists_two_models_and_a_node_with_their_sources_and_exits_0() {
         "loras/two.safetensors (node 2)\n      from http://127.0.0.1:9/two",
         "Custom nodes to install (1):",
         "custom_nodes/ComfyUI-Fancy (for FancyNode)\n      from https://github.com/owner/ComfyUI-Fancy (properties.aux_id)",
+        "Input files missing (not installed by this command; give them to run --input): photo.png",
         "dry run: nothing installed",
     ] {
         assert!(r.stdout.contains(says), "{says}\n{}", r.stdout);
@@ -91,6 +94,7 @@ fn the_dry_run_lists_two_models_and_a_node_with_their_sources_and_exits_0() {
             ("plan", "model"),
             ("plan", "model"),
             ("plan", "node"),
+            ("missing_input", ""),
             ("summary", "")
         ]
     );
@@ -98,8 +102,9 @@ fn the_dry_run_lists_two_models_and_a_node_with_their_sources_and_exits_0() {
         l[2]["item"]["url"],
         "https://github.com/owner/ComfyUI-Fancy"
     );
-    assert_eq!(l[3]["ok"], true);
-    assert_eq!(l[3]["dry_run"], true);
+    assert_eq!(l[3]["name"], "photo.png");
+    assert_eq!(l[4]["ok"], true, "missing inputs do not fail the plan");
+    assert_eq!(l[4]["dry_run"], true);
 }
 
 #[test]
@@ -249,4 +254,36 @@ fn help_shows_examples_and_exit_codes() {
     ] {
         assert!(r.stdout.contains(says), "{says}\n{}", r.stdout);
     }
+}
+
+#[test]
+fn yes_with_only_input_files_missing_installs_nothing_and_exits_0() {
+    let (_g, dir) = temp_dir();
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let cfg = config_for(&dir, &comfy.url());
+    let wf = dir.join("inputs.json");
+    let body = json!({"4": {"class_type": "LoadImage", "inputs": {"image": "photo.png"}}});
+    std::fs::write(&wf, serde_json::to_vec(&body).unwrap()).unwrap();
+    let r = run(
+        &[
+            "--config",
+            cfg.as_str(),
+            "--json",
+            "install",
+            "missing",
+            wf.as_str(),
+            "--yes",
+        ],
+        dir.as_std_path(),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let l = lines(&r.stdout);
+    let summary = l.last().unwrap();
+    assert_eq!(summary["ok"], true, "{l:#?}");
+    assert_eq!(summary["installed"], 0);
+    assert_eq!(
+        summary["still_missing"]["missing_inputs"][0]["name"],
+        "photo.png"
+    );
 }
