@@ -6,9 +6,9 @@
 //! node class when the user's node map names its repository, else when the node's
 //! `properties.aux_id` (GitHub `owner/repo`) does (pinned to `properties.ver` when that is a
 //! full commit id). A Comfy Registry id (`cnr_id`) names no repository without asking the
-//! registry, which is not done: such a class is unresolved. Every URL is checked as the
-//! installs check it (scheme, allowed git host, folder name) while planning, so the dry run
-//! shows what `--yes` would refuse.
+//! registry, which is not done: such a class is unresolved. Every source is checked as the
+//! installs check it (URL scheme, model folder and file name, allowed git host, node folder
+//! name) while planning, so the dry run shows what `--yes` would refuse before it connects.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicBool;
