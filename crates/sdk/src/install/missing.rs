@@ -8,7 +8,8 @@
 //! full commit id). A Comfy Registry id (`cnr_id`) names no repository without asking the
 //! registry, which is not done: such a class is unresolved. Every source is checked as the
 //! installs check it (URL scheme, model folder and file name, allowed git host, node folder
-//! name) while planning, so the dry run shows what `--yes` would refuse before it connects.
+//! name) while planning, so the dry run already shows every refusal that needs no host (what
+//! the host's folders hold, symlinks included, is checked by the installs themselves).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicBool;
