@@ -152,6 +152,61 @@ pub enum InstallCommand {
         after_help = INSTALL_NODE_EXAMPLE
     )]
     Node(InstallNodeArgs),
+    #[command(
+        about = "Install every missing model and custom node a workflow names a source for (dry run without --yes)",
+        long_about = INSTALL_MISSING_LONG_ABOUT,
+        after_help = INSTALL_MISSING_EXAMPLE
+    )]
+    Missing(InstallMissingArgs),
+}
+
+const INSTALL_MISSING_LONG_ABOUT: &str = "\
+Install every missing model and custom node a workflow names a source for.
+
+The workflow is checked against the instance as `workflow deps` does. A missing model is planned
+when the workflow's models metadata (UI workflows: `models: [{name, url, directory}]`, also on
+nodes; a /prompt body: the UI workflow in extra_data.extra_pnginfo.workflow) gives its URL. A
+missing node class is planned when --node-map names its repository, else when the node's
+properties.aux_id (GitHub owner/repo) does, pinned to properties.ver when that is a commit id.
+A Comfy Registry id (properties.cnr_id) is not looked up: map such a class with --node-map.
+Every URL is checked as `install model` and `install node` check it.
+
+Without --yes, the plan is printed (what goes where, from which URL) and what cannot be resolved;
+nothing is installed. With --yes, each planned model is installed as `install model` does and
+each planned node as `install node` does (also when other items cannot be resolved; a failing
+install does not stop the others); then the check runs again and reports what is still missing.
+Nodes installed load when ComfyUI restarts. With --json, one JSON object per plan item and event and a
+final summary line.
+
+Missing input files are listed, not installed (give them to `run --input`), and do not change
+the exit code.
+
+Exit codes: 0 the plan is complete (dry run), or every install succeeded and only nodes waiting
+for a ComfyUI restart remain (--yes); 1 something cannot be resolved, an install failed or
+something is still missing; 2 bad arguments, config or node map; 3 connection failed; 4 ComfyUI
+error.";
+
+const INSTALL_MISSING_EXAMPLE: &str = "\
+Examples:
+  comfy-local install missing workflow.json
+  comfy-local install missing workflow.json --node-map nodes.json --yes
+    (nodes.json: {\"FancyNode\": \"https://github.com/owner/ComfyUI-Fancy\"})";
+
+/// `comfy-local install missing WORKFLOW`
+#[derive(Debug, Args)]
+pub struct InstallMissingArgs {
+    /// Workflow file (UI or API format)
+    #[arg(value_name = "WORKFLOW")]
+    pub file: Utf8PathBuf,
+    /// JSON file mapping node classes to repository URLs: {"ClassName": "https://github.com/o/r"}
+    #[arg(long, value_name = "FILE")]
+    pub node_map: Option<Utf8PathBuf>,
+    /// Install the plan (default: only print it)
+    #[arg(long)]
+    pub yes: bool,
+    /// Instance to install on [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
 }
 
 const INSTALL_NODE_LONG_ABOUT: &str = "\

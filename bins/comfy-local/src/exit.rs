@@ -106,6 +106,7 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
         SdkError::Workflow { .. }
         | SdkError::ObjectInfo { .. }
         | SdkError::Io { .. }
+        | SdkError::NodeMap { .. }
         | SdkError::Save(_) => (Code::Usage, None),
         SdkError::TimedOut { .. } => (
             Code::TimedOut,

@@ -379,7 +379,7 @@ fn current_inputs(
         })
         .unwrap_or_default();
     if let Some(hidden) = shared
-        .object_info
+        .object_info()
         .pointer(&format!("/{class_type}/input/hidden"))
         .and_then(Value::as_object)
     {

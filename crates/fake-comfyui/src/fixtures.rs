@@ -39,3 +39,20 @@ pub fn object_info() -> Arc<Value> {
     CELL.get_or_init(|| Arc::new(load("object_info.json")))
         .clone()
 }
+
+/// The object_info entry of a class from a node package: no inputs, no outputs.
+pub fn pack_class(class: &str, folder: &str) -> Value {
+    serde_json::json!({
+        "input": {"required": {}},
+        "input_order": {"required": []},
+        "output": [],
+        "output_is_list": [],
+        "output_name": [],
+        "name": class,
+        "display_name": class,
+        "description": "",
+        "python_module": format!("custom_nodes.{folder}"),
+        "category": "fake",
+        "output_node": false
+    })
+}

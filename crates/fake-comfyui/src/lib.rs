@@ -41,6 +41,13 @@ pub struct FakeOptions {
     /// The folder `/internal/folder_paths` says ComfyUI runs from; `None`: the fake's own
     /// temp root.
     pub base_path: Option<PathBuf>,
+    /// List each model folder's files from `<base_path>/models/<folder>` on every request (with
+    /// ComfyUI's model file extensions), as a real ComfyUI does, instead of `models`' lists.
+    pub models_on_disk: bool,
+    /// Node packages: `(folder, classes)`; the classes are in `object_info` when
+    /// `<base_path>/custom_nodes/<folder>` exists when the server starts or restarts
+    /// ([`FakeComfy::restart`]), as ComfyUI loads nodes at start only.
+    pub node_packs: Vec<(String, Vec<String>)>,
 }
 
 impl Default for FakeOptions {
@@ -51,6 +58,8 @@ impl Default for FakeOptions {
             embeddings: Vec::new(),
             knobs: Knobs::default(),
             base_path: None,
+            models_on_disk: false,
+            node_packs: Vec::new(),
         }
     }
 }
@@ -80,6 +89,17 @@ impl FakeOptions {
     }
     pub fn base_path(mut self, v: impl Into<PathBuf>) -> Self {
         self.base_path = Some(v.into());
+        self
+    }
+    /// See [`FakeOptions::models_on_disk`].
+    pub fn models_on_disk(mut self) -> Self {
+        self.models_on_disk = true;
+        self
+    }
+    /// Adds a node package (see [`FakeOptions::node_packs`]).
+    pub fn node_pack(mut self, folder: impl Into<String>, classes: &[&str]) -> Self {
+        let classes = classes.iter().map(|c| (*c).to_owned()).collect();
+        self.node_packs.push((folder.into(), classes));
         self
     }
 }
@@ -146,15 +166,18 @@ impl FakeComfy {
         let server =
             tiny_http::Server::from_listener(listener, None).map_err(std::io::Error::other)?;
         self.port = server.server_addr().to_ip().map_or(self.port, |a| a.port());
+        let base_path = self
+            .opts
+            .base_path
+            .clone()
+            .unwrap_or_else(|| self.root.path().to_path_buf());
+        let object_info = Mutex::new(self.loaded_object_info(&base_path));
         let shared = Arc::new(Shared {
-            object_info: fixtures::object_info(),
+            object_info,
             models: self.opts.models.clone(),
+            models_on_disk: self.opts.models_on_disk,
             embeddings: self.opts.embeddings.clone(),
-            base_path: self
-                .opts
-                .base_path
-                .clone()
-                .unwrap_or_else(|| self.root.path().to_path_buf()),
+            base_path,
             dirs: self.dirs.clone(),
             knobs: self.knobs.clone(),
             inner: Mutex::new(Inner::default()),
@@ -176,6 +199,20 @@ impl FakeComfy {
             threads: vec![http, worker],
         });
         Ok(())
+    }
+
+    /// The recorded object_info plus the classes of every node package whose folder exists.
+    fn loaded_object_info(&self, base_path: &Path) -> Arc<Value> {
+        let mut object_info = fixtures::object_info();
+        for (folder, classes) in &self.opts.node_packs {
+            if base_path.join("custom_nodes").join(folder).is_dir() {
+                let info = Arc::make_mut(&mut object_info);
+                for class in classes {
+                    info[class.as_str()] = fixtures::pack_class(class, folder);
+                }
+            }
+        }
+        object_info
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -253,7 +290,8 @@ impl FakeComfy {
     }
 
     /// A ComfyUI restart on the same port: every WebSocket drops, the running prompt is abandoned
-    /// without any message, queue, history and cache are empty afterwards; files on disk stay.
+    /// without any message, queue, history and cache are empty afterwards; files on disk stay,
+    /// and the node packages whose folder exists now are loaded.
     ///
     /// The listener itself stays open, so HTTP keep-alive connections keep working (tiny_http
     /// cannot close them; a stopped server would leave them hanging, unlike a real restart).
@@ -267,6 +305,7 @@ impl FakeComfy {
         shared.drop_sockets();
         *lock(&shared.inner) = Inner::default();
         shared.interrupt.store(false, Ordering::SeqCst);
+        *lock(&shared.object_info) = self.loaded_object_info(&shared.base_path);
         Ok(())
     }
 }

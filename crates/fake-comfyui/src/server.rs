@@ -193,7 +193,10 @@ fn post_free(shared: &Shared, body: &[u8]) -> Resp {
 
 /// `GET /models/{folder}`: the files of one model folder, 404 for an unknown folder.
 fn get_model_folder(shared: &Shared, folder: &str) -> Resp {
-    match shared.models.iter().find(|(f, _)| *f == decode(folder)) {
+    match models(shared)
+        .into_iter()
+        .find(|(f, _)| *f == decode(folder))
+    {
         Some((_, files)) => json_resp(200, &json!(files)),
         None => empty(404),
     }
@@ -300,7 +303,7 @@ fn post_interrupt(shared: &Shared, body: &[u8]) -> Resp {
 
 /// The recorded object_info with `LoadImage` listing the input folder and loaders listing the model map.
 fn object_info(shared: &Shared) -> Value {
-    let mut info = (*shared.object_info).clone();
+    let mut info = (*shared.object_info()).clone();
     let mut files = Vec::new();
     list_files(&shared.dirs.input, "", &mut files);
     files.sort();
@@ -309,6 +312,7 @@ fn object_info(shared: &Shared) -> Value {
             *spec = json!(files);
         }
     }
+    let models = models(shared);
     for (class, input, folder) in [
         ("CheckpointLoaderSimple", "ckpt_name", "checkpoints"),
         ("LoraLoader", "lora_name", "loras"),
@@ -323,7 +327,7 @@ fn object_info(shared: &Shared) -> Value {
         ("CLIPVisionLoader", "clip_name", "clip_vision"),
     ] {
         if let (Some((_, list)), Some(spec)) = (
-            shared.models.iter().find(|(f, _)| f == folder),
+            models.iter().find(|(f, _)| f == folder),
             info.pointer_mut(&format!("/{class}/input/required/{input}/0")),
         ) && spec.is_array()
         {
@@ -331,6 +335,41 @@ fn object_info(shared: &Shared) -> Value {
         }
     }
     info
+}
+
+/// ComfyUI's model file extensions (`folder_paths.supported_pt_extensions`).
+const MODEL_EXTENSIONS: &[&str] = &[
+    ".ckpt",
+    ".pt",
+    ".pt2",
+    ".bin",
+    ".pth",
+    ".safetensors",
+    ".pkl",
+    ".sft",
+];
+
+/// The model folders and their files: the configured lists, or (`models_on_disk`) the files
+/// under `<base_path>/models/<folder>` with a model extension.
+fn models(shared: &Shared) -> Vec<(String, Vec<String>)> {
+    if !shared.models_on_disk {
+        return shared.models.clone();
+    }
+    shared
+        .models
+        .iter()
+        .map(|(folder, _)| {
+            let mut files = Vec::new();
+            list_files(
+                &shared.base_path.join("models").join(folder),
+                "",
+                &mut files,
+            );
+            files.retain(|f| MODEL_EXTENSIONS.iter().any(|e| f.ends_with(e)));
+            files.sort();
+            (folder.clone(), files)
+        })
+        .collect()
 }
 
 fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) {
@@ -386,7 +425,7 @@ fn post_prompt(shared: &Shared, body: &[u8]) -> Resp {
     let prompt_id = v
         .get("prompt_id")
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), crate::validate::py_str);
-    match validate_prompt(prompt, &shared.object_info, &shared.dirs.input) {
+    match validate_prompt(prompt, &shared.object_info(), &shared.dirs.input) {
         Verdict::Rejected { error, node_errors } => {
             json_resp(400, &json!({"error": error, "node_errors": node_errors}))
         }

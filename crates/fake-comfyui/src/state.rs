@@ -134,8 +134,12 @@ pub(crate) struct Dirs {
 
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub object_info: Arc<Value>,
+    /// The recorded object_info plus the classes of the node packages loaded at the last
+    /// (re)start.
+    pub object_info: Mutex<Arc<Value>>,
     pub models: Vec<(String, Vec<String>)>,
+    /// List model files from `<base_path>/models/<folder>`.
+    pub models_on_disk: bool,
     pub embeddings: Vec<String>,
     /// The folder ComfyUI claims to run from (`/internal/folder_paths`).
     pub base_path: PathBuf,
@@ -167,6 +171,10 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 impl Shared {
+    pub(crate) fn object_info(&self) -> Arc<Value> {
+        lock(&self.object_info).clone()
+    }
+
     pub(crate) fn knobs(&self) -> Knobs {
         lock(&self.knobs).clone()
     }

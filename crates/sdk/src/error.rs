@@ -93,6 +93,14 @@ pub enum SdkError {
         /// Why it cannot be used.
         reason: String,
     },
+    /// A `--node-map` file is not a JSON object of class name -> repository URL.
+    #[error("node map {path}: {reason}")]
+    NodeMap {
+        /// The file.
+        path: Utf8PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// A local file could not be read or written.
     #[error("{op} {path}")]
     Io {

@@ -22,6 +22,7 @@ mod deps;
 mod error;
 mod group;
 mod object_info;
+mod sources;
 mod titles;
 mod ui;
 mod widgets;
@@ -33,6 +34,7 @@ pub use deps::{
 };
 pub use error::{ConvertError, WorkflowError};
 pub use object_info::{InputSpec, InputType, NodeClass, ObjectInfo};
+pub use sources::{NodeOrigin, Sources};
 pub use titles::Titles;
 pub use ui::{ModelRef, UiWorkflow};
 

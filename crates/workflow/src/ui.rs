@@ -217,7 +217,7 @@ impl UiWorkflow {
     }
 }
 
-fn collect_models(v: Option<&Value>, out: &mut Vec<ModelRef>) {
+pub(crate) fn collect_models(v: Option<&Value>, out: &mut Vec<ModelRef>) {
     let Some(list) = v.and_then(Value::as_array) else {
         return;
     };

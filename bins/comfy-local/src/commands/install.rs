@@ -46,10 +46,7 @@ pub fn model(
             }
         });
     }
-    let mut human = Human {
-        bar: None,
-        tty: std::io::stderr().is_terminal(),
-    };
+    let mut human = Human::new();
     let mut last_json = Instant::now()
         .checked_sub(JSON_EVERY)
         .unwrap_or_else(Instant::now);
@@ -104,13 +101,27 @@ pub fn model(
 }
 
 /// The terminal display of an install: a line per step, a bar with speed and ETA on a terminal.
-struct Human {
+pub(crate) struct Human {
     bar: Option<ProgressBar>,
     tty: bool,
 }
 
 impl Human {
-    fn event(&mut self, event: &InstallEvent, stderr: &mut dyn Write) {
+    pub(crate) fn new() -> Self {
+        Human {
+            bar: None,
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Clears the bar, if any.
+    pub(crate) fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+
+    pub(crate) fn event(&mut self, event: &InstallEvent, stderr: &mut dyn Write) {
         match event {
             InstallEvent::Started {
                 folder,

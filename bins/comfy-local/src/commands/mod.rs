@@ -6,6 +6,7 @@ mod config;
 mod config_init;
 mod install;
 mod instances;
+mod missing;
 mod models;
 mod nodes;
 mod out_dir;
@@ -33,6 +34,9 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow:
         Command::TestConnection(args) => test_connection::run(&cli.global, args, stdout),
         Command::Install(InstallCommand::Model(args)) => {
             install::model(&cli.global, args, stdout, stderr)
+        }
+        Command::Install(InstallCommand::Missing(args)) => {
+            missing::run(&cli.global, args, stdout, stderr)
         }
         Command::Install(InstallCommand::Node(args)) => {
             nodes::install(&cli.global, args, stdout, stderr)

@@ -6,6 +6,7 @@ mod help;
 mod inputs;
 mod install;
 mod limits;
+mod missing;
 mod outputs;
 mod progress;
 mod run;

@@ -9,6 +9,7 @@
 //! place; a mismatch removes the `.part`, so a later resume cannot build on bad bytes.
 
 mod error;
+pub mod missing;
 pub mod node;
 pub mod source;
 

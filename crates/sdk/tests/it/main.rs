@@ -6,5 +6,6 @@ mod forward;
 mod http_source;
 mod install;
 mod instances;
+mod missing;
 mod nodes;
 mod test_connection;

@@ -34,14 +34,14 @@ fn git(dir: &Utf8Path, args: &[&str]) -> String {
 }
 
 /// A `git daemon` serving the bare repositories under `base` on a free loopback port.
-struct GitDaemon {
+pub struct GitDaemon {
     child: Child,
     port: u16,
     base: Utf8PathBuf,
 }
 
 impl GitDaemon {
-    fn start(base: &Utf8Path) -> Self {
+    pub fn start(base: &Utf8Path) -> Self {
         std::fs::create_dir_all(base).unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -76,7 +76,7 @@ impl GitDaemon {
 
     /// A repository `name` (bare, served as `git://127.0.0.1:PORT/name.git`) with one commit
     /// per entry of `commits` (file name, content); returns the commit ids.
-    fn repo(&self, name: &str, commits: &[&[(&str, &str)]]) -> Vec<String> {
+    pub fn repo(&self, name: &str, commits: &[&[(&str, &str)]]) -> Vec<String> {
         let work = self.base.join(format!("{name}-work"));
         std::fs::create_dir_all(&work).unwrap();
         git(&work, &["init", "--quiet"]);
@@ -98,7 +98,7 @@ impl GitDaemon {
         ids
     }
 
-    fn url(&self, name: &str) -> String {
+    pub fn url(&self, name: &str) -> String {
         format!("git://127.0.0.1:{}/{name}.git", self.port)
     }
 }
@@ -112,14 +112,14 @@ impl Drop for GitDaemon {
 
 /// A scratch install, a config for the test sshd that allows 127.0.0.1, and a fake Python
 /// that logs its arguments and hands everything but `-m pip` to the real `python3`.
-struct NodeTest {
-    install: Utf8PathBuf,
-    config: Config,
+pub struct NodeTest {
+    pub install: Utf8PathBuf,
+    pub config: Config,
     log: Utf8PathBuf,
 }
 
 impl NodeTest {
-    fn new(test: &str) -> Self {
+    pub fn new(test: &str) -> Self {
         let install = fake_install(test);
         let mut config = Setup::new(&install, "http://127.0.0.1:9").config();
         config.resources.allowed_git_hosts = vec![GitHost::try_from("127.0.0.1").unwrap()];
@@ -158,7 +158,7 @@ impl NodeTest {
     }
 
     /// Everything in `custom_nodes/`, hidden entries included.
-    fn custom_nodes(&self) -> Vec<String> {
+    pub fn custom_nodes(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.install.join("custom_nodes"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
