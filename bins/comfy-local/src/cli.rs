@@ -350,7 +350,7 @@ expired; 130 interrupted.";
 /// `comfy-local run WORKFLOW.json`
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The workflow file (UI or API format)
+    /// The workflow file (UI or API format); `-` reads it from standard input
     #[arg(value_name = "WORKFLOW.json")]
     pub file: Utf8PathBuf,
     /// Instance to run on [default: the first local instance]

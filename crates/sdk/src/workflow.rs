@@ -144,9 +144,14 @@ pub fn object_info_from(client: &ComfyClient) -> Result<ObjectInfo, SdkError> {
     Ok(client.object_info()?)
 }
 
-/// Loads a workflow file (UI or API format).
+/// Loads a workflow file (UI or API format); the path `-` reads it from standard input.
 pub fn load_workflow(path: &Utf8Path) -> Result<Workflow, SdkError> {
-    let bytes = std::fs::read(path).map_err(|source| SdkError::Io {
+    let bytes = if path.as_str() == "-" {
+        read_stdin()
+    } else {
+        std::fs::read(path)
+    }
+    .map_err(|source| SdkError::Io {
         op: "reading",
         path: path.to_owned(),
         source,
@@ -155,6 +160,26 @@ pub fn load_workflow(path: &Utf8Path) -> Result<Workflow, SdkError> {
         path: path.to_string(),
         source,
     })
+}
+
+/// The most a workflow read from standard input may hold (a workflow file is a few MiB at most).
+const MAX_STDIN_WORKFLOW: u64 = 256 * 1024 * 1024;
+
+/// Standard input, for the command-line convention that the path `-` means it.
+fn read_stdin() -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_STDIN_WORKFLOW + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_STDIN_WORKFLOW {
+        return Err(std::io::Error::other(format!(
+            "standard input holds more than {} MiB: not a workflow",
+            MAX_STDIN_WORKFLOW / (1024 * 1024)
+        )));
+    }
+    Ok(bytes)
 }
 
 /// The API form of a workflow (UI workflows are converted with `object_info`).

@@ -294,3 +294,34 @@ fn a_broken_workflow_file_is_named_once() {
         result.stderr
     );
 }
+
+#[test]
+fn run_dash_reads_the_workflow_from_stdin() {
+    use std::io::Write as _;
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url());
+    let out = dir.join("out");
+    let wf = std::fs::read(repo_root().join("fixtures/comfyui/workflows/invert.api.json")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_comfy-local"))
+        .args([
+            "--config",
+            config.as_str(),
+            "run",
+            "-",
+            "--out",
+            out.as_str(),
+        ])
+        .current_dir(&dir)
+        .env_remove("COMFY_LOCAL_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&wf).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!files_under(out.as_std_path()).is_empty(), "{stderr}");
+}
