@@ -341,7 +341,10 @@ limits.max_output_mb (the file that crosses it is not kept). Ctrl-C stops the pr
 the server (interrupted when it runs, removed from the queue when it waits); a second Ctrl-C
 quits at once.
 
-Exit codes: 0 done, every output saved; 1 dependencies missing, the workflow cannot be
+With --no-wait the run ends once ComfyUI has queued the prompt: its id is printed on stdout
+(id=$(comfy-local run wf.json --no-wait)) and nothing is followed or saved.
+
+Exit codes: 0 done, every output saved (with --no-wait: queued); 1 dependencies missing, the workflow cannot be
 converted, or an output ComfyUI reported was not saved (each one is named); 2 bad arguments,
 config, workflow file, --out naming a file, or limits.max_output_mb reached; 3 ComfyUI
 reachable neither directly nor through SSH; 4 ComfyUI refused or failed the prompt; 5 --timeout
@@ -368,8 +371,12 @@ pub struct RunArgs {
     pub no_previews: bool,
     /// Give up on a prompt still running or queued after DURATION (e.g. 90s, 10m, 1h30m):
     /// it is interrupted on the server, or removed from the queue, and the run exits 5
-    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout, conflicts_with = "no_wait")]
     pub timeout: Option<std::time::Duration>,
+    /// Submit the prompt, print its id (stdout) and exit 0 once ComfyUI has queued it; nothing
+    /// is followed or saved
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 /// A `--timeout` value: a humantime duration (`90s`, `10m`, `1h30m`) above zero.

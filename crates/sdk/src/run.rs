@@ -38,6 +38,9 @@ pub struct RunRequest {
     /// A prompt still running or queued after this long is interrupted (or removed from the
     /// queue) and the run fails with [`SdkError::TimedOut`]; `None` waits for ever.
     pub timeout: Option<Duration>,
+    /// Follow the prompt to its end and save its outputs; `false` returns once ComfyUI has
+    /// queued it (the summary then has its id and no outputs).
+    pub wait: bool,
 }
 
 /// One `--input NAME=FILE`.
@@ -211,6 +214,19 @@ pub fn run_workflow(
         });
     }
 
+    if !req.wait {
+        let accepted = client.submit(&prompt, &comfy_local_comfyui::SubmitOptions::default())?;
+        on_step(RunStep::Submitted {
+            prompt_id: &accepted.prompt_id,
+        });
+        return Ok(RunSummary {
+            instance,
+            prompt_id: accepted.prompt_id,
+            outputs: Vec::new(),
+            used_polling: false,
+            seconds: 0.0,
+        });
+    }
     let out = OutDir::create(&req.out_dir)?;
     let (prompt_id, outcome, ws) =
         submit_and_follow(client, &prompt, ws, req.timeout, interrupter, on_step)?;

@@ -36,6 +36,7 @@ pub fn run(
         out_dir: args.out.clone(),
         previews: !args.no_previews,
         timeout: args.timeout,
+        wait: !args.no_wait,
     };
     let interrupter = Interrupter::new();
     {
@@ -61,7 +62,17 @@ pub fn run(
         SdkError::Workflow { .. } | SdkError::Io { .. } => anyhow::Error::new(e),
         other => anyhow::Error::new(other).context(format!("running {}", args.file)),
     })?;
-    if global.json {
+    if args.no_wait {
+        if global.json {
+            writeln!(
+                stdout,
+                "{}",
+                json!({"event": "queued", "prompt_id": summary.prompt_id, "instance": summary.instance})
+            )?;
+        } else {
+            writeln!(stdout, "{}", one_line(&summary.prompt_id))?;
+        }
+    } else if global.json {
         writeln!(stdout, "{}", json!({"event": "done", "summary": summary}))?;
     } else {
         writeln!(

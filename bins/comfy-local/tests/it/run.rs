@@ -325,3 +325,35 @@ fn run_dash_reads_the_workflow_from_stdin() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!files_under(out.as_std_path()).is_empty(), "{stderr}");
 }
+
+#[test]
+fn no_wait_prints_the_prompt_id_once_queued_and_saves_nothing() {
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url());
+    let out = dir.join("out");
+    let wf = repo_root().join("fixtures/comfyui/workflows/invert.api.json");
+    let args = [
+        "--config",
+        config.as_str(),
+        "run",
+        wf.as_str(),
+        "--out",
+        out.as_str(),
+        "--no-wait",
+    ];
+    let result = run(&args, dir.as_std_path(), &[]);
+    assert_eq!(result.code, 0, "{result:?}");
+    let id = result.stdout.trim();
+    assert_eq!(result.stdout.lines().count(), 1, "{result:?}");
+    assert_eq!(comfy.submitted().len(), 1, "{result:?}");
+    assert!(
+        result.stderr.contains(&format!("queued prompt {id}")),
+        "{result:?}"
+    );
+    assert!(!out.exists(), "nothing is saved with --no-wait");
+    // --timeout needs a prompt to follow.
+    let mut with_timeout = args.to_vec();
+    with_timeout.extend(["--timeout", "10s"]);
+    assert_eq!(run(&with_timeout, dir.as_std_path(), &[]).code, 2);
+}
