@@ -1,7 +1,7 @@
 //! `comfy-local run --input` against the fake ComfyUI: a taken name in the host's input/ is never
 //! replaced, and a NAME the workflow does not use is refused before anything is uploaded.
 
-use crate::{config_for, repo_root, run, temp_dir};
+use crate::{config_for, repo_root, run_workflow, temp_dir};
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
 
 const LOADER_WORKFLOW: &str = r#"{
@@ -15,20 +15,7 @@ fn run_with_input(comfy: &FakeComfy, dir: &camino::Utf8Path, spec: &str) -> crat
     let wf = dir.join("wf.json");
     std::fs::write(&wf, LOADER_WORKFLOW).unwrap();
     let out = dir.join("out");
-    run(
-        &[
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--input",
-            spec,
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    )
+    run_workflow(&config, &wf, &out, &["--input", spec], dir)
 }
 
 #[test]

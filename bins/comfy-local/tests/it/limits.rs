@@ -5,7 +5,7 @@
 use camino::{Utf8Path, Utf8PathBuf};
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
 
-use crate::{run, temp_dir};
+use crate::{run, run_workflow, temp_dir};
 
 /// A config whose one instance talks to `url`, with `limits` (a YAML flow mapping) when given.
 fn config(dir: &Utf8Path, url: &str, limits: &str) -> Utf8PathBuf {
@@ -62,35 +62,13 @@ fn outputs_past_max_output_mb_stop_the_run_naming_the_key() {
 
     let roomy = config(&dir, &comfy.url(), "{ max_output_mb: 2 }");
     let out = dir.join("roomy");
-    let ok = run(
-        &[
-            "--config",
-            roomy.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let ok = run_workflow(&roomy, &wf, &out, &[], &dir);
     assert_eq!(ok.code, 0, "{ok:?}");
     assert_eq!(entries(&out).len(), 2, "{ok:?}");
 
     let tight = config(&dir, &comfy.url(), "{ max_output_mb: 1 }");
     let out = dir.join("tight");
-    let refused = run(
-        &[
-            "--config",
-            tight.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let refused = run_workflow(&tight, &wf, &out, &[], &dir);
     assert_eq!(refused.code, 2, "{refused:?}");
     assert!(
         refused.stderr.contains("`local[0].limits.max_output_mb`")
@@ -116,18 +94,7 @@ fn out_naming_a_file_is_a_usage_error_before_anything_runs() {
     let wf = two_images(&dir);
     let file = dir.join("taken.png");
     std::fs::write(&file, "mine").unwrap();
-    let refused = run(
-        &[
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            file.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let refused = run_workflow(&config, &wf, &file, &[], &dir);
     assert_eq!(refused.code, 2, "{refused:?}");
     assert!(
         refused.stderr.contains("is a file, not a folder"),

@@ -83,6 +83,43 @@ pub fn run(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// `comfy-local --config CONFIG run WF --out OUT EXTRA...` in `cwd` (see [`run`]).
+pub fn run_workflow(
+    config: &Utf8Path,
+    wf: &Utf8Path,
+    out: &Utf8Path,
+    extra: &[&str],
+    cwd: &Utf8Path,
+) -> Run {
+    let mut args = run_args(config, wf, out).to_vec();
+    args.extend_from_slice(extra);
+    run(&args, cwd.as_std_path(), &[])
+}
+
+/// `--config CONFIG run WF --out OUT`.
+pub fn run_args<'a>(config: &'a Utf8Path, wf: &'a Utf8Path, out: &'a Utf8Path) -> [&'a str; 6] {
+    [
+        "--config",
+        config.as_str(),
+        "run",
+        wf.as_str(),
+        "--out",
+        out.as_str(),
+    ]
+}
+
+/// `comfy-local --config CONFIG run WF --out OUT` started in the background, stderr piped (for
+/// tests that watch its progress and send it signals), stdout discarded.
+pub fn spawn_run(config: &Utf8Path, wf: &Utf8Path, out: &Utf8Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_comfy-local"))
+        .args(run_args(config, wf, out))
+        .env_remove("COMFY_LOCAL_CONFIG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run comfy-local: {e}"))
+}
+
 /// A config whose only instance's ComfyUI is at `url` (the SSH part points at files that do not
 /// exist: the workflow commands talk HTTP only).
 pub fn config_for(dir: &Utf8Path, url: &str) -> Utf8PathBuf {

@@ -10,26 +10,7 @@ use comfy_local_comfyui::{ComfyClient, SubmitOptions};
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
 
 use crate::run::{files_under, is_png};
-use crate::{Run, config_for, repo_root, run, temp_dir};
-
-fn run_into(
-    config: &Utf8Path,
-    wf: &Utf8Path,
-    out: &Utf8Path,
-    extra: &[&str],
-    cwd: &Utf8Path,
-) -> Run {
-    let mut args = vec![
-        "--config",
-        config.as_str(),
-        "run",
-        wf.as_str(),
-        "--out",
-        out.as_str(),
-    ];
-    args.extend_from_slice(extra);
-    run(&args, cwd.as_std_path(), &[])
-}
+use crate::{config_for, repo_root, run, run_args, run_workflow, temp_dir};
 
 fn fixture(name: &str) -> Utf8PathBuf {
     repo_root().join("fixtures/comfyui/workflows").join(name)
@@ -62,7 +43,7 @@ fn save_image_websocket_images_are_saved_as_png() {
     let (_g, dir) = temp_dir();
     let config = config_for(&dir, &comfy.url());
     let out = dir.join("out");
-    let result = run_into(
+    let result = run_workflow(
         &config,
         &fixture("save_image_websocket.api.json"),
         &out,
@@ -92,7 +73,7 @@ fn previews_go_under_temp_unless_no_previews() {
     let config = config_for(&dir, &comfy.url());
     let wf = fixture("blur_scale_two_outputs.api.json");
     let out = dir.join("out");
-    let result = run_into(&config, &wf, &out, &[], &dir);
+    let result = run_workflow(&config, &wf, &out, &[], &dir);
     assert_eq!(result.code, 0, "{result:?}");
     let previews = names(&out.join("temp"));
     assert_eq!(previews.len(), 2, "{previews:?}");
@@ -102,7 +83,7 @@ fn previews_go_under_temp_unless_no_previews() {
     );
 
     let bare = dir.join("bare");
-    let result = run_into(&config, &wf, &bare, &["--no-previews"], &dir);
+    let result = run_workflow(&config, &wf, &bare, &["--no-previews"], &dir);
     assert_eq!(result.code, 0, "{result:?}");
     assert_eq!(names(&bare), ["acc_blur"], "{result:?}");
     assert!(
@@ -119,12 +100,12 @@ fn an_existing_file_is_never_replaced() {
     let config = config_for(&dir, &comfy.url());
     let wf = save_with_prefix(&dir, "same");
     let out = dir.join("out");
-    assert_eq!(run_into(&config, &wf, &out, &[], &dir).code, 0);
+    assert_eq!(run_workflow(&config, &wf, &out, &[], &dir).code, 0);
     let first = names(&out);
     assert_eq!(first, ["same_00001_.png", "same_00002_.png"]);
     std::fs::write(out.join("same_00001_.png"), "mine").unwrap();
     // The identical prompt is cached: ComfyUI replays the same file names.
-    let again = run_into(&config, &wf, &out, &[], &dir);
+    let again = run_workflow(&config, &wf, &out, &[], &dir);
     assert_eq!(again.code, 0, "{again:?}");
     assert_eq!(
         names(&out),
@@ -154,7 +135,7 @@ fn hidden_names_are_refused_and_the_run_fails_naming_them() {
     for prefix in [".git/config", ".bashrc", "ok/.ssh/authorized_keys"] {
         let wf = save_with_prefix(&dir, prefix);
         let out = dir.join("out");
-        let result = run_into(&config, &wf, &out, &[], &dir);
+        let result = run_workflow(&config, &wf, &out, &[], &dir);
         assert_eq!(result.code, 1, "{prefix}: {result:?}");
         assert!(
             result
@@ -183,7 +164,7 @@ fn a_symlinked_folder_inside_out_is_not_followed() {
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, out.join("sub")).unwrap();
     let wf = save_with_prefix(&dir, "sub/img");
-    let result = run_into(&config, &wf, &out, &[], &dir);
+    let result = run_workflow(&config, &wf, &out, &[], &dir);
     assert_eq!(result.code, 1, "{result:?}");
     assert!(
         result.stderr.contains("is a symlink or not a folder"),
@@ -203,14 +184,7 @@ fn saved_files_get_the_users_umask() {
     let status = std::process::Command::new("sh")
         .args(["-c", "umask 027 && exec \"$@\"", "sh"])
         .arg(env!("CARGO_BIN_EXE_comfy-local"))
-        .args([
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            out.as_str(),
-        ])
+        .args(run_args(&config, &wf, &out))
         .env_remove("COMFY_LOCAL_CONFIG")
         .stdout(std::process::Stdio::null())
         .status()
@@ -233,7 +207,7 @@ fn timeout_interrupts_a_running_prompt_with_exit_5() {
     let (_g, dir) = temp_dir();
     let config = config_for(&dir, &comfy.url());
     let started = Instant::now();
-    let result = run_into(
+    let result = run_workflow(
         &config,
         &fixture("invert.api.json"),
         &dir.join("out"),
@@ -274,7 +248,7 @@ fn timeout_removes_a_queued_prompt_from_the_queue() {
         serde_json::from_str(&std::fs::read_to_string(fixture("invert.api.json")).unwrap())
             .unwrap();
     let blocker = client.submit(&blocker, &SubmitOptions::default()).unwrap();
-    let result = run_into(
+    let result = run_workflow(
         &config,
         &save_with_prefix(&dir, "queued"),
         &dir.join("out"),
@@ -301,7 +275,7 @@ fn websocket_images_lost_with_the_socket_fail_the_run() {
     let (_g, dir) = temp_dir();
     let config = config_for(&dir, &comfy.url());
     let out = dir.join("out");
-    let result = run_into(
+    let result = run_workflow(
         &config,
         &fixture("save_image_websocket.api.json"),
         &out,
@@ -318,7 +292,7 @@ fn websocket_images_lost_with_the_socket_fail_the_run() {
         result.stderr
     );
     // Outputs history lists are still saved when the socket is down.
-    let listed = run_into(
+    let listed = run_workflow(
         &config,
         &fixture("blur_scale_two_outputs.api.json"),
         &dir.join("listed"),

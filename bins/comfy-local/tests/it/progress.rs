@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use comfy_local_comfyui::{ComfyClient, SubmitOptions};
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
 
-use crate::{config_for, repo_root, run, temp_dir};
+use crate::{config_for, repo_root, run_workflow, spawn_run, temp_dir};
 
 fn invert_workflow() -> camino::Utf8PathBuf {
     repo_root().join("fixtures/comfyui/workflows/invert.api.json")
@@ -21,15 +21,7 @@ fn plain_progress_shows_each_node_done_when_the_next_starts_and_cached_nodes_cac
     let config = config_for(&dir, &comfy.url());
     let wf = invert_workflow();
     let out = dir.join("out");
-    let args = [
-        "--config",
-        config.as_str(),
-        "run",
-        wf.as_str(),
-        "--out",
-        out.as_str(),
-    ];
-    let first = run(&args, dir.as_std_path(), &[]);
+    let first = run_workflow(&config, &wf, &out, &[], &dir);
     assert_eq!(first.code, 0, "{first:?}");
     let lines: Vec<&str> = first
         .stderr
@@ -51,7 +43,7 @@ fn plain_progress_shows_each_node_done_when_the_next_starts_and_cached_nodes_cac
     );
 
     // The same prompt again: ComfyUI answers every node from its cache.
-    let second = run(&args, dir.as_std_path(), &[]);
+    let second = run_workflow(&config, &wf, &out, &[], &dir);
     assert_eq!(second.code, 0, "{second:?}");
     assert!(
         second.stderr.contains("cached: node(s) 1, 2, 3"),
@@ -90,20 +82,7 @@ fn ctrl_c_while_queued_removes_the_prompt_from_the_queue_and_exits_130() {
     let (_g, dir) = temp_dir();
     let config = config_for(&dir, &comfy.url());
     let wf = invert_workflow();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_comfy-local"))
-        .args([
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            dir.join("out").as_str(),
-        ])
-        .env_remove("COMFY_LOCAL_CONFIG")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&config, &wf, &dir.join("out"));
     let stderr = child.stderr.take().unwrap();
     let mut lines = std::io::BufReader::new(stderr).lines();
     let mut seen = Vec::new();
@@ -160,20 +139,7 @@ fn a_second_ctrl_c_exits_at_once() {
     let (_g, dir) = temp_dir();
     let config = config_for(&dir, &comfy.url());
     let wf = invert_workflow();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_comfy-local"))
-        .args([
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            dir.join("out").as_str(),
-        ])
-        .env_remove("COMFY_LOCAL_CONFIG")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&config, &wf, &dir.join("out"));
     let stderr = child.stderr.take().unwrap();
     let mut lines = std::io::BufReader::new(stderr).lines();
     for line in lines.by_ref() {

@@ -4,7 +4,7 @@
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
 use insta::assert_snapshot;
 
-use crate::{config_for, repo_root, run, temp_dir};
+use crate::{config_for, repo_root, run, run_workflow, spawn_run, temp_dir};
 
 pub(crate) fn is_png(path: &std::path::Path) -> bool {
     std::fs::read(path).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n") && b.len() > 60)
@@ -30,18 +30,7 @@ fn run_saves_real_pngs() {
     let config = config_for(&dir, &comfy.url());
     let out = dir.join("out");
     let wf = repo_root().join("fixtures/comfyui/workflows/blur_scale_two_outputs.api.json");
-    let result = run(
-        &[
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let result = run_workflow(&config, &wf, &out, &[], &dir);
     assert_eq!(result.code, 0, "{result:?}");
     let saved = files_under(out.as_std_path());
     // SaveImage's batch (output/acc_blur) and PreviewImage's (temp/, under --out/temp).
@@ -72,19 +61,7 @@ fn run_converts_a_ui_workflow_and_reports_json_lines() {
     let config = config_for(&dir, &comfy.url());
     let out = dir.join("out");
     let wf = repo_root().join("fixtures/comfyui/workflows/invert.ui.json");
-    let result = run(
-        &[
-            "--json",
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let result = run_workflow(&config, &wf, &out, &["--json"], &dir);
     assert_eq!(result.code, 0, "{result:?}");
     let events: Vec<serde_json::Value> = result
         .stdout
@@ -125,20 +102,7 @@ fn run_uploads_an_input_for_a_load_image_node() {
     .unwrap();
     let out = dir.join("out");
     let spec = format!("1={photo}");
-    let result = run(
-        &[
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--input",
-            &spec,
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let result = run_workflow(&config, &wf, &out, &["--input", &spec], &dir);
     assert_eq!(result.code, 0, "{result:?}");
     assert!(comfy.input_dir().join("my photo.png").exists());
     let submitted = comfy.submitted();
@@ -195,18 +159,7 @@ fn run_reports_a_runtime_error_with_exit_4() {
     let config = config_for(&dir, &comfy.url());
     let wf = repo_root().join("fixtures/comfyui/workflows/invert.api.json");
     let out = dir.join("out");
-    let result = run(
-        &[
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let result = run_workflow(&config, &wf, &out, &[], &dir);
     assert_eq!(result.code, 4, "{result:?}");
     assert!(result.stderr.contains("node 2"), "{}", result.stderr);
     assert!(
@@ -226,20 +179,7 @@ fn ctrl_c_interrupts_the_prompt_on_the_server() {
     let (_g, dir) = temp_dir();
     let config = config_for(&dir, &comfy.url());
     let wf = repo_root().join("fixtures/comfyui/workflows/invert.api.json");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_comfy-local"))
-        .args([
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            dir.join("out").as_str(),
-        ])
-        .env_remove("COMFY_LOCAL_CONFIG")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&config, &wf, &dir.join("out"));
     let stderr = child.stderr.take().unwrap();
     let mut lines = std::io::BufReader::new(stderr).lines();
     // Wait until the prompt is queued and node 2 runs.
@@ -274,18 +214,7 @@ fn a_broken_workflow_file_is_named_once() {
     let wf = dir.join("broken.json");
     std::fs::write(&wf, b"{\"not\": \"a workflow\"}").unwrap();
     let out = dir.join("out");
-    let result = run(
-        &[
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let result = run_workflow(&config, &wf, &out, &[], &dir);
     assert_eq!(result.code, 2, "{result:?}");
     assert_eq!(
         result.stderr.matches(wf.as_str()).count(),
@@ -333,16 +262,7 @@ fn no_wait_prints_the_prompt_id_once_queued_and_saves_nothing() {
     let config = config_for(&dir, &comfy.url());
     let out = dir.join("out");
     let wf = repo_root().join("fixtures/comfyui/workflows/invert.api.json");
-    let args = [
-        "--config",
-        config.as_str(),
-        "run",
-        wf.as_str(),
-        "--out",
-        out.as_str(),
-        "--no-wait",
-    ];
-    let result = run(&args, dir.as_std_path(), &[]);
+    let result = run_workflow(&config, &wf, &out, &["--no-wait"], &dir);
     assert_eq!(result.code, 0, "{result:?}");
     let id = result.stdout.trim();
     assert_eq!(result.stdout.lines().count(), 1, "{result:?}");
@@ -353,7 +273,9 @@ fn no_wait_prints_the_prompt_id_once_queued_and_saves_nothing() {
     );
     assert!(!out.exists(), "nothing is saved with --no-wait");
     // --timeout needs a prompt to follow.
-    let mut with_timeout = args.to_vec();
-    with_timeout.extend(["--timeout", "10s"]);
-    assert_eq!(run(&with_timeout, dir.as_std_path(), &[]).code, 2);
+    let with_timeout = ["--no-wait", "--timeout", "10s"];
+    assert_eq!(
+        run_workflow(&config, &wf, &out, &with_timeout, &dir).code,
+        2
+    );
 }

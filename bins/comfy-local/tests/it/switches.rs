@@ -4,7 +4,7 @@
 
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
 
-use crate::{Run, repo_root, run, temp_dir};
+use crate::{Run, repo_root, run, run_workflow, temp_dir};
 
 /// A config with one instance at `url`, `extra` appended to the instance, `top` before `local:`.
 fn config(dir: &camino::Utf8Path, url: &str, top: &str, extra: &str) -> camino::Utf8PathBuf {
@@ -28,18 +28,7 @@ fn workflow() -> camino::Utf8PathBuf {
 }
 
 fn run_wf(config: &camino::Utf8Path, dir: &camino::Utf8Path, more: &[&str]) -> Run {
-    let wf = workflow();
-    let out = dir.join("out");
-    let mut args = vec![
-        "--config",
-        config.as_str(),
-        "run",
-        wf.as_str(),
-        "--out",
-        out.as_str(),
-    ];
-    args.extend_from_slice(more);
-    run(&args, dir.as_std_path(), &[])
+    run_workflow(config, &workflow(), &dir.join("out"), more, dir)
 }
 
 #[test]
@@ -114,20 +103,7 @@ fn input_larger_than_max_upload_mb_is_refused_before_upload() {
     .unwrap();
     let spec = format!("1={big}");
     let out = dir.join("out");
-    let ran = run(
-        &[
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--input",
-            &spec,
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let ran = run_workflow(&config, &wf, &out, &["--input", &spec], &dir);
     assert_eq!(ran.code, 2, "{ran:?}");
     assert!(
         ran.stderr

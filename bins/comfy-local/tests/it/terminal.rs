@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
 
-use crate::{config_for, run, temp_dir};
+use crate::{config_for, run_workflow, temp_dir};
 
 /// A class name a hostile workflow or server could carry: clear screen, window title, OSC 52
 /// clipboard write, a C1 CSI, a bidi override, and a fake report line.
@@ -36,18 +36,7 @@ fn hostile_names_are_escaped_in_human_and_json_output() {
     });
     std::fs::write(&wf, prompt.to_string()).unwrap();
     let out = dir.join("out");
-    let human = run(
-        &[
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let human = run_workflow(&config, &wf, &out, &[], &dir);
     assert_eq!(human.code, 1, "{human:?}");
     // The dependency report names the class escaped, on one line with the rest of its name.
     assert!(
@@ -61,19 +50,7 @@ fn hostile_names_are_escaped_in_human_and_json_output() {
     assert_terminal_safe(&human.stdout);
     assert_terminal_safe(&human.stderr);
 
-    let json = run(
-        &[
-            "--json",
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let json = run_workflow(&config, &wf, &out, &["--json"], &dir);
     assert_eq!(json.code, 1, "{json:?}");
     assert_terminal_safe(&json.stdout);
     // JSON Lines: every line one complete object, the final error included, with the class
@@ -107,19 +84,7 @@ fn json_error_of_a_rejected_prompt_carries_structured_node_errors() {
     });
     std::fs::write(&wf, prompt.to_string()).unwrap();
     let out = dir.join("out");
-    let json = run(
-        &[
-            "--json",
-            "--config",
-            config.as_str(),
-            "run",
-            wf.as_str(),
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let json = run_workflow(&config, &wf, &out, &["--json"], &dir);
     assert_ne!(json.code, 0, "{json:?}");
     let last: serde_json::Value =
         serde_json::from_str(json.stdout.lines().last().expect("a line")).expect("JSON");
