@@ -19,6 +19,39 @@ use crate::cli::{GlobalArgs, InstallModelArgs};
 /// JSON progress lines at most this often.
 const JSON_EVERY: Duration = Duration::from_millis(250);
 
+/// Ctrl-C sets the returned flag (the install stops after the chunk in flight and keeps what it
+/// has); a second Ctrl-C ends the process the usual way.
+pub(crate) fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    cancel
+}
+
+/// Which install events reach `--json` output: all of them but progress, which is printed at
+/// most every [`JSON_EVERY`].
+#[derive(Debug, Default)]
+pub(crate) struct JsonPacer {
+    last_progress: Option<Instant>,
+}
+
+impl JsonPacer {
+    pub(crate) fn lets_through(&mut self, event: &InstallEvent) -> bool {
+        if !matches!(event, InstallEvent::Progress { .. }) {
+            return true;
+        }
+        if self.last_progress.is_some_and(|t| t.elapsed() < JSON_EVERY) {
+            return false;
+        }
+        self.last_progress = Some(Instant::now());
+        true
+    }
+}
+
 /// Install the model and report.
 pub fn model(
     global: &GlobalArgs,
@@ -36,20 +69,9 @@ pub fn model(
         instance: args.instance.clone(),
         retries: args.retries,
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        // A second Ctrl-C ends the process the usual way.
-        let _ = ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
-    }
+    let cancel = cancel_on_ctrl_c();
     let mut human = Human::new();
-    let mut last_json = Instant::now()
-        .checked_sub(JSON_EVERY)
-        .unwrap_or_else(Instant::now);
+    let mut pacer = JsonPacer::default();
     let result = install_model(
         &loaded.config,
         &req,
@@ -57,10 +79,7 @@ pub fn model(
         &cancel,
         &mut |event| {
             if global.json {
-                let due = !matches!(event, InstallEvent::Progress { .. })
-                    || last_json.elapsed() >= JSON_EVERY;
-                if due {
-                    last_json = Instant::now();
+                if pacer.lets_through(event) {
                     let _ = writeln!(stdout, "{}", json!(event));
                 }
                 return;

@@ -2,13 +2,9 @@
 //! for a person or JSON Lines (one object per plan item and event, a final summary).
 
 use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use comfy_local_config::Config;
-use comfy_local_sdk::InstallEvent;
 use comfy_local_sdk::error_chain;
 use comfy_local_sdk::install::missing::{
     MissingEvent, NodeMap, NodeVia, Plan, Unresolved, check_missing, execute, read_node_map,
@@ -17,12 +13,9 @@ use comfy_local_sdk::terminal::one_line;
 use comfy_local_sdk::workflow::DependencyReport;
 use serde_json::{Value, json};
 
-use super::install::Human;
+use super::install::{Human, JsonPacer, cancel_on_ctrl_c};
 use crate::cli::{GlobalArgs, InstallMissingArgs};
 use crate::exit::{Code, Failure};
-
-/// JSON progress lines at most this often.
-const JSON_EVERY: Duration = Duration::from_millis(250);
 
 /// Plan, and with `--yes` install and check again.
 pub fn run(
@@ -102,20 +95,9 @@ fn install(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        // A second Ctrl-C ends the process the usual way.
-        let _ = ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
-    }
+    let cancel = cancel_on_ctrl_c();
     let mut human = Human::new();
-    let mut last_json = Instant::now()
-        .checked_sub(JSON_EVERY)
-        .unwrap_or_else(Instant::now);
+    let mut pacer = JsonPacer::default();
     let executed = execute(
         config,
         plan,
@@ -123,7 +105,7 @@ fn install(
         &cancel,
         &mut |event| {
             if global.json {
-                if let Some(line) = json_line(event, &mut last_json) {
+                if let Some(line) = json_line(event, &mut pacer) {
                     let _ = writeln!(stdout, "{line}");
                 }
             } else {
@@ -179,18 +161,17 @@ fn install(
     ))
 }
 
-/// The JSON line of an event; model progress at most every [`JSON_EVERY`].
-fn json_line(event: &MissingEvent<'_>, last: &mut Instant) -> Option<Value> {
+/// The JSON line of an event; model progress paced by [`JsonPacer`].
+fn json_line(event: &MissingEvent<'_>, pacer: &mut JsonPacer) -> Option<Value> {
     let done = |kind: &str, item: Value, result: Result<Value, String>| match result {
         Ok(o) => json!({"event": "installed", "kind": kind, "item": item, "result": o}),
         Err(e) => json!({"event": "failed", "kind": kind, "item": item, "error": e}),
     };
     Some(match event {
         MissingEvent::Model(e) => {
-            if matches!(e, InstallEvent::Progress { .. }) && last.elapsed() < JSON_EVERY {
+            if !pacer.lets_through(e) {
                 return None;
             }
-            *last = Instant::now();
             json!(e)
         }
         MissingEvent::Node(e) => json!(e),
