@@ -53,7 +53,25 @@ impl Run {
         creds: Credentials,
     ) -> Result<comfy_local_sdk::InstallOutcome, InstallError> {
         let config = Setup::new(&self.install, "http://127.0.0.1:9").config();
-        let mut fs = open_fs(&config, None)?;
+        self.go_on(&config, req, creds)
+    }
+
+    /// Like [`Run::go`], through the host `config` names.
+    fn go_with(
+        &mut self,
+        config: &comfy_local_config::Config,
+        req: &InstallModelRequest,
+    ) -> Result<comfy_local_sdk::InstallOutcome, InstallError> {
+        self.go_on(config, req, Credentials::none())
+    }
+
+    fn go_on(
+        &mut self,
+        config: &comfy_local_config::Config,
+        req: &InstallModelRequest,
+        creds: Credentials,
+    ) -> Result<comfy_local_sdk::InstallOutcome, InstallError> {
+        let mut fs = open_fs(config, None)?;
         let spec = InstallSpec::parse(req, u64::MAX)?;
         let source = Source::new(creds, Duration::from_secs(10));
         let cancel = AtomicBool::new(false);
@@ -353,4 +371,125 @@ fn tokens_go_only_to_their_host_and_never_into_messages() {
     let events = serde_json::to_string(&run2.events).unwrap();
     assert!(!events.contains(TOKEN) && !serde_json::to_string(&out).unwrap().contains(TOKEN));
     assert_eq!(b.seen().last().unwrap().header("authorization"), None);
+}
+
+/// Runs an install like [`Run::go`] but against `config`, stopping when `stop` returns true
+/// for a progress position (the callback runs on the installing thread, between writes).
+fn go_until(
+    run: &mut Run,
+    config: &comfy_local_config::Config,
+    req: &InstallModelRequest,
+    cancel: &AtomicBool,
+    stop: &mut dyn FnMut(u64) -> bool,
+) -> Result<comfy_local_sdk::InstallOutcome, InstallError> {
+    let mut fs = open_fs(config, None)?;
+    let spec = InstallSpec::parse(req, u64::MAX)?;
+    let source = Source::new(Credentials::none(), Duration::from_secs(10));
+    install_into(&mut fs, &source, &spec, cancel, &mut |e| {
+        if let InstallEvent::Progress { position, .. } = e
+            && stop(*position)
+        {
+            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        run.events.push(e.clone());
+    })
+}
+
+#[test]
+fn ctrl_c_mid_file_keeps_the_part_and_the_next_run_resumes_and_verifies() {
+    let data = Arc::new(generated(8 * MIB, 7));
+    let server = FileServer::start(data.clone(), Knobs::default());
+    let mut run = Run::new("install-ctrl-c");
+    let config = Setup::new(&run.install, "http://127.0.0.1:9").config();
+    let req = request(
+        server.url("/m/ctrlc.safetensors"),
+        Some("ctrlc.safetensors"),
+        Some(sha(&data)),
+    );
+    // What the CLI's Ctrl-C handler does: set the flag while bytes flow.
+    let cancel = AtomicBool::new(false);
+    let err = go_until(&mut run, &config, &req, &cancel, &mut |pos| {
+        pos >= (2 * MIB) as u64
+    })
+    .unwrap_err();
+    let InstallError::Interrupted { written, part } = &err else {
+        panic!("expected Interrupted, got {err:?}");
+    };
+    assert!(
+        *written >= (2 * MIB) as u64 && *written < data.len() as u64,
+        "{err}"
+    );
+    assert!(part.as_str().ends_with("ctrlc.safetensors.part"), "{part}");
+    assert!(
+        err.to_string()
+            .contains("run the same command again to resume"),
+        "{err}"
+    );
+    assert_eq!(run.files(), ["ctrlc.safetensors.part"]);
+    let kept = std::fs::metadata(run.checkpoints().join("ctrlc.safetensors.part")).unwrap();
+    assert_eq!(kept.len(), *written);
+
+    // The same command again resumes from the .part and verifies the whole file.
+    let out = run.go(&req, Credentials::none()).unwrap();
+    assert_eq!(out.status, InstallStatus::Installed);
+    assert_eq!(out.resumed_from, *written);
+    assert!(out.verified);
+    let got = std::fs::read(run.checkpoints().join("ctrlc.safetensors")).unwrap();
+    assert!(got == *data, "installed bytes differ");
+    assert_eq!(run.files(), ["ctrlc.safetensors"]);
+    let seen = server.seen();
+    assert_eq!(
+        seen.last().unwrap().header("range"),
+        Some(format!("bytes={written}-").as_str())
+    );
+}
+
+#[test]
+fn sshd_killed_mid_file_leaves_no_final_file_and_the_next_run_resumes() {
+    // A private sshd: killing the shared one would break the other tests.
+    let sshd =
+        comfy_local_test_support::Sshd::start(comfy_local_test_support::SshdConfig::default());
+    let data = Arc::new(generated(8 * MIB, 11));
+    let server = FileServer::start(data.clone(), Knobs::default());
+    let mut run = Run::new("install-sshd-killed");
+    let mut setup = Setup::new(&run.install, "http://127.0.0.1:9");
+    setup.port = sshd.port();
+    setup.key_file = sshd.user_key().to_owned();
+    setup.known_hosts = sshd.known_hosts().to_owned();
+    let config = setup.config();
+    let req = request(
+        server.url("/m/killed.safetensors"),
+        Some("killed.safetensors"),
+        Some(sha(&data)),
+    );
+    let cancel = AtomicBool::new(false);
+    let mut killed = false;
+    let err = go_until(&mut run, &config, &req, &cancel, &mut |pos| {
+        if !killed && pos >= (3 * MIB) as u64 {
+            sshd.kill();
+            killed = true;
+        }
+        false
+    })
+    .unwrap_err();
+    assert!(killed, "the install ended before sshd was killed: {err:?}");
+    assert!(
+        matches!(err, InstallError::Remote(_)),
+        "a broken host connection is a remote error, got {err:?}"
+    );
+    // Nothing under the final name; what reached the host is kept as .part.
+    assert_eq!(run.files(), ["killed.safetensors.part"]);
+    let part = std::fs::metadata(run.checkpoints().join("killed.safetensors.part"))
+        .unwrap()
+        .len();
+    assert!(part > 0 && part < data.len() as u64, "part is {part} bytes");
+
+    sshd.restart();
+    let out = run.go_with(&config, &req).unwrap();
+    assert_eq!(out.status, InstallStatus::Installed);
+    assert!(out.resumed_from > 0 && out.resumed_from <= part, "{out:?}");
+    assert!(out.verified);
+    let got = std::fs::read(run.checkpoints().join("killed.safetensors")).unwrap();
+    assert!(got == *data, "installed bytes differ");
+    assert_eq!(run.files(), ["killed.safetensors"]);
 }

@@ -7,5 +7,6 @@ mod http_source;
 mod install;
 mod instances;
 mod missing;
+mod models;
 mod nodes;
 mod test_connection;
