@@ -16,12 +16,19 @@
         service;
       - adds an inbound firewall rule for the port limited to loopback and the WSL / Docker network;
       - grants the user read access to ComfyUI and write access to models, custom_nodes, input
-        and output (NTFS ACLs);
+        and output (NTFS ACLs; -NoCustomNodes leaves custom_nodes read-only and the generated
+        config says custom_nodes: false);
+      - the state folder (sshd_config, host key, authorized_keys) is writable by SYSTEM and
+        Administrators only; an existing one that others can write to is refused;
       - writes the container's key, known_hosts (pinning the new host key) and
         local-support-config.yml, then runs a connection test (comfy-local test-connection when
         available, else ssh.exe).
     A second run changes nothing and says so. -Uninstall removes exactly what the manifest records.
     -WhatIf shows what would be done.
+
+    Unlike the Linux script, this one does NOT restrict the user's outbound connections (Windows
+    Firewall has no owner match for a local account's processes): the key is a shell as that
+    user, and from it every port on this host and the LAN can be reached. The summary says so.
 
     NOT run in CI: CI has no Windows. CI parses this file with the tree-sitter PowerShell grammar.
 
@@ -50,6 +57,7 @@ param(
     [string]$ApiUrl = '',
     [string]$ContainerDir = '/app/comfy-local',
     [string]$ComfyLocal = '',
+    [switch]$NoCustomNodes,
     [switch]$Uninstall,
     [switch]$Yes,
     [switch]$SkipTest
@@ -60,6 +68,7 @@ $ErrorActionPreference = 'Stop'
 
 $script:Changes = 0
 $script:WritableDirs = @('models', 'custom_nodes', 'input', 'output')
+if ($NoCustomNodes) { $script:WritableDirs = @('models', 'input', 'output') }
 $script:ServiceName = 'comfy-local-sshd'
 $script:FirewallGroup = 'comfy-local'
 $script:OpenSshDir = Join-Path $env:SystemRoot 'System32\OpenSSH'
@@ -115,6 +124,50 @@ function Set-FileContent([string]$Path, [string]$Content, [string]$Description) 
         Write-Changed "wrote $Description ($Path)"
     }
     return $true
+}
+
+# SIDs that may write to the state folder: SYSTEM, Administrators, TrustedInstaller.
+$script:TrustedSids = @('S-1-5-18', 'S-1-5-32-544', 'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464')
+
+# The state folder holds sshd_config, the host key and authorized_keys: only SYSTEM and
+# Administrators may change it. A new one gets exactly that ACL (no inheritance from
+# ProgramData, where every user may create files); an existing one owned by someone else, or
+# writable by anyone else, is refused, as the Linux script refuses a state dir root does not own.
+function Set-StateDirectory {
+    Write-Step "State folder $StateDir (SYSTEM and Administrators only)"
+    if (-not (Test-Path $StateDir)) {
+        if ($PSCmdlet.ShouldProcess($StateDir, 'create directory, writable by SYSTEM and Administrators only')) {
+            New-Item -ItemType Directory -Path $StateDir -Force | Out-Null
+            # The ACL first: the manifest, the first file in it, must inherit it.
+            Invoke-Icacls @($StateDir, '/inheritance:r', '/grant', '*S-1-5-18:(OI)(CI)F', '/grant', '*S-1-5-32-544:(OI)(CI)F')
+            Add-ManifestEntry 'dir' $StateDir
+            Write-Changed "created $StateDir (SYSTEM and Administrators only)"
+        }
+        return
+    }
+    $acl = Get-Acl -Path $StateDir
+    $owner = (New-Object Security.Principal.NTAccount($acl.Owner)).Translate([Security.Principal.SecurityIdentifier]).Value
+    if ($script:TrustedSids -notcontains $owner) {
+        Stop-WithError "$StateDir exists and is owned by $($acl.Owner), not by SYSTEM or Administrators" 'remove it, or pass another -StateDir'
+    }
+    $writeRights = [Security.AccessControl.FileSystemRights]'Write, Delete, ChangePermissions, TakeOwnership'
+    foreach ($ace in $acl.Access) {
+        if ($ace.AccessControlType -ne 'Allow' -or -not ($ace.FileSystemRights -band $writeRights)) { continue }
+        $sid = $ace.IdentityReference.Translate([Security.Principal.SecurityIdentifier]).Value
+        if ($script:TrustedSids -notcontains $sid) {
+            Stop-WithError "$StateDir can be changed by $($ace.IdentityReference) ($($ace.FileSystemRights))" "remove that access (icacls `"$StateDir`" /inheritance:r /grant *S-1-5-18:(OI)(CI)F /grant *S-1-5-32-544:(OI)(CI)F), or pass another -StateDir"
+        }
+    }
+    Write-Unchanged "$StateDir is writable by SYSTEM and Administrators only"
+}
+
+# The container's files (config, known_hosts, key) are read by Docker Desktop as the signed-in
+# user, whose token has no administrator rights outside an elevated prompt: that user may read
+# the output folder (the key itself gets its own ACL in New-Keys).
+function Grant-OutputDirectoryRead {
+    if ($WhatIfPreference -or -not (Test-Path $OutputDir)) { return }
+    $me = [Security.Principal.WindowsIdentity]::GetCurrent().Name
+    Invoke-Icacls @($OutputDir, '/grant', "${me}:(OI)(CI)RX")
 }
 
 function New-DirectoryIfMissing([string]$Path) {
@@ -263,8 +316,8 @@ function Get-SshdConfigText {
 Port $Port
 $listen
 AddressFamily inet
-HostKey $hostKey
-AuthorizedKeysFile $authKeys/%u
+HostKey "$hostKey"
+AuthorizedKeysFile "$authKeys/%u"
 
 AllowUsers $User
 PermitRootLogin no
@@ -428,7 +481,7 @@ local:
     features:
       workflow_execution: true
       resource_installation: true
-      custom_nodes: true
+      custom_nodes: $(if ($NoCustomNodes) { 'false' } else { 'true' })
     limits:
       max_upload_mb: 20480
 vastai:
@@ -562,6 +615,9 @@ function Invoke-Main {
         Stop-WithError "ComfyUI folder $ComfyUIPath does not exist" 'pass the folder that holds ComfyUI''s main.py'
     }
     if ($Port -eq $ComfyUIPort) { Stop-WithError '-Port and -ComfyUIPort must differ' }
+    # StateDir goes into sshd_config inside double quotes, and into icacls arguments.
+    if (-not [IO.Path]::IsPathRooted($StateDir)) { Stop-WithError "-StateDir must be an absolute path, got: $StateDir" }
+    if ($StateDir -match '["%\p{Cc}]') { Stop-WithError "-StateDir must not contain quotes, % or control characters: $StateDir" }
     if (-not $OutputDir) { $script:OutputDir = Join-Path $StateDir 'client' }
     if (-not $ApiUrl) { $script:ApiUrl = "http://${SshHost}:$ComfyUIPort" }
     Resolve-Network
@@ -571,10 +627,11 @@ function Invoke-Main {
         $answer = Read-Host "Set up SSH access for the ComfyUI container (user $User, port $Port)? [y/N]"
         if ($answer -notmatch '^(y|yes)$') { Stop-WithError 'aborted by the user' }
     }
-    New-DirectoryIfMissing $StateDir
+    Set-StateDirectory
     Install-OpenSshServer
     New-ContainerUser
     New-DirectoryIfMissing $OutputDir
+    Grant-OutputDirectoryRead
     New-Keys
     Set-SshdInstance
     Set-FolderAcls
@@ -590,6 +647,12 @@ function Invoke-Main {
         Write-Host "  $($script:Changes) change(s) made."
     }
     Write-Host "  Container files: $OutputDir\{local-support-config.yml,id_ed25519,known_hosts}"
+    Write-Host "  WARNING: outbound connections of $User are NOT restricted on Windows (no per-user"
+    Write-Host '  firewall match): a holder of the container key can reach any port of this host and the LAN.'
+    if (-not $NoCustomNodes) {
+        Write-Host "  WARNING: $User can write to custom_nodes; code placed there runs as whoever runs ComfyUI"
+        Write-Host '  (often an administrator on Windows). -NoCustomNodes turns that off.'
+    }
     Write-Host '  Undo everything: setup-local-host-windows.bat -Uninstall -Yes'
 }
 

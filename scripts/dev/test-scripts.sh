@@ -79,7 +79,28 @@ bats_tests() {
 
 powershell_parse() {
     "$VENV/bin/python" scripts/tests/ps_parse_check.py scripts/setup-local-host-windows.ps1 &&
+        ps_rules_catch_violations &&
         bat_checks
+}
+
+# The rule checks must fail on a script that breaks each rule (a check that cannot fail proves
+# nothing).
+ps_rules_catch_violations() {
+    local bad out
+    bad=$(mktemp --suffix=.ps1)
+    # shellcheck disable=SC2016 # $_ is PowerShell, not shell
+    printf 'function Do-Thing { Get-ChildItem | %% { iex $_ } }\n' >"$bad"
+    if out=$("$VENV/bin/python" scripts/tests/ps_parse_check.py "$bad"); then
+        rm -f "$bad"
+        echo "ps_parse_check.py passed a script that breaks its rules"
+        return 1
+    fi
+    rm -f "$bad"
+    local rule
+    for rule in PSUseApprovedVerbs PSAvoidUsingCmdletAliases PSAvoidUsingInvokeExpression; do
+        grep -q "$rule" <<<"$out" || { echo "ps_parse_check.py missed $rule in: $out"; return 1; }
+    done
+    echo "ps_parse_check.py rules: each catches its violation"
 }
 
 # The .bat launcher has no parser in the registries; check what matters textually.
