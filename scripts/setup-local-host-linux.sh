@@ -938,9 +938,15 @@ ensure_sshd_running() {
         fi
         manifest_add systemd-unit "$unit"
         if [ "$DRY_RUN" -eq 0 ] && systemctl is-active --quiet "$unit" && systemctl is-enabled --quiet "$unit"; then
-            if [ "$unit_changed" -eq 1 ] || [ "$SSHD_CONFIG_CHANGED" -eq 1 ]; then
+            if [ "$unit_changed" -eq 1 ]; then
                 run systemctl restart "$unit"
-                changed "restarted $unit with the new config"
+                changed "restarted $unit with the new unit and config"
+            elif [ "$SSHD_CONFIG_CHANGED" -eq 1 ]; then
+                # The unit's ExecReload checks the config (sshd -t), then SIGHUPs the same
+                # process: open sessions survive, as without systemd.
+                run systemctl reload "$unit"
+                sleep 0.5
+                changed "reloaded sshd (pid $(systemctl show -p MainPID --value "$unit")) with the new config ($unit)"
             else
                 unchanged "$unit is enabled and running"
             fi
@@ -1052,11 +1058,12 @@ ensure_firewall() {
             ;;
         ufw)
             need_cmd ufw
+            # Written in the form `ufw show added` prints them back, so a second run recognises
+            # them (ufw rewrites "allow proto tcp from N to any port P" as below).
             for net in "${ALLOW_FROM[@]}"; do
-                rule="allow proto tcp from $net to any port $PORT comment $(fw_comment)"
-                ufw_rule "$rule"
+                ufw_rule "allow from $net to any port $PORT proto tcp" "$(fw_comment)"
             done
-            ufw_rule "deny proto tcp from any to any port $PORT comment $(fw_comment)"
+            ufw_rule "deny $PORT/tcp" "$(fw_comment)"
             ;;
         firewalld)
             need_cmd firewall-cmd
@@ -1079,17 +1086,19 @@ ensure_firewall() {
     esac
 }
 
+# ufw_rule RULE COMMENT: adds `ufw RULE comment COMMENT` unless `ufw show added` lists RULE
+# already (with any comment, or none: a rule the admin had is left alone).
 ufw_rule() {
-    local rule=$1
-    # shellcheck disable=SC2086 # the rule is a list of words by design
-    if ufw show added 2>/dev/null | grep -Fq -- "ufw ${rule% comment *} comment"; then
+    local rule=$1 comment=$2 added
+    added=$(ufw show added 2>/dev/null || true)
+    if grep -Fxq -- "ufw $rule" <<<"$added" || grep -Fq -- "ufw $rule comment '" <<<"$added"; then
         unchanged "ufw $rule"
     else
-        # shellcheck disable=SC2086
-        run ufw $rule
-        changed "ufw $rule"
+        # shellcheck disable=SC2086 # the rule is a list of words by design
+        run ufw $rule comment "$comment"
+        changed "ufw $rule comment $comment"
         # Recorded only when added here: a rule the admin had before is not ours to delete.
-        manifest_add fw-ufw "$rule"
+        manifest_add fw-ufw "$rule comment $comment"
     fi
 }
 

@@ -5,12 +5,15 @@
 #   3. PowerShell syntax check of setup-local-host-windows.ps1 (tree-sitter grammar from PyPI)
 #   4. end-to-end, as root: the Linux script for real on this machine, then ssh-audit, second run
 #      and --uninstall (scripts/tests/e2e-linux.sh)
+#   5. the same end-to-end test under systemd, in a booted Debian container, once each with
+#      iptables and ufw (scripts/tests/e2e-systemd.sh; as root)
 # Installs what it needs itself (Debian packages, and a Python venv in target/ for ssh-audit and
 # the PowerShell parser). Env: COMFY_LOCAL_BIN (use comfy-local test-connection in the e2e test),
 # ALLOW_NO_ROOT_E2E=1 (do not fail when not root; the e2e test then does NOT run).
 set -euo pipefail
 
-readonly APT_PACKAGES=(shellcheck bats openssh-server openssh-client acl git python3 python3-venv iproute2 procps iptables)
+readonly APT_PACKAGES=(shellcheck bats openssh-server openssh-client acl git python3 python3-venv iproute2 procps iptables
+    systemd systemd-container debootstrap)
 readonly PY_PACKAGES=(ssh-audit==3.9.0 tree-sitter==0.26.1 tree-sitter-powershell==0.26.4)
 
 STEPS_PASSED=0
@@ -119,6 +122,10 @@ e2e() {
     PATH="$VENV/bin:$PATH" bash scripts/tests/e2e-linux.sh
 }
 
+e2e_systemd() {
+    bash scripts/tests/e2e-systemd.sh
+}
+
 main() {
     cd "$(dirname "$0")/../.."
     install_apt_packages
@@ -127,6 +134,7 @@ main() {
     run_step "bats (setup-local-host-linux.sh arguments and --dry-run)" bats_tests
     run_step "PowerShell parse (tree-sitter-powershell) and .bat checks" powershell_parse
     run_step "e2e: setup-local-host-linux.sh for real, ssh-audit, second run, --uninstall" e2e
+    run_step "e2e under systemd in a booted container: iptables, ufw" e2e_systemd
     printf '\nscript-tests: %d passed, %d failed\n' "$STEPS_PASSED" "$STEPS_FAILED"
     if [ "$STEPS_FAILED" -gt 0 ]; then
         printf 'failed: %s\n' "${FAILED_NAMES[@]}"

@@ -10,6 +10,12 @@
 # fail-level findings, a second run that changes nothing, and --uninstall leaving no user, file,
 # firewall rule or process behind. Only loopback addresses are used.
 #
+# It follows what the machine has, as the script does: under systemd (/run/systemd/system) it
+# checks the units (enabled, running, `systemd-analyze verify`, restarted by systemd after a
+# kill -9) instead of pid files; with ufw active or firewalld running it checks their rules
+# instead of iptables'. scripts/tests/e2e-systemd.sh runs it in a booted Debian container once
+# per firewall.
+#
 # Env: COMFY_LOCAL_BIN (comfy-local binary for test-connection), E2E_PORT, E2E_COMFYUI_PORT (fixed
 # ports instead of free ones; the SSH port's +7 and +11 are used too),
 # ALLOW_NO_ROOT_E2E=1 (exit 0 instead of 1 when not root; the test is then NOT run).
@@ -34,6 +40,8 @@ CLIENT=""
 LOG=""
 LISTENER=""
 ROUTE_ADDED=0
+SYSTEMD=0
+FW=none
 # A private address routed to lo for the outbound test: a packet to it never leaves the host.
 readonly PRIVATE_ADDR=10.255.254.2
 
@@ -176,14 +184,127 @@ prepare() {
     chmod 0755 "$WORK"
     trap cleanup EXIT
     LOG="$WORK/setup.log"
-    # A single quote and spaces: the generated supervisor script (run as root) and units must quote it.
-    COMFY="$WORK/it's my ComfyUI"
+    if [ -d /run/systemd/system ]; then SYSTEMD=1; fi
+    FW=$(active_firewall)
+    if [ "$SYSTEMD" -eq 1 ]; then
+        # Spaces and %: the units must quote and escape them (systemd cannot take a ', which the
+        # script refuses under systemd; $ is left to the bats tests, because the venv's own pip
+        # launcher, written by Python, breaks on a $ in its path).
+        COMFY="$WORK/my ComfyUI 100%"
+    else
+        # A single quote and spaces: the generated supervisor script (run as root) must quote it.
+        COMFY="$WORK/it's my ComfyUI"
+    fi
     # A bare repository with the fake ComfyUI: what --install-comfyui clones (no network).
     cp -r "$REPO_ROOT/scripts/tests/fake-comfyui" "$WORK/src"
     git -C "$WORK/src" init -q
     git -C "$WORK/src" add -A
     git -C "$WORK/src" -c user.name=e2e -c user.email=e2e@localhost commit -q -m "fake ComfyUI"
     git clone -q --bare "$WORK/src" "$WORK/ComfyUI.git"
+}
+
+# The firewall the script will find, by the same tests as its detect_firewall.
+active_firewall() {
+    if command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | head -n1 | grep -q 'Status: active'; then
+        echo ufw
+    elif command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; then
+        echo firewalld
+    elif command -v iptables >/dev/null 2>&1 && iptables -S INPUT >/dev/null 2>&1; then
+        echo iptables
+    else
+        echo none
+    fi
+}
+
+# The networks other than loopback the script admits (Docker bridges), as it computes them.
+docker_nets() {
+    ip -4 route show 2>/dev/null | awk '$3 ~ /^(docker0|br-)/ && $1 ~ /\// { print $1 }' | sort -u
+}
+
+# main_pid UNIT: systemd's MainPID of UNIT (0 when it is not running).
+main_pid() { systemctl show -p MainPID --value "$1"; }
+
+# comfyui_pid: the process that keeps ComfyUI running (the unit's, or the supervisor's).
+comfyui_pid() {
+    if [ "$SYSTEMD" -eq 1 ]; then main_pid "$TAG-comfyui.service"; else cat "$STATE/comfyui-supervisor.pid"; fi
+}
+
+check_firewall_rules() {
+    local rules net
+    case "$FW" in
+        iptables)
+            rules=$(iptables -S INPUT | grep -- "$TAG:$PORT" || true)
+            check "iptables: loopback ACCEPT rule tagged $TAG:$PORT" grep -q -- '-i lo .*-j ACCEPT' <<<"$rules"
+            check "iptables: DROP rule for other sources, after the ACCEPT rules" test "$(tail -n1 <<<"$rules" | grep -c -- '-j DROP')" = 1
+            ;;
+        ufw)
+            rules=$(ufw show added)
+            check "ufw: loopback allowed on $PORT, tagged $TAG:$PORT" \
+                grep -qxF "ufw allow from 127.0.0.0/8 to any port $PORT proto tcp comment '$TAG:$PORT'" <<<"$rules"
+            for net in $(docker_nets); do
+                check "ufw: Docker network $net allowed on $PORT" \
+                    grep -qxF "ufw allow from $net to any port $PORT proto tcp comment '$TAG:$PORT'" <<<"$rules"
+            done
+            check "ufw: every other source denied on $PORT" \
+                grep -qxF "ufw deny $PORT/tcp comment '$TAG:$PORT'" <<<"$rules"
+            check "ufw: the rules are live (ufw status lists port $PORT)" sh -c "ufw status | grep -q '^$PORT/tcp'"
+            ;;
+        firewalld)
+            rules=$(firewall-cmd --list-rich-rules)
+            for net in $(docker_nets); do
+                check "firewalld: a live rich rule admits $net on $PORT" \
+                    grep -qF "source address=\"$net\" port port=\"$PORT\" protocol=\"tcp\" accept" <<<"$rules"
+            done
+            check "firewalld: the rules are permanent too" \
+                test "$(firewall-cmd --permanent --list-rich-rules | grep -c "port=\"$PORT\"")" = "$(grep -c "port=\"$PORT\"" <<<"$rules")"
+            check_not "firewalld: port $PORT is not opened to every source" sh -c "firewall-cmd --list-ports | grep -qw '$PORT/tcp'"
+            ;;
+        none)
+            echo "  (no usable iptables/ufw/firewalld: firewall step skipped by the script, as it says)"
+            ;;
+    esac
+}
+
+check_firewall_removed() {
+    case "$FW" in
+        iptables) check_not "no iptables rule tagged $TAG remains" sh -c "iptables -S INPUT | grep -q -- '$TAG:'" ;;
+        ufw) check_not "no ufw rule tagged $TAG remains" sh -c "ufw show added | grep -q -- '$TAG:'" ;;
+        firewalld)
+            check_not "no firewalld rule for port $PORT remains (live)" sh -c "firewall-cmd --list-rich-rules | grep -q 'port=\"$PORT\"'"
+            check_not "no firewalld rule for port $PORT remains (permanent)" sh -c "firewall-cmd --permanent --list-rich-rules | grep -q 'port=\"$PORT\"'"
+            ;;
+        none) ;;
+    esac
+}
+
+check_units() {
+    [ "$SYSTEMD" -eq 1 ] || return 0
+    section "systemd units"
+    local unit
+    for unit in "$TAG-sshd.service" "$TAG-comfyui.service"; do
+        check "$unit is enabled" systemctl is-enabled --quiet "$unit"
+        check "$unit is running" systemctl is-active --quiet "$unit"
+        check "systemd-analyze verify accepts $unit" systemd-analyze verify "/etc/systemd/system/$unit"
+    done
+    check "ComfyUI's unit runs it as its owner (nobody)" test "$(ps -o user= -p "$(main_pid "$TAG-comfyui.service")")" = nobody
+    check "ComfyUI's unit starts it in the folder with spaces and %" \
+        test "$(readlink "/proc/$(main_pid "$TAG-comfyui.service")/cwd")" = "$COMFY"
+    local before after _ chain
+    chain="cl-egress-$(id -u "$E2E_USER")"
+    # Empty the outbound chain (as a reboot would): the unit's ExecStartPre must fill it again.
+    iptables -F "$chain"
+    before=$(main_pid "$TAG-sshd.service")
+    kill -9 "$before"
+    for _ in $(seq 1 100); do
+        after=$(main_pid "$TAG-sshd.service")
+        if [ "$after" != 0 ] && [ "$after" != "$before" ] && port_open "$PORT"; then break; fi
+        sleep 0.1
+    done
+    check "Restart=on-failure: systemd restarts sshd after a kill -9 (pid $before -> $after)" \
+        sh -c "[ '$after' != 0 ] && [ '$after' != '$before' ]"
+    check "the restarted sshd listens on $PORT" port_open "$PORT"
+    check "the restart re-applied the emptied outbound rules first (ExecStartPre)" \
+        sh -c "iptables -S '$chain' | grep -q -- '-j REJECT'"
 }
 
 setup_args() {
@@ -234,14 +355,7 @@ check_install() {
     check "sshd -T: PermitOpen limited to ComfyUI" grep -qx "permitopen 127.0.0.1:$CPORT localhost:$CPORT" <<<"$t"
     check "sshd -T: agent and X11 forwarding off" grep -qx 'allowagentforwarding no' <<<"$t"
     check "sshd -T: sftp subsystem logs" grep -q 'subsystem sftp internal-sftp -l INFO' <<<"$t"
-    if command -v iptables >/dev/null 2>&1 && iptables -S INPUT >/dev/null 2>&1; then
-        local rules
-        rules=$(iptables -S INPUT | grep -- "$TAG:$PORT" || true)
-        check "iptables: loopback ACCEPT rule tagged $TAG:$PORT" grep -q -- '-i lo .*-j ACCEPT' <<<"$rules"
-        check "iptables: DROP rule for other sources, after the ACCEPT rules" test "$(tail -n1 <<<"$rules" | grep -c -- '-j DROP')" = 1
-    else
-        echo "  (no usable iptables/ufw/firewalld: firewall step skipped by the script, as it says)"
-    fi
+    check_firewall_rules
 
     section "permissions and forwarding, as the container would use them"
     check "ssh login with the container key and pinned host key" as_user true
@@ -438,7 +552,7 @@ uninstall() {
     local uid sshd_pid sup_pid fw_before
     uid=$(id -u "$E2E_USER")
     sshd_pid=$(cat "$STATE/sshd.pid")
-    sup_pid=$(cat "$STATE/comfyui-supervisor.pid")
+    sup_pid=$(comfyui_pid)
     fw_before=$(grep -c '^fw-' "$STATE/manifest" || true)
     if bash "$SCRIPT" --uninstall --state-dir "$STATE" --yes >"$WORK/uninstall.log" 2>&1; then
         ok "uninstall exits 0"
@@ -451,7 +565,12 @@ uninstall() {
     check_not "state dir $STATE is gone" test -e "$STATE"
     check_not "user home /var/lib/$TAG is gone" test -e "/var/lib/$TAG"
     check_not "sshd process is gone" kill -0 "$sshd_pid"
-    check_not "ComfyUI supervisor is gone" kill -0 "$sup_pid"
+    check_not "ComfyUI supervisor (or unit's process) is gone" kill -0 "$sup_pid"
+    if [ "$SYSTEMD" -eq 1 ]; then
+        check_not "unit file $TAG-sshd.service is gone" test -e "/etc/systemd/system/$TAG-sshd.service"
+        check_not "unit file $TAG-comfyui.service is gone" test -e "/etc/systemd/system/$TAG-comfyui.service"
+        check_not "systemd no longer knows $TAG-sshd.service" sh -c "systemctl list-unit-files '$TAG-*' | grep -q '$TAG-'"
+    fi
     check_not "nothing listens on $PORT" port_open "$PORT"
     check_not "nothing listens on $CPORT" port_open "$CPORT"
     check_not "no process of uid $uid remains" pgrep -u "$uid"
@@ -460,8 +579,8 @@ uninstall() {
     # shellcheck disable=SC2016 # expanded by the inner sh
     check_not "no file owned by uid $uid remains" sh -c 'find "$1" -uid "$2" | grep -q .' sh "$COMFY" "$uid"
     check "the uploaded model was kept for the ComfyUI owner" test "$(stat -c %U "$COMFY/models/checkpoints/e2e.safetensors")" = nobody
+    check_firewall_removed
     if command -v iptables >/dev/null 2>&1 && iptables -S INPUT >/dev/null 2>&1; then
-        check_not "no iptables rule tagged $TAG remains" sh -c "iptables -S INPUT | grep -q -- '$TAG:'"
         check_not "no OUTPUT rule for uid $uid remains (iptables)" sh -c "iptables -S OUTPUT | grep -q -- '--uid-owner $uid '"
         check_not "no chain cl-egress-$uid remains (iptables)" iptables -S "cl-egress-$uid"
         if ip6tables -S OUTPUT >/dev/null 2>&1; then
@@ -514,6 +633,7 @@ main() {
     echo "e2e: set-up script against $COMFY, ssh port $PORT, ComfyUI port $CPORT"
     first_run
     check_install
+    check_units
     connection_test
     audit
     second_run

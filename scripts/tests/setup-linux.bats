@@ -291,9 +291,10 @@ esac'
     dry --port 22122
     [ "$status" -eq 0 ]
     [[ "$output" == *"==> Firewall (ufw)"* ]]
-    [[ "$output" == *"would run: ufw allow proto tcp from 127.0.0.0/8 to any port 22122 comment state:22122"* ]]
-    [[ "$output" == *"would run: ufw allow proto tcp from 172.17.0.0/16 to any port 22122 comment state:22122"* ]]
-    [[ "$output" == *"would run: ufw deny proto tcp from any to any port 22122 comment state:22122"* ]]
+    # In the form `ufw show added` prints them back (checked against a real ufw by e2e-systemd.sh).
+    [[ "$output" == *"would run: ufw allow from 127.0.0.0/8 to any port 22122 proto tcp comment state:22122"* ]]
+    [[ "$output" == *"would run: ufw allow from 172.17.0.0/16 to any port 22122 proto tcp comment state:22122"* ]]
+    [[ "$output" == *"would run: ufw deny 22122/tcp comment state:22122"* ]]
 }
 
 @test "firewalld running: a rich rule admits the Docker subnet" {
@@ -390,21 +391,25 @@ esac'
 @test "--uninstall --dry-run deletes ufw and firewalld rules by their recorded spec" {
     mkdir -p "$STATE"
     printf 'fw-ufw\t%s\nfw-firewalld\t%s\n' \
-        "allow proto tcp from 172.17.0.0/16 to any port 22122 comment state:22122" \
+        "allow from 172.17.0.0/16 to any port 22122 proto tcp comment state:22122" \
         'rule family="ipv4" source address="172.17.0.0/16" port port="22122" protocol="tcp" accept' \
         >"$STATE/manifest"
     run bash "$SCRIPT" --uninstall --state-dir "$STATE" --dry-run
     [ "$status" -eq 0 ]
-    [[ "$output" == *"would run: ufw delete allow proto tcp from 172.17.0.0/16 to any port 22122"* ]]
+    [[ "$output" == *"would run: ufw delete allow from 172.17.0.0/16 to any port 22122 proto tcp"* ]]
+    [[ "$output" != *"would run: ufw delete allow from 172.17.0.0/16 to any port 22122 proto tcp comment"* ]]
     [[ "$output" == *'would run: firewall-cmd --permanent --remove-rich-rule=rule\ family=\"ipv4\"\ source\ address=\"172.17.0.0/16\"\ port\ port=\"22122\"\ protocol=\"tcp\"\ accept'* ]]
 }
 
 @test "a ufw rule that existed before is neither added nor recorded" {
-    stub ufw 'case "$1" in status) echo "Status: active" ;; show) echo "ufw allow proto tcp from 127.0.0.0/8 to any port 22122 comment '"'"'mine'"'"'" ;; esac'
+    # As a real `ufw show added` prints it: one with another comment, one with none.
+    stub ufw 'case "$1" in status) echo "Status: active" ;; show) printf "%s\n" "ufw allow from 127.0.0.0/8 to any port 22122 proto tcp comment '"'"'mine'"'"'" "ufw deny 22122/tcp" ;; esac'
     dry --port 22122
     [ "$status" -eq 0 ]
-    [[ "$output" == *"ok (unchanged): ufw allow proto tcp from 127.0.0.0/8 to any port 22122"* ]]
-    [[ "$output" != *"would run: ufw allow proto tcp from 127.0.0.0/8"* ]]
+    [[ "$output" == *"ok (unchanged): ufw allow from 127.0.0.0/8 to any port 22122 proto tcp"* ]]
+    [[ "$output" == *"ok (unchanged): ufw deny 22122/tcp"* ]]
+    [[ "$output" != *"would run: ufw allow from 127.0.0.0/8"* ]]
+    [[ "$output" != *"would run: ufw deny"* ]]
 }
 
 # --- outbound connections of the SSH user --------------------------------------------------
@@ -584,7 +589,7 @@ pwd >"$OUT.pwd"')
     grep -qxF "ExecStart=\"${COMFY//%/%%}/venv/bin/python\" main.py --listen 127.0.0.1 --port 8188" "$TMP/comfyui-unit.service"
     generated /etc/systemd/system/state-sshd.service >"$TMP/sshd-unit.service"
     grep -q '^ExecStart="[^"]*sshd" -D -f "'"$STATE"'/sshd_config"$' "$TMP/sshd-unit.service"
-    command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+    command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing (scripts/dev/test-scripts.sh installs systemd)"; false; }
     run systemd-analyze verify "$TMP/comfyui-unit.service"
     [ "$status" -eq 0 ] || { echo "$output"; false; }
 }
@@ -595,7 +600,7 @@ pwd >"$OUT.pwd"')
     [ "$status" -eq 2 ]
     [[ "$output" == *"must not contain a single quote with --comfyui-service under systemd"* ]]
     # systemd-analyze agrees: the same unit with the ' is rejected.
-    command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+    command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing (scripts/dev/test-scripts.sh installs systemd)"; false; }
     printf '[Service]\nExecStart="%s/venv/bin/python" main.py\n' "${COMFY//%/%%}" >"$TMP/quote.service"
     run systemd-analyze verify "$TMP/quote.service"
     [ "$status" -ne 0 ]
