@@ -264,8 +264,13 @@ pub struct NodesArgs {
 const INSTALL_MODEL_LONG_ABOUT: &str = "\
 Download a model from an http(s) URL into a ComfyUI model folder on the host.
 
-The bytes stream from the URL through this process and SSH into <name>.part on the host; the
-sha256 is computed as they flow. Only a complete file (and, with --sha256, a verified one) is
+By default (--via auto) the host downloads the file itself into <name>.part (with python3's
+standard library, over its own link: this process only resolves redirects, tokens and the name,
+and the token for the final host reaches the host on the program's stdin, never its command
+line); when the host cannot reach the source (or has no python3) before a byte arrived, the
+bytes stream from the URL through this process and SSH instead (--via stream always does; --via
+host never falls back). The sha256 is computed as the bytes flow. Only a complete file (and,
+with --sha256, a verified one) is
 renamed into place. An interrupted install resumes from the .part on the next run (HTTP Range;
 a source that ignores Range starts over); a wrong hash removes the .part. Redirects are followed.
 A file already there with the --sha256 given is left alone (exit 0); any other existing file is
@@ -307,6 +312,18 @@ pub struct InstallModelArgs {
     /// Attempts after the source breaks off, each resuming where it stopped
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
+    /// Who downloads: the host itself (host), this process through SSH (stream), or the host
+    /// with streaming as the fallback (auto)
+    #[arg(long, value_enum, value_name = "PATH", default_value_t = ViaArg::Auto)]
+    pub via: ViaArg,
+}
+
+/// `--via` of `install model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ViaArg {
+    Auto,
+    Host,
+    Stream,
 }
 
 /// `comfy-local models [--folder F]`

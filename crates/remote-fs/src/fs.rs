@@ -32,6 +32,8 @@
 )]
 
 mod error;
+#[cfg(feature = "ssh")]
+mod fetch;
 mod probe;
 mod transfer;
 mod walk;
@@ -48,6 +50,8 @@ use crate::layout::{Area, Layout, RemotePath, RootId, is_within};
 use crate::path::{HostOs, RelPath};
 
 pub use error::FsError;
+#[cfg(feature = "ssh")]
+pub use fetch::{HostFetch, HostFetchFailure};
 pub use probe::PROBE_PREFIX;
 pub use transfer::{PART_SUFFIX, Progress, PutOptions, PutReport};
 pub use walk::{Entry, Listing, ModelFile, ModelFiles, RejectedName};

@@ -35,4 +35,6 @@ pub use fs::{
     Entry, FsError, Listing, ModelFile, ModelFiles, OpenOptions, Progress, PutOptions, PutReport,
     RejectedName, RemoteFs, RootState,
 };
+#[cfg(feature = "ssh")]
+pub use fs::{HostFetch, HostFetchFailure};
 pub use host::{Host, HostError, HostErrorKind, Kind, Meta};

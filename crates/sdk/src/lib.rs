@@ -24,9 +24,9 @@ pub mod workflow;
 pub use connection::{connect_options, instance_or_default};
 pub use error::{SdkError, error_chain};
 pub use install::{
-    InstallError, InstallErrorKind, InstallEvent, InstallModelRequest, InstallNodeRequest,
-    InstallOutcome, InstallStatus, InstalledNode, NodeError, NodeEvent, NodeList, NodeOutcome,
-    install_model, install_node, list_nodes,
+    DataPath, InstallError, InstallErrorKind, InstallEvent, InstallModelRequest,
+    InstallNodeRequest, InstallOutcome, InstallStatus, InstalledNode, NodeError, NodeEvent,
+    NodeList, NodeOutcome, install_model, install_model_via, install_node, list_nodes,
 };
 pub use instances::{InstanceList, ProviderFailure, list_instances, list_instances_with};
 pub use models::{InstalledModel, ModelList, list_models};

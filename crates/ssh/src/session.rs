@@ -186,6 +186,54 @@ impl Session {
         })
     }
 
+    /// Runs `cmd` like [`Session::exec`], but hands stdout to `stdout` as it arrives (for a
+    /// long command that reports progress) and cuts the command off only when no data moved
+    /// for `idle`. An error from `stdout` stops the command (the channel is closed). The
+    /// returned output's `stdout` is empty.
+    pub fn exec_streaming(
+        &self,
+        cmd: &Command,
+        idle: std::time::Duration,
+        stdout: &mut dyn FnMut(&[u8]) -> Result<(), SshError>,
+    ) -> Result<ExecOutput, SshError> {
+        let line = cmd.to_command_line()?;
+        let cap = cmd.get_output_cap();
+        let mut stdin = cmd.take_stdin();
+        let chan = self.exec_channel(&line)?;
+        let has_stdin = stdin.is_some();
+        let mut read_stdin = |buf: &mut [u8]| match stdin.as_mut() {
+            Some(reader) => reader.read(buf).map_err(|source| SshError::LocalIo {
+                op: "reading stdin for the command",
+                remote: line.clone(),
+                source,
+            }),
+            None => Ok(0),
+        };
+        let ended = self.pump_exec(
+            chan,
+            &line,
+            Exchange {
+                stdin: has_stdin.then_some(&mut read_stdin as Source<'_>),
+                sent: &mut |_| {},
+                stdout,
+                stderr_cap: cap,
+                buf_size: EXEC_BUF,
+                limit: Limit::Idle(idle),
+            },
+        )?;
+        if let Some(source) = ended.stdin_failed {
+            return Err(self.channel_err(&line, "writing stdin", source));
+        }
+        Ok(ExecOutput {
+            exit_status: ended.exit_status,
+            exit_signal: ended.exit_signal,
+            stdout: Vec::new(),
+            stderr: ended.stderr.data,
+            stdout_truncated: false,
+            stderr_truncated: ended.stderr.truncated,
+        })
+    }
+
     /// A session channel running `line`.
     pub(crate) fn exec_channel(&self, line: &str) -> Result<ssh2::Channel, SshError> {
         let mut chan = self

@@ -8,13 +8,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use comfy_local_config::Config;
-use comfy_local_sdk::{InstallEvent, InstallModelRequest, InstallStatus, install_model};
+use comfy_local_sdk::{
+    DataPath, InstallEvent, InstallModelRequest, InstallStatus, install_model_via,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use comfy_local_sdk::terminal::one_line;
 
-use crate::cli::{GlobalArgs, InstallModelArgs};
+use crate::cli::{GlobalArgs, InstallModelArgs, ViaArg};
 
 /// JSON progress lines at most this often.
 const JSON_EVERY: Duration = Duration::from_millis(250);
@@ -72,9 +74,15 @@ pub fn model(
     let cancel = cancel_on_ctrl_c();
     let mut human = Human::new();
     let mut pacer = JsonPacer::default();
-    let result = install_model(
+    let via = match args.via {
+        ViaArg::Auto => DataPath::Auto,
+        ViaArg::Host => DataPath::Host,
+        ViaArg::Stream => DataPath::Stream,
+    };
+    let result = install_model_via(
         &loaded.config,
         &req,
+        via,
         &|name| std::env::var(name).ok(),
         &cancel,
         &mut |event| {
@@ -111,9 +119,22 @@ pub fn model(
             )?,
             InstallStatus::Installed => writeln!(
                 stdout,
-                "installed {} ({} bytes, sha256 {}, {verified})",
-                outcome.path, outcome.size, outcome.sha256
+                "installed {} ({} bytes, sha256 {}, {verified}; {})",
+                outcome.path,
+                outcome.size,
+                outcome.sha256,
+                match outcome.via {
+                    Some(DataPath::Host) => "downloaded by the host",
+                    _ => "streamed through this machine",
+                }
             )?,
+        }
+        if let Some(why) = &outcome.fallback {
+            writeln!(
+                stderr,
+                "note: the host could not download it itself, so it was streamed: {}",
+                one_line(why)
+            )?;
         }
     }
     Ok(())

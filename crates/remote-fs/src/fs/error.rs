@@ -110,6 +110,13 @@ pub enum FsError {
         expected: u64,
         actual: u64,
     },
+    /// The host's own download failed (see [`crate::fs::HostFetchFailure`]).
+    #[cfg(feature = "ssh")]
+    #[error("the host's download into {requested} failed ({}): {}", failure.kind, failure.message)]
+    HostFetch {
+        requested: String,
+        failure: super::fetch::HostFetchFailure,
+    },
     #[error("upload to {requested} was cancelled after {written} bytes; {part} is kept for resume")]
     Cancelled {
         requested: String,

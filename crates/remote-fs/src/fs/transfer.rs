@@ -113,16 +113,8 @@ impl<H: Host> RemoteFs<H> {
     ) -> Result<PutReport, FsError> {
         let requested = dest.to_string();
         let (parent, target, meta) = self.resolve_new(dest, opts.create_parents)?;
-        let name = dest.relative().file_name().unwrap_or_default();
         check_final(&requested, &target, meta, opts.overwrite)?;
-        let part_name = format!("{name}{PART_SUFFIX}");
-        if part_name.len() > crate::path::MAX_NAME_BYTES {
-            return Err(FsError::NameTooLongForPart {
-                requested,
-                name: name.to_owned(),
-            });
-        }
-        let part = parent.join(&part_name);
+        let part = part_path(&requested, dest, &parent)?;
         let mut hasher = Sha256::new();
         let resume = opts.resume && opts.source_offset != Some(0);
         let (mut file, offset) = self.open_part(&requested, &part, resume, &mut hasher)?;
@@ -334,7 +326,24 @@ impl<H: Host> RemoteFs<H> {
     }
 }
 
-fn check_final(
+/// `dest`'s `<name>.part` in its (resolved) `parent`, refused when the name gets too long.
+pub(super) fn part_path(
+    requested: &str,
+    dest: &RemotePath,
+    parent: &Utf8Path,
+) -> Result<Utf8PathBuf, FsError> {
+    let name = dest.relative().file_name().unwrap_or_default();
+    let part_name = format!("{name}{PART_SUFFIX}");
+    if part_name.len() > crate::path::MAX_NAME_BYTES {
+        return Err(FsError::NameTooLongForPart {
+            requested: requested.to_owned(),
+            name: name.to_owned(),
+        });
+    }
+    Ok(parent.join(&part_name))
+}
+
+pub(super) fn check_final(
     requested: &str,
     target: &Utf8Path,
     meta: Option<Meta>,

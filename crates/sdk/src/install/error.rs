@@ -70,6 +70,14 @@ pub enum InstallError {
         expected: String,
         actual: String,
     },
+    /// The host's own download failed (`--via host`, or `auto` after bytes had arrived).
+    #[error("the host's own download of {url} failed ({kind}): {message}")]
+    HostFetch {
+        url: String,
+        kind: String,
+        /// Redacted.
+        message: String,
+    },
     /// Larger than `limits.max_upload_mb`.
     #[error("{url} is {size} bytes, more than limits.max_upload_mb allows ({max} bytes)")]
     TooLarge { url: String, size: u64, max: u64 },
@@ -98,7 +106,8 @@ impl InstallError {
             InstallError::Connect { .. } => InstallErrorKind::Connection,
             InstallError::Remote(_)
             | InstallError::Source(_)
-            | InstallError::SourceBroke { .. } => InstallErrorKind::Remote,
+            | InstallError::SourceBroke { .. }
+            | InstallError::HostFetch { .. } => InstallErrorKind::Remote,
             InstallError::Exists { .. }
             | InstallError::ChecksumMismatch { .. }
             | InstallError::TooLarge { .. } => InstallErrorKind::Refused,

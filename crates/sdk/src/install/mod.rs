@@ -1,7 +1,8 @@
-//! `install model`: a file from an http(s) URL streamed through this process and SSH into a
-//! ComfyUI model folder on the host, resumable, verified and put in place atomically.
+//! `install model`: a file from an http(s) URL put into a ComfyUI model folder on the host,
+//! resumable, verified and put in place atomically, by one of two data paths ([`DataPath`]):
+//! fetched by the host itself (module `host`), or streamed through this process and SSH.
 //!
-//! The bytes flow source -> ureq -> remote-fs `put` (SFTP) into `<name>.part`. An interrupted
+//! Streamed, the bytes flow source -> ureq -> remote-fs `put` (SFTP) into `<name>.part`. An interrupted
 //! install resumes: the `.part`'s size on the host is the `Range` asked of the source, and the
 //! sha256 covers the whole file because remote-fs re-reads (re-hashes) the kept prefix from the
 //! host before appending (no sidecar state). A source that ignores `Range` restarts the
@@ -9,6 +10,7 @@
 //! place; a mismatch removes the `.part`, so a later resume cannot build on bad bytes.
 
 mod error;
+mod host;
 pub mod missing;
 pub mod node;
 pub mod source;
@@ -30,6 +32,7 @@ pub use node::{InstallNodeRequest, NodeError, NodeEvent, NodeOutcome, install_no
 pub use source::{Credential, Credentials, Placement, Source, SourceError};
 
 use crate::connection::{connect_options, instance_or_default};
+use crate::error::error_chain;
 use crate::test_connection::sftp_path;
 
 /// What to install, as the user gave it.
@@ -49,6 +52,20 @@ pub struct InstallModelRequest {
     pub instance: Option<String>,
     /// Further attempts after the source breaks off (each resumes from the `.part`).
     pub retries: u32,
+}
+
+/// How the bytes of a model reach the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataPath {
+    /// The host downloads them itself (`python3` with the standard library, over its own
+    /// link); when it cannot reach the source before any byte arrived, they are streamed.
+    #[default]
+    Auto,
+    /// The host downloads them; fail if it cannot.
+    Host,
+    /// Through this process and SSH (every host, also one without internet access).
+    Stream,
 }
 
 /// Progress of an install, for bars and JSON lines.
@@ -101,6 +118,10 @@ pub struct InstallOutcome {
     pub resumed_from: u64,
     /// Whether the sha256 was compared with `--sha256`.
     pub verified: bool,
+    /// The data path the bytes took (`host` or `stream`); `None` when none moved.
+    pub via: Option<DataPath>,
+    /// Why the host did not fetch them itself, when `auto` fell back to streaming.
+    pub fallback: Option<String>,
 }
 
 /// A request checked without the host: URL, hash and folder name parsed.
@@ -165,6 +186,18 @@ pub fn install_model(
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&InstallEvent),
 ) -> Result<InstallOutcome, InstallError> {
+    install_model_via(config, req, DataPath::Auto, env, cancel, on_event)
+}
+
+/// [`install_model`] by the data path `via`.
+pub fn install_model_via(
+    config: &Config,
+    req: &InstallModelRequest,
+    via: DataPath,
+    env: &dyn Fn(&str) -> Option<String>,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(&InstallEvent),
+) -> Result<InstallOutcome, InstallError> {
     let instance = instance_or_default(config, req.instance.as_deref())?;
     if !instance.features.resource_installation {
         return Err(InstallError::FeatureDisabled {
@@ -177,7 +210,36 @@ pub fn install_model(
         Duration::from_secs(60),
     );
     let mut fs = open_fs(config, req.instance.as_deref())?;
-    install_into(&mut fs, &source, &spec, cancel, on_event)
+    install_via(&mut fs, &source, &spec, via, HOST_PYTHON, cancel, on_event)
+}
+
+/// The Python the host runs its download program with (standard library only, so any
+/// `python3` does; ComfyUI's own environment is not needed).
+pub const HOST_PYTHON: &str = "python3";
+
+/// The install on an opened host, by the data path asked for ([`DataPath::Auto`]: the host
+/// fetches with `python`, and the bytes are streamed when it cannot reach the source).
+pub fn install_via(
+    fs: &mut RemoteFs<SftpHost>,
+    source: &Source,
+    spec: &InstallSpec,
+    via: DataPath,
+    python: &str,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(&InstallEvent),
+) -> Result<InstallOutcome, InstallError> {
+    if via == DataPath::Stream || fs.os() != HostOs::Posix {
+        return install_into(fs, source, spec, cancel, on_event);
+    }
+    match host::install_on_host(fs, source, spec, python, cancel, on_event)? {
+        host::HostEnd::Done(outcome) => Ok(outcome),
+        host::HostEnd::Unreachable(e) if via == DataPath::Auto => {
+            let mut outcome = install_into(fs, source, spec, cancel, on_event)?;
+            outcome.fallback = Some(error_chain(&e));
+            Ok(outcome)
+        }
+        host::HostEnd::Unreachable(e) => Err(e),
+    }
 }
 
 /// Connects to the instance and opens its ComfyUI folders with remote-fs.
@@ -393,6 +455,8 @@ impl Put<'_> {
                 sha256: hex::encode(report.sha256),
                 resumed_from: report.resumed_from,
                 verified: spec.sha256.is_some(),
+                via: Some(DataPath::Stream),
+                fallback: None,
             })),
             Err(FsError::Source { source: e, .. }) => {
                 if e.kind() == std::io::ErrorKind::FileTooLarge {
@@ -510,6 +574,8 @@ fn preflight<H: Host>(
             sha256: hex::encode(actual),
             resumed_from: 0,
             verified: true,
+            via: None,
+            fallback: None,
         }));
     }
     if spec.force {

@@ -86,6 +86,27 @@ impl Credentials {
 
     /// Adds a credential.
     #[must_use]
+    /// What a GET of `url` sends: the URL with the query tokens that belong to its host, and
+    /// the headers (`Authorization: Bearer`) that do. Secret: never shown or logged.
+    pub fn request_for(&self, url: &Url) -> (Url, Vec<(String, String)>) {
+        let mut request_url = url.clone();
+        let mut headers = Vec::new();
+        for c in self.0.iter().filter(|c| c.applies_to(url)) {
+            match &c.placement {
+                Placement::Bearer => headers.push((
+                    "Authorization".to_owned(),
+                    format!("Bearer {}", c.secret.expose()),
+                )),
+                Placement::Query(name) => {
+                    request_url
+                        .query_pairs_mut()
+                        .append_pair(name, c.secret.expose());
+                }
+            }
+        }
+        (request_url, headers)
+    }
+
     pub fn with(mut self, credential: Credential) -> Self {
         self.0.push(credential);
         self
@@ -244,21 +265,10 @@ impl Source {
             if !matches!(current.scheme(), "http" | "https") {
                 return Err(SourceError::Scheme { url: shown });
             }
-            let mut request_url = current.clone();
-            let mut bearer = None;
-            for c in self.credentials.0.iter().filter(|c| c.applies_to(&current)) {
-                match &c.placement {
-                    Placement::Bearer => bearer = Some(c.secret.expose().to_owned()),
-                    Placement::Query(name) => {
-                        request_url
-                            .query_pairs_mut()
-                            .append_pair(name, c.secret.expose());
-                    }
-                }
-            }
+            let (request_url, headers) = self.credentials.request_for(&current);
             let mut req = self.agent.get(request_url.as_str());
-            if let Some(token) = bearer {
-                req = req.header("Authorization", format!("Bearer {token}"));
+            for (name, value) in headers {
+                req = req.header(name, value);
             }
             if from > 0 {
                 req = req.header("Range", format!("bytes={from}-"));

@@ -493,3 +493,225 @@ fn sshd_killed_mid_file_leaves_no_final_file_and_the_next_run_resumes() {
     assert!(got == *data, "installed bytes differ");
     assert_eq!(run.files(), ["killed.safetensors"]);
 }
+
+mod host_fetch {
+    //! The host-fetch data path: the host's own python3 downloads into the `.part`.
+
+    use super::*;
+    use comfy_local_sdk::DataPath;
+    use comfy_local_sdk::install::{HOST_PYTHON, install_via};
+
+    /// Installs through `via` with `python` on the host; `watch` sees every event.
+    fn go_via(
+        run: &Run,
+        req: &InstallModelRequest,
+        creds: Credentials,
+        via: DataPath,
+        python: &str,
+        watch: &mut dyn FnMut(&InstallEvent),
+    ) -> Result<comfy_local_sdk::InstallOutcome, InstallError> {
+        let config = Setup::new(&run.install, "http://127.0.0.1:9").config();
+        let mut fs = open_fs(&config, None)?;
+        let spec = InstallSpec::parse(req, u64::MAX)?;
+        let source = Source::new(creds, Duration::from_secs(10));
+        let cancel = AtomicBool::new(false);
+        install_via(&mut fs, &source, &spec, via, python, &cancel, watch)
+    }
+
+    fn fetched_by_python(server: &FileServer) -> usize {
+        server
+            .seen()
+            .iter()
+            .filter(|s| {
+                s.header("user-agent")
+                    .is_some_and(|u| u.starts_with("Python-urllib/"))
+            })
+            .count()
+    }
+
+    #[test]
+    fn the_host_downloads_resumes_after_a_drop_and_verifies() {
+        let data = Arc::new(generated(6 * MIB, 21));
+        // Requests alternate: this process asks first (redirects, name, size; it reads no
+        // body), then the host downloads. The host's first download breaks at 2 MiB.
+        let whole = (100 * MIB) as u64;
+        let server = FileServer::start(
+            data.clone(),
+            Knobs {
+                drops: vec![whole, (2 * MIB) as u64].into(),
+                ..Knobs::default()
+            },
+        );
+        let run = Run::new("host-fetch-resume");
+        let mut req = request(server.url("/m/host.safetensors"), None, Some(sha(&data)));
+        req.retries = 2;
+        let mut events = Vec::new();
+        let out = go_via(
+            &run,
+            &req,
+            Credentials::none(),
+            DataPath::Host,
+            HOST_PYTHON,
+            &mut |e| {
+                events.push(e.clone());
+            },
+        )
+        .unwrap();
+        assert_eq!(out.via, Some(DataPath::Host));
+        assert_eq!(out.status, InstallStatus::Installed);
+        assert!(out.verified && out.resumed_from > 0, "{out:?}");
+        let got = std::fs::read(run.checkpoints().join("host.safetensors")).unwrap();
+        assert!(got == *data, "installed bytes differ");
+        assert_eq!(run.files(), ["host.safetensors"]);
+        // The bytes came through the host's Python, the resumed request with a Range.
+        assert_eq!(fetched_by_python(&server), 2, "{:?}", server.seen().len());
+        let last = server.seen().pop().unwrap();
+        assert_eq!(
+            last.header("range"),
+            Some(format!("bytes={}-", out.resumed_from).as_str())
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, InstallEvent::Retrying { .. }))
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, InstallEvent::Progress { position, .. } if *position == data.len() as u64))
+        );
+    }
+
+    #[test]
+    fn a_wrong_sha256_leaves_nothing_and_a_planted_part_symlink_is_not_followed() {
+        let data = Arc::new(generated(MIB, 22));
+        let server = FileServer::start(data.clone(), Knobs::default());
+        let run = Run::new("host-fetch-sha");
+        let outside = run.install.with_file_name("victim.txt");
+        std::fs::write(&outside, "keep me").unwrap();
+        std::os::unix::fs::symlink(&outside, run.checkpoints().join("bad.safetensors.part"))
+            .unwrap();
+        let req = request(
+            server.url("/m/bad.safetensors"),
+            Some("bad.safetensors"),
+            Some("00".repeat(32)),
+        );
+        let err = go_via(
+            &run,
+            &req,
+            Credentials::none(),
+            DataPath::Host,
+            HOST_PYTHON,
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, InstallError::ChecksumMismatch { .. }),
+            "{err:?}"
+        );
+        assert_eq!(run.files(), Vec::<String>::new());
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep me");
+        assert_eq!(fetched_by_python(&server), 1);
+    }
+
+    #[test]
+    fn auto_streams_when_the_host_cannot_run_the_program_and_host_says_why() {
+        let data = Arc::new(generated(MIB, 23));
+        let server = FileServer::start(data.clone(), Knobs::default());
+        let run = Run::new("host-fetch-fallback");
+        let req = request(server.url("/m/fb.safetensors"), None, Some(sha(&data)));
+        let out = go_via(
+            &run,
+            &req,
+            Credentials::none(),
+            DataPath::Auto,
+            "/nonexistent/python3",
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(out.via, Some(DataPath::Stream));
+        assert!(
+            out.fallback
+                .as_deref()
+                .is_some_and(|f| f.contains("program")),
+            "{out:?}"
+        );
+        assert_eq!(run.files(), ["fb.safetensors"]);
+        assert_eq!(fetched_by_python(&server), 0);
+
+        let req = request(server.url("/m/fb2.safetensors"), None, None);
+        let err = go_via(
+            &run,
+            &req,
+            Credentials::none(),
+            DataPath::Host,
+            "/nonexistent/python3",
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, InstallError::HostFetch { kind, .. } if kind == "program"),
+            "{err:?}"
+        );
+        assert_eq!(run.files(), ["fb.safetensors"]);
+    }
+
+    /// Every command line and environment of this user's processes, as one text.
+    fn process_texts() -> String {
+        let mut out = String::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            if e.file_name().to_string_lossy().parse::<u32>().is_err() {
+                continue;
+            }
+            for f in ["cmdline", "environ"] {
+                if let Ok(b) = std::fs::read(e.path().join(f)) {
+                    out.push_str(&String::from_utf8_lossy(&b));
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_token_reaches_the_host_program_only_through_its_stdin() {
+        const TOKEN: &str = "tok-HOSTFETCH-5678";
+        let data = Arc::new(generated(8 * MIB, 24));
+        let server = FileServer::start(
+            data.clone(),
+            Knobs {
+                bearer: Some(TOKEN.to_owned()),
+                ..Knobs::default()
+            },
+        );
+        let creds = Credentials::none().with(Credential {
+            domain: "127.0.0.1".to_owned(),
+            https_only: false,
+            placement: Placement::Bearer,
+            secret: Secret::new(TOKEN),
+        });
+        let run = Run::new("host-fetch-token");
+        let req = request(server.url("/m/tok.safetensors"), None, Some(sha(&data)));
+        let mut looked = 0;
+        let mut leaked = false;
+        let out = go_via(&run, &req, creds, DataPath::Host, HOST_PYTHON, &mut |e| {
+            if matches!(e, InstallEvent::Progress { .. }) && looked < 3 {
+                looked += 1;
+                leaked |= process_texts().contains(TOKEN);
+            }
+        })
+        .unwrap();
+        assert_eq!(out.via, Some(DataPath::Host));
+        assert!(looked > 0, "no progress seen while the host downloaded");
+        assert!(!leaked, "the token was in a command line or environment");
+        // The server only answers with the token: the host program had it.
+        assert_eq!(fetched_by_python(&server), 1);
+        let files = walk(&run.install);
+        assert!(files.iter().all(|f| {
+            !std::fs::read(run.install.join(f))
+                .unwrap()
+                .windows(TOKEN.len())
+                .any(|w| w == TOKEN.as_bytes())
+        }));
+    }
+}
