@@ -40,7 +40,9 @@ enum Message<T> {
 /// Runs `work` on a new thread; each value it emits is passed (as a Python object) to
 /// `callback` on this thread. On a signal or a callback error, `stop` is called once and the
 /// pump keeps waiting for `work` to end (a second signal stops waiting: the work then ends on
-/// its own). Returns what `work` returned and why it was stopped, if it was.
+/// its own); after a signal the callback still gets the events of the work stopping (an error
+/// it raises then is dropped: the signal is what is raised), after a callback error it gets
+/// none. Returns what `work` returned and why it was stopped, if it was.
 pub(crate) fn pump<T: Send + 'static>(
     py: Python<'_>,
     callback: Option<&Bound<'_, PyAny>>,
@@ -73,11 +75,13 @@ pub(crate) fn pump<T: Send + 'static>(
         let (back, message) = receive(py, rx);
         rx = back;
         match message {
+            // After a Ctrl-C the callback still sees how the work stops; after it raised, no more.
             Ok(Message::Event(value)) => {
-                if stopped.is_none()
+                if !matches!(stopped, Some(Stopped::Callback(_)))
                     && let Some(callback) = callback
                     && let Err(e) =
                         crate::json::to_py(py, &value).and_then(|event| callback.call1((event,)))
+                    && stopped.is_none()
                 {
                     stop();
                     stopped = Some(Stopped::Callback(e));
