@@ -142,7 +142,7 @@ def test_a_keyboard_interrupt_stops_the_prompt_on_the_server(host: Host, tmp_pat
     with pytest.raises(comfy_local.Interrupted) as raised:
         client.run(INVERT, out_dir=tmp_path, instance="slow", on_event=on_event)
     took = time.monotonic() - sent[0]
-    assert took < host.slow_node_secs / 2, f"the interrupt took {took:.1f} s"
+    assert took < 5, f"the interrupt took {took:.1f} s"
     error = raised.value
     assert isinstance(error, KeyboardInterrupt) and isinstance(error, comfy_local.ComfyLocalError)
     assert isinstance(error.__cause__, KeyboardInterrupt)
