@@ -78,11 +78,13 @@ fn settle<T>(
     }
 }
 
-/// The report, its table and the kind of its first failure, for the Python layer.
+/// The report, as the CLI prints it (table and JSON) and the kind of its first failure, for
+/// the Python layer.
 fn report_value(report: &ConnectionReport) -> Value {
     json!({
         "report": report,
         "table": report.to_table(),
+        "json": serde_json::to_string(report).unwrap_or_default(),
         "failure": report.first_failure().map(|f| f.stage.failure_kind()),
     })
 }

@@ -3,6 +3,7 @@ the CLI's exit code stands for."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -128,7 +129,10 @@ def test_python_m_comfy_local_mirrors_test_connection_and_its_exit_codes(
     assert _main("--no-such-flag").returncode == 2
     as_json = _main("--config", str(host.config), "--json")
     assert as_json.returncode == 0
-    assert '"ok": true' in as_json.stdout and "table" not in as_json.stdout
+    body = json.loads(as_json.stdout)
+    assert body["ok"] is True and as_json.stdout.count("\n") == 1
+    assert [s["stage"] for s in body["stages"]] == STAGES
+    assert all(s["status"] == "pass" and s["duration_ms"] >= 0 for s in body["stages"])
 
 
 def test_the_done_when_one_liner_prints_true(host: Host) -> None:

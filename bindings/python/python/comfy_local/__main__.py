@@ -8,8 +8,6 @@ or logged in to, 4 when the host or ComfyUI is not usable.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
 
 import comfy_local
@@ -29,9 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = comfy_local.test_connection(args.config, args.instance)
     if args.json:
-        body = dataclasses.asdict(report)
-        del body["table"]
-        print(json.dumps(body))
+        print(report.json)
     else:
         sys.stdout.write(report.table)
     failed = report.first_failure()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -75,6 +75,8 @@ class ConnectionReport:
     table: str
     #: What the first failure says about the setup, or ``None`` when none failed.
     failure: FailureKind | None
+    #: The report as ``comfy-local --json test-connection`` prints it (one JSON object).
+    json: str = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, v: dict[str, Any]) -> ConnectionReport:
@@ -86,6 +88,7 @@ class ConnectionReport:
             ok=r["ok"],
             table=v["table"],
             failure=v.get("failure"),
+            json=v["json"],
         )
 
     def first_failure(self) -> Stage | None:
