@@ -124,6 +124,17 @@ def _queue(url: str) -> dict[str, Any]:
     return queue
 
 
+def _wait_idle(url: str) -> dict[str, Any]:
+    """The queue once nothing runs or waits (ComfyUI announces an interrupted prompt on the
+    WebSocket just before it takes it off the queue), or as it is after 5 s."""
+    deadline = time.monotonic() + 5
+    while True:
+        queue = _queue(url)
+        if (not queue["queue_running"] and not queue["queue_pending"]) or time.monotonic() > deadline:
+            return queue
+        time.sleep(0.05)
+
+
 def test_a_keyboard_interrupt_stops_the_prompt_on_the_server(host: Host, tmp_path: Path) -> None:
     client = comfy_local.Client(host.config)
     events: list[dict[str, Any]] = []
@@ -151,7 +162,7 @@ def test_a_keyboard_interrupt_stops_the_prompt_on_the_server(host: Host, tmp_pat
     assert error.removed_from_queue is False
     kinds = [e["event"] for e in events]
     assert "stopping" in kinds and "saved" not in kinds, kinds
-    queue = _queue(host.slow_comfyui_url)
+    queue = _wait_idle(host.slow_comfyui_url)
     assert queue["queue_running"] == [] and queue["queue_pending"] == [], queue
     assert list(tmp_path.iterdir()) == []
 
@@ -172,7 +183,7 @@ def test_a_callback_that_raises_stops_the_run_and_its_error_is_raised(
     with pytest.raises(Stop):
         client.run(INVERT, out_dir=tmp_path, instance="slow", on_event=on_event)
     assert time.monotonic() - started < host.slow_node_secs / 2
-    queue = _queue(host.slow_comfyui_url)
+    queue = _wait_idle(host.slow_comfyui_url)
     assert queue["queue_running"] == [] and queue["queue_pending"] == [], queue
 
 

@@ -3,8 +3,9 @@
 //! prints one JSON line with what the tests need, and serves until its standard input closes.
 //!
 //! The config has four local instances on one sshd and one ComfyUI install folder:
-//! `local` (the default; every stage passes), `slow` (its ComfyUI's node `2` takes 20 s and
-//! stops early when interrupted), `no-ssh` (the sshd port is closed) and `no-comfyui` (nothing
+//! `local` (the default; every stage passes; its ComfyUI lists the model files of the install
+//! folder, as a real one does), `slow` (its ComfyUI's node `2` takes 20 s and stops early when
+//! interrupted), `no-ssh` (the sshd port is closed) and `no-comfyui` (nothing
 //! listens at its `api_url`). When run as root the login name is `comfyui` (see
 //! `SshdConfig::root_alias`), because configs refuse `user: root`.
 
@@ -25,7 +26,7 @@ fn main() {
         ..SshdConfig::default()
     });
     let install = fake_install(&sshd);
-    let fast = FakeComfy::start(FakeOptions::default().base_path(&install));
+    let fast = FakeComfy::start(FakeOptions::default().base_path(&install).models_on_disk());
     let slow = FakeComfy::start(
         FakeOptions::default()
             .base_path(&install)
@@ -70,7 +71,13 @@ fn main() {
 /// A ComfyUI install folder (main.py and the folders the product writes to) the SSH user owns.
 fn fake_install(sshd: &Sshd) -> Utf8PathBuf {
     let dir = sshd.scratch("install").join("ComfyUI");
-    for folder in ["models/checkpoints", "custom_nodes", "input", "output"] {
+    for folder in [
+        "models/checkpoints",
+        "models/loras",
+        "custom_nodes",
+        "input",
+        "output",
+    ] {
         std::fs::create_dir_all(dir.join(folder)).expect("creating the install folders");
     }
     std::fs::write(dir.join("main.py"), "# ComfyUI\n").expect("writing main.py");
