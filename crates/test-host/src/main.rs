@@ -6,7 +6,7 @@
 //! `local` (the default; every stage passes; its ComfyUI lists the model files of the install
 //! folder, as a real one does), `slow` (its ComfyUI's node `2` takes 20 s and stops early when
 //! interrupted), `no-ssh` (the sshd port is closed) and `no-comfyui` (nothing
-//! listens at its `api_url`). When run as root the login name is `comfyui` (see
+//! listens at its `api_url`). When run as root the login name is `comfy-local-test-root` (see
 //! `SshdConfig::root_alias`), because configs refuse `user: root`.
 
 use std::io::{Read as _, Write as _};
@@ -17,12 +17,15 @@ use camino::{Utf8Path, Utf8PathBuf};
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
 use comfy_local_test_support::{Sshd, SshdConfig};
 
+/// The login name of root when run as root (a name no real account is likely to have).
+const ROOT_ALIAS: &str = "comfy-local-test-root";
+
 /// How long node `2` of the `slow` instance's ComfyUI runs.
 const SLOW_NODE: Duration = Duration::from_secs(20);
 
 fn main() {
     let sshd = Sshd::start(SshdConfig {
-        root_alias: Some("comfyui".to_owned()),
+        root_alias: Some(ROOT_ALIAS.to_owned()),
         ..SshdConfig::default()
     });
     let install = fake_install(&sshd);

@@ -115,10 +115,13 @@ fn nss_wrapper_env(dir: &Utf8Path, alias: &str) -> Vec<(String, String)> {
         .unwrap_or_else(|| {
             panic!("nss_wrapper not found (tried {NSS_WRAPPER:?}): install it with `apt-get install libnss-wrapper`")
         });
-    let mut passwd = std::fs::read_to_string("/etc/passwd").expect("reading /etc/passwd");
-    if !passwd.ends_with('\n') {
-        passwd.push('\n');
-    }
+    let system = std::fs::read_to_string("/etc/passwd").expect("reading /etc/passwd");
+    // A real account of that name would win the lookup: it is left out.
+    let mut passwd: String = system
+        .lines()
+        .filter(|l| l.split(':').next() != Some(alias))
+        .flat_map(|l| [l, "\n"])
+        .collect();
     passwd.push_str(alias);
     passwd.push_str(":x:0:0:comfy-local tests:/root:/bin/sh\n");
     let passwd_file = dir.join("passwd");
