@@ -195,3 +195,21 @@ def test_a_broken_workflow_file_is_an_invalid_argument(host: Host, tmp_path: Pat
         client.run(wf, out_dir=tmp_path / "out")
     assert isinstance(raised.value, ValueError)
     assert str(wf) in str(raised.value)
+
+
+def test_a_run_past_its_timeout_is_stopped_and_raises_timed_out(host: Host, tmp_path: Path) -> None:
+    client = comfy_local.Client(host.config)
+    started = time.monotonic()
+    with pytest.raises(comfy_local.TimedOut) as raised:
+        client.run(INVERT, out_dir=tmp_path, instance="slow", timeout=0.5)
+    assert time.monotonic() - started < host.slow_node_secs / 2
+    assert raised.value.exit_code == 5 and "interrupted" in str(raised.value)
+    queue = _wait_idle(host.slow_comfyui_url)
+    assert queue["queue_running"] == [] and queue["queue_pending"] == [], queue
+
+
+def test_wait_false_returns_once_queued(host: Host, tmp_path: Path) -> None:
+    client = comfy_local.Client(host.config)
+    summary = client.run(INVERT, out_dir=tmp_path / "out", wait=False)
+    assert summary.prompt_id and summary.outputs == ()
+    assert not (tmp_path / "out").exists()
