@@ -2,7 +2,7 @@
 //! releases the interpreter while it blocks; those that report progress run on a worker thread
 //! and call their callback on the calling thread (see `pump`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use camino::Utf8PathBuf;
 use comfy_local_sdk::config::Config;
-use comfy_local_sdk::install::missing::{Checked, Executed, check_missing, execute};
+use comfy_local_sdk::install::missing::{check_missing, execute};
 use comfy_local_sdk::workflow::{
     ObjectInfo, check, client_for, inventory, load_workflow, object_info_from,
     object_info_from_file, to_api,
@@ -387,7 +387,7 @@ impl Client {
         let (result, stopped) = pump(py, on_progress, &stop, move |emit| {
             let checked = check_missing(&config, instance.as_deref(), &workflow, &node_map)?;
             if dry_run {
-                return Ok(planned(&checked));
+                return Ok(crate::missing::planned(&checked));
             }
             let mut pacer = Pacer::default();
             let executed = execute(
@@ -402,7 +402,7 @@ impl Client {
                 },
             );
             let again = check_missing(&config, Some(&checked.plan.instance), &workflow, &node_map)?;
-            Ok(installed(
+            Ok(crate::missing::installed(
                 &checked,
                 &executed,
                 &again,
@@ -411,76 +411,5 @@ impl Client {
         })?;
         let value = settle(py, result.map_err(|e| (sdk_error(py, &e), false)), stopped)?;
         to_py(py, &value)
-    }
-}
-
-/// The dry run's result.
-fn planned(checked: &Checked) -> Value {
-    json!({
-        "dry_run": true,
-        "ok": checked.plan.is_complete(),
-        "plan": checked.plan,
-        "report": checked.report,
-        "results": [],
-        "still_missing": checked.report,
-        "restart_required_for": [],
-    })
-}
-
-/// The result after the installs: each item's outcome and what is still missing (node classes
-/// installed now are left out of that: ComfyUI loads them when it restarts).
-fn installed(checked: &Checked, executed: &Executed, again: &Checked, cancelled: bool) -> Value {
-    let pending: BTreeSet<String> = executed.installed_classes();
-    let mut still = again.report.clone();
-    still
-        .missing_nodes
-        .retain(|n| !pending.contains(&n.class_type));
-    let restart: Vec<&String> = again
-        .report
-        .missing_nodes
-        .iter()
-        .map(|n| &n.class_type)
-        .filter(|c| pending.contains(*c))
-        .collect();
-    let mut results = Vec::new();
-    for (item, result) in &executed.models {
-        results.push(item_result(
-            "model",
-            item,
-            result.as_ref().map(|o| json!(o)),
-            error_chain,
-        ));
-    }
-    for (item, result) in &executed.nodes {
-        results.push(item_result(
-            "node",
-            item,
-            result.as_ref().map(|o| json!(o)),
-            error_chain,
-        ));
-    }
-    let remaining = !still.missing_nodes.is_empty()
-        || !still.missing_models.is_empty()
-        || still.conversion_error.is_some();
-    json!({
-        "dry_run": false,
-        "ok": executed.failures() == 0 && !remaining && !cancelled,
-        "plan": checked.plan,
-        "report": checked.report,
-        "results": results,
-        "still_missing": still,
-        "restart_required_for": restart,
-    })
-}
-
-fn item_result<T: serde::Serialize, E: std::error::Error>(
-    kind: &str,
-    item: &T,
-    result: Result<Value, &E>,
-    chain: fn(&dyn std::error::Error) -> String,
-) -> Value {
-    match result {
-        Ok(outcome) => json!({"kind": kind, "item": item, "ok": true, "outcome": outcome}),
-        Err(e) => json!({"kind": kind, "item": item, "ok": false, "error": chain(e)}),
     }
 }

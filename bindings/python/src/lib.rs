@@ -10,6 +10,7 @@ mod client;
 mod errors;
 mod events;
 mod json;
+mod missing;
 mod pump;
 
 use pyo3::prelude::*;
