@@ -29,6 +29,8 @@ STAGES = [
 def test_every_stage_passes(host: Host) -> None:
     client = comfy_local.Client(host.config)
     assert client.config_path == str(host.config)
+    assert repr(client) == f"comfy_local.Client({str(host.config)!r})"
+    assert client.warnings == []
     report = client.test_connection()
     assert report.ok, report.table
     assert [s.name for s in report.stages] == STAGES

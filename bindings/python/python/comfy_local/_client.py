@@ -57,6 +57,9 @@ class Client:
     def __init__(self, config_path: PathLike | None = None) -> None:
         self._native = _native.Client(_path(config_path))
 
+    def __repr__(self) -> str:
+        return f"comfy_local.Client({self.config_path!r})"
+
     @property
     def config_path(self) -> str:
         """The config file loaded."""
