@@ -31,7 +31,7 @@ pub use install::{
 pub use instances::{InstanceList, ProviderFailure, list_instances, list_instances_with};
 pub use models::{InstalledModel, ModelList, list_models};
 pub use outputs::UnsavedOutput;
-pub use report::{ConnectionReport, Stage, StageResult, StageStatus};
+pub use report::{ConnectionReport, FailureKind, Stage, StageResult, StageStatus};
 pub use run::{InputSpec, Interrupter, RunRequest, RunStep, RunSummary, SavedOutput, run_workflow};
 pub use status::{DeviceStatus, FreeOutcome, InstanceStatus, free_memory, instance_status};
 pub use test_connection::{TestConnectionOptions, test_connection, test_connection_with_config};

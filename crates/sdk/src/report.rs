@@ -59,6 +59,31 @@ impl Stage {
     }
 }
 
+/// What kind of problem a failed stage shows (the CLI's exit code: 2, 3, 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureKind {
+    /// The config (or the instance chosen) is wrong.
+    Config,
+    /// The host could not be reached or logged in to (key file, TCP, handshake, auth).
+    Connection,
+    /// The host or ComfyUI answered, but is not usable as configured.
+    Remote,
+}
+
+impl Stage {
+    /// What a failure of this stage says about the setup.
+    pub fn failure_kind(self) -> FailureKind {
+        match self {
+            Stage::Config => FailureKind::Config,
+            Stage::KeyFile | Stage::Tcp | Stage::Handshake | Stage::Auth => FailureKind::Connection,
+            Stage::Remote | Stage::WriteAccess | Stage::ComfyApi | Stage::WebSocket => {
+                FailureKind::Remote
+            }
+        }
+    }
+}
+
 /// How a stage ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -12,6 +12,7 @@ use comfy_local_comfyui::{ComfyClient, ComfyError, Event, RunOptions, RunOutcome
 use comfy_local_config::Config;
 use comfy_local_workflow::{ApiPrompt, ObjectInfo, Workflow};
 use serde::Serialize;
+use serde_json::json;
 
 use crate::SdkError;
 use crate::outputs::{WsImages, save_all};
@@ -110,6 +111,56 @@ pub enum RunStep<'a> {
         /// Its size.
         bytes: u64,
     },
+}
+
+impl RunStep<'_> {
+    /// The step as one JSON object (`{"event": "saved", ...}`; ComfyUI events reduced to what a
+    /// script needs), as `run --json` prints it and the Python bindings pass it to `on_event`;
+    /// `None` for events that carry nothing for a script.
+    pub fn to_json(&self) -> Option<serde_json::Value> {
+        Some(match self {
+            RunStep::Prepared {
+                instance,
+                nodes,
+                converted,
+            } => {
+                json!({"event": "prepared", "instance": instance, "nodes": nodes, "converted": converted})
+            }
+            RunStep::Uploaded { name, bytes } => {
+                json!({"event": "uploaded", "name": name, "bytes": bytes})
+            }
+            RunStep::Submitted { prompt_id } => {
+                json!({"event": "submitted", "prompt_id": prompt_id})
+            }
+            RunStep::Queued { ahead } => json!({"event": "queued", "ahead": ahead}),
+            RunStep::Saved { path, bytes } => {
+                json!({"event": "saved", "path": path, "bytes": bytes})
+            }
+            RunStep::Event(event) => match event {
+                Event::ExecutionStart { .. } => json!({"event": "execution_start"}),
+                Event::ExecutionCached { nodes, .. } => json!({"event": "cached", "nodes": nodes}),
+                Event::Executing {
+                    node: Some(node), ..
+                } => json!({"event": "executing", "node": node}),
+                Event::Progress {
+                    node, value, max, ..
+                } => {
+                    json!({"event": "progress", "node": node, "value": value, "max": max})
+                }
+                Event::Executed { node, .. } => json!({"event": "executed", "node": node}),
+                Event::ExecutionSuccess { .. } => json!({"event": "execution_success"}),
+                Event::ExecutionError(e) => json!({
+                    "event": "execution_error", "node": e.node_id, "node_type": e.node_type,
+                    "exception_type": e.exception_type, "message": e.exception_message,
+                }),
+                Event::ExecutionInterrupted { .. } => json!({"event": "interrupted"}),
+                Event::Stopping { removed_from_queue } => {
+                    json!({"event": "stopping", "removed_from_queue": removed_from_queue})
+                }
+                _ => return None,
+            },
+        })
+    }
 }
 
 /// What a finished run produced.

@@ -14,6 +14,11 @@ use crate::proc::{is_root, kill_tree, spawn_tied};
 
 const SSHD: &str = "/usr/sbin/sshd";
 const INSTALL_HINT: &str = "OpenSSH server is required for these tests: install it with `apt-get install openssh-server` (Debian/Ubuntu)";
+/// `nss_wrapper`, for [`SshdConfig::root_alias`] (Debian's `libnss-wrapper`).
+const NSS_WRAPPER: [&str; 2] = [
+    "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so",
+    "/usr/lib/aarch64-linux-gnu/libnss_wrapper.so",
+];
 
 /// What a test needs from its sshd beyond the hardened defaults.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +27,10 @@ pub struct SshdConfig {
     pub allow_tcp_forwarding: bool,
     /// Extra `sshd_config` lines, appended last.
     pub extra_config: Vec<String>,
+    /// When the tests run as root: the name root logs in under instead of `root`, which
+    /// configs refuse (for tests that load a config file). sshd runs with `nss_wrapper` and a
+    /// passwd copy that adds this name with uid 0; ignored when not root.
+    pub root_alias: Option<String>,
 }
 
 /// A running sshd with its keys, `known_hosts` and a scratch directory for the test.
@@ -36,6 +45,8 @@ pub struct Sshd {
     host_key_pub: String,
     fingerprint: String,
     config: Utf8PathBuf,
+    /// Environment of the sshd process (`nss_wrapper` for [`SshdConfig::root_alias`]).
+    env: Vec<(String, String)>,
     child: Mutex<Option<Child>>,
     log: Arc<Mutex<String>>,
 }
@@ -95,6 +106,35 @@ fn fingerprint_of(pub_file: &Utf8Path) -> String {
         .to_owned()
 }
 
+/// The environment that makes sshd see `alias` as a user with uid 0: `nss_wrapper` preloaded
+/// with a copy of `/etc/passwd` (and `/etc/group`) that adds it.
+fn nss_wrapper_env(dir: &Utf8Path, alias: &str) -> Vec<(String, String)> {
+    let library = NSS_WRAPPER
+        .into_iter()
+        .find(|p| Utf8Path::new(p).exists())
+        .unwrap_or_else(|| {
+            panic!("nss_wrapper not found (tried {NSS_WRAPPER:?}): install it with `apt-get install libnss-wrapper`")
+        });
+    let system = std::fs::read_to_string("/etc/passwd").expect("reading /etc/passwd");
+    // A real account of that name would win the lookup: it is left out.
+    let mut passwd: String = system
+        .lines()
+        .filter(|l| l.split(':').next() != Some(alias))
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    passwd.push_str(alias);
+    passwd.push_str(":x:0:0:comfy-local tests:/root:/bin/sh\n");
+    let passwd_file = dir.join("passwd");
+    std::fs::write(&passwd_file, passwd).expect("writing the nss_wrapper passwd");
+    let group_file = dir.join("group");
+    std::fs::copy("/etc/group", &group_file).expect("copying /etc/group");
+    vec![
+        ("LD_PRELOAD".to_owned(), library.to_owned()),
+        ("NSS_WRAPPER_PASSWD".to_owned(), passwd_file.into_string()),
+        ("NSS_WRAPPER_GROUP".to_owned(), group_file.into_string()),
+    ]
+}
+
 impl Sshd {
     /// The sshd shared by all tests of this test binary (one per process), started on first use
     /// and killed (SIGKILL) when the process exits.
@@ -138,7 +178,10 @@ impl Sshd {
         let known_hosts = root.join("known_hosts");
         std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host_key_pub}\n"))
             .expect("writing known_hosts");
-        let user = current_user();
+        let (user, env) = match config.root_alias.as_deref() {
+            Some(alias) if is_root() => (alias.to_owned(), nss_wrapper_env(&root, alias)),
+            _ => (current_user(), Vec::new()),
+        };
         let sftp_server = ["/usr/lib/openssh/sftp-server", "/usr/libexec/sftp-server"]
             .into_iter()
             .find(|p| Utf8Path::new(p).exists())
@@ -200,6 +243,7 @@ impl Sshd {
             host_key_pub,
             fingerprint,
             config: config_path,
+            env,
             child: Mutex::new(None),
             log: Arc::new(Mutex::new(String::new())),
         };
@@ -212,7 +256,8 @@ impl Sshd {
         cmd.args(["-D", "-e", "-f", self.config.as_str()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         let mut child =
             spawn_tied(cmd).unwrap_or_else(|e| panic!("cannot start {SSHD}: {e}. {INSTALL_HINT}"));
         let stderr = child.stderr.take().expect("piped stderr");
@@ -275,7 +320,8 @@ impl Sshd {
         self.port
     }
 
-    /// The user sshd lets in: the user running the tests.
+    /// The user sshd lets in: the user running the tests (or, as root, the
+    /// [`SshdConfig::root_alias`] when one was given).
     pub fn user(&self) -> &str {
         &self.user
     }

@@ -259,7 +259,7 @@ impl Display {
 
     fn step(&mut self, step: &RunStep<'_>, stdout: &mut dyn Write, stderr: &mut dyn Write) {
         if self.json {
-            if let Some(line) = json_line(step) {
+            if let Some(line) = step.to_json() {
                 let _ = writeln!(stdout, "{line}");
                 let _ = stdout.flush();
             }
@@ -441,48 +441,6 @@ fn show(bar: &ProgressBar, state: NodeState) {
         NodeState::Done | NodeState::Cached => bar.finish_with_message(state.word()),
         NodeState::Failed | NodeState::Interrupted => bar.abandon_with_message(state.word()),
     }
-}
-
-/// One JSON line per step (events reduced to what a script needs).
-fn json_line(step: &RunStep<'_>) -> Option<serde_json::Value> {
-    Some(match step {
-        RunStep::Prepared {
-            instance,
-            nodes,
-            converted,
-        } => {
-            json!({"event": "prepared", "instance": instance, "nodes": nodes, "converted": converted})
-        }
-        RunStep::Uploaded { name, bytes } => {
-            json!({"event": "uploaded", "name": name, "bytes": bytes})
-        }
-        RunStep::Submitted { prompt_id } => json!({"event": "submitted", "prompt_id": prompt_id}),
-        RunStep::Queued { ahead } => json!({"event": "queued", "ahead": ahead}),
-        RunStep::Saved { path, bytes } => json!({"event": "saved", "path": path, "bytes": bytes}),
-        RunStep::Event(event) => match event {
-            Event::ExecutionStart { .. } => json!({"event": "execution_start"}),
-            Event::ExecutionCached { nodes, .. } => json!({"event": "cached", "nodes": nodes}),
-            Event::Executing {
-                node: Some(node), ..
-            } => json!({"event": "executing", "node": node}),
-            Event::Progress {
-                node, value, max, ..
-            } => {
-                json!({"event": "progress", "node": node, "value": value, "max": max})
-            }
-            Event::Executed { node, .. } => json!({"event": "executed", "node": node}),
-            Event::ExecutionSuccess { .. } => json!({"event": "execution_success"}),
-            Event::ExecutionError(e) => json!({
-                "event": "execution_error", "node": e.node_id, "node_type": e.node_type,
-                "exception_type": e.exception_type, "message": e.exception_message,
-            }),
-            Event::ExecutionInterrupted { .. } => json!({"event": "interrupted"}),
-            Event::Stopping { removed_from_queue } => {
-                json!({"event": "stopping", "removed_from_queue": removed_from_queue})
-            }
-            _ => return None,
-        },
-    })
 }
 
 #[cfg(test)]

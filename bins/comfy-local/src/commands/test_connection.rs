@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use comfy_local_sdk::{Stage, TestConnectionOptions, test_connection};
+use comfy_local_sdk::{FailureKind, TestConnectionOptions, test_connection};
 
 use crate::cli::{GlobalArgs, TestConnectionArgs};
 use crate::exit::{Code, Failure};
@@ -26,10 +26,10 @@ pub fn run(
     let Some(failure) = report.first_failure() else {
         return Ok(());
     };
-    let code = match failure.stage {
-        Stage::Config => Code::Usage,
-        Stage::KeyFile | Stage::Tcp | Stage::Handshake | Stage::Auth => Code::Connection,
-        Stage::Remote | Stage::WriteAccess | Stage::ComfyApi | Stage::WebSocket => Code::Remote,
+    let code = match failure.stage.failure_kind() {
+        FailureKind::Config => Code::Usage,
+        FailureKind::Connection => Code::Connection,
+        FailureKind::Remote => Code::Remote,
     };
     Err(Failure {
         code,
