@@ -579,3 +579,25 @@ fn upload_with_a_bad_subfolder_or_a_missing_file_uploads_nothing() {
         "nothing was uploaded"
     );
 }
+
+#[test]
+fn jobs_watch_shows_the_place_in_the_queue_then_the_nodes() {
+    let comfy = FakeComfy::start(
+        FakeOptions::default().knobs(Knobs::default().slow_node("2", Duration::from_millis(1500))),
+    );
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url());
+    let _first = submit(&config, &dir, &workflow("blur_scale_two_outputs.api.json"));
+    let second = submit(&config, &dir, &workflow("invert.api.json"));
+    let r = cli(&config, &dir, &["jobs", "watch", &second]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let queued = r
+        .stderr
+        .find("waiting in the queue: 1 prompt(s) ahead")
+        .unwrap_or_else(|| panic!("no queue place: {r:?}"));
+    let node = r
+        .stderr
+        .find("node 3: done")
+        .unwrap_or_else(|| panic!("{r:?}"));
+    assert!(queued < node, "{r:?}");
+}

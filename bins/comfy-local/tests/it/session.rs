@@ -1,6 +1,6 @@
 //! The shell session of the README, command by command, against a real sshd and the fake
 //! ComfyUI: `config init` -> `test-connection` -> `run --no-wait` -> `jobs watch` ->
-//! `download`. The transcript is printed (`cargo nextest run -p comfy-local session
+//! `download` -> `jobs`. The transcript is printed (`cargo nextest run -p comfy-local session
 //! --no-capture` shows it).
 
 use std::fmt::Write as _;
@@ -13,10 +13,13 @@ use serde_json::{Value, json};
 use crate::run::{files_under, is_png};
 use crate::{repo_root, run, temp_dir};
 
-/// One command of the session, printed as a transcript would show it.
+/// One command of the session, added to the transcript as a terminal would show it: its
+/// stderr (progress), then its stdout, unless the shell captures that (`id=$(...)`).
 fn step(transcript: &mut String, shown: &str, args: &[&str], cwd: &camino::Utf8Path) -> crate::Run {
     let result = run(args, cwd.as_std_path(), &[]);
-    let _ = write!(transcript, "$ {shown}\n{}{}", result.stdout, result.stderr);
+    let captured = shown.contains("$(");
+    let stdout = if captured { "" } else { &result.stdout };
+    let _ = write!(transcript, "$ {shown}\n{}{stdout}", result.stderr);
     if result.code != 0 {
         let _ = writeln!(transcript, "(exit {})", result.code);
     }
@@ -65,7 +68,9 @@ fn session_from_the_readme() {
     let init = step(
         &mut t,
         &format!(
-            "comfy-local config init --host 127.0.0.1 --port {port} --user {user} --key-file KEY --known-hosts-file KNOWN_HOSTS --comfyui-path COMFYUI --api-url {url}"
+            "comfy-local config init --host 127.0.0.1 --port {port} --user {user} --key-file {} --known-hosts-file {} --comfyui-path {install} --api-url {url}",
+            sshd.user_key(),
+            sshd.known_hosts()
         ),
         &[
             "config",
@@ -129,6 +134,14 @@ fn session_from_the_readme() {
         &dir,
     );
     assert_eq!(download.code, 0, "{t}");
+    let jobs = step(&mut t, "comfy-local jobs", &["jobs"], &dir);
+    assert_eq!(jobs.code, 0, "{t}");
+    assert!(
+        jobs.stdout
+            .lines()
+            .any(|l| l.starts_with("done ") && l.contains(&id) && l.contains(" ours")),
+        "{t}"
+    );
     let saved = files_under(dir.join("results").as_std_path());
     assert_eq!(saved.len(), 1, "{t}");
     assert!(is_png(&saved[0]), "{t}");
