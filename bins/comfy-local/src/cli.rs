@@ -382,7 +382,8 @@ fed by another node) the seed N; --seed random a random one each, from the input
 Exit codes: 0 done, every output saved (with --no-wait: queued); 1 dependencies missing, the workflow cannot be
 converted, or an output ComfyUI reported was not saved (each one is named); 2 bad arguments,
 a --set or --seed that does not fit, config, workflow file, --out naming a file, or limits.max_output_mb reached; 3 ComfyUI
-reachable neither directly nor through SSH; 4 ComfyUI refused or failed the prompt; 5 --timeout
+reachable neither directly nor through SSH; 4 ComfyUI refused or failed the prompt, or someone
+else interrupted it (the editor, `jobs cancel`); 5 --timeout
 expired; 130 interrupted.";
 
 const RUN_EXAMPLE: &str = "\

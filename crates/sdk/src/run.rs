@@ -373,10 +373,16 @@ fn submit_and_follow(
     });
     match result {
         Ok(outcome) => Ok((prompt_id, outcome, ws)),
-        Err(ComfyError::Interrupted { prompt_id, .. }) => Err(SdkError::Interrupted {
-            prompt_id,
-            removed_from_queue,
-        }),
+        // Stopped by our interrupter (Ctrl-C); an interrupt from elsewhere (the editor,
+        // `jobs cancel`) stays ComfyUI's error.
+        Err(ComfyError::Interrupted { prompt_id, .. })
+            if interrupter.cancel.load(Ordering::SeqCst) =>
+        {
+            Err(SdkError::Interrupted {
+                prompt_id,
+                removed_from_queue,
+            })
+        }
         Err(ComfyError::RunTimeout { prompt_id, after }) => {
             let cleanup = stop_timed_out(client, &prompt_id);
             Err(SdkError::TimedOut {

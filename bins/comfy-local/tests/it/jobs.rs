@@ -601,3 +601,29 @@ fn jobs_watch_shows_the_place_in_the_queue_then_the_nodes() {
         .unwrap_or_else(|| panic!("{r:?}"));
     assert!(queued < node, "{r:?}");
 }
+
+#[test]
+fn a_run_whose_prompt_another_terminal_cancels_fails_with_exit_4_not_130() {
+    let comfy = FakeComfy::start(
+        FakeOptions::default().knobs(Knobs::default().slow_node("2", Duration::from_secs(30))),
+    );
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url());
+    let wf = workflow("blur_scale_two_outputs.api.json");
+    let child = crate::spawn_run(&config, &wf, &dir.join("out"));
+    wait_until("running", || {
+        states(&config, &dir)
+            .first()
+            .is_some_and(|j| j.1 == "running")
+    });
+    let id = states(&config, &dir)[0].0.clone();
+    let r = cli(&config, &dir, &["jobs", "cancel", &id]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("hint: someone interrupted the prompt on the server"),
+        "{stderr}"
+    );
+}
