@@ -141,11 +141,17 @@ pub fn upload_inputs(
     let mut names = Vec::with_capacity(req.files.len());
     for file in &req.files {
         names.push(upload_name(file)?);
-        std::fs::metadata(file).map_err(|source| SdkError::Io {
+        let io = |source| SdkError::Io {
             op: "reading",
             path: file.clone(),
             source,
-        })?;
+        };
+        if !std::fs::metadata(file).map_err(io)?.is_file() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            )));
+        }
     }
     if let Ok(local) = crate::connection::instance_or_default(config, req.instance.as_deref()) {
         crate::switches::ensure_upload_fits(config, local, &req.files)?;

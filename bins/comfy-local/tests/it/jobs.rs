@@ -569,6 +569,11 @@ fn upload_with_a_bad_subfolder_or_a_missing_file_uploads_nothing() {
     );
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("subfolder \"../../etc\""), "{r:?}");
+    let folder = dir.join("photos");
+    std::fs::create_dir(&folder).unwrap();
+    let r = cli(&config, &dir, &["upload", file.as_str(), folder.as_str()]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("not a regular file"), "{r:?}");
     let missing = dir.join("missing.png");
     let r = cli(&config, &dir, &["upload", file.as_str(), missing.as_str()]);
     assert_eq!(r.code, 2, "{r:?}");
