@@ -203,6 +203,9 @@ impl Client {
             previews,
             timeout,
             wait,
+            // `run --set` / `--seed` are not offered in Python yet.
+            sets: Vec::new(),
+            seed: None,
         };
         let config = Arc::clone(&self.config);
         let interrupter = Interrupter::new();

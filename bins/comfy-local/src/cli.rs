@@ -89,7 +89,8 @@ pub enum Command {
     Config(ConfigCommand),
     #[command(
         about = "Check every step from this container to the host's ComfyUI, stage by stage",
-        long_about = TEST_CONNECTION_LONG_ABOUT
+        long_about = TEST_CONNECTION_LONG_ABOUT,
+        after_help = "Examples:\n  comfy-local test-connection\n  comfy-local test-connection --instance local --json"
     )]
     TestConnection(TestConnectionArgs),
     /// List every instance of every provider (local hosts and VastAI) with status and cost
@@ -100,10 +101,12 @@ pub enum Command {
     /// `vastai.enabled` is true, with the API key from the variable `vastai.api_key_env` names
     /// (or the vastai CLI's key file). Exit code 1 when a provider could not be asked (the
     /// others are still listed).
+    #[command(after_help = "Examples:\n  comfy-local instances\n  comfy-local instances --json")]
     Instances,
     #[command(
         about = "Run a workflow on an instance and save every output",
-        long_about = RUN_LONG_ABOUT
+        long_about = RUN_LONG_ABOUT,
+        after_help = RUN_EXAMPLE
     )]
     Run(RunArgs),
     /// Convert UI workflows to API format and check what an instance lacks to run them
@@ -113,9 +116,13 @@ pub enum Command {
     #[command(subcommand)]
     Install(InstallCommand),
     /// List the model files installed on an instance (name, size, folder), as ComfyUI sees them
+    #[command(
+        after_help = "Examples:\n  comfy-local models\n  comfy-local models --folder checkpoints --json"
+    )]
     Models(ModelsArgs),
     /// List the custom nodes in the instance's custom_nodes/ folders, with the git commit of each
     /// git checkout
+    #[command(after_help = "Examples:\n  comfy-local nodes\n  comfy-local nodes --json")]
     Nodes(NodesArgs),
     #[command(
         about = "Show an instance's devices with VRAM total/free, RAM, queue depth and versions",
@@ -129,6 +136,24 @@ pub enum Command {
         after_help = FREE_EXAMPLE
     )]
     Free(FreeArgs),
+    #[command(
+        about = "List the prompts an instance's queue and history hold; show, watch or cancel one",
+        long_about = JOBS_LONG_ABOUT,
+        after_help = JOBS_EXAMPLE
+    )]
+    Jobs(JobsArgs),
+    #[command(
+        about = "Save the outputs of an earlier prompt into a folder, as run does",
+        long_about = DOWNLOAD_LONG_ABOUT,
+        after_help = DOWNLOAD_EXAMPLE
+    )]
+    Download(DownloadArgs),
+    #[command(
+        about = "Upload files into the instance's ComfyUI input/ folder, never replacing one",
+        long_about = UPLOAD_LONG_ABOUT,
+        after_help = UPLOAD_EXAMPLE
+    )]
+    Upload(UploadArgs),
     #[command(
         about = "Print a shell completion script for bash, zsh or fish",
         long_about = COMPLETIONS_LONG_ABOUT,
@@ -359,13 +384,31 @@ the server (interrupted when it runs, removed from the queue when it waits); a s
 quits at once.
 
 With --no-wait the run ends once ComfyUI has queued the prompt: its id is printed on stdout
-(id=$(comfy-local run wf.json --no-wait)) and nothing is followed or saved.
+(id=$(comfy-local run wf.json --no-wait)) and nothing is followed or saved; `jobs watch ID`
+follows it and `download ID` saves its outputs.
+
+--set NODE_ID.input=VALUE changes a widget value of the API prompt (after a UI workflow is
+converted, before the dependency check), typed by the instance's object_info: an INT or FLOAT
+within its min and max, BOOLEAN true or false, a STRING as given, a COMBO one of its choices
+(a wrong one is refused with the valid choices). An unknown node id or input is refused naming
+those that exist, and an input fed by another node's output is refused (set that node). --seed
+N gives every seed input (an INT with control_after_generate, or named seed or noise_seed, not
+fed by another node) the seed N; --seed random a random one each, from the input's min up to
+2^50 as the ComfyUI editor picks them. --set is applied after --seed. Each change is shown.
 
 Exit codes: 0 done, every output saved (with --no-wait: queued); 1 dependencies missing, the workflow cannot be
 converted, or an output ComfyUI reported was not saved (each one is named); 2 bad arguments,
-config, workflow file, --out naming a file, or limits.max_output_mb reached; 3 ComfyUI
-reachable neither directly nor through SSH; 4 ComfyUI refused or failed the prompt; 5 --timeout
+a --set or --seed that does not fit, config, workflow file, --out naming a file, or limits.max_output_mb reached; 3 ComfyUI
+reachable neither directly nor through SSH; 4 ComfyUI refused or failed the prompt, or someone
+else interrupted it (the editor, `jobs cancel`); 5 --timeout
 expired; 130 interrupted.";
+
+const RUN_EXAMPLE: &str = "\
+Examples:
+  comfy-local run workflow.json --out results
+  comfy-local run workflow.json --input photo.png=me.png --set 3.steps=30 --seed random
+  id=$(comfy-local run workflow.json --no-wait) && comfy-local jobs watch \"$id\"
+  comfy-local run - --timeout 10m --json < workflow.json";
 
 /// `comfy-local run WORKFLOW.json`
 #[derive(Debug, Args)]
@@ -394,6 +437,15 @@ pub struct RunArgs {
     /// is followed or saved
     #[arg(long)]
     pub no_wait: bool,
+    /// Set a widget value of the prompt: NODE_ID.input=VALUE, typed by the instance's
+    /// object_info (INT, FLOAT within min/max, BOOLEAN, STRING, COMBO one of its choices);
+    /// repeatable
+    #[arg(long = "set", value_name = "NODE_ID.input=VALUE")]
+    pub sets: Vec<String>,
+    /// Give every seed input (INT with control_after_generate, or named seed/noise_seed) this
+    /// seed, or a new random one each (random); a --set of a seed wins
+    #[arg(long, value_name = "random|N")]
+    pub seed: Option<String>,
 }
 
 /// A `--timeout` value: a humantime duration (`90s`, `10m`, `1h30m`) above zero.
@@ -413,11 +465,17 @@ pub enum WorkflowCommand {
     /// Reproduces the ComfyUI frontend's graphToPrompt(): widget values, links, primitives,
     /// reroutes, muted and bypassed nodes, subgraphs and group nodes. The node definitions come
     /// from --object-info FILE (a saved `GET /object_info`, works offline) or from the instance.
+    #[command(
+        after_help = "Examples:\n  comfy-local workflow convert ui.json --object-info object_info.json > api.json\n  comfy-local workflow convert ui.json --instance local"
+    )]
     Convert(ConvertArgs),
     /// List what a workflow needs and what the instance lacks: node classes, model files per
     /// folder, input files — all at once, each with the node ids that need it
     ///
     /// Exit code 1 when something is missing.
+    #[command(
+        after_help = "Examples:\n  comfy-local workflow deps workflow.json\n  comfy-local workflow deps workflow.json --instance local --json"
+    )]
     Deps(DepsArgs),
 }
 
@@ -474,7 +532,8 @@ pub struct TestConnectionArgs {
 pub enum ConfigCommand {
     #[command(
         about = "Load and validate the config, then print it resolved with defaults (secrets redacted)",
-        long_about = CHECK_LONG_ABOUT
+        long_about = CHECK_LONG_ABOUT,
+        after_help = "Examples:\n  comfy-local config check\n  comfy-local config check /app/local-support-config.yml --deny-warnings"
     )]
     Check(CheckArgs),
     #[command(
@@ -545,6 +604,161 @@ pub struct FreeArgs {
     #[arg(long)]
     pub unload_models: bool,
     /// Instance to ask: a local id from the config, or a VastAI instance's numeric id [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+}
+
+const JOBS_LONG_ABOUT: &str = "\
+List the prompts an instance's ComfyUI holds, or show, watch or cancel one.
+
+Without a subcommand: the running and pending prompts of ComfyUI's queue (GET /queue) and the
+last --history entries of its history (GET /history), every client's: each with its state
+(running, pending, done, failed, interrupted), its queue number, node and output counts, and
+whether comfy-local submitted it (ours: its client_id starts with comfy-local-) or another
+client (the ComfyUI editor, a script). A pending prompt shows how many run before it; a failed
+one the node and ComfyUI's message.
+
+jobs show ID: one prompt with its nodes, output files, cached nodes and run time.
+jobs watch ID: follows the prompt until it ends, with the display of `run` (its place in the
+queue, then each node running, done or cached). ComfyUI sends a prompt's events only to the
+client that submitted it: a prompt of ours (from `run --no-wait`, say) is watched live on a
+socket with its client id (a `run` still following that prompt then sees its end in history);
+another client's prompt shows its queue place and its end only, read from the queue and
+history. Nothing is saved: `download ID` does that. Ctrl-C stops watching (exit 130) and leaves
+the prompt alone.
+jobs cancel ID: a running prompt is interrupted (POST /interrupt with its prompt_id; ComfyUI
+stops it at the next node or progress check), a pending one removed from the queue (POST /queue
+{\"delete\": [ID]}).
+
+Exit codes: 0 listed, shown, ended well (watch), or cancelled; 1 cancel of a prompt that has
+ended; 2 bad arguments, config, no such instance, or no such prompt; 3 ComfyUI reachable
+neither directly nor through SSH; 4 ComfyUI failed, or the watched prompt failed or was
+interrupted.";
+
+const JOBS_EXAMPLE: &str = "\
+Examples:
+  comfy-local jobs
+  comfy-local jobs --history 100 --json
+  id=$(comfy-local run wf.json --no-wait) && comfy-local jobs watch \"$id\"
+  comfy-local jobs show 0990e50a-11c7-4ed4-b28c-45b86d9bf7c2
+  comfy-local jobs cancel 0990e50a-11c7-4ed4-b28c-45b86d9bf7c2";
+
+/// `comfy-local jobs [show|watch|cancel ID]`
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Instance to ask: a local id from the config, or a VastAI instance's numeric id [default: the first local instance]
+    #[arg(long, value_name = "ID", global = true)]
+    pub instance: Option<String>,
+    /// History entries to list, newest first (0: none)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub history: u32,
+    /// What to do with one prompt (default: list them all)
+    #[command(subcommand)]
+    pub command: Option<JobsCommand>,
+}
+
+/// `comfy-local jobs show|watch|cancel ID`
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Show one prompt: state, nodes, output files, cached nodes, run time
+    #[command(
+        after_help = "Examples:\n  comfy-local jobs show \"$id\"\n  comfy-local jobs show \"$id\" --json"
+    )]
+    Show(JobIdArgs),
+    /// Follow one prompt until it ends, with the progress display of `run`
+    ///
+    /// A prompt comfy-local submitted is followed live (each node running, done or cached);
+    /// another client's shows its place in the queue and its end. Nothing is saved (`download`
+    /// does that); Ctrl-C stops watching and leaves the prompt alone. Exit code 0 when it ended
+    /// well, 4 when it failed or was interrupted.
+    #[command(
+        after_help = "Examples:\n  id=$(comfy-local run wf.json --no-wait) && comfy-local jobs watch \"$id\"\n  comfy-local jobs watch \"$id\" --json"
+    )]
+    Watch(JobIdArgs),
+    /// Interrupt a running prompt, or remove a pending one from the queue
+    ///
+    /// Exit code 1 when the prompt has ended already.
+    #[command(
+        after_help = "Examples:\n  comfy-local jobs cancel \"$id\"\n  comfy-local jobs cancel \"$id\" --instance local --json"
+    )]
+    Cancel(JobIdArgs),
+}
+
+/// A prompt id.
+#[derive(Debug, Args)]
+pub struct JobIdArgs {
+    /// The prompt id (as `run --no-wait` prints it, or `jobs` lists it)
+    #[arg(value_name = "ID")]
+    pub prompt_id: String,
+}
+
+const DOWNLOAD_LONG_ABOUT: &str = "\
+Save the outputs of an earlier prompt into a folder, as run does.
+
+The files the prompt's history entry lists (GET /history/ID) are fetched (GET /view) into
+--out by the same rules as `run`: those of type input under --out/input/, previews under
+--out/temp/ unless --no-previews; nothing is replaced or followed (a taken name gets a free
+one, name (1).png; names with a component starting with a dot are refused; a symlinked folder
+inside --out is not followed; a file appears under its name only when complete), and all
+outputs together stop at limits.max_output_mb. Images an output node sent only over the
+WebSocket (SaveImageWebsocket) are not in history: only the run that followed the prompt could
+save them. A failed or interrupted prompt's outputs are those its nodes made before it stopped.
+
+Exit codes: 0 every listed output saved; 1 an output was not saved (each is named), or the
+prompt is still queued or running; 2 bad arguments, config, --out naming a file, no such
+prompt, or limits.max_output_mb reached; 3 ComfyUI reachable neither directly nor through SSH; 4 ComfyUI
+failed.";
+
+const DOWNLOAD_EXAMPLE: &str = "\
+Examples:
+  comfy-local download 0990e50a-11c7-4ed4-b28c-45b86d9bf7c2 --out results
+  comfy-local download \"$id\" --out results --no-previews --json";
+
+/// `comfy-local download PROMPT_ID --out DIR`
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// The prompt id
+    #[arg(value_name = "PROMPT_ID")]
+    pub prompt_id: String,
+    /// Folder to save the outputs in (previews go to its temp/ subfolder)
+    #[arg(long, value_name = "DIR", default_value = "comfy-outputs")]
+    pub out: Utf8PathBuf,
+    /// Do not save previews (PreviewImage results, which ComfyUI keeps in its temp/ only)
+    #[arg(long)]
+    pub no_previews: bool,
+    /// Instance to ask: a local id from the config, or a VastAI instance's numeric id [default: the first local instance]
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+}
+
+const UPLOAD_LONG_ABOUT: &str = "\
+Upload files into the instance's ComfyUI input/ folder, never replacing one.
+
+Each FILE goes through ComfyUI's POST /upload/image (as `run --input` does) under its own file
+name, into input/ or the --subfolder inside it, with overwrite=false: when a file of that name
+with other content is there, ComfyUI keeps it and stores the upload as name (1).png. The name
+ComfyUI stored is printed (the value a loader node's image input takes). Every file and the
+subfolder are checked first (plain names, none starting with a dot; each within
+limits.max_upload_mb), so a bad one uploads nothing.
+
+Exit codes: 0 every file uploaded; 2 bad arguments, config, a file missing, unsafe or too
+large; 3 ComfyUI reachable neither directly nor through SSH; 4 ComfyUI refused an upload.";
+
+const UPLOAD_EXAMPLE: &str = "\
+Examples:
+  comfy-local upload photo.png
+  comfy-local upload a.png b.png --subfolder people --json";
+
+/// `comfy-local upload FILE... [--subfolder S]`
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Local files to upload
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<Utf8PathBuf>,
+    /// Folder inside input/ (relative, e.g. masks or people/2025)
+    #[arg(long, value_name = "S")]
+    pub subfolder: Option<String>,
+    /// Instance to upload to: a local id from the config, or a VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
 }

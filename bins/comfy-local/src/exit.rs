@@ -91,6 +91,22 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
             Code::Usage,
             Some("give inputs as --input NAME=FILE (NAME: a file name the workflow loads, or a LoadImage node id)".to_owned()),
         ),
+        SdkError::BadOverride { .. } => (
+            Code::Usage,
+            Some("give values as --set NODE_ID.input=VALUE (`workflow convert` shows the node ids and inputs) and seeds as --seed random or --seed N".to_owned()),
+        ),
+        SdkError::UnknownJob { .. } => (
+            Code::Usage,
+            Some("`comfy-local jobs` lists the prompts the instance holds (history is lost when ComfyUI restarts)".to_owned()),
+        ),
+        SdkError::JobState { .. } => (
+            Code::Failed,
+            Some("`comfy-local jobs show ID` shows where the prompt is".to_owned()),
+        ),
+        SdkError::BadSubfolder { .. } => (
+            Code::Usage,
+            Some("give --subfolder as a relative folder inside input/, such as masks or people/2025".to_owned()),
+        ),
         SdkError::TurnedOff { key, .. } => (
             Code::Usage,
             Some(format!("set `{key}: true` in the config to allow it")),
@@ -136,6 +152,10 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
             Some("a node failed while running: the message above is ComfyUI's; its log on the host has the traceback".to_owned()),
         ),
         SdkError::Interrupted { .. } => (Code::Interrupted, None),
+        SdkError::Comfy(ComfyError::Interrupted { .. }) => (
+            Code::Remote,
+            Some("someone interrupted the prompt on the server (the ComfyUI editor, `jobs cancel`, another client)".to_owned()),
+        ),
         _ => (
             Code::Remote,
             Some("`comfy-local test-connection` checks the instance stage by stage".to_owned()),

@@ -956,6 +956,21 @@ impl ComfyClient {
         }
     }
 
+    /// Follows a prompt queued before (by any client) to its end, as [`ComfyClient::run`] does
+    /// after submitting. `client_id` is the id whose WebSocket gets the prompt's execution
+    /// events (the `client_id` of its `extra_data`): a socket of that id already open (the
+    /// submitting client's) stops receiving them while this one is open, so pass it only for
+    /// a prompt whose submitter is gone or is one of ours. With `None`, a socket of a fresh id
+    /// sees only `status` messages and the end is read from history.
+    pub fn follow(
+        &self,
+        prompt_id: &str,
+        client_id: Option<&str>,
+        opts: crate::RunOptions,
+    ) -> crate::Run<'_> {
+        crate::Run::follow(self, prompt_id, client_id, opts)
+    }
+
     /// Submits `prompt` (as [`ComfyClient::submit`] does) and follows it to the end: see [`crate::Run`].
     pub fn run(
         &self,

@@ -230,6 +230,66 @@ impl<'c> Run<'c> {
         })
     }
 
+    /// Follows a prompt submitted before (by this process or another): events come from a
+    /// WebSocket opened with `client_id` (the prompt's own `client_id`, which ComfyUI sends its
+    /// execution events to; a socket with that id already open stops receiving them), or with
+    /// a fresh id when `None` (then only `status` messages come, and the end is seen in
+    /// history). History is read at once, so a prompt that already ended ends the run at once.
+    pub(crate) fn follow(
+        client: &'c ComfyClient,
+        prompt_id: &str,
+        client_id: Option<&str>,
+        opts: RunOptions,
+    ) -> Self {
+        let ws_client_id = client_id.map_or_else(
+            || format!("{}-{}", client.client_id(), uuid::Uuid::new_v4().simple()),
+            str::to_owned,
+        );
+        let mut pending = VecDeque::new();
+        let socket = match EventSocket::connect(client, &ws_client_id) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::debug!(error = %chain(&e), "WebSocket unavailable, following the prompt by polling history");
+                pending.push_back(Event::SocketLost { reason: chain(&e) });
+                pending.push_back(Event::PollingFallback);
+                None
+            }
+        };
+        let started = Instant::now();
+        let have_socket = socket.is_some();
+        let mut run = Self {
+            client,
+            ws_client_id,
+            owns_slot: false,
+            accepted: PromptAccepted {
+                prompt_id: prompt_id.to_owned(),
+                number: 0,
+                node_errors: Vec::new(),
+            },
+            polling: !have_socket,
+            socket,
+            opts,
+            started,
+            last_activity: started,
+            last_http_ok: started,
+            last_ws_retry: started,
+            last_lost_check: started,
+            pending,
+            ws_outputs: Outputs::new(),
+            success_seen: false,
+            // Joined late: the outputs come from history.
+            ws_saw_everything: false,
+            cancelled: false,
+            result: None,
+        };
+        // A prompt the queue and history do not know ends the run at once too.
+        if let Some(t) = started.checked_sub(run.opts.idle_history_check) {
+            run.last_lost_check = t;
+        }
+        run.check_history(true);
+        run
+    }
+
     pub fn prompt_id(&self) -> &str {
         &self.accepted.prompt_id
     }

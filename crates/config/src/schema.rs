@@ -254,7 +254,7 @@ impl Default for Features {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Largest single upload (a `run --input` file), in MiB.
+    /// Largest single upload (a `run --input` or `upload` file), in MiB.
     pub max_upload_mb: NonZeroU64,
     /// Most bytes one run saves into its output folder (every output together), in MiB.
     pub max_output_mb: NonZeroU64,

@@ -93,6 +93,42 @@ pub enum SdkError {
         /// Why it cannot be used.
         reason: String,
     },
+    /// A `--set NODE_ID.input=VALUE` or `--seed` that does not fit the workflow or the
+    /// instance's object_info.
+    #[error("{spec}: {reason}")]
+    BadOverride {
+        /// As given (`--set 3.steps=abc`).
+        spec: String,
+        /// Why, with what would be valid.
+        reason: String,
+    },
+    /// No prompt of that id is in the instance's queue or history.
+    #[error("no prompt {prompt_id:?} in the queue or history of instance {instance}")]
+    UnknownJob {
+        /// The id asked for.
+        prompt_id: String,
+        /// The instance.
+        instance: String,
+    },
+    /// The prompt is not in the state the operation needs (downloading a running prompt's
+    /// outputs, cancelling a finished one).
+    #[error("prompt {prompt_id} is {state}: {what}")]
+    JobState {
+        /// The prompt.
+        prompt_id: String,
+        /// Its state (`running`, `done`, ...).
+        state: String,
+        /// What cannot be done.
+        what: String,
+    },
+    /// An `upload --subfolder` that is not a plain relative folder.
+    #[error("subfolder {subfolder:?}: {reason}")]
+    BadSubfolder {
+        /// As given.
+        subfolder: String,
+        /// Why.
+        reason: String,
+    },
     /// A `--node-map` file is not a JSON object of class name -> repository URL.
     #[error("node map {path}: {reason}")]
     NodeMap {

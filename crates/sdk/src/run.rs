@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::SdkError;
 use crate::outputs::{WsImages, save_all};
+use crate::overrides::{Override, SeedSpec, SetSpec};
 use crate::save::OutDir;
 use crate::workflow::{check, client_for, inventory, load_workflow, object_info_from, to_api};
 
@@ -42,6 +43,10 @@ pub struct RunRequest {
     /// Follow the prompt to its end and save its outputs; `false` returns once ComfyUI has
     /// queued it (the summary then has its id and no outputs).
     pub wait: bool,
+    /// `--set NODE_ID.input=VALUE` values, applied after conversion (after `seed`).
+    pub sets: Vec<SetSpec>,
+    /// `--seed`: every seed-like input of the prompt gets it.
+    pub seed: Option<SeedSpec>,
 }
 
 /// One `--input NAME=FILE`.
@@ -85,12 +90,22 @@ pub enum RunStep<'a> {
         /// Whether it was converted from the UI format.
         converted: bool,
     },
+    /// A `--set` or `--seed` changed a value of the prompt.
+    Overridden(&'a Override),
     /// An input file was uploaded.
     Uploaded {
         /// The name ComfyUI stored it under (with subfolder).
         name: &'a str,
         /// Its size.
         bytes: u64,
+    },
+    /// `jobs watch` follows this prompt (submitted before).
+    Watching {
+        /// The prompt id.
+        prompt_id: &'a str,
+        /// Its execution events come live (a prompt comfy-local submitted); otherwise only its
+        /// place in the queue and its end are seen.
+        live_events: bool,
     },
     /// ComfyUI accepted the prompt.
     Submitted {
@@ -126,9 +141,16 @@ impl RunStep<'_> {
             } => {
                 json!({"event": "prepared", "instance": instance, "nodes": nodes, "converted": converted})
             }
+            RunStep::Overridden(o) => {
+                json!({"event": "set", "node": o.node, "input": o.input, "value": o.value})
+            }
             RunStep::Uploaded { name, bytes } => {
                 json!({"event": "uploaded", "name": name, "bytes": bytes})
             }
+            RunStep::Watching {
+                prompt_id,
+                live_events,
+            } => json!({"event": "watching", "prompt_id": prompt_id, "live_events": live_events}),
             RunStep::Submitted { prompt_id } => {
                 json!({"event": "submitted", "prompt_id": prompt_id})
             }
@@ -254,6 +276,9 @@ pub fn run_workflow(
         nodes: prompt.len(),
         converted: matches!(wf, Workflow::Ui(_)),
     });
+    for applied in crate::overrides::apply(&mut prompt, &object_info, &req.sets, req.seed)? {
+        on_step(RunStep::Overridden(&applied));
+    }
     let budget = crate::switches::output_budget(config, req.instance.as_deref());
     let ws = WsImages::new(&prompt, &object_info, budget.bytes());
     check_with_inputs(client, object_info, &prompt, &req.inputs)?;
@@ -406,10 +431,16 @@ fn submit_and_follow(
     });
     match result {
         Ok(outcome) => Ok((prompt_id, outcome, ws)),
-        Err(ComfyError::Interrupted { prompt_id, .. }) => Err(SdkError::Interrupted {
-            prompt_id,
-            removed_from_queue,
-        }),
+        // Stopped by our interrupter (Ctrl-C); an interrupt from elsewhere (the editor,
+        // `jobs cancel`) stays ComfyUI's error.
+        Err(ComfyError::Interrupted { prompt_id, .. })
+            if interrupter.cancel.load(Ordering::SeqCst) =>
+        {
+            Err(SdkError::Interrupted {
+                prompt_id,
+                removed_from_queue,
+            })
+        }
         Err(ComfyError::RunTimeout { prompt_id, after }) => {
             let cleanup = stop_timed_out(client, &prompt_id);
             Err(SdkError::TimedOut {
@@ -423,7 +454,7 @@ fn submit_and_follow(
 }
 
 /// The prompt's place in the queue while it waits, read from `/queue` when the queue changes.
-struct QueuePlace<'a> {
+pub(crate) struct QueuePlace<'a> {
     prompt_id: &'a str,
     /// The prompt runs (or ran): its place no longer matters.
     started: bool,
@@ -439,7 +470,7 @@ struct QueuePlace<'a> {
 const QUEUE_LOOK_INTERVAL: Duration = Duration::from_millis(200);
 
 impl<'a> QueuePlace<'a> {
-    fn new(prompt_id: &'a str) -> Self {
+    pub(crate) fn new(prompt_id: &'a str) -> Self {
         QueuePlace {
             prompt_id,
             started: false,
@@ -450,7 +481,7 @@ impl<'a> QueuePlace<'a> {
     }
 
     /// A new place to report, when the event may have changed it.
-    fn update(&mut self, client: &ComfyClient, event: &Event) -> Option<usize> {
+    pub(crate) fn update(&mut self, client: &ComfyClient, event: &Event) -> Option<usize> {
         if self.started {
             return None;
         }
@@ -471,7 +502,7 @@ impl<'a> QueuePlace<'a> {
     }
 
     /// Reads the queue: the number of prompts before ours, when it changed.
-    fn look(&mut self, client: &ComfyClient) -> Option<usize> {
+    pub(crate) fn look(&mut self, client: &ComfyClient) -> Option<usize> {
         if self
             .looked
             .is_some_and(|t| t.elapsed() < QUEUE_LOOK_INTERVAL)

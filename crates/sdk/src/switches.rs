@@ -1,5 +1,6 @@
 //! The config's switches and limits, enforced before anything is sent: the master switch
-//! `enabled`, `local[N].features.workflow_execution` and `local[N].limits.max_upload_mb`; and
+//! `enabled`, `local[N].features.workflow_execution` and `local[N].limits.max_upload_mb` (runs
+//! and uploads); and
 //! the budget of `local[N].limits.max_output_mb` a run's saving draws on. Each refusal names
 //! the key that caused it.
 
@@ -50,8 +51,19 @@ pub(crate) fn ensure_run_allowed<'a>(
             key: format!("{key}.features.workflow_execution"),
         });
     }
+    ensure_upload_fits(config, instance, inputs)
+}
+
+/// Refuses a file larger than the instance's `limits.max_upload_mb` (checked from its size,
+/// before anything is uploaded).
+pub(crate) fn ensure_upload_fits<'a>(
+    config: &Config,
+    instance: &LocalInstance,
+    files: impl IntoIterator<Item = &'a Utf8PathBuf>,
+) -> Result<(), SdkError> {
+    let key = instance_key(config, instance);
     let limit = instance.limits.max_upload_bytes();
-    for file in inputs {
+    for file in files {
         let bytes = std::fs::metadata(file)
             .map_err(|source| SdkError::Io {
                 op: "reading",

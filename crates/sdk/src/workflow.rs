@@ -74,7 +74,14 @@ pub fn client_for(config: &Config, instance: Option<&str>) -> Result<ComfyTarget
         }
         (Err(e), _) => return Err(e.into()),
     };
+    // Our prompts carry this client id: `jobs` tells them from other clients'.
+    let client_id = format!(
+        "{}{}",
+        crate::jobs::CLIENT_ID_PREFIX,
+        uuid::Uuid::new_v4().simple()
+    );
     let mut options = ClientOptions::default()
+        .client_id(client_id)
         .connect_timeout(timeout)
         .request_timeout(Duration::from_secs(60));
     let via_ssh = dialer.is_some();

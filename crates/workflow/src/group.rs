@@ -301,9 +301,7 @@ fn widget_companions(spec: &InputSpec) -> Option<usize> {
         !spec.force_input && matches!(ty, "INT" | "FLOAT" | "STRING" | "BOOLEAN" | "COMBO");
     if !widget {
         None
-    } else if ty == "INT"
-        && (spec.control_after_generate || spec.name == "seed" || spec.name == "noise_seed")
-    {
+    } else if spec.is_seed_like() {
         Some(1)
     } else if matches!(spec.kind, InputType::Combo(_)) && spec.control_after_generate {
         Some(2)

@@ -68,6 +68,10 @@ pub struct InputSpec {
     pub dynamic_prompts: bool,
     /// `remote.refresh_button` option of a remote combo.
     pub refresh_button: bool,
+    /// `min` option of a number input (INT, FLOAT), when it is a number.
+    pub min: Option<serde_json::Number>,
+    /// `max` option of a number input (INT, FLOAT), when it is a number.
+    pub max: Option<serde_json::Number>,
 }
 
 impl InputSpec {
@@ -77,6 +81,14 @@ impl InputSpec {
             InputType::Combo(_) => "COMBO",
             InputType::Named(n) => n,
         }
+    }
+
+    /// A seed the frontend re-rolls after each run: an INT widget with `control_after_generate`,
+    /// or named `seed` / `noise_seed` (the frontend adds the control widget to those too).
+    pub fn is_seed_like(&self) -> bool {
+        self.type_name() == "INT"
+            && !self.force_input
+            && (self.control_after_generate || self.name == "seed" || self.name == "noise_seed")
     }
 
     /// Combo options, if this input is a combo.
@@ -143,6 +155,10 @@ struct RawOpts {
     remote: Option<Value>,
     #[serde(default)]
     options: Option<Value>,
+    #[serde(default)]
+    min: Option<Value>,
+    #[serde(default)]
+    max: Option<Value>,
 }
 
 impl<'de> Deserialize<'de> for RawSpec {
@@ -324,6 +340,13 @@ fn ordered(map: Option<IndexMap<String, RawSpec>>, order: Option<Vec<String>>) -
     out
 }
 
+fn number(v: Option<Value>) -> Option<serde_json::Number> {
+    match v {
+        Some(Value::Number(n)) => Some(n),
+        _ => None,
+    }
+}
+
 fn parse_spec(name: String, spec: RawSpec) -> InputSpec {
     let o = spec.opts;
     let flag = |v: &Option<Value>| matches!(v, Some(Value::Bool(true)));
@@ -354,6 +377,8 @@ fn parse_spec(name: String, spec: RawSpec) -> InputSpec {
             .and_then(|r| r.get("refresh_button"))
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        min: number(o.min),
+        max: number(o.max),
         default: o.default,
         kind,
         name,

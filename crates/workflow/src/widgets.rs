@@ -83,8 +83,7 @@ pub(crate) fn widgets_for(class: &NodeClass) -> Vec<Widget> {
                 default,
                 dynamic_prompts: ty == "STRING" && spec.dynamic_prompts,
             });
-            let seed_name = spec.name == "seed" || spec.name == "noise_seed";
-            if ty == "INT" && (spec.control_after_generate || seed_name) {
+            if spec.is_seed_like() {
                 out.push(companion(
                     "control_after_generate",
                     Value::from("randomize"),

@@ -6,6 +6,7 @@ mod config;
 mod config_init;
 mod install;
 mod instances;
+mod jobs;
 mod missing;
 mod models;
 mod nodes;
@@ -13,6 +14,7 @@ mod out_dir;
 mod run;
 mod status;
 mod test_connection;
+mod transfer;
 mod workflow;
 
 use std::io::Write;
@@ -49,5 +51,8 @@ pub fn run(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow:
         Command::Status(args) => status::status(&cli.global, args, stdout),
         Command::Free(args) => status::free(&cli.global, args, stdout),
         Command::Completions(args) => completions::run(&cli.global, args, stdout),
+        Command::Jobs(args) => jobs::run(&cli.global, args, stdout, stderr),
+        Command::Download(args) => transfer::download(&cli.global, args, stdout, stderr),
+        Command::Upload(args) => transfer::upload(&cli.global, args, stdout),
     }
 }

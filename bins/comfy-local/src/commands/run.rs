@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::Context as _;
 use comfy_local_comfyui::Event;
 use comfy_local_config::Config;
-use comfy_local_sdk::{InputSpec, Interrupter, RunRequest, RunStep, SdkError, run_workflow};
+use comfy_local_sdk::{
+    InputSpec, Interrupter, RunRequest, RunStep, SdkError, SeedSpec, SetSpec, run_workflow,
+};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
@@ -29,6 +31,12 @@ pub fn run(
         .iter()
         .map(|s| InputSpec::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
+    let sets = args
+        .sets
+        .iter()
+        .map(|s| SetSpec::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let seed = args.seed.as_deref().map(SeedSpec::parse).transpose()?;
     let req = RunRequest {
         workflow: args.file.clone(),
         instance: args.instance.clone(),
@@ -37,6 +45,8 @@ pub fn run(
         previews: !args.no_previews,
         timeout: args.timeout,
         wait: !args.no_wait,
+        sets,
+        seed,
     };
     let interrupter = Interrupter::new();
     {
@@ -132,8 +142,8 @@ struct Node {
 
 /// Progress output: a bar per node on a terminal, JSON lines with --json, plain lines otherwise.
 /// A node is shown finished when the next one starts (ComfyUI sends `executed` only for output
-/// nodes).
-struct Display {
+/// nodes). `jobs watch` and `download` show their steps with it too.
+pub(super) struct Display {
     json: bool,
     multi: Option<MultiProgress>,
     /// The first [`MAX_BARS`] nodes seen.
@@ -149,7 +159,7 @@ struct Display {
 }
 
 impl Display {
-    fn new(json: bool) -> Self {
+    pub(super) fn new(json: bool) -> Self {
         let multi = (!json && std::io::stderr().is_terminal())
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         Self::with(json, multi)
@@ -257,7 +267,12 @@ impl Display {
         }
     }
 
-    fn step(&mut self, step: &RunStep<'_>, stdout: &mut dyn Write, stderr: &mut dyn Write) {
+    pub(super) fn step(
+        &mut self,
+        step: &RunStep<'_>,
+        stdout: &mut dyn Write,
+        stderr: &mut dyn Write,
+    ) {
         if self.json {
             if let Some(line) = step.to_json() {
                 let _ = writeln!(stdout, "{line}");
@@ -282,8 +297,32 @@ impl Display {
                     }
                 );
             }
+            RunStep::Overridden(o) => {
+                let _ = writeln!(
+                    stderr,
+                    "set {}.{} = {}",
+                    one_line(&o.node),
+                    one_line(&o.input),
+                    one_line(&o.value.to_string())
+                );
+            }
             RunStep::Uploaded { name, bytes } => {
                 let _ = writeln!(stderr, "uploaded input/{} ({bytes} bytes)", one_line(name));
+            }
+            RunStep::Watching {
+                prompt_id,
+                live_events,
+            } => {
+                let _ = writeln!(
+                    stderr,
+                    "watching prompt {}{}",
+                    one_line(prompt_id),
+                    if *live_events {
+                        ""
+                    } else {
+                        " (another client's: its queue place and its end only)"
+                    }
+                );
             }
             RunStep::Submitted { prompt_id } => {
                 let _ = writeln!(stderr, "queued prompt {}", one_line(prompt_id));
@@ -407,7 +446,7 @@ impl Display {
 
     /// Leaves no bar drawing: each finished (`done` when the run succeeded, `stopped` when
     /// not), so the final message prints below a still display.
-    fn finish(&mut self, ok: bool) {
+    pub(super) fn finish(&mut self, ok: bool) {
         if let Some(bar) = self.queue_bar.take() {
             bar.finish_and_clear();
         }

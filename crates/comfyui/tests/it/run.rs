@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use comfy_local_comfyui::{ComfyError, Event, PreviewFormat, RunOptions};
+use comfy_local_comfyui::{ComfyError, Event, PreviewFormat, RunOptions, SubmitOptions};
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
 use serde_json::json;
 
@@ -429,5 +429,59 @@ fn concurrent_runs_on_one_client_each_get_their_events() {
     assert_eq!(
         again.outputs["3"].files["images"][0].filename,
         "conc_c_00001_.png"
+    );
+}
+
+#[test]
+fn follow_joins_a_submitted_prompt_with_its_client_id_or_by_history_without() {
+    let fake = FakeComfy::start(
+        FakeOptions::default().knobs(Knobs::default().slow_node("2", Duration::from_millis(400))),
+    );
+    let submitter = client(&fake);
+    let accepted = submitter
+        .submit(&prompt("follow"), &SubmitOptions::default())
+        .expect("submit");
+    // Another process (a fresh client) joins with the submitter's id: it sees the nodes run.
+    let watcher = comfy_local_comfyui::ComfyClient::new(&fake.url()).expect("client");
+    let mut run = watcher.follow(
+        &accepted.prompt_id,
+        Some(submitter.client_id()),
+        RunOptions::default(),
+    );
+    let events: Vec<Event> = run.by_ref().collect();
+    let outcome = run.finish().expect("outcome");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Executing { node: Some(n), .. } if n == "2")),
+        "{events:?}"
+    );
+    assert_eq!(
+        outcome.outputs["3"].files["images"][0].filename,
+        "follow_00001_.png"
+    );
+    // Without the id: no events of the prompt, the end comes from history.
+    let accepted = submitter
+        .submit(&prompt("follow2"), &SubmitOptions::default())
+        .expect("submit");
+    let mut run = watcher.follow(
+        &accepted.prompt_id,
+        None,
+        RunOptions::default().idle_history_check(Duration::from_millis(100)),
+    );
+    let events: Vec<Event> = run.by_ref().collect();
+    let outcome = run.finish().expect("outcome");
+    assert!(events.iter().all(|e| e.prompt_id().is_none()), "{events:?}");
+    assert_eq!(
+        outcome.outputs["3"].files["images"][0].filename,
+        "follow2_00001_.png"
+    );
+    // An ended prompt ends at once; an unknown one is lost.
+    let again = watcher.follow(&accepted.prompt_id, None, RunOptions::default());
+    assert_eq!(again.finish().expect("outcome").outputs, outcome.outputs);
+    let lost = watcher.follow("no-such-prompt", None, RunOptions::default());
+    assert!(
+        matches!(lost.finish(), Err(ComfyError::PromptLost { .. })),
+        "an unknown prompt is lost"
     );
 }

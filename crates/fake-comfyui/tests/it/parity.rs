@@ -362,3 +362,90 @@ fn free_answers_empty_200_and_records_the_body() {
         ]
     );
 }
+
+/// The routes `jobs`, `jobs cancel` and `download` use: `/queue` (both lists), `POST /queue`
+/// `delete`, `POST /interrupt` with a `prompt_id` that is not the running one, `/history`,
+/// `/history?max_items=N` and `/history/{unknown}`, as recorded.
+#[test]
+fn queue_history_and_interrupt_routes_of_jobs_match_the_recordings() {
+    let fake = FakeComfy::start(
+        FakeOptions::default()
+            .knobs(Knobs::default().slow_node("1", std::time::Duration::from_secs(30))),
+    );
+    let invert = load("workflows/invert.api.json");
+    let submit = |client: &str| {
+        let (status, accepted) = post_json(
+            &fake,
+            "/prompt",
+            &json!({"prompt": invert, "client_id": client}),
+        );
+        assert_eq!(status, 200);
+        accepted["prompt_id"].as_str().expect("id").to_owned()
+    };
+    let running = submit("a");
+    let pending = submit("b");
+    let mut queue = get_json(&fake, "/queue");
+    for _ in 0..100 {
+        if queue["queue_running"][0].is_array() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        queue = get_json(&fake, "/queue");
+    }
+    let busy = recorded_body("get_queue_busy.json");
+    assert_shape(
+        &busy["queue_pending"][0],
+        &queue["queue_pending"][0],
+        "pending entry",
+    );
+    assert_eq!(queue["queue_pending"][0][1], json!(pending));
+    assert_eq!(queue["queue_pending"][0][3], json!({"client_id": "b"}));
+    // Interrupting a prompt that does not run changes nothing; the answer is an empty 200.
+    let (status, body) = post(
+        &fake,
+        "/interrupt",
+        json!({"prompt_id": pending}).to_string().as_bytes(),
+    );
+    assert_eq!((status, body.len()), (200, 0));
+    let recorded = load("recorded/post_queue_delete.json");
+    assert_eq!(recorded["response"]["body"], Value::Null);
+    let (status, body) = post(
+        &fake,
+        "/queue",
+        json!({"delete": [pending]}).to_string().as_bytes(),
+    );
+    assert_eq!((status, body.len()), (200, 0));
+    let queue = get_json(&fake, "/queue");
+    assert_eq!(queue["queue_pending"], json!([]));
+    assert_eq!(
+        queue["queue_running"][0][1],
+        json!(running),
+        "still running"
+    );
+    // Unknown (or not yet finished) ids: `{}`.
+    assert_eq!(get_json(&fake, &format!("/history/{running}")), json!({}));
+    assert_eq!(get_json(&fake, "/history/no-such-id"), json!({}));
+    let (status, _) = post_json(&fake, "/interrupt", &json!({"prompt_id": running}));
+    assert_eq!(status, 200);
+    let mut history = get_json(&fake, "/history?max_items=1");
+    for _ in 0..200 {
+        if history.get(&running).is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        history = get_json(&fake, "/history?max_items=1");
+    }
+    let one = recorded_body("get_history_max_items_1.json");
+    assert_eq!(one.as_object().map(serde_json::Map::len), Some(1));
+    assert_eq!(history.as_object().map(serde_json::Map::len), Some(1));
+    let interrupted = recorded_body("get_history_interrupted.json");
+    assert_shape(
+        interrupted
+            .as_object()
+            .and_then(|m| m.values().next())
+            .expect("entry"),
+        &history[&running],
+        "interrupted history entry",
+    );
+    assert_eq!(history[&running]["status"]["status_str"], json!("error"));
+}
