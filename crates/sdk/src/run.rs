@@ -109,6 +109,10 @@ pub enum RunStep<'a> {
         path: &'a Utf8Path,
         /// Its size.
         bytes: u64,
+        /// The node that produced it.
+        node: &'a str,
+        /// Output kind as history lists it (see [`SavedOutput::kind`]).
+        kind: &'a str,
     },
 }
 

@@ -289,7 +289,7 @@ impl Display {
                 let _ = writeln!(stderr, "queued prompt {}", one_line(prompt_id));
             }
             RunStep::Queued { ahead } => self.queued(*ahead, stderr),
-            RunStep::Saved { path, bytes } => self.line(
+            RunStep::Saved { path, bytes, .. } => self.line(
                 stdout,
                 &format!("saved {} ({bytes} bytes)", one_line(path.as_str())),
             ),
@@ -458,7 +458,9 @@ fn json_line(step: &RunStep<'_>) -> Option<serde_json::Value> {
         }
         RunStep::Submitted { prompt_id } => json!({"event": "submitted", "prompt_id": prompt_id}),
         RunStep::Queued { ahead } => json!({"event": "queued", "ahead": ahead}),
-        RunStep::Saved { path, bytes } => json!({"event": "saved", "path": path, "bytes": bytes}),
+        RunStep::Saved { path, bytes, .. } => {
+            json!({"event": "saved", "path": path, "bytes": bytes})
+        }
         RunStep::Event(event) => match event {
             Event::ExecutionStart { .. } => json!({"event": "execution_start"}),
             Event::ExecutionCached { nodes, .. } => json!({"event": "cached", "nodes": nodes}),
