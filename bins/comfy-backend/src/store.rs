@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS outputs (
     node TEXT NOT NULL,
     kind TEXT NOT NULL,
     PRIMARY KEY (job_id, name)
-) WITHOUT ROWID;
+);
 ";
 
 /// What the store can fail with.
