@@ -28,8 +28,8 @@ Exit codes: 0 stopped by SIGTERM or Ctrl-C, 2 bad arguments, config or state dir
 or the address cannot be bound."
 )]
 struct Cli {
-    /// The config file (default: $COMFY_LOCAL_CONFIG, ./local-support-config.yml,
-    /// /app/local-support-config.yml).
+    /// The config file (default: `$COMFY_LOCAL_CONFIG`, `./local-support-config.yml`,
+    /// `/app/local-support-config.yml`).
     #[arg(long, value_name = "PATH")]
     config: Option<Utf8PathBuf>,
     /// Address to listen on. Any address but loopback needs a token (see --token-env).
@@ -43,7 +43,7 @@ struct Cli {
     /// folder next to the config file).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<Utf8PathBuf>,
-    /// An origin (scheme://host[:port]) whose pages may call the API (CORS); repeatable.
+    /// An origin (`scheme://host[:port]`) whose pages may call the API (CORS); repeatable.
     /// Without it, CORS is off: browsers let only same-origin pages read the answers.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origins: Vec<String>,
@@ -57,7 +57,7 @@ struct Cli {
     /// How often the instance list (status, GPU, VRAM, queue) is refreshed.
     #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     refresh_secs: u64,
-    /// More log output on stderr (-v: debug); RUST_LOG wins when set.
+    /// More log output on stderr (-v: debug); `RUST_LOG` wins when set.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 }
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose);
-    match run(cli) {
+    match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             #[expect(
@@ -159,12 +159,12 @@ fn settings(cli: &Cli, config_path: &camino::Utf8Path) -> anyhow::Result<Setting
     })
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: &Cli) -> anyhow::Result<()> {
     let loaded = Config::load(cli.config.as_deref()).context("cannot load the configuration")?;
     for warning in &loaded.warnings {
         tracing::warn!("config: {warning}");
     }
-    let settings = settings(&cli, &loaded.path)?;
+    let settings = settings(cli, &loaded.path)?;
     let state_dir = settings.state_dir.clone();
     let backend =
         Backend::open(loaded.config, Some(loaded.path.to_string()), settings).map_err(|e| {

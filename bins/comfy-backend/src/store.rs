@@ -220,6 +220,16 @@ pub struct Store {
     path: String,
 }
 
+/// SQLite integers are signed: sizes and sequence numbers are stored as `i64`.
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A stored `i64` read back as the `u64` it was (0 for a negative one, which this code never writes).
+fn uint(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
 /// Unix time in milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -308,7 +318,7 @@ impl Store {
         self.lock()
             .execute(
                 "INSERT INTO events (job_id, seq, name, data) VALUES (?1, ?2, ?3, ?4)",
-                params![id, event.seq, event.name, event.data],
+                params![id, int(event.seq), event.name, event.data],
             )
             .map_err(self.sql())?;
         Ok(())
@@ -327,7 +337,7 @@ impl Store {
         let tx = conn.transaction().map_err(self.sql())?;
         tx.execute(
             "INSERT INTO events (job_id, seq, name, data) VALUES (?1, ?2, ?3, ?4)",
-            params![id, event.seq, event.name, event.data],
+            params![id, int(event.seq), event.name, event.data],
         )
         .map_err(self.sql())?;
         tx.execute(
@@ -349,7 +359,7 @@ impl Store {
         self.lock()
             .execute(
                 "INSERT OR REPLACE INTO outputs (job_id, name, size, content_type, node, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id, output.name, output.size, output.content_type, output.node, output.kind],
+                params![id, output.name, int(output.size), output.content_type, output.node, output.kind],
             )
             .map_err(self.sql())?;
         Ok(())
@@ -440,9 +450,9 @@ impl Store {
             )
             .map_err(self.sql())?;
         let rows = stmt
-            .query_map(params![id, after], |r| {
+            .query_map(params![id, int(after)], |r| {
                 Ok(StoredEvent {
-                    seq: r.get(0)?,
+                    seq: uint(r.get(0)?),
                     name: r.get(1)?,
                     data: r.get(2)?,
                 })
@@ -463,7 +473,7 @@ impl Store {
             .query_map(params![id], |r| {
                 Ok(OutputRecord {
                     name: r.get(0)?,
-                    size: r.get(1)?,
+                    size: uint(r.get(1)?),
                     content_type: r.get(2)?,
                     node: r.get(3)?,
                     kind: r.get(4)?,
@@ -476,7 +486,7 @@ impl Store {
     /// Marks every job not finished (left over by a backend that stopped or was killed) as
     /// interrupted, with a final `error` event; returns their ids.
     pub fn interrupt_unfinished(&self, message: &str) -> Result<Vec<String>, StoreError> {
-        let unfinished: Vec<(String, u64)> = {
+        let unfinished: Vec<(String, i64)> = {
             let conn = self.lock();
             let mut stmt = conn
                 .prepare(
@@ -496,7 +506,7 @@ impl Store {
         };
         for (id, last) in &unfinished {
             let event = StoredEvent {
-                seq: last + 1,
+                seq: uint(*last) + 1,
                 name: "error".to_owned(),
                 data: serde_json::json!({"state": "interrupted", "code": error.code, "message": error.message, "hint": error.hint}).to_string(),
             };

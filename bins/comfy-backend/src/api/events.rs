@@ -111,8 +111,8 @@ fn follow(
                 continue;
             }
             tokio::select! {
-                changed = c.changes.changed() => {
-                    if changed.is_err() {
+                result = c.changes.changed() => {
+                    if result.is_err() {
                         // The job's sender is gone with it: what it announced is in `live`.
                         c.queue.extend(c.live.since(c.sent));
                         c.ended = c.queue.is_empty();

@@ -154,7 +154,7 @@ pub async fn install_model(
     let id = job_id.clone();
     blocking(move || {
         app.jobs
-            .start_model_install(id, instance, req)
+            .start_model_install(&id, &instance, req)
             .map_err(start_refused)
     })
     .await?;
@@ -182,7 +182,7 @@ pub async fn install_node(
     let id = job_id.clone();
     blocking(move || {
         app.jobs
-            .start_node_install(id, instance, req)
+            .start_node_install(&id, &instance, req)
             .map_err(start_refused)
     })
     .await?;

@@ -112,7 +112,7 @@ pub async fn workflow(
         inputs,
     };
     let id = job_id.clone();
-    blocking(move || app.jobs.start_run(id, job).map_err(start_refused)).await?;
+    blocking(move || app.jobs.start_run(&id, job).map_err(start_refused)).await?;
     Ok((StatusCode::ACCEPTED, Json(JobCreated { job_id })))
 }
 

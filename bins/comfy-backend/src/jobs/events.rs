@@ -25,7 +25,7 @@ pub fn run_step(step: &RunStep<'_>) -> Option<(&'static str, Value)> {
         RunStep::Queued { ahead } => ("queued", json!({"stage": "waiting", "ahead": ahead})),
         RunStep::Event(event) => return comfy_event(event),
         // Outputs are announced by the job once their record is stored.
-        _ => return None,
+        RunStep::Saved { .. } => return None,
     })
 }
 

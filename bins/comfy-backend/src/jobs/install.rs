@@ -62,8 +62,8 @@ impl Jobs {
     /// Starts a model install. Blocking.
     pub fn start_model_install(
         self: &Arc<Self>,
-        id: String,
-        instance: String,
+        id: &str,
+        instance: &str,
         req: ModelInstall,
     ) -> Result<(), StartRefused> {
         let cancel = Arc::new(AtomicBool::new(false));
@@ -74,10 +74,10 @@ impl Jobs {
             name: req.name,
             sha256: req.sha256,
             force: req.force,
-            instance: Some(instance.clone()),
+            instance: Some(instance.to_owned()),
             retries: req.retries.min(MAX_RETRIES),
         };
-        self.start(id, JobKind::InstallModel, &instance, control, move |ctx| {
+        self.start(id, JobKind::InstallModel, instance, control, move |ctx| {
             model(ctx, &request, &cancel)
         })
     }
@@ -85,20 +85,20 @@ impl Jobs {
     /// Starts a node install. Blocking.
     pub fn start_node_install(
         self: &Arc<Self>,
-        id: String,
-        instance: String,
+        id: &str,
+        instance: &str,
         req: NodeInstall,
     ) -> Result<(), StartRefused> {
         let request = InstallNodeRequest {
             url: req.url,
             git_ref: req.git_ref,
             force: req.force,
-            instance: Some(instance.clone()),
+            instance: Some(instance.to_owned()),
         };
         self.start(
             id,
             JobKind::InstallNode,
-            &instance,
+            instance,
             Control::None,
             move |ctx| node(ctx, &request),
         )
@@ -116,7 +116,7 @@ fn model(ctx: &JobCtx, req: &InstallModelRequest, cancel: &AtomicBool) -> Outcom
             }
             last = Some(Instant::now());
         }
-        ctx.emit("progress", serde_json::to_value(event).unwrap_or_default());
+        ctx.emit("progress", &serde_json::to_value(event).unwrap_or_default());
     });
     match result {
         Ok(outcome) => Ok(serde_json::to_value(outcome).unwrap_or_default()),
@@ -134,7 +134,7 @@ fn failed_state(e: &InstallError) -> JobState {
 
 fn node(ctx: &JobCtx, req: &InstallNodeRequest) -> Outcome {
     let result = install_node(ctx.config(), req, &mut |event| {
-        ctx.emit("progress", serde_json::to_value(event).unwrap_or_default());
+        ctx.emit("progress", &serde_json::to_value(event).unwrap_or_default());
     });
     match result {
         Ok(outcome) => Ok(serde_json::to_value(outcome).unwrap_or_default()),

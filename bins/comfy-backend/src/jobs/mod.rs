@@ -88,7 +88,7 @@ pub enum CancelRefused {
 pub struct Jobs {
     store: Arc<Store>,
     config: Arc<Config>,
-    jobs_dir: Utf8PathBuf,
+    root: Utf8PathBuf,
     live: Mutex<HashMap<String, Arc<Live>>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     accepting: AtomicBool,
@@ -98,12 +98,12 @@ pub struct Jobs {
 pub type Outcome = Result<Value, (JobState, ErrorBody)>;
 
 impl Jobs {
-    /// Jobs stored in `store`, with their files under `jobs_dir/<id>/`.
-    pub fn new(store: Arc<Store>, config: Arc<Config>, jobs_dir: Utf8PathBuf) -> Arc<Jobs> {
+    /// Jobs stored in `store`, with their files under `root/<id>/`.
+    pub fn new(store: Arc<Store>, config: Arc<Config>, root: Utf8PathBuf) -> Arc<Jobs> {
         Arc::new(Jobs {
             store,
             config,
-            jobs_dir,
+            root,
             live: Mutex::new(HashMap::new()),
             threads: Mutex::new(Vec::new()),
             accepting: AtomicBool::new(true),
@@ -117,7 +117,7 @@ impl Jobs {
 
     /// The folder of a job's files (workflow, inputs, outputs).
     pub fn job_dir(&self, id: &str) -> Utf8PathBuf {
-        self.jobs_dir.join(id)
+        self.root.join(id)
     }
 
     /// A new job id (and its folder name).
@@ -132,7 +132,7 @@ impl Jobs {
     /// Records the job, announces `queued` and starts `body` on its own thread. Blocking.
     fn start(
         self: &Arc<Self>,
-        id: String,
+        id: &str,
         kind: JobKind,
         instance: &str,
         control: Control,
@@ -143,7 +143,7 @@ impl Jobs {
         }
         let now = now_ms();
         self.store.insert_job(&JobRecord {
-            id: id.clone(),
+            id: id.to_owned(),
             kind,
             instance: instance.to_owned(),
             state: JobState::Queued,
@@ -161,14 +161,14 @@ impl Jobs {
         });
         let ctx = JobCtx {
             jobs: Arc::clone(self),
-            id: id.clone(),
+            id: id.to_owned(),
             live: Arc::clone(&live),
         };
         ctx.emit(
             "queued",
-            json!({"stage": "accepted", "job_id": id, "kind": kind, "instance": instance}),
+            &json!({"stage": "accepted", "job_id": id, "kind": kind, "instance": instance}),
         );
-        self.live_map().insert(id.clone(), live);
+        self.live_map().insert(id.to_owned(), live);
         let thread = std::thread::Builder::new()
             .name(format!("job-{id}"))
             .spawn(move || {
@@ -301,7 +301,7 @@ pub struct JobCtx {
 impl JobCtx {
     /// Commits an event to the store, then announces it. An event the store refused is logged
     /// and not announced.
-    pub fn emit(&self, name: &str, data: Value) {
+    pub fn emit(&self, name: &str, data: &Value) {
         let mut events = self.live.lock();
         let event = StoredEvent {
             seq: events.len() as u64 + 1,

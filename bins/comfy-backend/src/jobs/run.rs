@@ -24,7 +24,7 @@ pub struct RunJob {
 
 impl Jobs {
     /// Starts a workflow run. Blocking.
-    pub fn start_run(self: &Arc<Self>, id: String, job: RunJob) -> Result<(), StartRefused> {
+    pub fn start_run(self: &Arc<Self>, id: &str, job: RunJob) -> Result<(), StartRefused> {
         let interrupter = Interrupter::new();
         let instance = job.instance.clone();
         let control = Control::Run(interrupter.clone());
@@ -82,7 +82,7 @@ fn on_step(ctx: &JobCtx, out_dir: &Utf8Path, step: &RunStep<'_>) {
         return;
     }
     if let Some((name, data)) = events::run_step(step) {
-        ctx.emit(name, data);
+        ctx.emit(name, &data);
     }
 }
 
@@ -104,5 +104,5 @@ fn saved(ctx: &JobCtx, out_dir: &Utf8Path, path: &Utf8Path, bytes: u64, node: &s
         tracing::error!(job = ctx.id(), error = %comfy_local_sdk::error_chain(&e), "output not recorded");
         return;
     }
-    ctx.emit("output", serde_json::to_value(&record).unwrap_or_default());
+    ctx.emit("output", &serde_json::to_value(&record).unwrap_or_default());
 }

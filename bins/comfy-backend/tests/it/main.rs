@@ -45,6 +45,7 @@ pub fn config_for(dir: &Utf8Path, url: &str, extra: &str) -> Utf8PathBuf {
 }
 
 /// A running `comfy-backend` process, killed on drop.
+#[derive(Debug)]
 pub struct Proc {
     pub child: Child,
     pub url: String,
@@ -291,7 +292,7 @@ pub fn read_events(
             .strip_prefix("event: ")
             .or_else(|| line.strip_prefix("event:"))
         {
-            event = v.trim().to_owned();
+            v.trim().clone_into(&mut event);
         } else if let Some(v) = line
             .strip_prefix("data: ")
             .or_else(|| line.strip_prefix("data:"))
