@@ -8,14 +8,14 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use futures_util::stream::{self, BoxStream, StreamExt as _};
 use tokio::sync::watch;
 
-use super::blocking;
+use super::{ApiPath, blocking};
 use crate::AppState;
 use crate::error::{ApiError, ErrorDocument};
 use crate::jobs::{Live, Subscription, is_final};
@@ -44,12 +44,12 @@ fn last_event_id(headers: &HeaderMap) -> u64 {
 #[utoipa::path(get, path = "/api/jobs/{id}/events", tag = "jobs",
     params(("id" = String, Path, description = "A job id"),
            ("Last-Event-ID" = Option<String>, Header, description = "The `id:` of the last event seen: the stream starts after it")),
-    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = crate::api::openapi::SseEventDoc),
               (status = 404, description = "No such job", body = ErrorDocument),
               (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
 pub async fn stream(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let after = last_event_id(&headers);

@@ -2,12 +2,12 @@
 //! (the sdk's staged connection test).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use comfy_local_sdk::{ConnectionReport, TestConnectionOptions, test_connection_with_config};
 
-use super::blocking;
+use super::{ApiPath, blocking};
 use crate::AppState;
 use crate::error::{ApiError, ErrorDocument};
 use crate::instances::InstanceList;
@@ -55,7 +55,7 @@ pub fn local_instance(app: &AppState, id: &str) -> Result<(), ApiError> {
               (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
 pub async fn test(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ConnectionReport>, ApiError> {
     local_instance(&app, &id)?;
     let report = blocking(move || {

@@ -2,12 +2,12 @@
 //! (`POST /api/instances/{id}/models` and `/nodes`), which start jobs.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiJson, blocking};
+use super::{ApiJson, ApiPath, blocking};
 use crate::AppState;
 use crate::error::{ApiError, ErrorDocument};
 use crate::jobs::{CancelRefused, Jobs, ModelInstall, NodeInstall, StartRefused};
@@ -68,7 +68,7 @@ pub async fn list(
               (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
 pub async fn get(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<JobRecord>, ApiError> {
     let job = blocking(move || {
         app.jobs
@@ -90,7 +90,7 @@ pub async fn get(
               (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
 pub async fn cancel(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<CancelAccepted>), ApiError> {
     let job_id = id.clone();
     blocking(move || match app.jobs.cancel(&id)? {
@@ -146,7 +146,7 @@ pub fn start_refused(e: StartRefused) -> ApiError {
               (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
 pub async fn install_model(
     State(app): State<AppState>,
-    Path(instance): Path<String>,
+    ApiPath(instance): ApiPath<String>,
     ApiJson(req): ApiJson<ModelInstall>,
 ) -> Result<(StatusCode, Json<JobCreated>), ApiError> {
     super::instances::local_instance(&app, &instance)?;
@@ -174,7 +174,7 @@ pub async fn install_model(
               (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
 pub async fn install_node(
     State(app): State<AppState>,
-    Path(instance): Path<String>,
+    ApiPath(instance): ApiPath<String>,
     ApiJson(req): ApiJson<NodeInstall>,
 ) -> Result<(StatusCode, Json<JobCreated>), ApiError> {
     super::instances::local_instance(&app, &instance)?;

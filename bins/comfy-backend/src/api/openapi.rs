@@ -74,6 +74,28 @@ pub struct ReportDoc {
     pub ok: bool,
 }
 
+/// The name of a job event (the SSE `event:` field).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventName {
+    Queued,
+    Node,
+    Progress,
+    Output,
+    Done,
+    Error,
+}
+
+/// One Server-Sent Event of a job's stream, as its fields (`event:`, `id:`, `data:`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SseEventDoc {
+    pub event: EventName,
+    /// The event's sequence number in its job (1, 2, ...): send it back as `Last-Event-ID`.
+    pub id: String,
+    /// One JSON object (see docs/BACKEND_API.md for each event's fields).
+    pub data: String,
+}
+
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "backend", security(()),
     responses((status = 200, description = "The OpenAPI document", body = Object)))]

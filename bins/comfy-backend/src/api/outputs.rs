@@ -4,14 +4,14 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use camino::Utf8Component;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::blocking;
+use super::{ApiPath, blocking};
 use crate::AppState;
 use crate::error::{ApiError, ErrorDocument};
 use crate::store::OutputRecord;
@@ -31,7 +31,7 @@ pub struct OutputList {
               (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
 pub async fn list(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OutputList>, ApiError> {
     let outputs = blocking(move || {
         let store = app.jobs.store();
@@ -53,7 +53,7 @@ pub async fn list(
               (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
 pub async fn file(
     State(app): State<AppState>,
-    Path((id, name)): Path<(String, String)>,
+    ApiPath((id, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let jobs = std::sync::Arc::clone(&app.jobs);
     let (record, path) = blocking(move || {

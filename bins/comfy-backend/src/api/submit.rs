@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::extract::multipart::{Field, MultipartError};
-use axum::extract::{FromRequest as _, Multipart, Path, Request, State};
+use axum::extract::{FromRequest as _, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use camino::{Utf8Path, Utf8PathBuf};
 use comfy_local_sdk::InputSpec;
@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt as _;
 use utoipa::ToSchema;
 
 use super::jobs::{JobCreated, start_refused};
-use super::{ApiJson, blocking};
+use super::{ApiJson, ApiPath, blocking};
 use crate::AppState;
 use crate::error::{ApiError, ErrorDocument};
 use crate::jobs::{Jobs, RunJob, create_job_dir};
@@ -64,7 +64,7 @@ pub struct WorkflowForm {
               (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
 pub async fn workflow(
     State(app): State<AppState>,
-    Path(instance): Path<String>,
+    ApiPath(instance): ApiPath<String>,
     req: Request,
 ) -> Result<(StatusCode, Json<JobCreated>), ApiError> {
     if app.config.instance(&instance).is_none() && !app.instances.knows(&instance) {

@@ -174,6 +174,8 @@ fn bad_requests_answer_json_errors_with_stable_codes() {
     )
     .assert_error(404, "unknown_job");
     get(&format!("{base}/api/jobs?limit=x"), &[]).assert_error(400, "bad_request");
+    // A path segment that is not UTF-8 once decoded.
+    get(&format!("{base}/api/jobs/%FF"), &[]).assert_error(400, "bad_request");
     get(&format!("{base}/api/nothing"), &[]).assert_error(404, "not_found");
     post(&format!("{base}/api/jobs"), "application/json", b"{}")
         .assert_error(405, "method_not_allowed");
