@@ -2,8 +2,9 @@
 //! subscribers to one job, against the release binary and the in-process fake ComfyUI, all on
 //! loopback.
 //!
-//! `cargo bench -p comfy-backend --bench api_load` (needs `wrk` on PATH: Debian's `wrk` package;
-//! env `DURATION_SECS`, default 10; `CONNECTIONS`, default 64; `SUBSCRIBERS`, default 200).
+//! `cargo bench -p comfy-backend --bench api_load` (the load phase needs `wrk` on PATH, Debian's
+//! `wrk` package, and is skipped with a note without it;
+//! env `DURATION_SECS`, default 10; `CONNECTIONS`, default 32; `SUBSCRIBERS`, default 200).
 //! Prints requests/s and latency percentiles from wrk, and for the subscribers how many saw every
 //! event of the job (the same ids, names and data as the stored replay) and how long after the
 //! job's last event the slowest one had it. Goal on a 2-core machine: >= 5,000 req/s, p99 < 20 ms.
@@ -120,7 +121,7 @@ fn wait_state(base: &str, job: &str, state: &str) {
 }
 
 fn load_instances(base: &str, secs: u64, connections: u64) {
-    let out = Command::new("wrk")
+    let Ok(out) = Command::new("wrk")
         .args([
             "-t2",
             &format!("-c{connections}"),
@@ -129,7 +130,12 @@ fn load_instances(base: &str, secs: u64, connections: u64) {
             &format!("{base}/api/instances"),
         ])
         .output()
-        .expect("wrk on PATH (apt-get install wrk)");
+    else {
+        println!(
+            "GET /api/instances load: skipped, wrk is not on PATH (Debian: apt-get install wrk)"
+        );
+        return;
+    };
     let text = String::from_utf8_lossy(&out.stdout);
     println!("GET /api/instances while a job runs ({connections} connections, {secs} s, wrk):");
     for line in text.lines() {
@@ -150,7 +156,7 @@ fn load_instances(base: &str, secs: u64, connections: u64) {
 
 fn main() {
     let secs = env_num("DURATION_SECS", 10);
-    let connections = env_num("CONNECTIONS", 64);
+    let connections = env_num("CONNECTIONS", 32);
     let subscribers = env_num("SUBSCRIBERS", 200) as usize;
     let comfy = FakeComfy::start(
         FakeOptions::default()

@@ -57,9 +57,37 @@ fn a_workflow_runs_streams_its_events_and_serves_its_outputs() {
         .map(|e| &e.data)
         .collect();
     assert_eq!(announced.len(), 4);
+    // Node 4 (SaveImage) and node 5 (PreviewImage, under temp/) saved two images each.
+    let mut by_node: Vec<(String, String)> = outputs
+        .iter()
+        .map(|o| {
+            (
+                o["node"].as_str().unwrap().to_owned(),
+                o["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    by_node.sort();
+    assert_eq!(
+        by_node,
+        [
+            ("4", "images"),
+            ("4", "images"),
+            ("5", "images"),
+            ("5", "images")
+        ]
+        .map(|(n, k)| (n.to_owned(), k.to_owned()))
+    );
+    assert_eq!(
+        outputs
+            .iter()
+            .filter(|o| o["name"].as_str().unwrap().starts_with("temp/"))
+            .count(),
+        2,
+        "{outputs:?}"
+    );
     for output in &outputs {
         assert_eq!(output["content_type"], "image/png");
-        assert!(output["node"].is_string());
         let name = output["name"].as_str().unwrap();
         let file = get(&format!("{base}/api/jobs/{id}/outputs/{name}"), &[]);
         assert_eq!(file.status, 200, "{name}");
