@@ -162,7 +162,7 @@ fn settings(cli: &Cli, config_path: &camino::Utf8Path) -> anyhow::Result<Setting
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let loaded = Config::load(cli.config.as_deref()).context("cannot load the configuration")?;
     for warning in &loaded.warnings {
-        tracing::warn!("config: {warning}");
+        tracing::warn!("config: {}", comfy_local_sdk::error_chain(warning));
     }
     let settings = settings(cli, &loaded.path)?;
     let state_dir = settings.state_dir.clone();
