@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, CI): install test dependencies, then fmt, clippy, the dependency
-# checks (cargo-shear, cargo-deny) and every test (the Python bindings' too).
+# checks (cargo-shear, cargo-deny), every test (the Python bindings' too), and schemathesis
+# against the backend's API.
 set -euo pipefail
 
 # cargo-deny with deny.toml. The advisories check needs the RustSec database from GitHub: when it
@@ -37,6 +38,8 @@ main() {
     cargo test --workspace --locked --doc
     echo "== Python bindings (pip install, mypy --strict, pytest)"
     scripts/dev/test-python.sh
+    echo "== schemathesis against comfy-backend's /api/openapi.json (no 5xx, answers match the document)"
+    scripts/dev/schemathesis.sh
     echo "== host setup scripts (shellcheck, bats, PowerShell parse, end-to-end as root)"
     cargo build --locked -p comfy-local
     COMFY_LOCAL_BIN="$PWD/target/debug/comfy-local" scripts/dev/test-scripts.sh

@@ -207,7 +207,12 @@ impl Saved {
     ) {
         match result {
             Ok((path, bytes)) => {
-                on_step(RunStep::Saved { path: &path, bytes });
+                on_step(RunStep::Saved {
+                    path: &path,
+                    bytes,
+                    node,
+                    kind,
+                });
                 self.saved.push(SavedOutput {
                     node: node.to_owned(),
                     kind: kind.to_owned(),

@@ -125,6 +125,10 @@ pub enum RunStep<'a> {
         path: &'a Utf8Path,
         /// Its size.
         bytes: u64,
+        /// The node that produced it.
+        node: &'a str,
+        /// Output kind as history lists it (see [`SavedOutput::kind`]).
+        kind: &'a str,
     },
 }
 
@@ -155,7 +159,7 @@ impl RunStep<'_> {
                 json!({"event": "submitted", "prompt_id": prompt_id})
             }
             RunStep::Queued { ahead } => json!({"event": "queued", "ahead": ahead}),
-            RunStep::Saved { path, bytes } => {
+            RunStep::Saved { path, bytes, .. } => {
                 json!({"event": "saved", "path": path, "bytes": bytes})
             }
             RunStep::Event(event) => match event {

@@ -328,7 +328,7 @@ impl Display {
                 let _ = writeln!(stderr, "queued prompt {}", one_line(prompt_id));
             }
             RunStep::Queued { ahead } => self.queued(*ahead, stderr),
-            RunStep::Saved { path, bytes } => self.line(
+            RunStep::Saved { path, bytes, .. } => self.line(
                 stdout,
                 &format!("saved {} ({bytes} bytes)", one_line(path.as_str())),
             ),

@@ -1,0 +1,71 @@
+//! `GET /api/instances` (the list the background task keeps) and `POST /api/instances/{id}/test`
+//! (the sdk's staged connection test).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use comfy_local_sdk::{ConnectionReport, TestConnectionOptions, test_connection_with_config};
+
+use super::{ApiPath, blocking};
+use crate::AppState;
+use crate::error::{ApiError, ErrorDocument};
+use crate::instances::InstanceList;
+
+/// Every instance, as the last background refresh saw it (never waits for a probe).
+#[utoipa::path(get, path = "/api/instances", tag = "instances",
+    responses((status = 200, description = "The instances", body = InstanceList),
+              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+pub async fn list(State(app): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        app.instances.json(),
+    )
+}
+
+/// The local instance `id`, or a 404 naming the others.
+pub fn local_instance(app: &AppState, id: &str) -> Result<(), ApiError> {
+    if app.config.instance(id).is_some() {
+        return Ok(());
+    }
+    let known: Vec<String> = app.config.local.iter().map(|i| i.id.to_string()).collect();
+    let mut error = ApiError::unknown_instance(id);
+    if app.instances.knows(id) {
+        error.body.message = format!(
+            "{id:?} is not a local instance: only local instances can be tested or installed to"
+        );
+    }
+    Err(error.hint(format!(
+        "local instances: {}",
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )))
+}
+
+/// Tests the connection to a local instance stage by stage (config, key file, TCP, SSH
+/// handshake and host key, authentication, remote install, write access, ComfyUI's HTTP API and
+/// WebSocket). Answers 200 whether or not the test passed: `ok` says.
+#[utoipa::path(post, path = "/api/instances/{id}/test", tag = "instances",
+    params(("id" = String, Path, description = "A local instance id")),
+    responses((status = 200, description = "The staged report", body = crate::api::openapi::ReportDoc),
+              (status = 404, description = "No such local instance", body = ErrorDocument),
+              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+pub async fn test(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ConnectionReport>, ApiError> {
+    local_instance(&app, &id)?;
+    let report = blocking(move || {
+        let opts = TestConnectionOptions { instance: Some(id) };
+        Ok(test_connection_with_config(
+            &app.config,
+            app.config_path.as_deref(),
+            &opts,
+        ))
+    })
+    .await?;
+    Ok(Json(report))
+}
