@@ -154,29 +154,42 @@ fn slot_inputs(node: &UiNode) -> Vec<DtoInput<'_>> {
         .collect()
 }
 
-/// A subgraph instance's inputs: from the definition, each with the link of the saved node's
-/// input of the same name (or, failing that, of the same unused position).
+/// A subgraph instance's inputs: from the definition, in its order, each with the link of the
+/// saved node's input of the same name (as the frontend re-attaches them on load, whatever the
+/// saved order); a definition input no saved input names takes the saved input at its own
+/// position if that one's name is not in the definition either.
 fn subgraph_inputs<'w>(def: &'w SubgraphDef, node: &'w UiNode) -> Vec<DtoInput<'w>> {
     let mut used = vec![false; node.inputs.len()];
-    def.inputs
+    let by_name: Vec<Option<usize>> = def
+        .inputs
         .iter()
-        .enumerate()
-        .map(|(i, io)| {
-            let found = node
+        .map(|io| {
+            let j = node
                 .inputs
                 .iter()
                 .enumerate()
-                .find(|(j, s)| !used[*j] && s.name == io.name)
-                .map(|(j, _)| j)
-                .or_else(|| (i < node.inputs.len() && !used[i]).then_some(i));
-            let link = found.and_then(|j| {
-                used[j] = true;
-                node.inputs[j].link
+                .position(|(j, s)| !used[j] && s.name == io.name)?;
+            used[j] = true;
+            Some(j)
+        })
+        .collect();
+    def.inputs
+        .iter()
+        .zip(by_name)
+        .enumerate()
+        .map(|(i, (io, found))| {
+            let found = found.or_else(|| {
+                let s = node.inputs.get(i)?;
+                let stray = !used[i] && !def.inputs.iter().any(|d| d.name == s.name);
+                stray.then(|| {
+                    used[i] = true;
+                    i
+                })
             });
             DtoInput {
                 name: io.name.as_str(),
                 ty: io.ty.as_str(),
-                link,
+                link: found.and_then(|j| node.inputs[j].link),
             }
         })
         .collect()
@@ -763,15 +776,18 @@ impl<'w> Converter<'w> {
                 self.promoted_value(w, &name).map(Resolved::Widget),
             ));
         };
-        let Some(outer) = wd.graph.links.get(&outer_id) else {
+        if !wd.graph.links.contains_key(&outer_id) {
             return Err(ConvertError::InvalidLink {
                 node_id: wd.exec_id.clone(),
                 slot: outer_slot as usize,
                 input: wi.name.to_owned(),
                 link_id: outer_id,
             });
-        };
-        Ok(Flow::Next(Step::In(w, outer.target_slot, None)))
+        }
+        // The frontend goes on at the outer link's `target_slot`, which its load rewrites to
+        // the input's position in the definition's order (`fixLinkInputSlots`): the same input.
+        // The saved `target_slot` may be stale (an instance saved with fewer inputs).
+        Ok(Flow::Next(Step::In(w, outer_slot, None)))
     }
 
     /// From output `slot` of DTO `o` (resolving type `ty`): a regular node is the answer; a

@@ -301,11 +301,9 @@ fn widget_companions(spec: &InputSpec) -> Option<usize> {
         !spec.force_input && matches!(ty, "INT" | "FLOAT" | "STRING" | "BOOLEAN" | "COMBO");
     if !widget {
         None
-    } else if ty == "INT"
-        && (spec.control_after_generate || spec.name == "seed" || spec.name == "noise_seed")
-    {
+    } else if ty == "INT" && spec.int_control() {
         Some(1)
-    } else if matches!(spec.kind, InputType::Combo(_)) && spec.control_after_generate {
+    } else if matches!(spec.kind, InputType::Combo(_)) && spec.combo_control() {
         Some(2)
     } else {
         Some(0)

@@ -56,8 +56,9 @@ pub struct InputSpec {
     pub default: Option<Value>,
     /// `forceInput`: a socket only, never a widget.
     pub force_input: bool,
-    /// `control_after_generate` option.
-    pub control_after_generate: bool,
+    /// `control_after_generate` option as declared: `None` when absent (or not a boolean). An
+    /// explicit `false` matters: see [`InputSpec::int_control`].
+    pub control_after_generate: Option<bool>,
     /// `image_upload` / `video_upload` / `animated_image_upload` option (a media upload combo).
     pub media_upload: bool,
     /// `audio_upload` option.
@@ -71,6 +72,21 @@ pub struct InputSpec {
 }
 
 impl InputSpec {
+    /// Whether the frontend gives this INT input a `control_after_generate` widget: the declared
+    /// option when there is one (`false` included), else the legacy rule that an INT named `seed`
+    /// or `noise_seed` gets one (frontend `useIntWidget`: `control_after_generate ?? name in
+    /// [seed, noise_seed]`).
+    pub fn int_control(&self) -> bool {
+        self.control_after_generate
+            .unwrap_or(self.name == "seed" || self.name == "noise_seed")
+    }
+
+    /// Whether a COMBO input gets `control_after_generate` and `control_filter_list` widgets
+    /// (only when declared true).
+    pub fn combo_control(&self) -> bool {
+        self.control_after_generate == Some(true)
+    }
+
     /// The type name as the frontend sees it (`COMBO` for combos).
     pub fn type_name(&self) -> &str {
         match &self.kind {
@@ -338,7 +354,7 @@ fn parse_spec(name: String, spec: RawSpec) -> InputSpec {
     };
     InputSpec {
         force_input: flag(&o.force_input),
-        control_after_generate: flag(&o.control_after_generate),
+        control_after_generate: o.control_after_generate.as_ref().and_then(Value::as_bool),
         media_upload: flag(&o.image_upload)
             || flag(&o.video_upload)
             || flag(&o.animated_image_upload),

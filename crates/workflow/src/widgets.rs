@@ -5,8 +5,10 @@
 //! `input_order`) of a widget type (INT, FLOAT, STRING, BOOLEAN, COMBO) without `forceInput` gets a
 //! widget. Companions follow their widget: an INT with `control_after_generate` (or named
 //! `seed`/`noise_seed`) gets a `control_after_generate` combo; a COMBO with `control_after_generate`
-//! gets the control and a `control_filter_list`; a remote combo with a refresh button gets a hidden
-//! toggle and a `refresh` button. Frontend extensions append to the required inputs: the 3D
+//! gets the control and a `control_filter_list`; an explicit `control_after_generate: false` means
+//! no control, whatever the name; a remote combo with a refresh button gets a hidden
+//! toggle and a `refresh` button. An `AUDIO_RECORD` input (`RecordAudio`) gets two widgets named
+//! after it, both saved and sent (`""` until something is recorded). Frontend extensions append to the required inputs: the 3D
 //! preview nodes an `image` widget, the audio nodes an `audioUI` widget (sent, never saved), a
 //! media-upload combo an `upload` button; `PreviewAny` gets a `preview` widget (sent, never saved). Companions and
 //! upload buttons are saved in `widgets_values` but never sent in the prompt. `widgets_values` is
@@ -70,6 +72,18 @@ pub(crate) fn widgets_for(class: &NodeClass) -> Vec<Widget> {
                     _ => Value::Null,
                 },
             };
+            if ty == "AUDIO_RECORD" {
+                // The record extension's audio element (its value, "" until something is
+                // recorded) and its record button, both named after the input and both saved.
+                out.extend((0..2).map(|_| Widget {
+                    name: spec.name.clone(),
+                    saved: true,
+                    in_prompt: true,
+                    default: Value::from(""),
+                    dynamic_prompts: false,
+                }));
+                continue;
+            }
             if !matches!(
                 ty,
                 "INT" | "FLOAT" | "STRING" | "BOOLEAN" | "COMBO" | "LOAD_3D" | "LOAD_3D_ANIMATION"
@@ -83,13 +97,12 @@ pub(crate) fn widgets_for(class: &NodeClass) -> Vec<Widget> {
                 default,
                 dynamic_prompts: ty == "STRING" && spec.dynamic_prompts,
             });
-            let seed_name = spec.name == "seed" || spec.name == "noise_seed";
-            if ty == "INT" && (spec.control_after_generate || seed_name) {
+            if ty == "INT" && spec.int_control() {
                 out.push(companion(
                     "control_after_generate",
                     Value::from("randomize"),
                 ));
-            } else if ty == "COMBO" && spec.control_after_generate {
+            } else if ty == "COMBO" && spec.combo_control() {
                 out.push(companion("control_after_generate", Value::from("fixed")));
                 out.push(companion("control_filter_list", Value::from("")));
             }
@@ -105,40 +118,7 @@ pub(crate) fn widgets_for(class: &NodeClass) -> Vec<Widget> {
             }
         }
         if section == 0 {
-            if matches!(
-                class.name.as_str(),
-                "Preview3D" | "Preview3DAnimation" | "SaveGLB"
-            ) {
-                out.push(Widget {
-                    name: "image".to_owned(),
-                    saved: true,
-                    in_prompt: true,
-                    default: Value::from(""),
-                    dynamic_prompts: false,
-                });
-            }
-            if AUDIO_UI_CLASSES.contains(&class.name.as_str()) {
-                out.push(Widget {
-                    name: "audioUI".to_owned(),
-                    saved: false,
-                    in_prompt: true,
-                    default: Value::from(""),
-                    dynamic_prompts: false,
-                });
-            }
-            let media = class
-                .required
-                .iter()
-                .find(|s| s.media_upload && s.type_name() == "COMBO");
-            let audio = class
-                .required
-                .iter()
-                .any(|s| s.name == "audio" && s.audio_upload);
-            if let Some(m) = media {
-                out.push(companion("upload", Value::from(m.name.clone())));
-            } else if audio {
-                out.push(companion("upload", Value::from("")));
-            }
+            extension_widgets(class, &mut out);
         }
     }
     if class.name == "PreviewAny" {
@@ -151,6 +131,45 @@ pub(crate) fn widgets_for(class: &NodeClass) -> Vec<Widget> {
         });
     }
     out
+}
+
+/// The widgets frontend extensions append after a class's required inputs: the 3D preview
+/// nodes' `image`, the audio nodes' `audioUI`, a media-upload combo's `upload` button.
+fn extension_widgets(class: &NodeClass, out: &mut Vec<Widget>) {
+    if matches!(
+        class.name.as_str(),
+        "Preview3D" | "Preview3DAnimation" | "SaveGLB"
+    ) {
+        out.push(Widget {
+            name: "image".to_owned(),
+            saved: true,
+            in_prompt: true,
+            default: Value::from(""),
+            dynamic_prompts: false,
+        });
+    }
+    if AUDIO_UI_CLASSES.contains(&class.name.as_str()) {
+        out.push(Widget {
+            name: "audioUI".to_owned(),
+            saved: false,
+            in_prompt: true,
+            default: Value::from(""),
+            dynamic_prompts: false,
+        });
+    }
+    let media = class
+        .required
+        .iter()
+        .find(|s| s.media_upload && s.type_name() == "COMBO");
+    let audio = class
+        .required
+        .iter()
+        .any(|s| s.name == "audio" && s.audio_upload);
+    if let Some(m) = media {
+        out.push(companion("upload", Value::from(m.name.clone())));
+    } else if audio {
+        out.push(companion("upload", Value::from("")));
+    }
 }
 
 /// Current values of `widgets` given a node's saved `widgets_values` (an array matched index by
