@@ -28,7 +28,7 @@ import server
 SKIP = ["WebcamCapture"]
 
 BUILD_JS = """
-async ([seed, skip]) => {
+async ([seed, skip, classes]) => {
   const app = window.comfyAPI.app.app;
   const LG = window.LiteGraph;
   let s = seed >>> 0;
@@ -38,8 +38,10 @@ async ([seed, skip]) => {
   const pick = (a) => a[Math.floor(rnd() * a.length)];
   const chance = (p) => rnd() < p;
   app.graph.clear();
-  const defs = window.comfyAPI.app.app.graph && Object.keys(LG.registered_node_types)
-    .filter((t) => LG.registered_node_types[t].nodeData && !skip.includes(t));
+  // Group node definitions live in the graph's extra, which clear() keeps.
+  if (app.graph.extra) delete app.graph.extra.groupNodes;
+  // Only the server's classes: subgraph and group node types of earlier graphs stay registered.
+  const defs = classes.filter((t) => LG.registered_node_types[t] && !skip.includes(t));
   const graph = app.graph;
   const nodes = [];
   const setWidgets = (node) => {
@@ -59,7 +61,7 @@ async ([seed, skip]) => {
       } else if (w.type === 'toggle') {
         w.value = chance(0.5);
       } else if (w.type === 'text' || w.type === 'customtext' || w.type === 'string') {
-        w.value = pick(['a cat', 'blue sky, {red|green} // note', 'x', '', 'line one\\nline two']);
+        w.value = pick(['a cat', 'blue sky, red // note', 'a /* hidden */ dog', 'x', '', 'line one\\nline two']);
       }
     }
   };
@@ -101,11 +103,12 @@ async ([seed, skip]) => {
     const prim = LG.createNode('PrimitiveNode');
     prim.pos = [0, 400 + 100 * i];
     graph.add(prim);
-    prim.connect(0, target, k);
+    // Some frontend widgets throw when a primitive adopts them (an upload widget): no primitive.
+    try { prim.connect(0, target, k); } catch (e) { graph.remove(prim); continue; }
     setWidgets(prim);
     if (chance(0.5)) {
       const more = widgetInputs().filter(([nd, kk, inp]) => inp.type === target.inputs[k].type && nd !== target);
-      if (more.length) { const [t2, k2] = pick(more); prim.connect(0, t2, k2); }
+      if (more.length) { const [t2, k2] = pick(more); try { prim.connect(0, t2, k2); } catch (e) {} }
     }
   }
   // Reroute nodes spliced into links.
@@ -185,6 +188,7 @@ def generate(static: Path, out: Path, count: int, seed: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     httpd, _ = server.start(static, None)
     url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    classes = sorted(json.loads((server.FIXTURES / "object_info.json").read_text()))
     stats = {"graphs": 0, "subgraph": 0, "two_instances": 0, "group": 0}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
@@ -195,7 +199,12 @@ def generate(static: Path, out: Path, count: int, seed: int) -> dict:
         page.wait_for_function("() => window.comfyAPI?.app?.app?.graph", timeout=120_000)
         page.wait_for_timeout(2000)
         for i in range(count):
-            made = page.evaluate(BUILD_JS, [seed * 100003 + i, SKIP])
+            try:
+                made = page.evaluate(BUILD_JS, [seed * 100003 + i, SKIP, classes])
+            except Exception as e:  # noqa: BLE001 - the frontend threw while building: skip it
+                stats["skipped"] = stats.get("skipped", 0) + 1
+                print(f"  graph {i} skipped: {str(e).splitlines()[0]}", file=sys.stderr)
+                continue
             if made.get("group"):
                 name = f"group{i}"
                 try:
@@ -207,7 +216,7 @@ def generate(static: Path, out: Path, count: int, seed: int) -> dict:
                     made["group"] = False
                     page.keyboard.press("Escape")
             wf = page.evaluate(SAVE_JS)
-            has_group = bool(wf.get("extra", {}).get("groupNodes"))
+            has_group = any(n["type"].startswith("workflow>") for n in wf["nodes"])
             (out / f"gen_{seed}_{i:05d}.json").write_text(json.dumps(wf, indent=1))
             stats["graphs"] += 1
             stats["subgraph"] += bool(made.get("subgraph"))

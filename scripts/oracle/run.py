@@ -132,7 +132,7 @@ def compare(name: str, frontend_dir: Path, ours_dir: Path) -> str | None:
     return " | ".join(diff(e, g))[:2000]
 
 
-def collect_inputs(v: Path, generated: int, seed: int) -> dict[str, list[Path]]:
+def collect_inputs(v: Path, generated: int, seed: int, keep: bool) -> dict[str, list[Path]]:
     """Copies every input into target/oracle/inputs/<source>/ and returns them by source."""
     inputs: dict[str, list[Path]] = {}
     tdir = WORK / "inputs" / "templates"
@@ -154,7 +154,9 @@ def collect_inputs(v: Path, generated: int, seed: int) -> dict[str, list[Path]]:
             shutil.copy(p, fdir / f"wf_{p.name}")
     inputs["fixtures"] = sorted(fdir.glob("*.json"))
     gdir = WORK / "inputs" / "generated"
-    if generated:
+    if keep and gdir.is_dir():
+        inputs["generated"] = sorted(gdir.glob("*.json"))
+    elif generated:
         shutil.rmtree(gdir, ignore_errors=True)
         generate(v, gdir, generated, seed)
         inputs["generated"] = sorted(gdir.glob("*.json"))
@@ -211,11 +213,14 @@ def frontend(v: Path, inputs: list[Path], out: Path) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def run_version(version: str, inputs: dict[str, list[Path]]) -> dict:
-    v = venv(version)
+def run_version(version: str, inputs: dict[str, list[Path]], reuse: bool) -> dict:
     base = WORK / version
     everything = [p for ps in inputs.values() for p in ps]
-    info = frontend(v, everything, base / "frontend")
+    log = base / "frontend" / "_server_log.json"
+    if reuse and log.exists():
+        info = {"not_found": json.loads(log.read_text())["not_found"]}
+    else:
+        info = frontend(venv(version), everything, base / "frontend")
     ours(everything, base / "ours")
     report: dict = {"version": version, "not_found_routes": info["not_found"], "sources": {}}
     for source, paths in inputs.items():
@@ -238,24 +243,84 @@ def run_version(version: str, inputs: dict[str, list[Path]]) -> dict:
     return report
 
 
+# One pair per difference class the oracle found: (fixture name, source, input name).
+CLASS_PAIRS = [
+    ("control_false_seed", "templates", "api_moonvalley_video_to_video_motion_transfer"),
+    ("audio_record", "templates", "api_stability_ai_audio_to_audio"),
+    ("subgraph_instances", "templates", "video_wan2_2_14B_s2v"),
+]
+# How many generated pairs to commit, and the largest UI file to take (compact JSON bytes).
+KEEP_GENERATED = 400
+MAX_UI_BYTES = 12_000
+
+
+def features(ui: dict) -> set[str]:
+    """What a generated graph exercises, for choosing which ones to commit."""
+    out = set()
+    if any(n["type"].startswith("workflow>") for n in ui["nodes"]):
+        out.add("group")
+    subgraphs = (ui.get("definitions") or {}).get("subgraphs") or []
+    if subgraphs:
+        out.add("subgraph")
+        ids = [n["type"] for n in ui["nodes"] if n["type"] in {s["id"] for s in subgraphs}]
+        if len(ids) > len(set(ids)):
+            out.add("instances")
+    for n in ui["nodes"]:
+        if n["type"] in ("PrimitiveNode", "Reroute"):
+            out.add(n["type"])
+        if n.get("mode") in (2, 4):
+            out.add(f"mode{n['mode']}")
+    return out
+
+
+def compact(value) -> str:
+    return json.dumps(value, separators=(",", ":")) + "\n"
+
+
 def update_fixtures(inputs: dict[str, list[Path]]) -> None:
-    """Generated graphs with the pinned frontend's answers into fixtures/comfyui/oracle/."""
+    """The class pairs and a selection of generated graphs, with the pinned frontend's answers,
+    into fixtures/comfyui/oracle/ (the workflow crate's tests check them)."""
     shutil.rmtree(OUT_FIXTURES, ignore_errors=True)
     OUT_FIXTURES.mkdir(parents=True)
     fdir = WORK / PINNED / "frontend"
+
+    def write(name: str, ui_path: Path, result: str) -> None:
+        (OUT_FIXTURES / f"{name}.ui.json").write_text(compact(json.loads(ui_path.read_text())))
+        api, err = fdir / f"{result}.api.json", fdir / f"{result}.error.txt"
+        if api.exists():
+            (OUT_FIXTURES / f"{name}.api.json").write_text(compact(json.loads(api.read_text())))
+        else:
+            (OUT_FIXTURES / f"{name}.error.txt").write_text(err.read_text())
+
+    for name, source, stem in CLASS_PAIRS:
+        write(f"class_{name}", WORK / "inputs" / source / f"{stem}.json", stem)
+    # Rarest features first, so every kind of graph is in the selection.
+    scored = []
     for p in inputs.get("generated", []):
-        name = p.name.removesuffix(".json")
+        if not p.exists():
+            continue
         ui = json.loads(p.read_text())
-        (OUT_FIXTURES / f"{name}.ui.json").write_text(json.dumps(ui, separators=(",", ":")) + "\n")
-        for suffix in (".api.json", ".error.txt"):
-            src = fdir / f"{name}{suffix}"
-            if src.exists():
-                if suffix == ".api.json":
-                    api = json.loads(src.read_text())
-                    text = json.dumps(api, separators=(",", ":")) + "\n"
-                else:
-                    text = src.read_text()
-                (OUT_FIXTURES / f"{name}{suffix}").write_text(text)
+        if len(compact(ui)) > MAX_UI_BYTES:
+            continue
+        f = features(ui)
+        rank = (
+            "group" not in f,
+            "instances" not in f,
+            "subgraph" not in f,
+            -len(f),
+            p.name,
+        )
+        scored.append((rank, p))
+    ours_dir = WORK / PINNED / "ours"
+    kept = 0
+    for _, p in sorted(scored):
+        stem = p.name.removesuffix(".json")
+        answered = (fdir / f"{stem}.api.json").exists() or (fdir / f"{stem}.error.txt").exists()
+        # Only pairs we match: CI stays green, and the report lists the open differences.
+        if kept == KEEP_GENERATED or not answered or compare(stem, fdir, ours_dir) is not None:
+            continue
+        write(stem, p, stem)
+        kept += 1
 
 
 def main() -> int:
@@ -263,14 +328,24 @@ def main() -> int:
     ap.add_argument("--versions", default=f"{PINNED},newest", help="frontend versions (newest = PyPI's newest)")
     ap.add_argument("--generated", type=int, default=1200, help="how many random graphs")
     ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument(
+        "--keep-generated",
+        action="store_true",
+        help="reuse the graphs of the last run (target/oracle/inputs/generated)",
+    )
+    ap.add_argument(
+        "--reuse-frontend",
+        action="store_true",
+        help="compare with the frontend answers of the last run (after a converter change)",
+    )
     ap.add_argument("--update-fixtures", action="store_true")
     a = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     versions = [newest_frontend() if x == "newest" else x for x in a.versions.split(",")]
-    inputs = collect_inputs(venv(PINNED), a.generated, a.seed)
+    inputs = collect_inputs(venv(PINNED), a.generated, a.seed, a.keep_generated)
     failed = False
     for version in versions:
-        r = run_version(version, inputs)
+        r = run_version(version, inputs, a.reuse_frontend)
         print(f"frontend {version}:")
         for source, s in r["sources"].items():
             print(f"  {source}: {s['match']}/{s['total']} match ({s['frontend_errors']} the frontend refuses)")

@@ -25,12 +25,14 @@ use serde_json::Value;
 use super::api::{ApiMeta, ApiNode, ApiPrompt, js_key_order};
 use super::error::ConvertError;
 use super::group::GroupConfig;
-use super::object_info::ObjectInfo;
+use super::object_info::{InputSpec, ObjectInfo};
 use super::titles::Titles;
 use super::ui::{
     GroupNodeDef, SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID, SubgraphDef, UiGraph, UiNode, UiWorkflow,
 };
-use super::widgets::{Widget, process_dynamic_prompt, widget_values, widgets_for};
+use super::widgets::{
+    Widget, primitive_callback, process_dynamic_prompt, widget_values, widgets_for,
+};
 
 /// Maximum nesting of subgraphs (the frontend has no limit; real workflows use a few levels).
 pub const MAX_SUBGRAPH_DEPTH: usize = 32;
@@ -564,6 +566,7 @@ impl<'w> Converter<'w> {
                 .map(|o| o.links.iter().copied().collect())
                 .unwrap_or_default();
             let mut seen = HashSet::new();
+            let mut targets = Vec::new();
             while let Some(link_id) = queue.pop_front() {
                 if !seen.insert(link_id) {
                     continue;
@@ -588,8 +591,18 @@ impl<'w> Converter<'w> {
                     continue;
                 };
                 if let Some(&t) = self.by_exec.get(&format!("{prefix}{}", target.id)) {
-                    self.overrides.insert((t, widget), value.clone());
+                    let spec = self
+                        .oi
+                        .class(&target.class)
+                        .and_then(|c| c.inputs().find(|s| s.name == widget));
+                    targets.push((t, widget, spec));
                 }
+            }
+            let value = merged_clamp(&targets, value);
+            for (t, widget, spec) in targets {
+                // The target widget's callback runs on the pushed value (rounding, clamping).
+                let pushed = spec.map_or_else(|| value.clone(), |s| primitive_callback(s, &value));
+                self.overrides.insert((t, widget), pushed);
             }
         }
     }
@@ -966,6 +979,30 @@ impl<'w> Converter<'w> {
         }
         js_key_order(&mut output);
         Ok((output, unknown))
+    }
+}
+
+/// A primitive feeding several number widgets merges their configs (`#mergeWidgetConfig`): its
+/// value is clamped to the tightest `[min, max]` before it is pushed.
+fn merged_clamp(targets: &[(usize, String, Option<&InputSpec>)], value: Value) -> Value {
+    let Some(x) = value.as_f64() else {
+        return value;
+    };
+    let specs: Vec<&InputSpec> = targets.iter().filter_map(|(_, _, s)| *s).collect();
+    let numeric = specs
+        .iter()
+        .all(|s| matches!(s.type_name(), "INT" | "FLOAT"));
+    if targets.len() < 2 || specs.len() < targets.len() || !numeric {
+        return value;
+    }
+    let min = specs.iter().filter_map(|s| s.numeric.min).reduce(f64::max);
+    let max = specs.iter().filter_map(|s| s.numeric.max).reduce(f64::min);
+    if let Some(m) = max.filter(|m| x > *m) {
+        return Value::from(m);
+    }
+    match min.filter(|m| x < *m) {
+        Some(m) => Value::from(m),
+        None => value,
     }
 }
 

@@ -69,6 +69,22 @@ pub struct InputSpec {
     pub dynamic_prompts: bool,
     /// `remote.refresh_button` option of a remote combo.
     pub refresh_button: bool,
+    /// Numeric options of an INT or FLOAT input (`min`, `max`, `step`, `round`), when numbers.
+    pub numeric: Numeric,
+}
+
+/// The numeric options of an INT or FLOAT input; absent (or non-number) options are `None`
+/// (`round: false` included).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Numeric {
+    /// `min` option.
+    pub min: Option<f64>,
+    /// `max` option.
+    pub max: Option<f64>,
+    /// `step` option.
+    pub step: Option<f64>,
+    /// `round` option.
+    pub round: Option<f64>,
 }
 
 impl InputSpec {
@@ -143,6 +159,14 @@ struct RawOpts {
     force_input: Option<Value>,
     #[serde(default)]
     control_after_generate: Option<Value>,
+    #[serde(default)]
+    min: Option<Value>,
+    #[serde(default)]
+    max: Option<Value>,
+    #[serde(default)]
+    step: Option<Value>,
+    #[serde(default)]
+    round: Option<Value>,
     #[serde(default)]
     image_upload: Option<Value>,
     #[serde(default)]
@@ -370,6 +394,12 @@ fn parse_spec(name: String, spec: RawSpec) -> InputSpec {
             .and_then(|r| r.get("refresh_button"))
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        numeric: Numeric {
+            min: o.min.as_ref().and_then(Value::as_f64),
+            max: o.max.as_ref().and_then(Value::as_f64),
+            step: o.step.as_ref().and_then(Value::as_f64),
+            round: o.round.as_ref().and_then(Value::as_f64),
+        },
         default: o.default,
         kind,
         name,

@@ -1,7 +1,7 @@
 //! The pairs of the differential oracle (`scripts/oracle`, `just oracle`) in
 //! `fixtures/comfyui/oracle`: UI workflows with what frontend 1.27.10's `graphToPrompt()` made of
 //! them. `class_*` are one workflow per difference class the oracle found (each test below fails
-//! without its fix).
+//! without its fix); `gen_*` are seeded random graphs built in the frontend.
 
 use std::path::{Path, PathBuf};
 
@@ -43,7 +43,6 @@ fn check(base: &Path) -> Result<(), String> {
     }
 }
 
-#[expect(dead_code, reason = "used once the generated pairs land")]
 fn pairs(prefix: &str) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir())
         .expect("oracle fixture dir")
@@ -57,6 +56,20 @@ fn pairs(prefix: &str) -> Vec<PathBuf> {
         .collect();
     out.sort();
     out
+}
+
+#[test]
+fn generated_graphs_convert_like_the_frontend() {
+    let all = pairs("gen_");
+    assert!(all.len() >= 150, "only {} generated pairs", all.len());
+    let failures: Vec<String> = all.iter().filter_map(|b| check(b).err()).collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
 }
 
 /// One class pair, which must exist.
