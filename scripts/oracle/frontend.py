@@ -84,6 +84,9 @@ def convert_all(static: Path, templates: Path | None, out: Path, inputs: list[Pa
         browser.close()
     httpd.shutdown()
     missing = sorted({p.split("?", 1)[0] for (m, p, s) in routes.log if s == 404})
+    old = out / "_server_log.json"
+    if old.exists():
+        missing = sorted(set(missing) | set(json.loads(old.read_text())["not_found"]))
     (out / "_server_log.json").write_text(
         json.dumps({"not_found": missing, "requests": routes.log}, indent=1)
     )

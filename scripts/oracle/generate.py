@@ -24,8 +24,9 @@ from playwright.sync_api import sync_playwright
 import frontend
 import server
 
-# Classes whose widgets need hardware or a live upload at conversion time.
-SKIP = ["WebcamCapture"]
+# Classes whose widgets need hardware or upload a fresh render at conversion time (so no
+# converter can reproduce the frontend's answer).
+SKIP = ["WebcamCapture", "Load3D", "Load3DAnimation"]
 
 BUILD_JS = """
 async ([seed, skip, classes]) => {

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import mimetypes
+import re
 import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,24 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "comfyui"
 def recorded(name: str):
     """The response body of one recorded request/response pair."""
     return json.loads((FIXTURES / "recorded" / name).read_text())["response"]["body"]
+
+
+def upload_answer(body: bytes) -> dict:
+    """`POST /upload/image`'s answer (post_upload_image.json): the file's name, its subfolder
+    and type, read from the multipart form (nothing is stored)."""
+    fields = {}
+    for m in re.finditer(rb'name="([^"]*)"(?:; filename="([^"]*)")?\r\n(?:[^\r\n]*\r\n)*?\r\n', body):
+        key = m.group(1).decode(errors="replace")
+        if m.group(2) is not None:
+            fields["filename"] = m.group(2).decode(errors="replace")
+        else:
+            end = body.find(b"\r\n--", m.end())
+            fields[key] = body[m.end() : end].decode(errors="replace")
+    return {
+        "name": fields.get("filename", "upload.png"),
+        "subfolder": fields.get("subfolder", ""),
+        "type": fields.get("type", "input"),
+    }
 
 
 def recorded_ws(name: str):
@@ -192,12 +211,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 - http.server naming
         length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
+        body = self.rfile.read(length)
         path = self._api_path()
         if path.startswith("/settings"):
             return self._json({})
         if path.startswith("/userdata/"):
             return self._json(path[len("/userdata/") :])
+        if path in ("/upload/image", "/upload/mask"):
+            return self._json(upload_answer(body))
         return self._send(404, b"404: Not Found", "text/plain")
 
 

@@ -103,3 +103,10 @@ fn frontend_widgets_of_non_primitive_types_are_sent() {
 fn subgraph_instances_resolve_inputs_by_name() {
     class("subgraph_instances");
 }
+
+/// A legacy group node holding a `Preview3DAnimation`: the frontend's `image` widget counts among
+/// the group's widgets (after the required inputs), so the saved values map on one further.
+#[test]
+fn legacy_group_nodes_count_frontend_widgets() {
+    class("group_frontend_widgets");
+}
