@@ -36,3 +36,9 @@ bench-workflow:
 check-conversion:
     cargo build -q -p comfy-local
     python3 fixtures/comfyui/conversion/check.py --dir fixtures/comfyui/conversion -- target/debug/comfy-local workflow convert --object-info fixtures/comfyui/object_info.json {ui}
+
+# Differential oracle: our UI -> API conversion against the real frontend (1.27.10 and PyPI's newest)
+# in headless Chromium, on every template, every fixture and 1200 generated graphs (docs/ORACLE.md).
+# Pass e.g. `--update-fixtures` or `--versions 1.27.10 --generated 300`.
+oracle *ARGS:
+    python3 scripts/oracle/run.py {{ARGS}}

@@ -32,6 +32,8 @@ main() {
     cargo shear
     echo "== cargo deny (advisories, licenses, duplicate versions, sources)"
     deny_check
+    echo "== oracle scripts compile (the oracle itself needs Chromium and PyPI: just oracle)"
+    python3 -m py_compile scripts/oracle/*.py
     echo "== cargo nextest"
     cargo nextest run --workspace --locked --profile ci --no-tests=warn
     echo "== doc tests"

@@ -25,12 +25,14 @@ use serde_json::Value;
 use super::api::{ApiMeta, ApiNode, ApiPrompt, js_key_order};
 use super::error::ConvertError;
 use super::group::GroupConfig;
-use super::object_info::ObjectInfo;
+use super::object_info::{InputSpec, ObjectInfo};
 use super::titles::Titles;
 use super::ui::{
     GroupNodeDef, SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID, SubgraphDef, UiGraph, UiNode, UiWorkflow,
 };
-use super::widgets::{Widget, process_dynamic_prompt, widget_values, widgets_for};
+use super::widgets::{
+    Widget, primitive_callback, process_dynamic_prompt, widget_values, widgets_for,
+};
 
 /// Maximum nesting of subgraphs (the frontend has no limit; real workflows use a few levels).
 pub const MAX_SUBGRAPH_DEPTH: usize = 32;
@@ -154,29 +156,42 @@ fn slot_inputs(node: &UiNode) -> Vec<DtoInput<'_>> {
         .collect()
 }
 
-/// A subgraph instance's inputs: from the definition, each with the link of the saved node's
-/// input of the same name (or, failing that, of the same unused position).
+/// A subgraph instance's inputs: from the definition, in its order, each with the link of the
+/// saved node's input of the same name (as the frontend re-attaches them on load, whatever the
+/// saved order); a definition input no saved input names takes the saved input at its own
+/// position if that one's name is not in the definition either.
 fn subgraph_inputs<'w>(def: &'w SubgraphDef, node: &'w UiNode) -> Vec<DtoInput<'w>> {
     let mut used = vec![false; node.inputs.len()];
-    def.inputs
+    let by_name: Vec<Option<usize>> = def
+        .inputs
         .iter()
-        .enumerate()
-        .map(|(i, io)| {
-            let found = node
+        .map(|io| {
+            let j = node
                 .inputs
                 .iter()
                 .enumerate()
-                .find(|(j, s)| !used[*j] && s.name == io.name)
-                .map(|(j, _)| j)
-                .or_else(|| (i < node.inputs.len() && !used[i]).then_some(i));
-            let link = found.and_then(|j| {
-                used[j] = true;
-                node.inputs[j].link
+                .position(|(j, s)| !used[j] && s.name == io.name)?;
+            used[j] = true;
+            Some(j)
+        })
+        .collect();
+    def.inputs
+        .iter()
+        .zip(by_name)
+        .enumerate()
+        .map(|(i, (io, found))| {
+            let found = found.or_else(|| {
+                let s = node.inputs.get(i)?;
+                let stray = !used[i] && !def.inputs.iter().any(|d| d.name == s.name);
+                stray.then(|| {
+                    used[i] = true;
+                    i
+                })
             });
             DtoInput {
                 name: io.name.as_str(),
                 ty: io.ty.as_str(),
-                link,
+                link: found.and_then(|j| node.inputs[j].link),
             }
         })
         .collect()
@@ -551,6 +566,7 @@ impl<'w> Converter<'w> {
                 .map(|o| o.links.iter().copied().collect())
                 .unwrap_or_default();
             let mut seen = HashSet::new();
+            let mut targets = Vec::new();
             while let Some(link_id) = queue.pop_front() {
                 if !seen.insert(link_id) {
                     continue;
@@ -575,8 +591,18 @@ impl<'w> Converter<'w> {
                     continue;
                 };
                 if let Some(&t) = self.by_exec.get(&format!("{prefix}{}", target.id)) {
-                    self.overrides.insert((t, widget), value.clone());
+                    let spec = self
+                        .oi
+                        .class(&target.class)
+                        .and_then(|c| c.inputs().find(|s| s.name == widget));
+                    targets.push((t, widget, spec));
                 }
+            }
+            let value = merged_clamp(&targets, value);
+            for (t, widget, spec) in targets {
+                // The target widget's callback runs on the pushed value (rounding, clamping).
+                let pushed = spec.map_or_else(|| value.clone(), |s| primitive_callback(s, &value));
+                self.overrides.insert((t, widget), pushed);
             }
         }
     }
@@ -763,15 +789,18 @@ impl<'w> Converter<'w> {
                 self.promoted_value(w, &name).map(Resolved::Widget),
             ));
         };
-        let Some(outer) = wd.graph.links.get(&outer_id) else {
+        if !wd.graph.links.contains_key(&outer_id) {
             return Err(ConvertError::InvalidLink {
                 node_id: wd.exec_id.clone(),
                 slot: outer_slot as usize,
                 input: wi.name.to_owned(),
                 link_id: outer_id,
             });
-        };
-        Ok(Flow::Next(Step::In(w, outer.target_slot, None)))
+        }
+        // The frontend goes on at the outer link's `target_slot`, which its load rewrites to
+        // the input's position in the definition's order (`fixLinkInputSlots`): the same input.
+        // The saved `target_slot` may be stale (an instance saved with fewer inputs).
+        Ok(Flow::Next(Step::In(w, outer_slot, None)))
     }
 
     /// From output `slot` of DTO `o` (resolving type `ty`): a regular node is the answer; a
@@ -950,6 +979,30 @@ impl<'w> Converter<'w> {
         }
         js_key_order(&mut output);
         Ok((output, unknown))
+    }
+}
+
+/// A primitive feeding several number widgets merges their configs (`#mergeWidgetConfig`): its
+/// value is clamped to the tightest `[min, max]` before it is pushed.
+fn merged_clamp(targets: &[(usize, String, Option<&InputSpec>)], value: Value) -> Value {
+    let Some(x) = value.as_f64() else {
+        return value;
+    };
+    let specs: Vec<&InputSpec> = targets.iter().filter_map(|(_, _, s)| *s).collect();
+    let numeric = specs
+        .iter()
+        .all(|s| matches!(s.type_name(), "INT" | "FLOAT"));
+    if targets.len() < 2 || specs.len() < targets.len() || !numeric {
+        return value;
+    }
+    let min = specs.iter().filter_map(|s| s.numeric.min).reduce(f64::max);
+    let max = specs.iter().filter_map(|s| s.numeric.max).reduce(f64::min);
+    if let Some(m) = max.filter(|m| x > *m) {
+        return Value::from(m);
+    }
+    match min.filter(|m| x < *m) {
+        Some(m) => Value::from(m),
+        None => value,
     }
 }
 

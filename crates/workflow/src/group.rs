@@ -165,10 +165,15 @@ impl<'d> Builder<'d> {
         oi: &ObjectInfo,
     ) -> Option<(Vec<DeclaredInput>, usize)> {
         if let Some(class) = oi.class(&node.class) {
-            let mut inputs: Vec<DeclaredInput> = class
-                .inputs()
-                .map(|spec| (spec.name.clone(), widget_companions(spec)))
-                .collect();
+            let declared = |spec: &InputSpec| (spec.name.clone(), widget_companions(spec));
+            let mut inputs: Vec<DeclaredInput> = class.required.iter().map(declared).collect();
+            // Frontend extensions add these to the required inputs of the node definition.
+            if matches!(
+                class.name.as_str(),
+                "Preview3D" | "Preview3DAnimation" | "SaveGLB"
+            ) {
+                inputs.push(("image".to_owned(), Some(0)));
+            }
             if class
                 .required
                 .iter()
@@ -176,6 +181,7 @@ impl<'d> Builder<'d> {
             {
                 inputs.push(("upload".to_owned(), Some(0)));
             }
+            inputs.extend(class.optional.iter().map(declared));
             return Some((inputs, class.outputs.len()));
         }
         if node.class == "Reroute" {
@@ -301,9 +307,9 @@ fn widget_companions(spec: &InputSpec) -> Option<usize> {
         !spec.force_input && matches!(ty, "INT" | "FLOAT" | "STRING" | "BOOLEAN" | "COMBO");
     if !widget {
         None
-    } else if spec.is_seed_like() {
+    } else if ty == "INT" && spec.int_control() {
         Some(1)
-    } else if matches!(spec.kind, InputType::Combo(_)) && spec.control_after_generate {
+    } else if matches!(spec.kind, InputType::Combo(_)) && spec.combo_control() {
         Some(2)
     } else {
         Some(0)

@@ -7,9 +7,10 @@
 //! this crate produces.
 //!
 //! Conversion reproduces frontend 1.27's `graphToPrompt()` (rules in `convert` and `widgets`) and
-//! is checked against the 65 frontend-produced pairs in `fixtures/comfyui/conversion`. Legacy
-//! group nodes follow the frontend's group code (`group`) but have no frontend-produced pair to
-//! check against; a group node inside a subgraph is an error, as in the frontend.
+//! is checked against the 65 frontend-produced pairs in `fixtures/comfyui/conversion` and the
+//! pairs of the differential oracle in `fixtures/comfyui/oracle` (`docs/ORACLE.md`: templates and
+//! seeded random graphs, legacy group nodes included, run through the real frontend 1.27.10). A
+//! group node inside a subgraph is an error, as in the frontend.
 //!
 //! Not supported: widgets that custom node packs add from their own frontend JavaScript (not
 //! described by `object_info`, so such a node's `widgets_values` may map differently); primitive
@@ -33,7 +34,7 @@ pub use deps::{
     DependencyReport, Inventory, MissingInput, MissingModel, MissingNode, check_dependencies,
 };
 pub use error::{ConvertError, WorkflowError};
-pub use object_info::{InputSpec, InputType, NodeClass, ObjectInfo};
+pub use object_info::{InputSpec, InputType, NodeClass, Numeric, ObjectInfo};
 pub use sources::{NodeOrigin, Sources};
 pub use titles::Titles;
 pub use ui::{ModelRef, UiWorkflow};

@@ -56,8 +56,9 @@ pub struct InputSpec {
     pub default: Option<Value>,
     /// `forceInput`: a socket only, never a widget.
     pub force_input: bool,
-    /// `control_after_generate` option.
-    pub control_after_generate: bool,
+    /// `control_after_generate` option as declared: `None` when absent (or not a boolean). An
+    /// explicit `false` matters: see [`InputSpec::int_control`].
+    pub control_after_generate: Option<bool>,
     /// `image_upload` / `video_upload` / `animated_image_upload` option (a media upload combo).
     pub media_upload: bool,
     /// `audio_upload` option.
@@ -68,13 +69,45 @@ pub struct InputSpec {
     pub dynamic_prompts: bool,
     /// `remote.refresh_button` option of a remote combo.
     pub refresh_button: bool,
-    /// `min` option of a number input (INT, FLOAT), when it is a number.
+    /// `min` option of a number input (INT, FLOAT), when it is a number, exactly (a 64-bit
+    /// seed range does not fit an f64: `run --set` checks against these).
     pub min: Option<serde_json::Number>,
     /// `max` option of a number input (INT, FLOAT), when it is a number.
     pub max: Option<serde_json::Number>,
+    /// Numeric options of an INT or FLOAT input (`min`, `max`, `step`, `round`), when numbers.
+    pub numeric: Numeric,
+}
+
+/// The numeric options of an INT or FLOAT input; absent (or non-number) options are `None`
+/// (`round: false` included).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Numeric {
+    /// `min` option.
+    pub min: Option<f64>,
+    /// `max` option.
+    pub max: Option<f64>,
+    /// `step` option.
+    pub step: Option<f64>,
+    /// `round` option.
+    pub round: Option<f64>,
 }
 
 impl InputSpec {
+    /// Whether the frontend gives this INT input a `control_after_generate` widget: the declared
+    /// option when there is one (`false` included), else the legacy rule that an INT named `seed`
+    /// or `noise_seed` gets one (frontend `useIntWidget`: `control_after_generate ?? name in
+    /// [seed, noise_seed]`).
+    pub fn int_control(&self) -> bool {
+        self.control_after_generate
+            .unwrap_or(self.name == "seed" || self.name == "noise_seed")
+    }
+
+    /// Whether a COMBO input gets `control_after_generate` and `control_filter_list` widgets
+    /// (only when declared true).
+    pub fn combo_control(&self) -> bool {
+        self.control_after_generate == Some(true)
+    }
+
     /// The type name as the frontend sees it (`COMBO` for combos).
     pub fn type_name(&self) -> &str {
         match &self.kind {
@@ -83,12 +116,11 @@ impl InputSpec {
         }
     }
 
-    /// A seed the frontend re-rolls after each run: an INT widget with `control_after_generate`,
-    /// or named `seed` / `noise_seed` (the frontend adds the control widget to those too).
+    /// A seed the frontend re-rolls after each run: an INT widget with a control widget (see
+    /// [`InputSpec::int_control`]: declared `control_after_generate`, else named `seed` /
+    /// `noise_seed`).
     pub fn is_seed_like(&self) -> bool {
-        self.type_name() == "INT"
-            && !self.force_input
-            && (self.control_after_generate || self.name == "seed" || self.name == "noise_seed")
+        self.type_name() == "INT" && !self.force_input && self.int_control()
     }
 
     /// Combo options, if this input is a combo.
@@ -140,6 +172,14 @@ struct RawOpts {
     #[serde(default)]
     control_after_generate: Option<Value>,
     #[serde(default)]
+    min: Option<Value>,
+    #[serde(default)]
+    max: Option<Value>,
+    #[serde(default)]
+    step: Option<Value>,
+    #[serde(default)]
+    round: Option<Value>,
+    #[serde(default)]
     image_upload: Option<Value>,
     #[serde(default)]
     video_upload: Option<Value>,
@@ -155,10 +195,6 @@ struct RawOpts {
     remote: Option<Value>,
     #[serde(default)]
     options: Option<Value>,
-    #[serde(default)]
-    min: Option<Value>,
-    #[serde(default)]
-    max: Option<Value>,
 }
 
 impl<'de> Deserialize<'de> for RawSpec {
@@ -361,7 +397,7 @@ fn parse_spec(name: String, spec: RawSpec) -> InputSpec {
     };
     InputSpec {
         force_input: flag(&o.force_input),
-        control_after_generate: flag(&o.control_after_generate),
+        control_after_generate: o.control_after_generate.as_ref().and_then(Value::as_bool),
         media_upload: flag(&o.image_upload)
             || flag(&o.video_upload)
             || flag(&o.animated_image_upload),
@@ -377,8 +413,14 @@ fn parse_spec(name: String, spec: RawSpec) -> InputSpec {
             .and_then(|r| r.get("refresh_button"))
             .and_then(Value::as_bool)
             .unwrap_or(false),
-        min: number(o.min),
-        max: number(o.max),
+        min: number(o.min.clone()),
+        max: number(o.max.clone()),
+        numeric: Numeric {
+            min: o.min.as_ref().and_then(Value::as_f64),
+            max: o.max.as_ref().and_then(Value::as_f64),
+            step: o.step.as_ref().and_then(Value::as_f64),
+            round: o.round.as_ref().and_then(Value::as_f64),
+        },
         default: o.default,
         kind,
         name,

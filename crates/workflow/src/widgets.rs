@@ -5,8 +5,10 @@
 //! `input_order`) of a widget type (INT, FLOAT, STRING, BOOLEAN, COMBO) without `forceInput` gets a
 //! widget. Companions follow their widget: an INT with `control_after_generate` (or named
 //! `seed`/`noise_seed`) gets a `control_after_generate` combo; a COMBO with `control_after_generate`
-//! gets the control and a `control_filter_list`; a remote combo with a refresh button gets a hidden
-//! toggle and a `refresh` button. Frontend extensions append to the required inputs: the 3D
+//! gets the control and a `control_filter_list`; an explicit `control_after_generate: false` means
+//! no control, whatever the name; a remote combo with a refresh button gets a hidden
+//! toggle and a `refresh` button. An `AUDIO_RECORD` input (`RecordAudio`) gets two widgets named
+//! after it, both saved and sent (`""` until something is recorded). Frontend extensions append to the required inputs: the 3D
 //! preview nodes an `image` widget, the audio nodes an `audioUI` widget (sent, never saved), a
 //! media-upload combo an `upload` button; `PreviewAny` gets a `preview` widget (sent, never saved). Companions and
 //! upload buttons are saved in `widgets_values` but never sent in the prompt. `widgets_values` is
@@ -14,7 +16,7 @@
 
 use serde_json::Value;
 
-use super::object_info::{InputType, NodeClass};
+use super::object_info::{InputSpec, InputType, NodeClass};
 
 /// One widget of a node.
 #[derive(Debug, Clone)]
@@ -70,6 +72,18 @@ pub(crate) fn widgets_for(class: &NodeClass) -> Vec<Widget> {
                     _ => Value::Null,
                 },
             };
+            if ty == "AUDIO_RECORD" {
+                // The record extension's audio element (its value, "" until something is
+                // recorded) and its record button, both named after the input and both saved.
+                out.extend((0..2).map(|_| Widget {
+                    name: spec.name.clone(),
+                    saved: true,
+                    in_prompt: true,
+                    default: Value::from(""),
+                    dynamic_prompts: false,
+                }));
+                continue;
+            }
             if !matches!(
                 ty,
                 "INT" | "FLOAT" | "STRING" | "BOOLEAN" | "COMBO" | "LOAD_3D" | "LOAD_3D_ANIMATION"
@@ -83,12 +97,12 @@ pub(crate) fn widgets_for(class: &NodeClass) -> Vec<Widget> {
                 default,
                 dynamic_prompts: ty == "STRING" && spec.dynamic_prompts,
             });
-            if spec.is_seed_like() {
+            if ty == "INT" && spec.int_control() {
                 out.push(companion(
                     "control_after_generate",
                     Value::from("randomize"),
                 ));
-            } else if ty == "COMBO" && spec.control_after_generate {
+            } else if ty == "COMBO" && spec.combo_control() {
                 out.push(companion("control_after_generate", Value::from("fixed")));
                 out.push(companion("control_filter_list", Value::from("")));
             }
@@ -104,40 +118,7 @@ pub(crate) fn widgets_for(class: &NodeClass) -> Vec<Widget> {
             }
         }
         if section == 0 {
-            if matches!(
-                class.name.as_str(),
-                "Preview3D" | "Preview3DAnimation" | "SaveGLB"
-            ) {
-                out.push(Widget {
-                    name: "image".to_owned(),
-                    saved: true,
-                    in_prompt: true,
-                    default: Value::from(""),
-                    dynamic_prompts: false,
-                });
-            }
-            if AUDIO_UI_CLASSES.contains(&class.name.as_str()) {
-                out.push(Widget {
-                    name: "audioUI".to_owned(),
-                    saved: false,
-                    in_prompt: true,
-                    default: Value::from(""),
-                    dynamic_prompts: false,
-                });
-            }
-            let media = class
-                .required
-                .iter()
-                .find(|s| s.media_upload && s.type_name() == "COMBO");
-            let audio = class
-                .required
-                .iter()
-                .any(|s| s.name == "audio" && s.audio_upload);
-            if let Some(m) = media {
-                out.push(companion("upload", Value::from(m.name.clone())));
-            } else if audio {
-                out.push(companion("upload", Value::from("")));
-            }
+            extension_widgets(class, &mut out);
         }
     }
     if class.name == "PreviewAny" {
@@ -150,6 +131,107 @@ pub(crate) fn widgets_for(class: &NodeClass) -> Vec<Widget> {
         });
     }
     out
+}
+
+/// The widgets frontend extensions append after a class's required inputs: the 3D preview
+/// nodes' `image`, the audio nodes' `audioUI`, a media-upload combo's `upload` button.
+fn extension_widgets(class: &NodeClass, out: &mut Vec<Widget>) {
+    if matches!(
+        class.name.as_str(),
+        "Preview3D" | "Preview3DAnimation" | "SaveGLB"
+    ) {
+        out.push(Widget {
+            name: "image".to_owned(),
+            saved: true,
+            in_prompt: true,
+            default: Value::from(""),
+            dynamic_prompts: false,
+        });
+    }
+    if AUDIO_UI_CLASSES.contains(&class.name.as_str()) {
+        out.push(Widget {
+            name: "audioUI".to_owned(),
+            saved: false,
+            in_prompt: true,
+            default: Value::from(""),
+            dynamic_prompts: false,
+        });
+    }
+    let media = class
+        .required
+        .iter()
+        .find(|s| s.media_upload && s.type_name() == "COMBO");
+    let audio = class
+        .required
+        .iter()
+        .any(|s| s.name == "audio" && s.audio_upload);
+    if let Some(m) = media {
+        out.push(companion("upload", Value::from(m.name.clone())));
+    } else if audio {
+        out.push(companion("upload", Value::from("")));
+    }
+}
+
+/// What a number widget's callback makes of a value a `PrimitiveNode` pushes into it
+/// (`applyToGraph` calls it): an INT is rounded to its step (offset by `min % step`), a FLOAT
+/// with rounding (its `round`, else `10^-precision` of its step, none for a step >= 1) is
+/// rounded and clamped to `[min, max]` (defaults 0 and 2048). Other values pass unchanged.
+pub(crate) fn primitive_callback(spec: &InputSpec, v: &Value) -> Value {
+    let Some(x) = v.as_f64() else {
+        return v.clone();
+    };
+    let n = &spec.numeric;
+    let out = match spec.type_name() {
+        "INT" => {
+            let step = n.step.filter(|s| *s != 0.0).unwrap_or(1.0);
+            #[expect(clippy::float_cmp, reason = "JavaScript's `step === 1`, exactly")]
+            let unit = step == 1.0;
+            if unit {
+                js_round(x)
+            } else {
+                let offset = n.min.unwrap_or(0.0) % step;
+                js_round((x - offset) / step) * step + offset
+            }
+        }
+        "FLOAT" => {
+            let step = n.step.unwrap_or(0.5);
+            let precision = (-step.log10().floor()).max(0.0);
+            let round = match n.round.filter(|r| *r != 0.0) {
+                Some(r) => r,
+                None if precision > 0.0 => 10f64.powf(-precision),
+                None => return v.clone(),
+            };
+            let rounded = js_round(x / round) * round;
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a small non-negative digit count"
+            )]
+            let digits = precision.min(100.0) as usize;
+            let fixed: f64 = format!("{rounded:.digits$}").parse().unwrap_or(rounded);
+            let min = n.min.unwrap_or(0.0);
+            fixed.clamp(min, n.max.unwrap_or(2048.0).max(min))
+        }
+        _ => return v.clone(),
+    };
+    js_number(out)
+}
+
+/// JavaScript's `Math.round` (halves toward +infinity).
+fn js_round(x: f64) -> f64 {
+    (x + 0.5).floor()
+}
+
+/// A number as JavaScript's `JSON.stringify` writes it: integral values without a fraction.
+fn js_number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "integral and within 2^53, so exact"
+        )]
+        return Value::from(x as i64);
+    }
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
 /// Current values of `widgets` given a node's saved `widgets_values` (an array matched index by

@@ -11,5 +11,6 @@ mod common;
 mod convert;
 mod deps;
 mod load;
+mod oracle;
 mod properties;
 mod rules;
