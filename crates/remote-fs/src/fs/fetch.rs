@@ -26,7 +26,7 @@ use crate::path::HostOs;
 /// `max_bytes`, `total`. Exit status 0 with a final `{"done": ...}` line, else one
 /// `{"error": KIND, "message": ...}` line and status 1.
 const FETCH_PY: &str = r#"
-import hashlib, json, os, sys, time, urllib.error, urllib.request
+import hashlib, json, os, queue, sys, threading, time, urllib.error, urllib.request
 
 def out(obj):
     sys.stdout.write(json.dumps(obj) + "\n")
@@ -81,28 +81,52 @@ def main():
         fail("status", "HTTP %d" % resp.status)
     pos, last, limit = offset, 0.0, int(req["max_bytes"])
     total = req.get("total")
-    try:
+    # Reading overlaps hashing and writing (both release the GIL): a second thread takes each
+    # filled buffer; three buffers circulate.
+    free, full, failed = queue.Queue(), queue.Queue(), []
+    for _ in range(3):
+        free.put(bytearray(4 << 20))
+    def sink():
         while True:
-            b = resp.read(1 << 20)
-            if not b:
+            item = full.get()
+            if item is None:
+                return
+            buf, n = item
+            view = memoryview(buf)[:n]
+            try:
+                h.update(view)
+                while view:
+                    view = view[os.write(fd, view):]
+            except OSError as e:
+                failed.append(e)
+            free.put(buf)
+    writer = threading.Thread(target=sink, daemon=True)
+    writer.start()
+    try:
+        while not failed:
+            buf = free.get()
+            n = resp.readinto(buf)
+            if not n:
                 break
-            pos += len(b)
+            pos += n
             if pos > limit:
                 fail("too_large", "more than %d bytes" % limit)
-            h.update(b)
-            view = memoryview(b)
-            while view:
-                view = view[os.write(fd, view):]
+            full.put((buf, n))
             now = time.monotonic()
             if now - last >= 0.25:
                 out({"position": pos, "total": total})
                 last = now
+    except Exception as e:
+        fail("source", str(e))
+    full.put(None)
+    writer.join()
+    try:
+        if failed:
+            raise failed[0]
         os.fsync(fd)
         os.close(fd)
     except OSError as e:
         fail("write", "%s: %s" % (part, e))
-    except Exception as e:
-        fail("source", str(e))
     if total is not None and pos != int(total):
         fail("source", "the source ended at byte %d of %d" % (pos, int(total)))
     out({"done": True, "size": pos, "sha256": h.hexdigest()})
