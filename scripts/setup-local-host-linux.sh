@@ -901,6 +901,13 @@ render_sshd_unit() {
 [Unit]
 Description=comfy-local: separate SSH server for the ComfyUI container (port $PORT)
 After=network.target docker.service
+EOF
+    if [ "${#EGRESS_TOOLS[@]}" -gt 0 ] && [ "$EGRESS_BACKEND" = firewalld ]; then
+        # The outbound rules live in firewalld: started after it, and stopped (or restarted) with
+        # it, so no sshd runs while firewalld is stopped and the rules are gone.
+        printf 'After=firewalld.service\nPartOf=firewalld.service\n'
+    fi
+    cat <<EOF
 
 [Service]
 ExecStartPre=/usr/bin/install -d -m 0755 /run/sshd
@@ -1112,6 +1119,11 @@ readonly LAN_NETS_V6=(fc00::/7 fe80::/10)
 readonly NEVER_NETS_V6=(ff00::/8 ::/128)
 EGRESS_SCRIPT=""
 EGRESS_TOOLS=()
+# iptables, or firewalld when it runs: its reload and restart flush rules made with iptables, so
+# there the rules are its permanent direct rules (which it puts back on every reload and start).
+EGRESS_BACKEND=iptables
+# The jump's direct-rule priority: the lowest firewalld accepts, so it comes first in OUTPUT.
+readonly EGRESS_JUMP_PRIORITY=-2147483648
 
 # The user's uid once it exists (getent, as ensure_user asks); its name before (dry runs).
 egress_uid() {
@@ -1178,6 +1190,90 @@ egress_rules() {
     fi
 }
 
+# egress_family TOOL: firewalld's name of the family iptables (ipv4) or ip6tables (ipv6) handles.
+egress_family() { if [ "$1" = iptables ]; then printf ipv4; else printf ipv6; fi; }
+
+# The firewalld direct rules of the user, as `firewall-cmd --direct --get-all-rules` prints them:
+# per family, the chain's rules with increasing priorities (their order), then the jump.
+egress_direct_rules() {
+    local tool fam chain rule prio
+    chain=$(egress_chain)
+    for tool in "${EGRESS_TOOLS[@]}"; do
+        fam=$(egress_family "$tool")
+        prio=0
+        while IFS= read -r rule; do
+            printf '%s filter %s %s %s\n' "$fam" "$chain" "$prio" "$rule"
+            prio=$((prio + 1))
+        done < <(egress_rules "${fam#ipv}")
+        printf '%s filter OUTPUT %s %s\n' "$fam" "$EGRESS_JUMP_PRIORITY" "$(egress_jump)"
+    done
+}
+
+# The firewalld part of the generated script: the direct rules it wants and how it makes
+# firewalld's permanent configuration and runtime hold them.
+render_egress_firewalld() {
+    cat <<EOF
+# firewalld runs here: its reload and restart flush rules made with iptables, so the rules are
+# its permanent direct rules (put back on every reload and start) and, at once, its runtime ones.
+# Without firewalld running (stopped, or not started yet) they are made with iptables as above.
+set -f
+CHAIN=$(egress_chain)
+want() {
+    cat <<'RULES'
+EOF
+    egress_direct_rules
+    cat <<'EOF'
+RULES
+}
+# ours [--permanent]: the direct rules firewalld holds (runtime, or permanent) that are ours, sorted.
+ours() {
+    all=$(firewall-cmd "$@" --direct --get-all-rules) || return 1
+    printf '%s\n' "$all" | awk -v c="$CHAIN" '$3 == c || ($3 == "OUTPUT" && $NF == c)' | sort
+}
+# sync_permanent: apply makes the permanent direct rules what want lists (stale ones removed,
+# missing ones added, each chain before its rules); check tests that they are.
+sync_permanent() {
+    have=$(ours --permanent) || { status=1; return; }
+    [ "$have" = "$(want | sort)" ] && return 0
+    if [ "$mode" = check ]; then status=1; return; fi
+    printf '%s\n' "$have" | while read -r f t c p r; do
+        [ -n "$f" ] || continue
+        want | grep -Fxq -- "$f $t $c $p $r" && continue
+        firewall-cmd -q --permanent --direct --remove-rule "$f" "$t" "$c" "$p" $r || exit 1
+    done || status=1
+    for f in $(want | awk '{ print $1 }' | sort -u); do
+        firewall-cmd --permanent --direct --query-chain "$f" filter "$CHAIN" >/dev/null 2>&1 ||
+            firewall-cmd -q --permanent --direct --add-chain "$f" filter "$CHAIN" || status=1
+    done
+    want | while read -r f t c p r; do
+        printf '%s\n' "$have" | grep -Fxq -- "$f $t $c $p $r" && continue
+        firewall-cmd -q --permanent --direct --add-rule "$f" "$t" "$c" "$p" $r || exit 1
+    done || status=1
+}
+if firewall-cmd --state >/dev/null 2>&1; then
+    sync_permanent
+    if [ "$mode" = check ]; then
+        [ "$(ours)" = "$(want | sort)" ] || status=1
+        kernel
+    else
+        # The runtime takes the permanent rules by a reload (when it lacks them, or the kernel
+        # lost them behind firewalld's back), then the kernel is checked as with iptables.
+        mode=check
+        synced=$status
+        if [ "$(ours)" != "$(want | sort)" ]; then firewall-cmd -q --reload || status=1; fi
+        kernel
+        if [ "$status" -ne 0 ] && [ "$synced" -eq 0 ]; then
+            status=0
+            firewall-cmd -q --reload || status=1
+            kernel
+        fi
+    fi
+else
+    kernel
+fi
+EOF
+}
+
 render_egress_script() {
     local tool fam chain rule n
     chain=$(egress_chain)
@@ -1221,6 +1317,9 @@ jump() {
         "\$tool" -I OUTPUT 1 "\$@" || status=1
     fi
 }
+# kernel: the rules made (apply) or tested (check) with iptables; not indented, so each is a line
+# of its own.
+kernel() {
 EOF
     for tool in "${EGRESS_TOOLS[@]}"; do
         if [ "$tool" = iptables ]; then fam=4; else fam=6; fi
@@ -1231,6 +1330,12 @@ EOF
         done < <(egress_rules "$fam")
         printf 'jump %s %s\n' "$tool" "$(egress_jump)"
     done
+    printf '}\n'
+    if [ "$EGRESS_BACKEND" = firewalld ]; then
+        render_egress_firewalld
+    else
+        printf 'kernel\n'
+    fi
     # shellcheck disable=SC2016 # a line of the generated script, expanded when it runs
     printf 'exit "$status"\n'
 }
@@ -1259,11 +1364,21 @@ ensure_egress() {
     if [ "${#EGRESS_TOOLS[@]}" -eq 0 ]; then
         return 0
     fi
-    local tool
+    EGRESS_BACKEND=iptables
+    if command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; then
+        EGRESS_BACKEND=firewalld
+        say "  firewalld runs: the rules become its permanent direct rules (a reload or restart of firewalld flushes rules made with iptables)"
+    fi
+    local tool fam
     for tool in "${EGRESS_TOOLS[@]}"; do
         # Recorded before they exist, so --uninstall after a failed run still removes them.
         manifest_add fw-egress-chain "$tool" "$(egress_chain)"
         manifest_add fw-egress-jump "$tool" "$(egress_jump)"
+        if [ "$EGRESS_BACKEND" = firewalld ]; then
+            fam=$(egress_family "$tool")
+            manifest_add fw-egress-direct-chain "$fam" "$(egress_chain)"
+            manifest_add fw-egress-direct-jump "$fam" "$EGRESS_JUMP_PRIORITY $(egress_jump)"
+        fi
     done
     local script_changed=0
     if render_egress_script | write_file "$EGRESS_SCRIPT" 0755 root:root "outbound firewall script"; then
@@ -1279,10 +1394,22 @@ ensure_egress() {
         unchanged "outbound rules for $SSH_USER in place (${EGRESS_TOOLS[*]}, chain $(egress_chain))"
         return 0
     fi
-    sh "$EGRESS_SCRIPT" apply || die "applying the outbound rules for $SSH_USER failed" "see the iptables error above; $EGRESS_SCRIPT holds the rules"
-    sh "$EGRESS_SCRIPT" check || die "the outbound rules for $SSH_USER are not in place after applying them" "compare iptables -S $(egress_chain) with $EGRESS_SCRIPT"
-    changed "outbound rules for $SSH_USER (${EGRESS_TOOLS[*]}, chain $(egress_chain), jumped to from OUTPUT)"
-    say "  note: with systemd they are re-applied before sshd starts; without it, re-run this script after a reboot."
+    local hint
+    hint="compare iptables -S $(egress_chain) and iptables -S OUTPUT with $EGRESS_SCRIPT"
+    if [ "$EGRESS_BACKEND" = firewalld ]; then
+        # With FirewallBackend=iptables firewalld puts direct OUTPUT rules in OUTPUT_direct, after
+        # its own "-o lo -j ACCEPT": loopback would stay open, so the check refuses it.
+        hint="$hint and firewall-cmd --direct --get-all-rules; firewalld must use FirewallBackend=nftables (/etc/firewalld/firewalld.conf): with iptables it accepts loopback traffic before any direct rule"
+    fi
+    sh "$EGRESS_SCRIPT" apply || die "applying the outbound rules for $SSH_USER failed" "see the error above; $EGRESS_SCRIPT holds the rules; $hint"
+    sh "$EGRESS_SCRIPT" check || die "the outbound rules for $SSH_USER are not in place after applying them" "$hint"
+    if [ "$EGRESS_BACKEND" = firewalld ]; then
+        changed "outbound rules for $SSH_USER (firewalld permanent direct rules for ${EGRESS_TOOLS[*]}, chain $(egress_chain), jumped to from OUTPUT)"
+        say "  note: firewalld puts them back on every reload and start; with systemd the sshd instance stops with firewalld."
+    else
+        changed "outbound rules for $SSH_USER (${EGRESS_TOOLS[*]}, chain $(egress_chain), jumped to from OUTPUT)"
+        say "  note: with systemd they are re-applied before sshd starts; without it, re-run this script after a reboot."
+    fi
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -1525,6 +1652,38 @@ connection_test() {
 # ---------------------------------------------------------------------------------------------
 # uninstall
 # ---------------------------------------------------------------------------------------------
+# direct_remove rule|chain FAMILY TABLE CHAIN [PRIORITY ARGS...]: removes a firewalld direct rule,
+# or a chain with its rules, from the permanent configuration and the runtime while firewalld
+# runs, else from the permanent configuration with firewall-offline-cmd.
+direct_remove() {
+    local what=$1 desc="firewalld direct $1: ${*:2}"
+    shift
+    local -a cmds=()
+    if command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; then
+        cmds=("firewall-cmd --permanent" firewall-cmd)
+    elif command -v firewall-offline-cmd >/dev/null 2>&1; then
+        cmds=(firewall-offline-cmd)
+    elif command -v firewall-cmd >/dev/null 2>&1; then
+        warn "firewalld is not running and firewall-offline-cmd is missing: the $desc may remain in /etc/firewalld/direct.xml"
+        return 0
+    else
+        return 0
+    fi
+    local cmd
+    for cmd in "${cmds[@]}"; do
+        # shellcheck disable=SC2086 # "firewall-cmd --permanent" is two words by design
+        if $cmd --direct "--query-$what" "$@" >/dev/null 2>&1; then
+            if [ "$what" = chain ]; then
+                # shellcheck disable=SC2086
+                run $cmd --direct --remove-rules "$@" || true
+            fi
+            # shellcheck disable=SC2086
+            run $cmd --direct "--remove-$what" "$@" || true
+        fi
+    done
+    removed "$desc"
+}
+
 uninstall() {
     derive_names
     step "Uninstalling what $MANIFEST records"
@@ -1551,7 +1710,15 @@ uninstall() {
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] && grep -q '^systemd-unit' "$MANIFEST"; then
         run systemctl daemon-reload
     fi
-    # 2. outbound rules of the user: the jumps from OUTPUT, then the emptied chains
+    # 2. outbound rules of the user: firewalld's direct rules (jump, then chain), then with
+    # iptables the jumps from OUTPUT and the emptied chains
+    while IFS=$'\t' read -r kind a b; do
+        # shellcheck disable=SC2086 # the rule is a list of words by design
+        if [ "$kind" = fw-egress-direct-jump ]; then direct_remove rule "$a" filter OUTPUT $b; fi
+    done <"$MANIFEST"
+    while IFS=$'\t' read -r kind a b; do
+        if [ "$kind" = fw-egress-direct-chain ]; then direct_remove chain "$a" filter "$b"; fi
+    done <"$MANIFEST"
     while IFS=$'\t' read -r kind a b; do
         if [ "$kind" = fw-egress-jump ] && command -v "$a" >/dev/null 2>&1; then
             # shellcheck disable=SC2086 # the rule is a list of words by design
@@ -1764,9 +1931,10 @@ do_install() {
     fi
     say "  Container files: $OUTPUT_DIR/{local-support-config.yml,id_ed25519,known_hosts}"
     say "  Mount them as in docs/docker-compose.local-comfyui.yml (key and known_hosts under $CONTAINER_DIR)."
-    local egress="NOT restricted"
+    local egress="NOT restricted" how=""
+    if [ "$EGRESS_BACKEND" = firewalld ]; then how=", as firewalld direct rules"; fi
     case " ${EGRESS_TOOLS[*]-} " in
-        *" iptables "*) egress="only $(egress_summary) (${EGRESS_TOOLS[*]})" ;;
+        *" iptables "*) egress="only $(egress_summary) (${EGRESS_TOOLS[*]}$how)" ;;
         *" ip6tables "*) egress="NOT restricted over IPv4 (only IPv6 has rules)" ;;
     esac
     say "  Outbound connections of $SSH_USER: $egress"

@@ -6,7 +6,7 @@
 #   4. end-to-end, as root: the Linux script for real on this machine, then ssh-audit, second run
 #      and --uninstall (scripts/tests/e2e-linux.sh)
 #   5. the same end-to-end test under systemd, in a booted Debian container, once each with
-#      iptables and ufw (scripts/tests/e2e-systemd.sh; as root)
+#      iptables, ufw and firewalld (scripts/tests/e2e-systemd.sh; as root)
 # Installs what it needs itself (Debian packages, and a Python venv in target/ for ssh-audit and
 # the PowerShell parser). Env: COMFY_LOCAL_BIN (use comfy-local test-connection in the e2e test),
 # ALLOW_NO_ROOT_E2E=1 (do not fail when not root; the e2e test then does NOT run).
@@ -134,7 +134,7 @@ main() {
     run_step "bats (setup-local-host-linux.sh arguments and --dry-run)" bats_tests
     run_step "PowerShell parse (tree-sitter-powershell) and .bat checks" powershell_parse
     run_step "e2e: setup-local-host-linux.sh for real, ssh-audit, second run, --uninstall" e2e
-    run_step "e2e under systemd in a booted container: iptables, ufw" e2e_systemd
+    run_step "e2e under systemd in a booted container: iptables, ufw, firewalld" e2e_systemd
     printf '\nscript-tests: %d passed, %d failed\n' "$STEPS_PASSED" "$STEPS_FAILED"
     if [ "$STEPS_FAILED" -gt 0 ]; then
         printf 'failed: %s\n' "${FAILED_NAMES[@]}"

@@ -403,7 +403,7 @@ check_egress() {
         bad "iptables works here (needed to prove the outbound rules; scripts/dev/install-test-deps.sh installs it)"
         return 0
     fi
-    local uid chain lport=$((PORT + 13)) _ before after
+    local uid chain before after
     uid=$(id -u "$E2E_USER")
     chain="cl-egress-$uid"
     check "OUTPUT sends uid $uid to $chain" \
@@ -412,18 +412,21 @@ check_egress() {
         check "ip6tables: OUTPUT sends uid $uid to $chain" \
             ip6tables -C OUTPUT -m owner --uid-owner "$uid" -m comment --comment "$TAG:egress" -j "$chain"
     fi
-    python3 -c 'import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(120)' "$lport" &
-    LISTENER=$!
-    for _ in $(seq 1 30); do port_open "$lport" && break; sleep 0.1; done
-    check "control: root reaches a listener on 127.0.0.1:$lport" port_open "$lport"
-    check "the user reaches ComfyUI's port 127.0.0.1:$CPORT" as_user_connect 127.0.0.1 "$CPORT" connected
-    check "the user is refused the listener on another loopback port ($lport)" as_user_connect 127.0.0.1 "$lport" refused
-    check "the user is refused the sshd port on loopback ($PORT)" as_user_connect 127.0.0.1 "$PORT" refused
-    kill "$LISTENER" 2>/dev/null || true
-    wait "$LISTENER" 2>/dev/null || true
-    LISTENER=""
+    if [ "$FW" = firewalld ]; then
+        check "firewalld: the jump is a permanent direct rule (first in OUTPUT: lowest priority)" \
+            firewall-cmd --permanent --direct --query-rule ipv4 filter OUTPUT -2147483648 \
+            -m owner --uid-owner "$uid" -m comment --comment "$TAG:egress" -j "$chain"
+        check "firewalld: the chain's rules are permanent direct rules too (as many as in the kernel)" \
+            test "$(firewall-cmd --permanent --direct --get-rules ipv4 filter "$chain" | wc -l)" = "$(iptables -S "$chain" | grep -c '^-A')"
+    fi
+    egress_probes ""
+    if [ "$FW" = firewalld ]; then
+        firewall-cmd -q --reload
+        check "firewalld: after firewall-cmd --reload OUTPUT still sends uid $uid to $chain" \
+            iptables -C OUTPUT -m owner --uid-owner "$uid" -m comment --comment "$TAG:egress" -j "$chain"
+        egress_probes " (after firewall-cmd --reload)"
+        if [ "$SYSTEMD" -eq 1 ]; then firewalld_restart; fi
+    fi
     if ip route add "$PRIVATE_ADDR/32" dev lo 2>/dev/null; then
         ROUTE_ADDED=1
         before=$(reject_count "$chain" 10.0.0.0/8)
@@ -436,6 +439,55 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(120)' "$lport"
     else
         bad "adding a route for $PRIVATE_ADDR to lo (needed to test a private address without leaving the host)"
     fi
+}
+
+# egress_probes SUFFIX: as the user, ComfyUI's port is reached, another loopback port (a
+# listener of root's) and the sshd port are refused.
+egress_probes() {
+    local lport=$((PORT + 13)) _
+    python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(120)' "$lport" &
+    LISTENER=$!
+    for _ in $(seq 1 30); do port_open "$lport" && break; sleep 0.1; done
+    check "control: root reaches a listener on 127.0.0.1:$lport$1" port_open "$lport"
+    check "the user reaches ComfyUI's port 127.0.0.1:$CPORT$1" as_user_connect 127.0.0.1 "$CPORT" connected
+    check "the user is refused the listener on another loopback port ($lport)$1" as_user_connect 127.0.0.1 "$lport" refused
+    check "the user is refused the sshd port on loopback ($PORT)$1" as_user_connect 127.0.0.1 "$PORT" refused
+    kill "$LISTENER" 2>/dev/null || true
+    wait "$LISTENER" 2>/dev/null || true
+    LISTENER=""
+}
+
+# wait_sshd: the sshd unit has a (new) process listening on PORT, within 15 s.
+wait_sshd() {
+    local _
+    for _ in $(seq 1 150); do
+        if systemctl is-active --quiet "$TAG-sshd.service" && port_open "$PORT"; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# firewalld_restart: the outbound rules come back with firewalld, and the sshd instance (PartOf
+# firewalld) stops while firewalld is stopped.
+firewalld_restart() {
+    local uid chain
+    uid=$(id -u "$E2E_USER")
+    chain="cl-egress-$uid"
+    systemctl restart firewalld.service
+    check "firewalld: systemctl restart firewalld restarts the sshd instance with it (PartOf)" wait_sshd
+    check "firewalld: after a restart of firewalld OUTPUT still sends uid $uid to $chain" \
+        iptables -C OUTPUT -m owner --uid-owner "$uid" -m comment --comment "$TAG:egress" -j "$chain"
+    egress_probes " (after systemctl restart firewalld)"
+    systemctl stop firewalld.service
+    check_not "firewalld: stopping firewalld (which drops the rules) stops the sshd instance too" \
+        systemctl is-active --quiet "$TAG-sshd.service"
+    check_not "firewalld: ... and nothing listens on $PORT" port_open "$PORT"
+    systemctl start firewalld.service
+    systemctl start "$TAG-sshd.service"
+    check "firewalld: started again, then the sshd instance" wait_sshd
+    egress_probes " (after firewalld stop and start)"
 }
 
 sftp_roundtrip() {
@@ -544,6 +596,12 @@ changed_run() {
     check "--no-internet: the chain now ends with a REJECT of everything" \
         test "$(iptables -S "$chain" | tail -n1)" = "-A $chain -j REJECT --reject-with icmp-port-unreachable"
     check_not "--no-internet: no DNS exception is left" sh -c "iptables -S '$chain' | grep -q -- '--dport 53'"
+    if [ "$FW" = firewalld ]; then
+        check_not "--no-internet: no DNS exception is left in firewalld's permanent direct rules" \
+            sh -c "firewall-cmd --permanent --direct --get-rules ipv4 filter '$chain' | grep -q -- '--dport 53'"
+        check "--no-internet: firewalld's permanent rules end with the REJECT of everything too" \
+            test "$(firewall-cmd --permanent --direct --get-rules ipv4 filter "$chain" | sort -n | tail -n1 | cut -d' ' -f2-)" = "-j REJECT"
+    fi
     check "--no-internet: the user still reaches ComfyUI's port" as_user_connect 127.0.0.1 "$CPORT" connected
 }
 
@@ -580,6 +638,14 @@ uninstall() {
     check_not "no file owned by uid $uid remains" sh -c 'find "$1" -uid "$2" | grep -q .' sh "$COMFY" "$uid"
     check "the uploaded model was kept for the ComfyUI owner" test "$(stat -c %U "$COMFY/models/checkpoints/e2e.safetensors")" = nobody
     check_firewall_removed
+    if [ "$FW" = firewalld ]; then
+        check_not "no firewalld direct rule for cl-egress-$uid remains (permanent)" \
+            sh -c "firewall-cmd --permanent --direct --get-all-rules | grep -q -- 'cl-egress-$uid'"
+        check_not "no firewalld direct rule for cl-egress-$uid remains (runtime)" \
+            sh -c "firewall-cmd --direct --get-all-rules | grep -q -- 'cl-egress-$uid'"
+        check_not "no firewalld direct chain cl-egress-$uid remains" \
+            sh -c "firewall-cmd --permanent --direct --get-all-chains | grep -q -- 'cl-egress-$uid'"
+    fi
     if command -v iptables >/dev/null 2>&1 && iptables -S INPUT >/dev/null 2>&1; then
         check_not "no OUTPUT rule for uid $uid remains (iptables)" sh -c "iptables -S OUTPUT | grep -q -- '--uid-owner $uid '"
         check_not "no chain cl-egress-$uid remains (iptables)" iptables -S "cl-egress-$uid"
@@ -625,6 +691,10 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$busy" &
     check_not "no ACL entry for uid $uid remains" sh -c "getfacl -R -p -n '$WORK/half/ComfyUI' 2>/dev/null | grep -q ':$uid:'"
     check_not "no OUTPUT rule for uid $uid remains" sh -c "iptables -S OUTPUT 2>/dev/null | grep -q -- '--uid-owner $uid '"
     check_not "no chain cl-egress-$uid remains" iptables -S "cl-egress-$uid"
+    if [ "$FW" = firewalld ]; then
+        check_not "no firewalld direct rule for cl-egress-$uid remains (permanent)" \
+            sh -c "firewall-cmd --permanent --direct --get-all-rules | grep -q -- 'cl-egress-$uid'"
+    fi
 }
 
 main() {

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # The set-up script's systemd, ufw and firewalld paths, for real: scripts/tests/e2e-linux.sh run
 # inside a booted Debian 12 container (systemd as PID 1, systemd-nspawn --boot) with a network
-# namespace of its own, once per firewall: iptables (nothing else active) and ufw (enabled);
-# E2E_FIREWALLS=firewalld runs it with firewalld running, which FAILS today: firewalld's reload
-# (FlushAllOnReload=yes) wipes the outbound rules (see docs/LOCAL_COMFYUI_QUICK_START.md,
-# "What was tested"). A dummy docker0 bridge gives the script a Docker network to admit, so
-# the firewall rules have a source to allow besides loopback.
+# namespace of its own, once per firewall: iptables (nothing else active), ufw (enabled) and
+# firewalld (running; the outbound rules are its direct rules, and the test proves they hold
+# across firewall-cmd --reload and a restart of firewalld). A dummy docker0 bridge gives the
+# script a Docker network to admit, so the firewall rules have a source to allow besides loopback.
 #
 # The container's root file system is made once with debootstrap (about 4 minutes, from the
 # Debian mirror of this machine's apt sources) and kept in E2E_ROOTFS (default
@@ -16,12 +15,12 @@
 # Needs root, debootstrap and systemd-nspawn (scripts/dev/test-scripts.sh installs them).
 # ALLOW_NO_ROOT_E2E=1: exit 0, saying so, when not root (the test then does NOT run).
 # Env: COMFY_LOCAL_BIN (comfy-local, bind-mounted into the container for the connection test),
-# E2E_ROOTFS, E2E_FIREWALLS (default "iptables ufw"), E2E_MIRROR (Debian mirror URL).
+# E2E_ROOTFS, E2E_FIREWALLS (default "iptables ufw firewalld"), E2E_MIRROR (Debian mirror URL).
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ROOTFS=${E2E_ROOTFS:-/var/cache/comfy-local-e2e/bookworm}
-FIREWALLS=${E2E_FIREWALLS:-iptables ufw}
+FIREWALLS=${E2E_FIREWALLS:-iptables ufw firewalld}
 # What e2e-linux.sh and the set-up script use inside, plus the firewalls and a Python for
 # ssh-audit. ssh-audit comes from PyPI, pinned as in scripts/dev/test-scripts.sh.
 readonly PACKAGES=systemd,systemd-sysv,libpam-systemd,dbus,openssh-server,openssh-client,iptables,ufw,firewalld,python3,python3-venv,git,acl,procps,iproute2,sudo,ca-certificates,kmod

@@ -511,6 +511,125 @@ esac'
     [ "$jump" -lt "$flush" ] && [ "$flush" -lt "$delete" ]
 }
 
+# firewalld that runs: --state says so, the direct rules listed are those of $TMP/permanent and
+# $TMP/runtime (empty when missing), every other call succeeds.
+firewalld_runs() {
+    stub firewall-cmd 'case "$*" in
+        --state) echo running ;;
+        "--permanent --direct --get-all-rules") cat "'"$TMP"'/permanent" 2>/dev/null ;;
+        "--direct --get-all-rules") cat "'"$TMP"'/runtime" 2>/dev/null ;;
+        *--query-*) exit 1 ;;
+    esac
+    exit 0'
+}
+
+@test "outbound with firewalld running: permanent direct rules, chain in order, the jump first in OUTPUT" {
+    iptables_works
+    firewalld_runs
+    COMFY_LOCAL_INIT=systemd dry --firewall none --no-internet
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"firewalld runs: the rules become its permanent direct rules"* ]]
+    script=$(generated "$STATE/egress-firewall.sh")
+    want=$(sed -n "/^    cat <<'RULES'$/,/^RULES$/p" <<<"$script" | sed '1d;$d')
+    [ "$(head -n1 <<<"$want")" = "ipv4 filter cl-egress-comfyui 0 -o lo -d 127.0.0.1/32 -p tcp --dport 8188 -j RETURN" ]
+    [ "$(sed -n 2p <<<"$want")" = "ipv4 filter cl-egress-comfyui 1 -d 0.0.0.0/8 -p tcp -j REJECT --reject-with tcp-reset" ]
+    # The chain's rules in the order of the iptables rules, priorities 0, 1, 2...
+    [ "$(grep -c '^rule iptables ' <<<"$script")" = "$(grep -c '^ipv4 filter cl-egress-comfyui ' <<<"$want")" ]
+    [ "$(grep '^ipv4 filter cl-egress-comfyui ' <<<"$want" | awk '{ print $4 }' | tr '\n' ' ')" = "$(seq -s ' ' 0 $(($(grep -c '^rule iptables ' <<<"$script") - 1))) " ]
+    [ "$(tail -n1 <<<"$want")" = "ipv4 filter OUTPUT -2147483648 -m owner --uid-owner comfyui -m comment --comment state:egress -j cl-egress-comfyui" ]
+    # The sshd instance follows firewalld (started after it, stopped with it).
+    unit=$(generated /etc/systemd/system/state-sshd.service)
+    [[ "$unit" == *$'\nAfter=firewalld.service\nPartOf=firewalld.service\n'* ]]
+    [[ "$output" == *"Outbound connections of comfyui: only ComfyUI's port 127.0.0.1:8188 (iptables, as firewalld direct rules)"* ]]
+}
+
+@test "outbound with plain iptables: no firewalld part in the script, no PartOf in the unit" {
+    iptables_works
+    COMFY_LOCAL_INIT=systemd dry --firewall none
+    [ "$status" -eq 0 ]
+    script=$(generated "$STATE/egress-firewall.sh")
+    [[ "$script" != *"firewall-cmd"* ]]
+    [ "$(grep -cx 'kernel' <<<"$script")" = 1 ]
+    unit=$(generated /etc/systemd/system/state-sshd.service)
+    [[ "$unit" != *"firewalld"* ]]
+}
+
+@test "outbound with firewalld: the script adds the chain, its rules and the jump (permanent), removes stale ones, reloads" {
+    iptables_works
+    firewalld_runs
+    dry --firewall none --no-internet
+    [ "$status" -eq 0 ]
+    generated "$STATE/egress-firewall.sh" >"$TMP/egress.sh"
+    sh -n "$TMP/egress.sh"
+    # A stale rule of ours (a DNS exception) and a rule of the admin's.
+    printf '%s\n' "ipv4 filter cl-egress-comfyui 0 -d 192.168.1.1/32 -p udp --dport 53 -j RETURN" \
+        "ipv4 filter OUTPUT 0 -j ACCEPT" >"$TMP/permanent"
+    rm -f "$TMP/firewall-cmd.calls"
+    run sh "$TMP/egress.sh" apply
+    # The kernel check fails: the iptables stub has no rule.
+    [ "$status" -eq 1 ]
+    calls=$(cat "$TMP/firewall-cmd.calls")
+    [[ "$calls" == *$'\n-q --permanent --direct --remove-rule ipv4 filter cl-egress-comfyui 0 -d 192.168.1.1/32 -p udp --dport 53 -j RETURN\n'* ]]
+    [[ "$calls" != *"remove-rule ipv4 filter OUTPUT 0 -j ACCEPT"* ]]
+    chain=$(grep -n -- '-q --permanent --direct --add-chain ipv4 filter cl-egress-comfyui$' <<<"$calls" | cut -d: -f1)
+    first=$(grep -n -- '-q --permanent --direct --add-rule ipv4 filter cl-egress-comfyui 0 -o lo -d 127.0.0.1/32 -p tcp --dport 8188 -j RETURN$' <<<"$calls" | cut -d: -f1)
+    jump=$(grep -n -- '-q --permanent --direct --add-rule ipv4 filter OUTPUT -2147483648 -m owner --uid-owner comfyui -m comment --comment state:egress -j cl-egress-comfyui$' <<<"$calls" | cut -d: -f1)
+    reload=$(grep -n -- '^-q --reload$' <<<"$calls" | head -n1 | cut -d: -f1)
+    [ -n "$chain" ] && [ -n "$first" ] && [ -n "$jump" ] && [ -n "$reload" ]
+    [ "$chain" -lt "$first" ] && [ "$first" -lt "$jump" ] && [ "$jump" -lt "$reload" ]
+    # Nothing is added to the runtime one by one: the reload brings the permanent rules.
+    [[ "$calls" != *$'\n-q --direct --add-rule'* ]]
+    # check: permanent rules missing -> fails, without adding anything
+    rm -f "$TMP/firewall-cmd.calls"
+    run sh "$TMP/egress.sh" check
+    [ "$status" -eq 1 ]
+    [[ "$(cat "$TMP/firewall-cmd.calls")" != *"--add-"* ]]
+}
+
+@test "outbound with firewalld: rules already permanent and live are not touched" {
+    iptables_works
+    firewalld_runs
+    dry --firewall none --no-internet
+    generated "$STATE/egress-firewall.sh" >"$TMP/egress.sh"
+    sed -n "/^    cat <<'RULES'$/,/^RULES$/p" "$TMP/egress.sh" | sed '1d;$d' >"$TMP/permanent"
+    cp "$TMP/permanent" "$TMP/runtime"
+    rm -f "$TMP/firewall-cmd.calls"
+    run sh "$TMP/egress.sh" apply
+    calls=$(cat "$TMP/firewall-cmd.calls")
+    [[ "$calls" != *"--add-"* ]]
+    [[ "$calls" != *"--remove-"* ]]
+    [[ "$calls" == *"--permanent --direct --get-all-rules"* ]]
+}
+
+@test "--uninstall --dry-run removes firewalld's direct jump, then its chain, permanent and runtime" {
+    mkdir -p "$STATE"
+    stub firewall-cmd 'exit 0'
+    jump="-m owner --uid-owner 999 -m comment --comment state:egress -j cl-egress-999"
+    printf 'fw-egress-direct-chain\tipv4\tcl-egress-999\nfw-egress-direct-jump\tipv4\t-2147483648 %s\n' "$jump" >"$STATE/manifest"
+    run bash "$SCRIPT" --uninstall --state-dir "$STATE" --dry-run
+    [ "$status" -eq 0 ]
+    q_jump=$(printf ' %q' $jump)
+    pj=$(grep -n -- "would run: firewall-cmd --permanent --direct --remove-rule ipv4 filter OUTPUT -2147483648$q_jump\$" <<<"$output" | cut -d: -f1)
+    rj=$(grep -n -- "would run: firewall-cmd --direct --remove-rule ipv4 filter OUTPUT -2147483648$q_jump\$" <<<"$output" | cut -d: -f1)
+    prs=$(grep -n -- 'would run: firewall-cmd --permanent --direct --remove-rules ipv4 filter cl-egress-999$' <<<"$output" | cut -d: -f1)
+    pc=$(grep -n -- 'would run: firewall-cmd --permanent --direct --remove-chain ipv4 filter cl-egress-999$' <<<"$output" | cut -d: -f1)
+    rc=$(grep -n -- 'would run: firewall-cmd --direct --remove-chain ipv4 filter cl-egress-999$' <<<"$output" | cut -d: -f1)
+    [ -n "$pj" ] && [ -n "$rj" ] && [ -n "$prs" ] && [ -n "$pc" ] && [ -n "$rc" ]
+    [ "$pj" -lt "$prs" ] && [ "$rj" -lt "$prs" ] && [ "$prs" -lt "$pc" ] && [ "$pc" -lt "$rc" ]
+}
+
+@test "--uninstall --dry-run with firewalld stopped: firewall-offline-cmd removes the permanent rules" {
+    mkdir -p "$STATE"
+    stub firewall-cmd 'exit 252'
+    stub firewall-offline-cmd 'exit 0'
+    printf 'fw-egress-direct-chain\tipv4\tcl-egress-999\n' >"$STATE/manifest"
+    run bash "$SCRIPT" --uninstall --state-dir "$STATE" --dry-run
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"would run: firewall-offline-cmd --direct --remove-rules ipv4 filter cl-egress-999"* ]]
+    [[ "$output" == *"would run: firewall-offline-cmd --direct --remove-chain ipv4 filter cl-egress-999"* ]]
+    [[ "$output" != *"would run: firewall-cmd"* ]]
+}
+
 @test "--no-internet, --allow-lan and --no-custom-nodes are listed in --help" {
     run bash "$SCRIPT" --help
     [[ "$output" == *"--no-internet"* ]]
