@@ -2,8 +2,9 @@
 # Installs what the test suite needs on a fresh Debian machine that has only the Rust toolchain:
 # OpenSSH server/client (the SSH tests start a real sshd), shellcheck and bats (script tests),
 # iptables (the e2e test proves the dedicated user's outbound rules), python3 (benchmark peers,
-# conversion check), cargo-nextest (test runner with hang timeouts),
-# cargo-shear (unused dependencies) and cargo-deny (advisories, licenses, duplicates, sources).
+# conversion check), chromium and chromium-driver (comfy-backend's page test in headless
+# Chromium), cargo-nextest (test runner with hang timeouts), cargo-shear
+# (unused dependencies) and cargo-deny (advisories, licenses, duplicates, sources).
 set -euo pipefail
 
 # Pinned cargo tools: `cargo install --locked` builds each from crates.io once (about 3 minutes
@@ -33,7 +34,7 @@ main() {
     if [ "$(id -u)" -ne 0 ]; then
         sudo="sudo"
     fi
-    local pkgs=(openssh-server openssh-client shellcheck bats python3 python3-venv git acl procps iproute2 iptables)
+    local pkgs=(openssh-server openssh-client shellcheck bats python3 python3-venv git acl procps iproute2 iptables chromium chromium-driver)
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::{events, job, post, post_json, temp_dir};
 
 /// A ComfyUI install folder (main.py + the folders) in the sshd's scratch space.
-fn fake_install(name: &str) -> Utf8PathBuf {
+pub fn fake_install(name: &str) -> Utf8PathBuf {
     let dir = Sshd::shared().scratch(name).join("ComfyUI");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("main.py"), "# ComfyUI\n").unwrap();
@@ -28,6 +28,11 @@ fn fake_install(name: &str) -> Utf8PathBuf {
 
 /// A config for the shared sshd; the user is set after validation (see the module doc).
 fn config(install: &Utf8Path, api_url: &str) -> Config {
+    config_with(install, api_url, "")
+}
+
+/// [`config`] plus `extra` YAML (top-level sections such as `vastai:`).
+pub fn config_with(install: &Utf8Path, api_url: &str, extra: &str) -> Config {
     let sshd = Sshd::shared();
     let yaml = format!(
         "enabled: true
@@ -45,7 +50,7 @@ local:
     comfyui:
       path: {install}
       api_url: {api_url}
-",
+{extra}",
         host = sshd.host(),
         port = sshd.port(),
         key = sshd.user_key(),
@@ -57,14 +62,14 @@ local:
 }
 
 /// The backend served in-process on a loopback port until dropped.
-struct InProc {
-    url: String,
+pub struct InProc {
+    pub url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl InProc {
-    fn start(config: Config, state_dir: &Utf8Path) -> InProc {
+    pub fn start(config: Config, state_dir: &Utf8Path) -> InProc {
         let settings = Settings {
             token: None,
             cors_origins: Vec::new(),
