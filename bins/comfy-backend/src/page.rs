@@ -15,6 +15,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 const INDEX: &str = include_str!("page/index.html");
 const CSS: &str = include_str!("page/app.css");
 const JS: &str = include_str!("page/app.js");
+const ERRORS_JS: &str = include_str!("page/errors.js");
 const FAVICON: &str = include_str!("page/favicon.svg");
 
 /// The page's routes (no token needed: the page asks for it and sends it with its API calls).
@@ -31,6 +32,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/assets/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", JS) }),
+        )
+        .route(
+            "/assets/errors.js",
+            get(|| async { asset("text/javascript; charset=utf-8", ERRORS_JS) }),
         )
         .route(
             "/assets/favicon.svg",

@@ -18,9 +18,12 @@ const state = {
   objectUrls: [],
   tokenNeeded: false,
   tilesKey: null,
+  runBusy: false,
+  modelBusy: false,
 };
 
 const $ = (id) => document.getElementById(id);
+
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -306,7 +309,7 @@ function renderTiles() {
   box.setAttribute("aria-busy", "false");
   for (const id of busy) {
     const b = box.querySelector(`.tile[data-instance="${CSS.escape(id)}"] .test-connection`);
-    if (b) { b.classList.add("busy"); b.disabled = true; }
+    if (b) { b.classList.add("busy"); b.setAttribute("aria-busy", "true"); }
   }
   if (focusedId !== null) {
     const t = box.querySelector(`.tile[data-instance="${CSS.escape(focusedId)}"]`);
@@ -333,7 +336,12 @@ function updateTargets() {
   const name = inst ? inst.name : "no instance selected";
   $("run-target").textContent = name;
   $("model-target").textContent = name;
-  $("run").disabled = !inst || !state.workflow || Boolean(state.runJob);
+  const run = $("run");
+  run.disabled = !inst || !state.workflow;
+  // Busy while a run goes on, not disabled: a disabled button would drop the keyboard focus.
+  run.classList.toggle("busy", state.runBusy);
+  if (state.runBusy) run.setAttribute("aria-busy", "true");
+  else run.removeAttribute("aria-busy");
 }
 
 async function refreshInstances() {
@@ -385,12 +393,14 @@ function renderReport(inst, report) {
 }
 
 async function testConnection(inst, button) {
+  if (button.getAttribute("aria-busy") === "true") return;
   const section = $("report");
   section.hidden = false;
   $("report-title").textContent = `Connection test · ${inst.name}`;
   $("report-body").replaceChildren(el("p", { class: "muted", text: "Testing each stage: TCP, SSH handshake and host key, login, folders, ComfyUI HTTP and WebSocket…" }));
-  button.disabled = true;
+  // Busy, not disabled: a disabled button would drop the keyboard focus.
   button.classList.add("busy");
+  button.setAttribute("aria-busy", "true");
   try {
     const report = await postJson(`/api/instances/${encodeURIComponent(inst.id)}/test`);
     renderReport(inst, report);
@@ -402,10 +412,10 @@ async function testConnection(inst, button) {
     if (e.hint) box.append(el("span", { class: "hint", text: e.hint }));
   } finally {
     const live = document.querySelector(`.tile[data-instance="${CSS.escape(inst.id)}"] .test-connection`) || button;
-    live.disabled = false;
-    live.classList.remove("busy");
-    button.disabled = false;
-    button.classList.remove("busy");
+    for (const b of new Set([live, button])) {
+      b.classList.remove("busy");
+      b.removeAttribute("aria-busy");
+    }
   }
 }
 
@@ -539,7 +549,8 @@ async function addToGallery(jobId, output) {
 
 async function runWorkflow() {
   const inst = selectedInstance();
-  if (!inst || !state.workflow) return;
+  if (!inst || !state.workflow || state.runBusy) return;
+  state.runBusy = true;
   const form = new FormData();
   form.append("workflow", state.workflow, state.workflow.name);
   for (const file of state.inputs) form.append(file.name, file, file.name);
@@ -552,7 +563,7 @@ async function runWorkflow() {
   $("run-progress").hidden = false;
   setJobState("run", "queued");
   $("run-status").textContent = `sending to ${inst.name}…`;
-  $("run").disabled = true;
+  updateTargets();
   let jobId;
   try {
     const answer = await apiJson(`/api/instances/${encodeURIComponent(inst.id)}/workflows`, { method: "POST", body: form });
@@ -560,6 +571,7 @@ async function runWorkflow() {
   } catch (e) {
     $("run-progress").hidden = true;
     showMessage("run-message", e);
+    state.runBusy = false;
     updateTargets();
     return;
   }
@@ -568,6 +580,7 @@ async function runWorkflow() {
   $("cancel").hidden = false;
   await followRun(jobId, state.runAbort.signal);
   state.runJob = null;
+  state.runBusy = false;
   $("cancel").hidden = true;
   updateTargets();
   refreshJobs();
@@ -625,8 +638,17 @@ async function cancelJob(jobId, messageTarget) {
 
 // ---- Model installs ----
 
+function setModelBusy(busy) {
+  state.modelBusy = busy;
+  const button = $("model-install");
+  button.classList.toggle("busy", busy);
+  if (busy) button.setAttribute("aria-busy", "true");
+  else button.removeAttribute("aria-busy");
+}
+
 async function installModel(e) {
   e.preventDefault();
+  if (state.modelBusy) return;
   const inst = selectedInstance();
   if (!inst) {
     showMessage("model-message", { message: "select an instance first" });
@@ -651,13 +673,13 @@ async function installModel(e) {
   $("model-progress").hidden = false;
   setJobState("model", "queued");
   $("model-status").textContent = "starting…";
-  $("model-install").disabled = true;
+  setModelBusy(true);
   let jobId;
   try {
     jobId = (await postJson(`/api/instances/${encodeURIComponent(inst.id)}/models`, body)).job_id;
   } catch (err) {
     $("model-progress").hidden = true;
-    $("model-install").disabled = false;
+    setModelBusy(false);
     showMessage("model-message", err);
     return;
   }
@@ -696,7 +718,7 @@ async function installModel(e) {
   }
   state.modelJob = null;
   $("model-cancel").hidden = true;
-  $("model-install").disabled = false;
+  setModelBusy(false);
   refreshJobs();
 }
 

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use camino::{Utf8Path, Utf8PathBuf};
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
 use comfy_local_fake_vastai::FakeVastAi;
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::ssh::{InProc, config_with, fake_install};
+use crate::ssh::{InProc, config_with, fake_install, serve_bytes};
 use crate::{Proc, config_for, get, repo_root, temp_dir};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -142,6 +143,22 @@ async fn screenshot(client: &Client, name: &str) -> Utf8PathBuf {
     assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
     std::fs::write(&path, png).unwrap();
     path
+}
+
+/// No script error, unhandled rejection or CSP refusal happened on the page (it counts them).
+async fn assert_no_page_errors(client: &Client) {
+    let errors = client
+        .execute(
+            "return document.documentElement.dataset.pageErrors || null;",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        errors,
+        Value::Null,
+        "the page counted errors (see its console)"
+    );
 }
 
 /// Clicks the element `css` finds.
@@ -301,6 +318,158 @@ async fn the_page_tests_the_local_connection_runs_a_workflow_and_shows_its_image
     save_screenshot(&client, "comfy-backend-page-report.png", false).await;
     check_run(&client).await;
     save_screenshot(&client, "comfy-backend-page.png", true).await;
+    assert_no_page_errors(&client).await;
+    client.close().await.unwrap();
+}
+
+/// Types `text` into the input `css` finds (after clearing it).
+async fn type_into(client: &Client, css: &str, text: &str) {
+    let input = client.find(Locator::Css(css)).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+/// Presses Tab until the focused element matches `css` (at most 40 times), then Enter.
+async fn tab_to_and_press_enter(client: &Client, css: &str) {
+    for _ in 0..40 {
+        let here = client
+            .execute(
+                "return document.activeElement.matches(arguments[0]);",
+                vec![Value::from(css)],
+            )
+            .await
+            .unwrap();
+        let focused = client.active_element().await.unwrap();
+        if here == Value::Bool(true) {
+            focused
+                .send_keys(&char::from(Key::Enter).to_string())
+                .await
+                .unwrap();
+            return;
+        }
+        focused
+            .send_keys(&char::from(Key::Tab).to_string())
+            .await
+            .unwrap();
+    }
+    panic!("{css} is not reached with the Tab key");
+}
+
+/// *Install a model* from a loopback HTTP server: the bar fills and the file is on the host.
+async fn check_model_install(client: &Client, install: &Utf8Path) {
+    static MODEL: &[u8] = b"a tiny stand-in for a model file, installed from the page\n";
+    let port = serve_bytes(MODEL);
+    type_into(
+        client,
+        "#model-url",
+        &format!("http://127.0.0.1:{port}/tiny.safetensors"),
+    )
+    .await;
+    type_into(client, "#model-folder", "checkpoints").await;
+    click(client, "#model-install").await;
+    wait_js(
+        client,
+        60,
+        "the installed model",
+        "document.querySelector('#model-state.succeeded')",
+    )
+    .await;
+    wait_js(
+        client,
+        5,
+        "a full progress bar",
+        "(b => b.value === b.max && b.value > 0)(document.querySelector('#model-bar'))",
+    )
+    .await;
+    let message = text_of(client, "#model-message").await;
+    assert!(message.contains("tiny.safetensors installed"), "{message}");
+    assert_eq!(
+        std::fs::read(install.join("models/checkpoints/tiny.safetensors")).unwrap(),
+        MODEL
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_the_page_asks_for_it_shows_api_errors_and_streams_events_with_it() {
+    const TOKEN: &str = "browser-page-token-0123456789";
+    let install = fake_install("backend_browser_token");
+    let comfy = FakeComfy::start(FakeOptions::default().base_path(&install));
+    let (_g, dir) = temp_dir();
+    let backend = InProc::start_with_token(
+        config_with(&install, &comfy.url(), ""),
+        &dir.join("state"),
+        Some(TOKEN),
+    );
+    let driver = Driver::start();
+    let client = browser(&driver, &dir.join("chromium-profile")).await;
+    client.goto(&format!("{}/", backend.url)).await.unwrap();
+
+    // The first API call answers 401: the page asks for the token; a wrong one is asked again.
+    wait_js(
+        &client,
+        20,
+        "the token dialog",
+        "document.querySelector('#token-dialog').open",
+    )
+    .await;
+    type_into(&client, "#token-input", "wrong-token").await;
+    click(&client, "#token-form button[type=submit]").await;
+    wait_js(
+        &client,
+        20,
+        "the token dialog again, saying the token was refused",
+        "document.querySelector('#token-dialog').open && document.querySelector('#token-message').textContent.includes('refused')",
+    )
+    .await;
+    save_screenshot(&client, "comfy-backend-page-token.png", false).await;
+    type_into(&client, "#token-input", TOKEN).await;
+    click(&client, "#token-form button[type=submit]").await;
+    wait_js(
+        &client,
+        20,
+        "the local tile",
+        "document.querySelector('.tile.local .dot.online')",
+    )
+    .await;
+
+    // The keyboard alone: Tab to the local tile's Test connection button, Enter.
+    tab_to_and_press_enter(&client, ".tile.local .test-connection").await;
+    wait_js(
+        &client,
+        60,
+        "the passing connection report",
+        "document.querySelector('#report-summary[data-ok=\"true\"]')",
+    )
+    .await;
+    save_screenshot(&client, "comfy-backend-page-keyboard.png", false).await;
+
+    // A file that is not a workflow: the backend's error message and hint are shown.
+    let bad = dir.join("not-a-workflow.json");
+    std::fs::write(&bad, "this is not JSON").unwrap();
+    client
+        .find(Locator::Css("#workflow-file"))
+        .await
+        .unwrap()
+        .send_keys(bad.as_str())
+        .await
+        .unwrap();
+    click(&client, "#run").await;
+    wait_js(
+        &client,
+        20,
+        "the backend's error in the run card",
+        "document.querySelector('#run-message strong') && document.querySelector('#run-message .hint')",
+    )
+    .await;
+    let message = text_of(&client, "#run-message").await;
+    assert!(!message.trim().is_empty(), "{message}");
+    save_screenshot(&client, "comfy-backend-page-error.png", false).await;
+
+    // The real workflow: events (fetch with the Authorization header) and images (blobs) too.
+    check_run(&client).await;
+    check_model_install(&client, &install).await;
+    save_screenshot(&client, "comfy-backend-page-token-run.png", true).await;
+    assert_no_page_errors(&client).await;
     client.close().await.unwrap();
 }
 

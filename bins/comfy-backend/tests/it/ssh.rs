@@ -70,8 +70,13 @@ pub struct InProc {
 
 impl InProc {
     pub fn start(config: Config, state_dir: &Utf8Path) -> InProc {
+        InProc::start_with_token(config, state_dir, None)
+    }
+
+    /// [`InProc::start`] with a bearer token the API requires.
+    pub fn start_with_token(config: Config, state_dir: &Utf8Path, token: Option<&str>) -> InProc {
         let settings = Settings {
-            token: None,
+            token: token.map(str::to_owned),
             cors_origins: Vec::new(),
             state_dir: state_dir.to_owned(),
             max_request_bytes: 16 * 1024 * 1024,
@@ -175,7 +180,7 @@ fn the_connection_test_passes_every_stage_and_reports_a_failing_one() {
 }
 
 /// Serves `body` to every GET on a loopback port (HTTP/1.1, one request per connection).
-fn serve_bytes(body: &'static [u8]) -> u16 {
+pub fn serve_bytes(body: &'static [u8]) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
