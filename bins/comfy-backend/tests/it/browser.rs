@@ -318,6 +318,28 @@ async fn the_page_tests_the_local_connection_runs_a_workflow_and_shows_its_image
     save_screenshot(&client, "comfy-backend-page-report.png", false).await;
     check_run(&client).await;
     save_screenshot(&client, "comfy-backend-page.png", true).await;
+
+    // A VastAI tile's test: the backend refuses it (local instances only) and the page says why.
+    click(&client, ".tile.vastai .test-connection").await;
+    wait_js(
+        &client,
+        20,
+        "the backend's refusal in the report",
+        "document.querySelector('#report-error .hint')",
+    )
+    .await;
+    let refusal = text_of(&client, "#report-error").await;
+    assert!(refusal.contains("is not a local instance"), "{refusal}");
+    assert!(refusal.contains("local instances: local"), "{refusal}");
+    click(&client, ".tile.vastai .tile-select").await;
+    wait_js(
+        &client,
+        10,
+        "the VastAI tile selected",
+        "document.querySelector('.tile.vastai.selected .tile-select[aria-pressed=\"true\"]')",
+    )
+    .await;
+    save_screenshot(&client, "comfy-backend-page-vastai.png", false).await;
     assert_no_page_errors(&client).await;
     client.close().await.unwrap();
 }
