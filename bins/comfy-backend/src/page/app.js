@@ -263,7 +263,6 @@ function tile(inst) {
     type: "button",
     class: "tile-select",
     "aria-pressed": selected ? "true" : "false",
-    "aria-label": `${inst.name}, ${local ? "local, free" : "VastAI, " + money(inst.cost_per_hour)}, ${statusWord}`,
     onclick: () => selectInstance(inst.id),
   },
   el("span", { class: "tile-top" },
