@@ -575,6 +575,8 @@ async function runWorkflow() {
     return;
   }
   state.runJob = jobId;
+  refreshHealth();
+  refreshJobs();
   state.runAbort = new AbortController();
   $("cancel").hidden = false;
   await followRun(jobId, state.runAbort.signal);
@@ -583,6 +585,7 @@ async function runWorkflow() {
   $("cancel").hidden = true;
   updateTargets();
   refreshJobs();
+  refreshHealth();
 }
 
 async function followRun(jobId, signal) {
@@ -619,7 +622,7 @@ async function followRun(jobId, signal) {
         setJobState("run", d.state || "failed");
         bar.max = 1; bar.value = 0;
         $("run-status").textContent = d.state || "failed";
-        showMessage("run-message", { message: d.message || "the job failed", hint: d.hint });
+        showMessage("run-message", { message: `Run ${d.state || "failed"}: ${d.message || "no reason given"}`, hint: d.hint });
       }
     }, signal);
   } catch (e) {
@@ -683,6 +686,8 @@ async function installModel(e) {
     return;
   }
   state.modelJob = jobId;
+  refreshHealth();
+  refreshJobs();
   state.modelAbort = new AbortController();
   $("model-cancel").hidden = false;
   let total = null;
@@ -709,7 +714,7 @@ async function installModel(e) {
       } else if (ev === "error") {
         setJobState("model", d.state || "failed");
         $("model-status").textContent = d.state || "failed";
-        showMessage("model-message", { message: d.message || "the install failed", hint: d.hint });
+        showMessage("model-message", { message: `Install ${d.state || "failed"}: ${d.message || "no reason given"}`, hint: d.hint });
       }
     }, state.modelAbort.signal);
   } catch (err) {
@@ -719,6 +724,7 @@ async function installModel(e) {
   $("model-cancel").hidden = true;
   setModelBusy(false);
   refreshJobs();
+  refreshHealth();
 }
 
 // ---- Jobs ----

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
+use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
 use comfy_local_fake_vastai::FakeVastAi;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -491,6 +491,83 @@ async fn with_a_token_the_page_asks_for_it_shows_api_errors_and_streams_events_w
     check_run(&client).await;
     check_model_install(&client, &install).await;
     save_screenshot(&client, "comfy-backend-page-token-run.png", true).await;
+    assert_no_page_errors(&client).await;
+    client.close().await.unwrap();
+}
+
+/// Drops `files` (name, text) on the drop zone, as a drag from the desktop would.
+async fn drop_files(client: &Client, files: &[(&str, &str)]) {
+    let files: Vec<Value> = files.iter().map(|(n, t)| json!([n, t])).collect();
+    client
+        .execute(
+            "const t = new DataTransfer();
+             for (const [name, text] of arguments[0]) t.items.add(new File([text], name, {type: name.endsWith('.json') ? 'application/json' : 'application/octet-stream'}));
+             const zone = document.querySelector('#dropzone');
+             zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: t, bubbles: true, cancelable: true}));
+             zone.dispatchEvent(new DragEvent('drop', {dataTransfer: t, bubbles: true, cancelable: true}));",
+            vec![Value::from(files)],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_workflow_runs_and_its_cancel_button_stops_it() {
+    let comfy = FakeComfy::start(
+        FakeOptions::default().knobs(Knobs::default().slow_node("2", Duration::from_secs(30))),
+    );
+    let (_g, dir) = temp_dir();
+    let config = config_for(&dir, &comfy.url(), "");
+    let backend = Proc::start(&config, &[], &[]);
+    let driver = Driver::start();
+    let client = browser(&driver, &dir.join("chromium-profile")).await;
+    client.goto(&format!("{}/", backend.url)).await.unwrap();
+    wait_js(
+        &client,
+        20,
+        "the local tile online",
+        "document.querySelector('.tile.local .dot.online')",
+    )
+    .await;
+
+    let workflow =
+        std::fs::read_to_string(repo_root().join("fixtures/comfyui/workflows/invert.api.json"))
+            .unwrap();
+    drop_files(
+        &client,
+        &[
+            ("invert.api.json", &workflow),
+            ("notes.txt", "an input file"),
+        ],
+    )
+    .await;
+    let files = text_of(&client, "#files").await;
+    assert!(files.contains("invert.api.json"), "{files}");
+    assert!(files.contains("notes.txt"), "{files}");
+    // The input is not needed: remove it with its button.
+    click(&client, "#files button[aria-label='Remove notes.txt']").await;
+    let files = text_of(&client, "#files").await;
+    assert!(!files.contains("notes.txt"), "{files}");
+
+    click(&client, "#run").await;
+    wait_js(
+        &client,
+        20,
+        "node 2 running and the cancel button",
+        "document.querySelector('#run-status').textContent.includes('node 2') && !document.querySelector('#cancel').hidden",
+    )
+    .await;
+    save_screenshot(&client, "comfy-backend-page-running.png", false).await;
+    click(&client, "#cancel").await;
+    wait_js(
+        &client,
+        20,
+        "the cancelled run",
+        "document.querySelector('#run-state.cancelled') && document.querySelector('#cancel').hidden",
+    )
+    .await;
+    let message = text_of(&client, "#run-message").await;
+    assert!(message.starts_with("Run cancelled: "), "{message}");
     assert_no_page_errors(&client).await;
     client.close().await.unwrap();
 }
