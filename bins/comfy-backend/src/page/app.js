@@ -241,6 +241,13 @@ function dotClass(inst) {
   return "offline";
 }
 
+function gpuPlaceholder(inst) {
+  if (inst.provider !== "local") return "GPU unknown";
+  if (inst.status === "configured") return "checking…";
+  if (inst.status === "disabled") return "disabled in the config";
+  return inst.online ? "GPU not reported" : "ComfyUI does not answer";
+}
+
 function tile(inst) {
   const local = inst.provider === "local";
   const selected = state.selected === inst.id;
@@ -275,7 +282,7 @@ function tile(inst) {
         el("span", { text: "·" }),
         el("span", { text: local ? "local" : "VastAI" })))),
   price,
-  el("span", { class: "tile-gpu", text: inst.gpu || (local ? "GPU not reported yet" : "GPU unknown") }),
+  el("span", { class: "tile-gpu", text: inst.gpu || gpuPlaceholder(inst) }),
   el("span", { class: "stats" },
     el("span", { text: "VRAM" }), el("strong", { class: "vram-text", text: vramText }),
     el("span", { class: "vram", "aria-hidden": "true" }, bar),
