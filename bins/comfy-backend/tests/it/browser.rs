@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use camino::{Utf8Path, Utf8PathBuf};
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
 use comfy_local_fake_vastai::FakeVastAi;
+use comfy_local_test_support::{kill_group, spawn_group_leader};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -40,18 +41,18 @@ impl Driver {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(CHROMEDRIVER)
-            .args([
-                format!("--port={port}"),
-                "--allowed-ips=127.0.0.1".to_owned(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {CHROMEDRIVER}: {e}; install it with {INSTALL}")
-            });
+        let mut cmd = Command::new(CHROMEDRIVER);
+        cmd.args([
+            format!("--port={port}"),
+            "--allowed-ips=127.0.0.1".to_owned(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        // Its own process group, tied to this process: Chromium's helpers go with it.
+        let child = spawn_group_leader(cmd).unwrap_or_else(|e| {
+            panic!("cannot start {CHROMEDRIVER}: {e}; install it with {INSTALL}")
+        });
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while ureq::get(&format!("{url}/status")).call().is_err() {
@@ -67,8 +68,7 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_group(&mut self.child);
     }
 }
 
