@@ -3,7 +3,8 @@
 # OpenSSH server/client (the SSH tests start a real sshd), shellcheck and bats (script tests),
 # iptables (the e2e test proves the dedicated user's outbound rules), python3 (benchmark peers,
 # conversion check), libnss-wrapper (as root, the Python tests' sshd logs root in under another
-# name), the Python bindings' venv target/pyenv (maturin, pytest, mypy pinned in
+# name), chromium and chromium-driver (comfy-backend's page test in headless Chromium), the Python
+# bindings' venv target/pyenv (maturin, pytest, mypy pinned in
 # bindings/python/requirements-dev.txt), cargo-nextest (test runner with hang timeouts),
 # cargo-shear (unused dependencies) and cargo-deny (advisories, licenses, duplicates, sources).
 set -euo pipefail
@@ -50,7 +51,7 @@ main() {
     if [ "$(id -u)" -ne 0 ]; then
         sudo="sudo"
     fi
-    local pkgs=(openssh-server openssh-client shellcheck bats python3 python3-venv libnss-wrapper git acl procps iproute2 iptables)
+    local pkgs=(openssh-server openssh-client shellcheck bats python3 python3-venv libnss-wrapper git acl procps iproute2 iptables chromium chromium-driver)
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

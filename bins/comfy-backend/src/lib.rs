@@ -1,6 +1,6 @@
 //! `comfy-backend` as a library: the HTTP API over the sdk (instances, connection tests,
-//! workflow runs and installs as jobs), the SQLite job store, and the server's start and
-//! graceful stop. `main.rs` parses the command line and calls [`Backend`].
+//! workflow runs and installs as jobs), the toolbar page at `/`, the SQLite job store, and the
+//! server's start and graceful stop. `main.rs` parses the command line and calls [`Backend`].
 
 // "ComfyUI", "VastAI" and "OpenSSH" are product names in prose, not code.
 #![expect(clippy::doc_markdown, reason = "product names in prose")]
@@ -9,6 +9,7 @@ pub mod api;
 pub mod error;
 pub mod instances;
 pub mod jobs;
+pub mod page;
 pub mod store;
 
 use std::net::SocketAddr;

@@ -62,6 +62,35 @@ pub(crate) fn spawn_tied(cmd: Command) -> std::io::Result<Child> {
         .map_err(|_| std::io::Error::other("sshd spawner thread is gone"))?
 }
 
+/// Spawns `cmd` as the leader of a process group of its own, killed (SIGKILL) when the test
+/// process exits; [`kill_group`] ends it with its whole group and every descendant.
+pub fn spawn_group_leader(mut cmd: Command) -> std::io::Result<Child> {
+    cmd.process_group(0);
+    spawn_tied(cmd)
+}
+
+/// SIGKILLs the process group `child` leads (see [`spawn_group_leader`]), then every descendant
+/// that left the group, and reaps `child`. For browsers, whose helpers outlive their parent.
+pub fn kill_group(child: &mut Child) {
+    let below = descendants(child.id());
+    if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: plain kill(2) on the process group our own child leads.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+    for p in below {
+        if let Ok(p) = libc::pid_t::try_from(p) {
+            // SAFETY: plain kill(2) on a pid we just read as a descendant of our own child.
+            unsafe {
+                libc::kill(p, libc::SIGKILL);
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// All descendants of `pid` (from /proc), deepest last.
 fn descendants(pid: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();

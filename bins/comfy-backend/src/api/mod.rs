@@ -45,6 +45,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/jobs/{id}/events", get(events::stream))
         .route("/api/jobs/{id}/outputs", get(outputs::list))
         .route("/api/jobs/{id}/outputs/{*name}", get(outputs::file))
+        .merge(crate::page::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(SMALL_BODY))

@@ -3,6 +3,8 @@
 //! fake VastAI and the real sshd harness, over HTTP on loopback.
 
 mod api;
+mod browser;
+mod compose;
 mod restart;
 mod ssh;
 

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::{events, job, post, post_json, temp_dir};
 
 /// A ComfyUI install folder (main.py + the folders) in the sshd's scratch space.
-fn fake_install(name: &str) -> Utf8PathBuf {
+pub fn fake_install(name: &str) -> Utf8PathBuf {
     let dir = Sshd::shared().scratch(name).join("ComfyUI");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("main.py"), "# ComfyUI\n").unwrap();
@@ -28,6 +28,11 @@ fn fake_install(name: &str) -> Utf8PathBuf {
 
 /// A config for the shared sshd; the user is set after validation (see the module doc).
 fn config(install: &Utf8Path, api_url: &str) -> Config {
+    config_with(install, api_url, "")
+}
+
+/// [`config`] plus `extra` YAML (top-level sections such as `vastai:`).
+pub fn config_with(install: &Utf8Path, api_url: &str, extra: &str) -> Config {
     let sshd = Sshd::shared();
     let yaml = format!(
         "enabled: true
@@ -45,7 +50,7 @@ local:
     comfyui:
       path: {install}
       api_url: {api_url}
-",
+{extra}",
         host = sshd.host(),
         port = sshd.port(),
         key = sshd.user_key(),
@@ -57,16 +62,21 @@ local:
 }
 
 /// The backend served in-process on a loopback port until dropped.
-struct InProc {
-    url: String,
+pub struct InProc {
+    pub url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl InProc {
-    fn start(config: Config, state_dir: &Utf8Path) -> InProc {
+    pub fn start(config: Config, state_dir: &Utf8Path) -> InProc {
+        InProc::start_with_token(config, state_dir, None)
+    }
+
+    /// [`InProc::start`] with a bearer token the API requires.
+    pub fn start_with_token(config: Config, state_dir: &Utf8Path, token: Option<&str>) -> InProc {
         let settings = Settings {
-            token: None,
+            token: token.map(str::to_owned),
             cors_origins: Vec::new(),
             state_dir: state_dir.to_owned(),
             max_request_bytes: 16 * 1024 * 1024,
@@ -170,7 +180,7 @@ fn the_connection_test_passes_every_stage_and_reports_a_failing_one() {
 }
 
 /// Serves `body` to every GET on a loopback port (HTTP/1.1, one request per connection).
-fn serve_bytes(body: &'static [u8]) -> u16 {
+pub fn serve_bytes(body: &'static [u8]) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
