@@ -28,9 +28,17 @@ use crate::path::HostOs;
 const FETCH_PY: &str = r#"
 import hashlib, json, os, queue, sys, threading, time, urllib.error, urllib.request
 
+LOCK = threading.Lock()
+
 def out(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+    # A closed stdout means the other end stopped us (Ctrl-C): end at once, from any thread,
+    # or the SSH channel would wait for the whole download.
+    try:
+        with LOCK:
+            sys.stdout.write(json.dumps(obj) + "\n")
+            sys.stdout.flush()
+    except OSError:
+        os._exit(3)
 
 def fail(kind, message):
     out({"error": kind, "message": message})
@@ -79,47 +87,47 @@ def main():
             fail("range_ignored", "asked for bytes %d- and got HTTP %d %s" % (offset, resp.status, cr))
     elif resp.status != 200:
         fail("status", "HTTP %d" % resp.status)
-    pos, last, limit = offset, 0.0, int(req["max_bytes"])
-    total = req.get("total")
+    limit, total = int(req["max_bytes"]), req.get("total")
     # Reading overlaps hashing and writing (both release the GIL): a second thread takes each
-    # filled buffer; three buffers circulate.
-    free, full, failed = queue.Queue(), queue.Queue(), []
-    for _ in range(3):
-        free.put(bytearray(4 << 20))
+    # chunk as it arrives. A third reports the bytes written every 0.25 s, also while the source
+    # is silent, so the other end can stop us (Ctrl-C) without waiting for data; a source silent
+    # for 60 s fails the read (urllib's timeout).
+    full, failed, state = queue.Queue(maxsize=8), [], {"pos": offset, "done": False}
     def sink():
         while True:
-            item = full.get()
-            if item is None:
+            b = full.get()
+            if b is None:
                 return
-            buf, n = item
-            view = memoryview(buf)[:n]
+            view = memoryview(b)
             try:
                 h.update(view)
                 while view:
                     view = view[os.write(fd, view):]
+                state["pos"] += len(b)
             except OSError as e:
                 failed.append(e)
-            free.put(buf)
+    def beat():
+        while not state["done"]:
+            out({"position": state["pos"], "total": total})
+            time.sleep(0.25)
     writer = threading.Thread(target=sink, daemon=True)
     writer.start()
+    threading.Thread(target=beat, daemon=True).start()
+    pos = offset
     try:
         while not failed:
-            buf = free.get()
-            n = resp.readinto(buf)
-            if not n:
+            b = resp.read1(4 << 20)
+            if not b:
                 break
-            pos += n
+            pos += len(b)
             if pos > limit:
                 fail("too_large", "more than %d bytes" % limit)
-            full.put((buf, n))
-            now = time.monotonic()
-            if now - last >= 0.25:
-                out({"position": pos, "total": total})
-                last = now
+            full.put(b)
     except Exception as e:
         fail("source", str(e))
     full.put(None)
     writer.join()
+    state["done"] = True
     try:
         if failed:
             raise failed[0]
