@@ -143,47 +143,15 @@ impl Session {
     /// Runs `cmd` and waits for it: stdout and stderr are drained together, stdin is streamed,
     /// and the command is cut off at its timeout.
     pub fn exec(&self, cmd: &Command) -> Result<ExecOutput, SshError> {
-        let line = cmd.to_command_line()?;
         let timeout = cmd.get_timeout().unwrap_or(self.opts.command_timeout);
-        let cap = cmd.get_output_cap();
-        let mut stdin = cmd.take_stdin();
-        let chan = self.exec_channel(&line)?;
-        let has_stdin = stdin.is_some();
-        let mut read_stdin = |buf: &mut [u8]| match stdin.as_mut() {
-            Some(reader) => reader.read(buf).map_err(|source| SshError::LocalIo {
-                op: "reading stdin for the command",
-                remote: line.clone(),
-                source,
-            }),
-            None => Ok(0),
-        };
-        let mut stdout = Capped::new(cap);
-        let ended = self.pump_exec(
-            chan,
-            &line,
-            Exchange {
-                stdin: has_stdin.then_some(&mut read_stdin as Source<'_>),
-                sent: &mut |_| {},
-                stdout: &mut |data| {
-                    stdout.keep(data);
-                    Ok(())
-                },
-                stderr_cap: cap,
-                buf_size: EXEC_BUF,
-                limit: Limit::Total(timeout),
-            },
-        )?;
-        if let Some(source) = ended.stdin_failed {
-            return Err(self.channel_err(&line, "writing stdin", source));
-        }
-        Ok(ExecOutput {
-            exit_status: ended.exit_status,
-            exit_signal: ended.exit_signal,
-            stdout: stdout.data,
-            stderr: ended.stderr.data,
-            stdout_truncated: stdout.truncated,
-            stderr_truncated: ended.stderr.truncated,
-        })
+        let mut stdout = Capped::new(cmd.get_output_cap());
+        let mut out = self.exec_with(cmd, Limit::Total(timeout), &mut |data| {
+            stdout.keep(data);
+            Ok(())
+        })?;
+        out.stdout = stdout.data;
+        out.stdout_truncated = stdout.truncated;
+        Ok(out)
     }
 
     /// Runs `cmd` like [`Session::exec`], but hands stdout to `stdout` as it arrives (for a
@@ -194,6 +162,17 @@ impl Session {
         &self,
         cmd: &Command,
         idle: std::time::Duration,
+        stdout: &mut dyn FnMut(&[u8]) -> Result<(), SshError>,
+    ) -> Result<ExecOutput, SshError> {
+        self.exec_with(cmd, Limit::Idle(idle), stdout)
+    }
+
+    /// The exec both share: stdin streamed from the command's reader, stdout to `stdout`,
+    /// stderr kept up to the command's output cap.
+    fn exec_with(
+        &self,
+        cmd: &Command,
+        limit: Limit,
         stdout: &mut dyn FnMut(&[u8]) -> Result<(), SshError>,
     ) -> Result<ExecOutput, SshError> {
         let line = cmd.to_command_line()?;
@@ -218,7 +197,7 @@ impl Session {
                 stdout,
                 stderr_cap: cap,
                 buf_size: EXEC_BUF,
-                limit: Limit::Idle(idle),
+                limit,
             },
         )?;
         if let Some(source) = ended.stdin_failed {
