@@ -134,15 +134,24 @@ async fn text_of(client: &Client, css: &str) -> String {
         .unwrap()
 }
 
-/// Saves a screenshot of the window under `target/` and returns its path.
+/// Saves a screenshot of the window under `target/` (or the temp dir, when the test binary
+/// runs where its build's `target/` is not writable, e.g. from a nextest archive as another
+/// user) and returns its path.
 async fn screenshot(client: &Client, name: &str) -> Utf8PathBuf {
-    let dir = Utf8PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("comfy-backend-page");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
-    std::fs::write(&path, png).unwrap();
-    path
+    let tmp = Utf8PathBuf::from_path_buf(std::env::temp_dir()).expect("UTF-8 temp dir");
+    let dirs = [
+        Utf8PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("comfy-backend-page"),
+        tmp.join(format!("comfy-backend-page-{}", std::process::id())),
+    ];
+    for dir in &dirs {
+        let path = dir.join(name);
+        if std::fs::create_dir_all(dir).is_ok() && std::fs::write(&path, &png).is_ok() {
+            return path;
+        }
+    }
+    panic!("cannot write the screenshot {name} into {dirs:?}");
 }
 
 /// No script error, unhandled rejection or CSP refusal happened on the page (it counts them).
