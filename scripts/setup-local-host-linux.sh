@@ -166,8 +166,9 @@ Generated config (what the container sees):
 
 Advanced:
   --state-dir DIR        where this instance keeps its sshd config, host key and manifest
-                         (default: /etc/comfy-local); if it exists, it must be owned by root and
-                         writable by root only (it holds the sshd config and the manifest)
+                         (default: /etc/comfy-local); if it exists, it must be owned by root (or,
+                         when not run as root, by you) and writable by its owner only (it holds
+                         the sshd config and the manifest)
   --firewall MODE        auto | ufw | firewalld | iptables | none (default: auto); the rule
                          limiting who reaches the SSH port
   --no-custom-nodes      no write access to custom_nodes/ (code placed there runs as ComfyUI's
@@ -273,7 +274,8 @@ is_quotable_path() {
 }
 
 # An existing state directory must be root's and writable by root only: it holds the sshd config
-# and the manifest that --uninstall replays as root.
+# and the manifest that --uninstall replays as root. Run by another user (who cannot change the
+# system, e.g. a --dry-run), a directory of that user's own is accepted too.
 check_state_dir() {
     [ -e "$STATE_DIR" ] || return 0
     if [ ! -d "$STATE_DIR" ] || [ -L "$STATE_DIR" ]; then
@@ -281,8 +283,8 @@ check_state_dir() {
     fi
     local owner mode
     owner=$(stat -c %u "$STATE_DIR") mode=$(stat -c %a "$STATE_DIR")
-    if [ "$owner" != 0 ]; then
-        usage_error "--state-dir $STATE_DIR is owned by uid $owner, not root: refusing to keep an sshd config and a manifest run as root there"
+    if [ "$owner" != 0 ] && [ "$owner" != "$(id -u)" ]; then
+        usage_error "--state-dir $STATE_DIR is owned by uid $owner, not root (nor you): refusing to keep an sshd config and a manifest run as root there"
     fi
     if (( (8#$mode & 8#022) != 0 )); then
         usage_error "--state-dir $STATE_DIR is writable by its group or others (mode $mode): refusing (chmod go-w it, or choose another directory)"
