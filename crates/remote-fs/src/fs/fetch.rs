@@ -209,22 +209,6 @@ impl RemoteFs<SftpHost> {
         let done = self.run_fetch(&requested, &part, offset, fetch, opts.total, progress)?;
         let sha256 = parse_sha256(&done.sha256)
             .ok_or_else(|| program_failure(&requested, "an invalid sha256"))?;
-        if let Some(expected) = opts.expected_sha256
-            && expected != sha256
-        {
-            let _ = self.host.unlink(&part);
-            return Err(FsError::ChecksumMismatch {
-                requested,
-                expected: hex::encode(expected),
-                actual: hex::encode(sha256),
-            });
-        }
-        let meta = match self.host.lstat(&target) {
-            Ok(m) => Some(m),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e.into()),
-        };
-        check_final(&requested, &target, meta, opts.overwrite)?;
         let part_meta = self.host.lstat(&part)?;
         if part_meta.kind != Kind::File || part_meta.size != done.size {
             return Err(program_failure(
@@ -232,7 +216,7 @@ impl RemoteFs<SftpHost> {
                 "a .part that is not the file it wrote",
             ));
         }
-        self.host.rename_atomic(&part, &target)?;
+        self.commit_part(&requested, &part, &target, sha256, opts)?;
         Ok(PutReport {
             path: target,
             size: done.size,

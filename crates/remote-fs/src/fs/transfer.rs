@@ -171,25 +171,7 @@ impl<H: Host> RemoteFs<H> {
         let fsynced = self.host.fsync(&mut file)?;
         self.host.close(file)?;
         let sha256: [u8; 32] = hasher.finalize().into();
-        if let Some(expected) = opts.expected_sha256
-            && expected != sha256
-        {
-            // The .part is ours (created or lstat-checked above): discard it.
-            let _ = self.host.unlink(&part);
-            return Err(FsError::ChecksumMismatch {
-                requested,
-                expected: hex::encode(expected),
-                actual: hex::encode(sha256),
-            });
-        }
-        // Re-check the final name right before the rename (see the module doc on the race).
-        let meta = match self.host.lstat(&target) {
-            Ok(m) => Some(m),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e.into()),
-        };
-        check_final(&requested, &target, meta, opts.overwrite)?;
-        self.host.rename_atomic(&part, &target)?;
+        self.commit_part(&requested, &part, &target, sha256, opts)?;
         Ok(PutReport {
             path: target,
             size: position,
@@ -274,6 +256,38 @@ impl<H: Host> RemoteFs<H> {
             ..opts.clone()
         };
         self.put(dest, &mut f, &opts, progress)
+    }
+
+    /// The end of every write into a `.part` (ours: created or lstat-checked by the caller):
+    /// the sha256 compared with the expected one (a mismatch removes the `.part`), the final
+    /// name re-checked right before the rename (see the module doc on the race), then the
+    /// atomic rename.
+    pub(super) fn commit_part(
+        &self,
+        requested: &str,
+        part: &Utf8Path,
+        target: &Utf8Path,
+        sha256: [u8; 32],
+        opts: &PutOptions,
+    ) -> Result<(), FsError> {
+        if let Some(expected) = opts.expected_sha256
+            && expected != sha256
+        {
+            let _ = self.host.unlink(part);
+            return Err(FsError::ChecksumMismatch {
+                requested: requested.to_owned(),
+                expected: hex::encode(expected),
+                actual: hex::encode(sha256),
+            });
+        }
+        let meta = match self.host.lstat(target) {
+            Ok(m) => Some(m),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        };
+        check_final(requested, target, meta, opts.overwrite)?;
+        self.host.rename_atomic(part, target)?;
+        Ok(())
     }
 
     /// Opens `<name>.part`: resumes a plain file when asked (hashing its content), else
