@@ -149,16 +149,10 @@ pub async fn install_model(
     ApiPath(instance): ApiPath<String>,
     ApiJson(req): ApiJson<ModelInstall>,
 ) -> Result<(StatusCode, Json<JobCreated>), ApiError> {
-    super::instances::local_instance(&app, &instance)?;
-    let job_id = Jobs::new_id();
-    let id = job_id.clone();
-    blocking(move || {
-        app.jobs
-            .start_model_install(&id, &instance, req)
-            .map_err(start_refused)
+    start_install(app, instance, move |jobs, id, instance| {
+        jobs.start_model_install(id, instance, req)
     })
-    .await?;
-    Ok((StatusCode::ACCEPTED, Json(JobCreated { job_id })))
+    .await
 }
 
 /// Installs a custom node on a local instance, as a job (`progress` events name each step).
@@ -177,14 +171,21 @@ pub async fn install_node(
     ApiPath(instance): ApiPath<String>,
     ApiJson(req): ApiJson<NodeInstall>,
 ) -> Result<(StatusCode, Json<JobCreated>), ApiError> {
+    start_install(app, instance, move |jobs, id, instance| {
+        jobs.start_node_install(id, instance, req)
+    })
+    .await
+}
+
+/// Starts an install job on a local instance (off the async runtime): 202 with its id.
+async fn start_install(
+    app: AppState,
+    instance: String,
+    start: impl FnOnce(&std::sync::Arc<Jobs>, &str, &str) -> Result<(), StartRefused> + Send + 'static,
+) -> Result<(StatusCode, Json<JobCreated>), ApiError> {
     super::instances::local_instance(&app, &instance)?;
     let job_id = Jobs::new_id();
     let id = job_id.clone();
-    blocking(move || {
-        app.jobs
-            .start_node_install(&id, &instance, req)
-            .map_err(start_refused)
-    })
-    .await?;
+    blocking(move || start(&app.jobs, &id, &instance).map_err(start_refused)).await?;
     Ok((StatusCode::ACCEPTED, Json(JobCreated { job_id })))
 }
