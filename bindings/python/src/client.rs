@@ -24,7 +24,7 @@ use pyo3::prelude::*;
 use serde_json::{Value, json};
 
 use crate::errors::{Kind, config_error, install_error, new_error, node_error, sdk_error};
-use crate::events::{Pacer, missing_event};
+use crate::events::{missing_event, pacer};
 use crate::json::to_py;
 use crate::pump::{Stopped, pump};
 
@@ -322,7 +322,7 @@ impl Client {
         let worker = Arc::clone(&cancel);
         let stop = || cancel.store(true, Ordering::SeqCst);
         let (result, stopped) = pump(py, on_progress, &stop, move |emit| {
-            let mut pacer = Pacer::default();
+            let mut pacer = pacer();
             install_model(
                 &config,
                 &req,
@@ -392,7 +392,7 @@ impl Client {
             if dry_run {
                 return Ok(crate::missing::planned(&checked));
             }
-            let mut pacer = Pacer::default();
+            let mut pacer = pacer();
             let executed = execute(
                 &config,
                 &checked.plan,

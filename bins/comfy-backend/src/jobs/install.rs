@@ -1,9 +1,10 @@
 //! Model and custom-node installs as jobs: the sdk's `install_model` and `install_node` with
 //! their progress as `progress` events (download progress at most every 250 ms).
 
+use comfy_local_sdk::install::ProgressPacer;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use comfy_local_sdk::{
     InstallError, InstallErrorKind, InstallEvent, InstallModelRequest, InstallNodeRequest,
@@ -106,15 +107,13 @@ impl Jobs {
 }
 
 fn model(ctx: &JobCtx, req: &InstallModelRequest, cancel: &AtomicBool) -> Outcome {
-    let mut last: Option<Instant> = None;
+    let mut pacer = ProgressPacer::new(PROGRESS_EVERY);
     let env = |name: &str| std::env::var(name).ok();
     let result = install_model(ctx.config(), req, &env, cancel, &mut |event| {
-        if let InstallEvent::Progress { position, total } = event {
-            let at_end = Some(*position) == *total;
-            if !at_end && last.is_some_and(|t| t.elapsed() < PROGRESS_EVERY) {
-                return;
-            }
-            last = Some(Instant::now());
+        // The last progress (the whole file) always passes.
+        let at_end = matches!(event, InstallEvent::Progress { position, total } if Some(*position) == *total);
+        if !at_end && !pacer.lets_through(event) {
+            return;
         }
         ctx.emit("progress", &serde_json::to_value(event).unwrap_or_default());
     });

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal as _, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use comfy_local_config::Config;
@@ -14,6 +14,7 @@ use comfy_local_sdk::{
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
+use comfy_local_sdk::install::ProgressPacer;
 use comfy_local_sdk::terminal::one_line;
 
 use crate::cli::{GlobalArgs, InstallModelArgs, ViaArg};
@@ -34,24 +35,9 @@ pub(crate) fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
     cancel
 }
 
-/// Which install events reach `--json` output: all of them but progress, which is printed at
-/// most every [`JSON_EVERY`].
-#[derive(Debug, Default)]
-pub(crate) struct JsonPacer {
-    last_progress: Option<Instant>,
-}
-
-impl JsonPacer {
-    pub(crate) fn lets_through(&mut self, event: &InstallEvent) -> bool {
-        if !matches!(event, InstallEvent::Progress { .. }) {
-            return true;
-        }
-        if self.last_progress.is_some_and(|t| t.elapsed() < JSON_EVERY) {
-            return false;
-        }
-        self.last_progress = Some(Instant::now());
-        true
-    }
+/// The pacer of `--json` install output: progress at most every [`JSON_EVERY`].
+pub(crate) fn json_pacer() -> ProgressPacer {
+    ProgressPacer::new(JSON_EVERY)
 }
 
 /// Install the model and report.
@@ -73,7 +59,7 @@ pub fn model(
     };
     let cancel = cancel_on_ctrl_c();
     let mut human = Human::new();
-    let mut pacer = JsonPacer::default();
+    let mut pacer = json_pacer();
     let via = match args.via {
         ViaArg::Auto => DataPath::Auto,
         ViaArg::Host => DataPath::Host,

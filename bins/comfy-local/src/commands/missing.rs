@@ -6,6 +6,7 @@ use std::io::Write;
 use anyhow::Context as _;
 use comfy_local_config::Config;
 use comfy_local_sdk::error_chain;
+use comfy_local_sdk::install::ProgressPacer;
 use comfy_local_sdk::install::missing::{
     MissingEvent, NodeMap, NodeVia, Plan, Unresolved, check_missing, execute, read_node_map,
 };
@@ -13,7 +14,7 @@ use comfy_local_sdk::terminal::one_line;
 use comfy_local_sdk::workflow::DependencyReport;
 use serde_json::{Value, json};
 
-use super::install::{Human, JsonPacer, cancel_on_ctrl_c};
+use super::install::{Human, cancel_on_ctrl_c, json_pacer};
 use crate::cli::{GlobalArgs, InstallMissingArgs};
 use crate::exit::{Code, Failure};
 
@@ -97,7 +98,7 @@ fn install(
 ) -> anyhow::Result<()> {
     let cancel = cancel_on_ctrl_c();
     let mut human = Human::new();
-    let mut pacer = JsonPacer::default();
+    let mut pacer = json_pacer();
     let executed = execute(
         config,
         plan,
@@ -161,35 +162,14 @@ fn install(
     ))
 }
 
-/// The JSON line of an event; model progress paced by [`JsonPacer`].
-fn json_line(event: &MissingEvent<'_>, pacer: &mut JsonPacer) -> Option<Value> {
-    let done = |kind: &str, item: Value, result: Result<Value, String>| match result {
-        Ok(o) => json!({"event": "installed", "kind": kind, "item": item, "result": o}),
-        Err(e) => json!({"event": "failed", "kind": kind, "item": item, "error": e}),
-    };
-    Some(match event {
-        MissingEvent::Model(e) => {
-            if !pacer.lets_through(e) {
-                return None;
-            }
-            json!(e)
-        }
-        MissingEvent::Node(e) => json!(e),
-        MissingEvent::ModelStarted(m) => {
-            json!({"event": "installing", "kind": "model", "item": m})
-        }
-        MissingEvent::NodeStarted(n) => json!({"event": "installing", "kind": "node", "item": n}),
-        MissingEvent::ModelDone(m, r) => done(
-            "model",
-            json!(m),
-            r.as_ref().map(|o| json!(o)).map_err(|e| error_chain(e)),
-        ),
-        MissingEvent::NodeDone(n, r) => done(
-            "node",
-            json!(n),
-            r.as_ref().map(|o| json!(o)).map_err(|e| error_chain(e)),
-        ),
-    })
+/// The JSON line of an event; model progress paced by `pacer`.
+fn json_line(event: &MissingEvent<'_>, pacer: &mut ProgressPacer) -> Option<Value> {
+    if let MissingEvent::Model(e) = event
+        && !pacer.lets_through(e)
+    {
+        return None;
+    }
+    Some(event.to_json())
 }
 
 /// Progress on stderr, each item's result on stdout.

@@ -324,6 +324,46 @@ pub enum MissingEvent<'a> {
     NodeDone(&'a PlannedNode, &'a Result<NodeOutcome, NodeError>),
 }
 
+impl MissingEvent<'_> {
+    /// The event as a JSON object (`install missing --json`'s lines, the Python callbacks):
+    /// the installs' own events as they serialise, each item's start as `installing` and its
+    /// end as `installed` (with the result) or `failed` (with the error chain).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let done =
+            |kind: &str, item: serde_json::Value, result: Result<serde_json::Value, String>| {
+                match result {
+                    Ok(o) => json!({"event": "installed", "kind": kind, "item": item, "result": o}),
+                    Err(e) => json!({"event": "failed", "kind": kind, "item": item, "error": e}),
+                }
+            };
+        match self {
+            MissingEvent::Model(e) => json!(e),
+            MissingEvent::Node(e) => json!(e),
+            MissingEvent::ModelStarted(m) => {
+                json!({"event": "installing", "kind": "model", "item": m})
+            }
+            MissingEvent::NodeStarted(n) => {
+                json!({"event": "installing", "kind": "node", "item": n})
+            }
+            MissingEvent::ModelDone(m, r) => done(
+                "model",
+                json!(m),
+                r.as_ref()
+                    .map(|o| json!(o))
+                    .map_err(|e| crate::error_chain(e)),
+            ),
+            MissingEvent::NodeDone(n, r) => done(
+                "node",
+                json!(n),
+                r.as_ref()
+                    .map(|o| json!(o))
+                    .map_err(|e| crate::error_chain(e)),
+            ),
+        }
+    }
+}
+
 /// How [`execute`] went: one entry per planned item, in plan order (models first).
 #[derive(Debug, Default)]
 pub struct Executed {

@@ -13,6 +13,7 @@ mod error;
 mod host;
 pub mod missing;
 pub mod node;
+mod pace;
 pub mod source;
 
 use std::ops::ControlFlow;
@@ -29,6 +30,7 @@ use url::Url;
 pub use error::{InstallError, InstallErrorKind};
 pub use node::list::{InstalledNode, NodeList, list_nodes};
 pub use node::{InstallNodeRequest, NodeError, NodeEvent, NodeOutcome, install_node};
+pub use pace::ProgressPacer;
 pub use source::{Credential, Credentials, Placement, Source, SourceError};
 
 use crate::connection::{connect_options, instance_or_default};
