@@ -197,6 +197,32 @@ pub(crate) struct Saved {
 }
 
 impl Saved {
+    /// The saved outputs of `prompt_id`, or the error when saving stopped at the output limit
+    /// or left a listed output unsaved (a run or download that did not save everything it was
+    /// given is not a success).
+    pub(crate) fn into_outputs(
+        self,
+        prompt_id: &str,
+        budget: &OutputBudget,
+    ) -> Result<Vec<SavedOutput>, crate::SdkError> {
+        if self.over_limit {
+            return Err(crate::SdkError::OutputLimit {
+                prompt_id: prompt_id.to_owned(),
+                key: budget.key.clone(),
+                limit_mb: budget.limit_mb,
+                saved: self.saved.len(),
+            });
+        }
+        if !self.unsaved.is_empty() {
+            return Err(crate::SdkError::OutputsNotSaved {
+                prompt_id: prompt_id.to_owned(),
+                saved: self.saved.len(),
+                unsaved: self.unsaved,
+            });
+        }
+        Ok(self.saved)
+    }
+
     fn record(
         &mut self,
         node: &str,

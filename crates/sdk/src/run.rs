@@ -319,25 +319,11 @@ pub fn run_workflow(
         &budget,
         on_step,
     );
-    if saved.over_limit {
-        return Err(SdkError::OutputLimit {
-            prompt_id,
-            key: budget.key,
-            limit_mb: budget.limit_mb,
-            saved: saved.saved.len(),
-        });
-    }
-    if !saved.unsaved.is_empty() {
-        return Err(SdkError::OutputsNotSaved {
-            prompt_id,
-            saved: saved.saved.len(),
-            unsaved: saved.unsaved,
-        });
-    }
+    let outputs = saved.into_outputs(&prompt_id, &budget)?;
     Ok(RunSummary {
         instance,
         prompt_id,
-        outputs: saved.saved,
+        outputs,
         used_polling: outcome.used_polling,
         seconds: outcome.elapsed.as_secs_f64(),
     })

@@ -72,27 +72,12 @@ pub fn download_outputs(
         &budget,
         on_step,
     );
-    let prompt_id = req.prompt_id.clone();
-    if saved.over_limit {
-        return Err(SdkError::OutputLimit {
-            prompt_id,
-            key: budget.key,
-            limit_mb: budget.limit_mb,
-            saved: saved.saved.len(),
-        });
-    }
-    if !saved.unsaved.is_empty() {
-        return Err(SdkError::OutputsNotSaved {
-            prompt_id,
-            saved: saved.saved.len(),
-            unsaved: saved.unsaved,
-        });
-    }
+    let outputs = saved.into_outputs(&req.prompt_id, &budget)?;
     Ok(DownloadSummary {
         instance: target.instance,
-        prompt_id,
+        prompt_id: req.prompt_id.clone(),
         state,
-        outputs: saved.saved,
+        outputs,
     })
 }
 
