@@ -7,8 +7,7 @@
 //! program's stdin only. A redirect target (a CDN's signed URL) gets no token, as in the
 //! streamed path.
 
-use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use comfy_local_remote_fs::host::SftpHost;
@@ -17,7 +16,7 @@ use comfy_local_remote_fs::{FsError, HostFetch, PutOptions, RemoteFs, RemotePath
 use super::source::{Opened, SourceError};
 use super::{
     InstallError, InstallEvent, InstallOutcome, InstallSpec, InstallStatus, Source, backoff,
-    destination, preflight,
+    destination, preflight, progress,
 };
 
 /// No progress from the host for this long ends the fetch (the `.part` is kept).
@@ -182,15 +181,7 @@ fn fetch(
         source_offset: Some(ready.start),
     };
     let result = fs.fetch_on_host(&ready.dest, &request, &opts, &mut |p| {
-        on_event(&InstallEvent::Progress {
-            position: p.position,
-            total: p.total,
-        });
-        if cancel.load(Ordering::Relaxed) {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
+        progress(p, cancel, on_event)
     });
     let failure = match result {
         Ok(report) => {

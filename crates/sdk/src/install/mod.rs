@@ -436,17 +436,7 @@ impl Put<'_> {
             inner: body,
             left: spec.max_bytes.saturating_sub(self.start),
         };
-        let result = fs.put(d, &mut body, &opts, &mut |p| {
-            on_event(&InstallEvent::Progress {
-                position: p.position,
-                total: p.total,
-            });
-            if cancel.load(Ordering::Relaxed) {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
+        let result = fs.put(d, &mut body, &opts, &mut |p| progress(p, cancel, on_event));
         match result {
             Ok(report) => Ok(PutEnd::Done(InstallOutcome {
                 status: InstallStatus::Installed,
@@ -506,6 +496,23 @@ fn restart<H: Host>(
     }
     on_event(&InstallEvent::Restarted { discarded: offset });
     Ok(())
+}
+
+/// A remote-fs write's progress as an install event; `Break` once `cancel` (Ctrl-C) is set.
+fn progress(
+    p: comfy_local_remote_fs::Progress,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(&InstallEvent),
+) -> ControlFlow<()> {
+    on_event(&InstallEvent::Progress {
+        position: p.position,
+        total: p.total,
+    });
+    if cancel.load(Ordering::Relaxed) {
+        ControlFlow::Break(())
+    } else {
+        ControlFlow::Continue(())
+    }
 }
 
 fn backoff(attempt: u32) -> Duration {
