@@ -1,8 +1,6 @@
 //! `install_missing`'s result as the Python layer reads it: the plan, each item's outcome and
 //! what the check after the installs still finds missing.
 
-use std::collections::BTreeSet;
-
 use comfy_local_sdk::error_chain;
 use comfy_local_sdk::install::missing::{Checked, Executed};
 use serde_json::{Value, json};
@@ -28,18 +26,7 @@ pub(crate) fn installed(
     again: &Checked,
     cancelled: bool,
 ) -> Value {
-    let pending: BTreeSet<String> = executed.installed_classes();
-    let mut still = again.report.clone();
-    still
-        .missing_nodes
-        .retain(|n| !pending.contains(&n.class_type));
-    let restart: Vec<&String> = again
-        .report
-        .missing_nodes
-        .iter()
-        .map(|n| &n.class_type)
-        .filter(|c| pending.contains(*c))
-        .collect();
+    let (still, restart) = executed.after(&again.report);
     let mut results = Vec::new();
     for (item, result) in &executed.models {
         results.push(item_result(

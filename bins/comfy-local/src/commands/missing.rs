@@ -116,19 +116,8 @@ fn install(
     );
     human.finish();
     let failures = executed.failures();
-    let pending = executed.installed_classes();
     let again = check_missing(config, Some(&plan.instance), &args.file, node_map)?;
-    let mut still = again.report.clone();
-    still
-        .missing_nodes
-        .retain(|n| !pending.contains(&n.class_type));
-    let restart: Vec<&String> = again
-        .report
-        .missing_nodes
-        .iter()
-        .map(|n| &n.class_type)
-        .filter(|c| pending.contains(*c))
-        .collect();
+    let (still, restart) = executed.after(&again.report);
     // Input files are reported, not installed: they do not make the run fail (`run --input`).
     let remaining = !still.missing_nodes.is_empty()
         || !still.missing_models.is_empty()
@@ -332,12 +321,12 @@ fn print_unresolved(unresolved: &[Unresolved], out: &mut dyn Write) -> anyhow::R
 
 fn print_recheck(
     still: &DependencyReport,
-    restart: &[&String],
+    restart: &[String],
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     writeln!(out, "Checked again:")?;
     if !restart.is_empty() {
-        let names: Vec<&str> = restart.iter().map(|s| s.as_str()).collect();
+        let names: Vec<&str> = restart.iter().map(String::as_str).collect();
         writeln!(
             out,
             "  installed, loaded when ComfyUI restarts: {}",

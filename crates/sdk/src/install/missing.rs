@@ -386,6 +386,24 @@ impl Executed {
             .flat_map(|(n, _)| n.classes.iter().cloned())
             .collect()
     }
+
+    /// The re-check after the installs, split in two: what is still missing (the node classes
+    /// installed now left out) and those classes the re-check still misses, which ComfyUI
+    /// loads when it restarts.
+    pub fn after(&self, again: &DependencyReport) -> (DependencyReport, Vec<String>) {
+        let pending = self.installed_classes();
+        let mut still = again.clone();
+        still
+            .missing_nodes
+            .retain(|n| !pending.contains(&n.class_type));
+        let restart = again
+            .missing_nodes
+            .iter()
+            .map(|n| n.class_type.clone())
+            .filter(|c| pending.contains(c))
+            .collect();
+        (still, restart)
+    }
 }
 
 /// Runs the plan: every model through [`install_model`], every node through [`install_node`],
