@@ -445,6 +445,76 @@ mod tests {
         connect_options(&config.local[0])
     }
 
+    /// A rented instance: VastAI's endpoint, `vastai.ssh`'s key and user, its own accept-new
+    /// `known_hosts` file; ComfyUI at the published address when VastAI publishes the port,
+    /// else only through the forward to the instance's 127.0.0.1.
+    #[test]
+    fn a_rented_instance_gets_the_published_url_or_the_forward() {
+        use comfy_local_providers::{Instance, InstanceStatus, ProviderKind, SshEndpoint};
+        let config = Config::from_str_named(
+            "enabled: false\nvastai:\n  enabled: true\n  ssh: { key_file: /k, known_hosts_dir: /kh.d, keepalive_secs: 0 }\n",
+            "t.yml",
+        )
+        .unwrap();
+        let found = |url: Option<&str>| Instance {
+            id: "7".to_owned(),
+            display_name: "box".to_owned(),
+            provider: ProviderKind::VastAi,
+            status: InstanceStatus::Running,
+            gpu: None,
+            cost_per_hour: 0.5,
+            ssh: Some(SshEndpoint {
+                host: "ssh4.vast.ai".to_owned(),
+                port: 34001,
+                user: "root".to_owned(),
+            }),
+            comfyui_url: url.map(str::to_owned),
+        };
+        let rented = |url| {
+            super::rented(
+                &config.vastai,
+                found(url),
+                "/k".into(),
+                "/kh.d/vastai-7".into(),
+            )
+            .unwrap()
+        };
+        let forwarded = rented(None);
+        assert!(!forwarded.try_direct);
+        assert_eq!(forwarded.forward_port, 18188);
+        assert_eq!(
+            forwarded.instance.comfyui.api_url.as_str(),
+            "http://127.0.0.1:18188"
+        );
+        assert_eq!(
+            forwarded.instance.comfyui.path.as_str(),
+            "/workspace/ComfyUI"
+        );
+        let o = forwarded.connect_options();
+        assert_eq!(
+            (o.host.as_str(), o.port, o.user.as_str()),
+            ("ssh4.vast.ai", 34001, "root")
+        );
+        assert_eq!(o.keepalive, None);
+        assert_eq!(
+            o.host_key,
+            comfy_local_ssh::HostKeyCheck::KnownHosts {
+                file: "/kh.d/vastai-7".into(),
+                policy: comfy_local_ssh::HostKeyPolicy::AcceptNew,
+            }
+        );
+        let published = rented(Some("http://203.0.113.17:40001"));
+        assert!(published.try_direct);
+        assert_eq!(
+            published.instance.comfyui.api_url.as_str(),
+            "http://203.0.113.17:40001"
+        );
+        assert_eq!(
+            published.forward_port, 18188,
+            "the fallback is the container port"
+        );
+    }
+
     /// `ssh.command_timeout_secs` and `ssh.keepalive_secs` reach the SSH layer (0: no keepalive).
     #[test]
     fn timeouts_and_keepalive_come_from_the_config() {
