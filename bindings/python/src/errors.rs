@@ -4,7 +4,9 @@
 
 use comfy_local_sdk::comfyui::ComfyError;
 use comfy_local_sdk::config::ConfigError;
-use comfy_local_sdk::{InstallError, InstallErrorKind, NodeError, SdkError, error_chain};
+use comfy_local_sdk::{
+    InstallError, InstallErrorKind, NodeError, ResolveError, SdkError, error_chain,
+};
 use pyo3::IntoPyObjectExt as _;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -130,6 +132,7 @@ pub(crate) fn sdk_error(py: Python<'_>, error: &SdkError) -> PyErr {
         ),
         SdkError::MissingDependencies { report } => missing(py, message, report),
         SdkError::Provider(_) => new_error(py, Kind::Connection, message, None),
+        SdkError::Resolve(r) => resolve_error(py, r, message),
         SdkError::ComfyUnreachable { hint, .. } => {
             new_error(py, Kind::Connection, message, Some(hint.clone()))
         }
@@ -225,6 +228,7 @@ pub(crate) fn install_error(py: Python<'_>, error: &InstallError) -> PyErr {
             error_chain(error),
             Some("Client.instances() lists the instance ids".to_owned()),
         ),
+        InstallError::Resolve(r) => resolve_error(py, r, error_chain(error)),
         InstallError::FeatureDisabled { .. } => new_error(
             py,
             Kind::Config,
@@ -244,6 +248,7 @@ pub(crate) fn node_error(py: Python<'_>, error: &NodeError) -> PyErr {
             error_chain(error),
             Some("Client.instances() lists the instance ids".to_owned()),
         ),
+        NodeError::Open(InstallError::Resolve(r)) => resolve_error(py, r, error_chain(error)),
         NodeError::FeatureDisabled { key, .. } => new_error(
             py,
             Kind::Config,
@@ -260,6 +265,17 @@ pub(crate) fn node_error(py: Python<'_>, error: &NodeError) -> PyErr {
         ),
         _ => by_install_kind(py, error.kind(), error_chain(error)),
     }
+}
+
+/// The exception for an instance id that resolves to no usable instance: a config error
+/// (`vastai.ssh` incomplete, an unknown VastAI id) or a connection error (not running, no SSH).
+fn resolve_error(py: Python<'_>, error: &ResolveError, message: String) -> PyErr {
+    let kind = if error.is_usage() {
+        Kind::Config
+    } else {
+        Kind::Connection
+    };
+    new_error(py, kind, message, error.hint())
 }
 
 fn by_install_kind(py: Python<'_>, kind: InstallErrorKind, message: String) -> PyErr {

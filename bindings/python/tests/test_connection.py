@@ -143,3 +143,44 @@ def test_the_done_when_one_liner_prints_true(host: Host) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout == "True\n"
+
+
+def _vastai_config(tmp_path: Path, ssh: str) -> Path:
+    """VastAI only, its API on a loopback port nothing listens on."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    path = tmp_path / "vast.yml"
+    path.write_text(
+        "enabled: false\n"
+        "vastai:\n"
+        "  enabled: true\n"
+        "  allow_inline_api_key: true\n"
+        "  api_key: vast-python-test-key\n"
+        f"  api_url: http://127.0.0.1:{closed}\n"
+        f"  ssh: {ssh}\n"
+    )
+    return path
+
+
+def test_a_vastai_id_is_resolved_like_any_instance(tmp_path: Path) -> None:
+    # With the SSH key configured, the id is looked up on VastAI: its API not answering is a
+    # connection failure (exit 3) at the TCP stage, not a refusal of non-local ids.
+    (tmp_path / "key").write_text("not used\n")
+    client = comfy_local.Client(
+        _vastai_config(tmp_path, f"{{ key_file: {tmp_path / 'key'}, known_hosts_dir: {tmp_path / 'kh'} }}")
+    )
+    report = client.test_connection("4242")
+    failed = report.first_failure()
+    assert failed is not None and failed.name == "tcp", report.table
+    assert "could not reach VastAI" in failed.detail
+    with pytest.raises(comfy_local.ConnectionFailed) as raised:
+        client.test_connection("4242", check=True)
+    assert raised.value.exit_code == 3
+    # Without the key in vastai.ssh: a config error naming it.
+    client = comfy_local.Client(_vastai_config(tmp_path, "{ user: root }"))
+    failed = client.test_connection("4242").first_failure()
+    assert failed is not None and failed.name == "config"
+    assert "vastai.ssh.key_file" in failed.detail

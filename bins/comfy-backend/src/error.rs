@@ -112,7 +112,8 @@ pub fn sdk_error(e: &SdkError) -> ErrorBody {
         SdkError::MissingDependencies { .. } => ("missing_dependencies", Some("install the missing nodes and models on the instance, or send the input files with the workflow".to_owned())),
         SdkError::Provider(_) => ("provider_failed", None),
         SdkError::ComfyUnreachable { hint, .. } => ("comfyui_unreachable", Some(hint.clone())),
-        SdkError::NoComfyUrl { .. } => ("comfyui_unreachable", None),
+        SdkError::Resolve(r) if r.is_usage() => ("instance_not_usable", r.hint()),
+        SdkError::Resolve(r) => ("instance_unreachable", r.hint()),
         SdkError::Comfy(ComfyError::PromptRejected { .. }) => ("prompt_rejected", Some("ComfyUI refused the workflow: fix the inputs named in the message".to_owned())),
         SdkError::Comfy(ComfyError::ExecutionFailed { .. }) => ("execution_failed", Some("a node failed while running: the message is ComfyUI's; its log on the host has the traceback".to_owned())),
         SdkError::Interrupted { .. } => ("cancelled", None),
@@ -141,11 +142,15 @@ fn install_code(kind: InstallErrorKind) -> &'static str {
 /// The code and hint of a failed model install.
 pub fn install_error(e: &InstallError) -> ErrorBody {
     let kind = e.kind();
+    let hint = match e {
+        InstallError::Resolve(r) => r.hint(),
+        _ => (kind == InstallErrorKind::Connection)
+            .then(|| "POST /api/instances/{id}/test checks the instance stage by stage".to_owned()),
+    };
     ErrorBody {
         code: install_code(kind).to_owned(),
         message: comfy_local_sdk::error_chain(e),
-        hint: (kind == InstallErrorKind::Connection)
-            .then(|| "POST /api/instances/{id}/test checks the instance stage by stage".to_owned()),
+        hint,
     }
 }
 
@@ -158,6 +163,7 @@ pub fn node_error(e: &NodeError) -> ErrorBody {
         NodeError::HostNotAllowed { host, .. } => Some(format!(
             "add {host} to resources.allowed_git_hosts in the config if you trust it"
         )),
+        NodeError::Open(InstallError::Resolve(r)) => r.hint(),
         _ => None,
     };
     ErrorBody {

@@ -229,7 +229,7 @@ pub struct InstallMissingArgs {
     /// Install the plan (default: only print it)
     #[arg(long)]
     pub yes: bool,
-    /// Instance to install on [default: the first local instance]
+    /// Instance to install on: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
 }
@@ -270,7 +270,7 @@ pub struct InstallNodeArgs {
     /// Branch, tag or commit to check out [default: the remote's HEAD]
     #[arg(long = "ref", value_name = "REF")]
     pub git_ref: Option<String>,
-    /// Instance to install on [default: the first local instance]
+    /// Instance to install on: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
     /// Replace an existing custom_nodes/<name>
@@ -281,7 +281,7 @@ pub struct InstallNodeArgs {
 /// `comfy-local nodes`
 #[derive(Debug, Args)]
 pub struct NodesArgs {
-    /// Instance to list [default: the first local instance]
+    /// Instance to list: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
 }
@@ -328,7 +328,7 @@ pub struct InstallModelArgs {
     /// Expected sha256 (64 hex digits): the file is installed only if it matches
     #[arg(long, value_name = "HEX")]
     pub sha256: Option<String>,
-    /// Instance to install on [default: the first local instance]
+    /// Instance to install on: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
     /// Replace an existing file with other content
@@ -357,7 +357,7 @@ pub struct ModelsArgs {
     /// Only this folder [default: every model folder]
     #[arg(long, value_name = "FOLDER")]
     pub folder: Option<String>,
-    /// Instance to list [default: the first local instance]
+    /// Instance to list: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
 }
@@ -416,7 +416,7 @@ pub struct RunArgs {
     /// The workflow file (UI or API format); `-` reads it from standard input
     #[arg(value_name = "WORKFLOW.json")]
     pub file: Utf8PathBuf,
-    /// Instance to run on [default: the first local instance]
+    /// Instance to run on: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
     /// Upload FILE to ComfyUI's input/ as NAME (a file name the workflow loads), or point
@@ -485,7 +485,7 @@ pub struct ConvertArgs {
     /// The workflow file (UI or API format)
     #[arg(value_name = "WORKFLOW.json")]
     pub file: Utf8PathBuf,
-    /// Instance whose object_info to use [default: the first local instance]
+    /// Instance whose object_info to use: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID", conflicts_with = "object_info")]
     pub instance: Option<String>,
     /// A saved `GET /object_info` answer (no instance needed)
@@ -499,7 +499,7 @@ pub struct DepsArgs {
     /// The workflow file (UI or API format)
     #[arg(value_name = "WORKFLOW.json")]
     pub file: Utf8PathBuf,
-    /// Instance to check against [default: the first local instance]
+    /// Instance to check against: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
 }
@@ -513,16 +513,20 @@ folders) -> write access to models/, custom_nodes/, input/, output/ (a probe fil
 removed) -> ComfyUI HTTP API (version, Python, PyTorch, GPUs, node count; WARN when the
 ComfyUI answering at comfyui.api_url runs from another folder than comfyui.path) -> WebSocket.
 Each stage is timed; a failed stage prints a hint, and later stages are skipped; a warning
-prints a hint and fails nothing.
+prints a hint and fails nothing. A VastAI instance (its numeric id, with vastai.enabled) is
+tested the same way at the SSH endpoint VastAI reports: its host key is recorded on first
+contact in vastai.ssh.known_hosts_dir/vastai-<id>, and ComfyUI is reached through an SSH
+forward unless VastAI publishes vastai.comfyui.port; one that is not running fails the TCP
+stage.
 
 Exit codes: 0 all stages passed (warnings included); 2 the config is invalid or names no such instance; 3 the key
-file, TCP, SSH handshake/host key or authentication failed; 4 a check on the host or ComfyUI
-failed.";
+file, TCP, SSH handshake/host key or authentication failed (or the VastAI instance is not
+running); 4 a check on the host or ComfyUI failed.";
 
 /// `comfy-local test-connection [--instance ID]`
 #[derive(Debug, Args)]
 pub struct TestConnectionArgs {
-    /// Instance id from the config [default: the first local instance]
+    /// Instance to test: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
 }
@@ -560,7 +564,7 @@ Show an instance's devices with VRAM total/free, RAM, queue depth and versions.
 
 Asks the instance's ComfyUI (GET /system_stats and GET /queue): each device with its VRAM total
 and free, the host's RAM, the prompts running and pending (every client's), and the ComfyUI,
-Python and PyTorch versions. A local instance whose api_url is not reachable from here is
+Python and PyTorch versions. An instance whose ComfyUI port is not reachable from here is
 reached through an SSH forward, as `run` does; with vastai.enabled, a running VastAI instance
 is named by its numeric id.
 
@@ -575,7 +579,7 @@ Examples:
 /// `comfy-local status [--instance ID]`
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Instance to ask: a local id from the config, or a VastAI instance's numeric id [default: the first local instance]
+    /// Instance to ask: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
 }
@@ -603,7 +607,7 @@ pub struct FreeArgs {
     /// Unload every model from VRAM too (not only the cached node outputs)
     #[arg(long)]
     pub unload_models: bool,
-    /// Instance to ask: a local id from the config, or a VastAI instance's numeric id [default: the first local instance]
+    /// Instance to ask: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
 }
@@ -646,7 +650,7 @@ Examples:
 /// `comfy-local jobs [show|watch|cancel ID]`
 #[derive(Debug, Args)]
 pub struct JobsArgs {
-    /// Instance to ask: a local id from the config, or a VastAI instance's numeric id [default: the first local instance]
+    /// Instance to ask: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID", global = true)]
     pub instance: Option<String>,
     /// History entries to list, newest first (0: none)
@@ -726,7 +730,7 @@ pub struct DownloadArgs {
     /// Do not save previews (PreviewImage results, which ComfyUI keeps in its temp/ only)
     #[arg(long)]
     pub no_previews: bool,
-    /// Instance to ask: a local id from the config, or a VastAI instance's numeric id [default: the first local instance]
+    /// Instance to ask: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
 }
@@ -758,7 +762,7 @@ pub struct UploadArgs {
     /// Folder inside input/ (relative, e.g. masks or people/2025)
     #[arg(long, value_name = "S")]
     pub subfolder: Option<String>,
-    /// Instance to upload to: a local id from the config, or a VastAI instance's numeric id [default: the first local instance]
+    /// Instance to upload to: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
 }

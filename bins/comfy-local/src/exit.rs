@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use comfy_local_comfyui::ComfyError;
 use comfy_local_config::ConfigError;
-use comfy_local_sdk::{InstallError, InstallErrorKind, NodeError, SdkError};
+use comfy_local_sdk::{InstallError, InstallErrorKind, NodeError, ResolveError, SdkError};
 
 use comfy_local_sdk::terminal;
 
@@ -72,6 +72,9 @@ pub fn classify(error: &anyhow::Error) -> (Code, Option<String>) {
             return sdk_code(sdk);
         }
         if let Some(install) = cause.downcast_ref::<InstallError>() {
+            if let InstallError::Resolve(r) = install {
+                return resolve_code(r);
+            }
             return install_code(install.kind());
         }
         if let Some(node) = cause.downcast_ref::<NodeError>() {
@@ -140,6 +143,7 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
             Code::Failed,
             Some("install the missing nodes and models on the instance, or put the input files in ComfyUI's input/".to_owned()),
         ),
+        SdkError::Resolve(r) => resolve_code(r),
         SdkError::Provider(_) => (Code::Connection, None),
         SdkError::ComfyUnreachable { hint, .. } => (Code::Connection, Some(hint.clone())),
         // The instance answered: the workflow is what failed, not the connection.
@@ -163,8 +167,20 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
     }
 }
 
+/// An instance id that resolves to no usable instance: exit 2 when the config or the id is
+/// wrong, 3 when the instance cannot be reached (not running, no SSH endpoint, VastAI down).
+fn resolve_code(error: &ResolveError) -> (Code, Option<String>) {
+    let code = if error.is_usage() {
+        Code::Usage
+    } else {
+        Code::Connection
+    };
+    (code, error.hint())
+}
+
 fn node_code(error: &NodeError) -> (Code, Option<String>) {
     match error {
+        NodeError::Open(InstallError::Resolve(r)) => resolve_code(r),
         NodeError::FeatureDisabled { key, .. } => (
             Code::Usage,
             Some(format!("set `{key}: true` in the config to allow it")),

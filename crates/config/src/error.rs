@@ -168,6 +168,14 @@ pub enum ProblemKind {
     /// An empty local file path.
     #[error("the path is empty")]
     EmptyPath,
+    /// `vastai.ssh` names a key without a `known_hosts_dir`, or the other way round.
+    #[error(
+        "`vastai.ssh` needs both `key_file` and `known_hosts_dir` to reach rented instances: set `{missing}` too (the folder where the host key of each instance is recorded on first contact), or neither"
+    )]
+    VastAiSshIncomplete {
+        /// The key that is missing.
+        missing: &'static str,
+    },
     /// An API key written in the file without the explicit opt-in.
     #[error(
         "an API key written in the config file is refused: files get copied, committed and backed up. Put it in an environment variable named by `vastai.api_key_env` (or write `api_key: ${{VAST_API_KEY}}`); if you really want it inline, also set `vastai.allow_inline_api_key: true`"

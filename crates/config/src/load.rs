@@ -10,7 +10,7 @@ use crate::error::{ConfigError, Problem, ProblemKind, Warning, WarningKind};
 use crate::expand::{self, expand};
 use crate::keyfile::ensure_private_key_usable;
 use crate::keypath::{KeyPath, Segment};
-use crate::schema::{Config, HostKeyPolicy, SshSettings};
+use crate::schema::{Config, HostKeyPolicy, SshSettings, VastAiSsh};
 use crate::source::{ConfigSource, resolve_config_path};
 use crate::spans::Spans;
 
@@ -37,8 +37,8 @@ impl Config {
         Self::load_file(&path, source)
     }
 
-    /// Load a given file. Relative `key_file` and `known_hosts_file` paths are taken relative
-    /// to the file's directory.
+    /// Load a given file. Relative `key_file`, `known_hosts_file` and `known_hosts_dir` paths
+    /// are taken relative to the file's directory.
     pub fn load_file(path: &Utf8Path, source: ConfigSource) -> Result<LoadedConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| {
             if error.kind() == std::io::ErrorKind::NotFound {
@@ -89,7 +89,8 @@ impl Config {
         })
     }
 
-    /// Make relative local paths (key and `known_hosts` files) relative to `base`.
+    /// Make relative local paths (key and `known_hosts` files, `vastai.ssh`'s key file and
+    /// `known_hosts` folder) relative to `base`.
     pub fn resolve_relative_paths(&mut self, base: &Utf8Path) {
         for instance in &mut self.local {
             let ssh = &mut instance.ssh;
@@ -100,6 +101,15 @@ impl Config {
                 && file.is_relative()
             {
                 *file = base.join(&*file);
+            }
+        }
+        let vast = &mut self.vastai.ssh;
+        for path in [&mut vast.key_file, &mut vast.known_hosts_dir]
+            .into_iter()
+            .flatten()
+        {
+            if path.is_relative() && !path.as_str().is_empty() {
+                *path = base.join(&*path);
             }
         }
     }
@@ -135,6 +145,14 @@ impl Config {
             }
         }
         let vast = KeyPath::root().key("vastai");
+        if let Some(key_file) = &self.vastai.ssh.key_file
+            && let Err(error) = ensure_private_key_usable(key_file)
+        {
+            warnings.push(Warning {
+                path: vast.key("ssh").key("key_file"),
+                kind: WarningKind::KeyFile(error),
+            });
+        }
         if self.vastai.api_key.is_some() && self.vastai.allow_inline_api_key {
             warnings.push(Warning {
                 path: vast.key("api_key"),
@@ -457,6 +475,7 @@ fn semantic_problems(config: &Config, spans: &Spans, expanded: &HashSet<KeyPath>
             },
         );
     }
+    vastai_ssh_problems(&config.vastai.ssh, &vast.key("ssh"), &mut push);
     let resources = KeyPath::root().key("resources");
     for (key, name) in [
         (
@@ -483,6 +502,40 @@ fn semantic_problems(config: &Config, spans: &Spans, expanded: &HashSet<KeyPath>
         push(key_path, true, ProblemKind::InlineApiKey);
     }
     out
+}
+
+/// Checks of the `vastai.ssh` section: no empty paths, the key and the `known_hosts` folder
+/// together or neither.
+fn vastai_ssh_problems(
+    s: &VastAiSsh,
+    vast_ssh: &KeyPath,
+    push: &mut impl FnMut(KeyPath, bool, ProblemKind),
+) {
+    for (key, path) in [
+        ("key_file", &s.key_file),
+        ("known_hosts_dir", &s.known_hosts_dir),
+    ] {
+        if path.as_ref().is_some_and(|p| p.as_str().is_empty()) {
+            push(vast_ssh.key(key), false, ProblemKind::EmptyPath);
+        }
+    }
+    match (&s.key_file, &s.known_hosts_dir) {
+        (Some(_), None) => push(
+            vast_ssh.key("key_file"),
+            true,
+            ProblemKind::VastAiSshIncomplete {
+                missing: "known_hosts_dir",
+            },
+        ),
+        (None, Some(_)) => push(
+            vast_ssh.key("known_hosts_dir"),
+            true,
+            ProblemKind::VastAiSshIncomplete {
+                missing: "key_file",
+            },
+        ),
+        _ => {}
+    }
 }
 
 /// Checks of one instance's `ssh` section.

@@ -21,6 +21,14 @@ pub const DEFAULT_COMFYUI_API_URL: &str = "http://host.docker.internal:8188";
 pub const DEFAULT_VASTAI_API_URL: &str = "https://console.vast.ai";
 /// Default name of the environment variable holding the `VastAI` API key.
 pub const DEFAULT_VASTAI_API_KEY_ENV: &str = "VAST_API_KEY";
+/// Default SSH user on `VastAI` instances (their images log in as root).
+pub const DEFAULT_VASTAI_SSH_USER: &str = "root";
+/// Default `ComfyUI` install folder on a `VastAI` instance (`${WORKSPACE}/ComfyUI` of Vast.ai's
+/// `vastai/comfyui` image).
+pub const DEFAULT_VASTAI_COMFYUI_PATH: &str = "/workspace/ComfyUI";
+/// Default port `ComfyUI` listens on inside a `VastAI` instance: the image's internal port,
+/// behind the authenticating proxy that publishes 8188.
+pub const DEFAULT_VASTAI_COMFYUI_PORT: u16 = 18188;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -300,6 +308,23 @@ pub struct VastAiSettings {
     /// `VastAI` API base URL.
     #[serde(default = "default_vast_url")]
     pub api_url: ApiUrl,
+    /// How rented instances are reached over SSH.
+    #[serde(default)]
+    pub ssh: VastAiSsh,
+    /// Where `ComfyUI` lives on the rented image.
+    #[serde(default)]
+    pub comfyui: VastAiComfyUi,
+    /// What rented instances may be used for.
+    #[serde(default)]
+    pub features: Features,
+    /// Transfer limits of rented instances.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Let a rented instance download a model itself with the `resources:` tokens (given to
+    /// its download program on stdin). False (the default): tokens stay in this container,
+    /// and a download that needs one is streamed through it instead.
+    #[serde(default)]
+    pub send_download_tokens: bool,
 }
 
 impl Default for VastAiSettings {
@@ -310,6 +335,86 @@ impl Default for VastAiSettings {
             api_key: None,
             allow_inline_api_key: false,
             api_url: default_vast_url(),
+            ssh: VastAiSsh::default(),
+            comfyui: VastAiComfyUi::default(),
+            features: Features::default(),
+            limits: Limits::default(),
+            send_download_tokens: false,
+        }
+    }
+}
+
+/// SSH settings shared by every `VastAI` instance; host and port come from `VastAI`. The host
+/// key of each instance is recorded in its own file under `known_hosts_dir` on first contact
+/// (`accept-new`: `VastAI` publishes no host keys) and a changed key is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VastAiSsh {
+    /// Private key whose public half is in the `VastAI` account's SSH keys (mode 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<Utf8PathBuf>,
+    /// Folder of the per-instance `known_hosts` files (`vastai-<id>`); created when missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts_dir: Option<Utf8PathBuf>,
+    /// Login user.
+    #[serde(default = "default_vast_user")]
+    pub user: UserName,
+    /// Seconds to wait for TCP connect and the SSH handshake.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: NonZeroU64,
+    /// Seconds a remote command may run.
+    #[serde(default = "default_command_timeout")]
+    pub command_timeout_secs: NonZeroU64,
+    /// Seconds between keepalive messages; 0 turns keepalive off.
+    #[serde(default = "default_keepalive")]
+    pub keepalive_secs: u64,
+}
+
+impl Default for VastAiSsh {
+    fn default() -> Self {
+        Self {
+            key_file: None,
+            known_hosts_dir: None,
+            user: default_vast_user(),
+            connect_timeout_secs: default_connect_timeout(),
+            command_timeout_secs: default_command_timeout(),
+            keepalive_secs: default_keepalive(),
+        }
+    }
+}
+
+impl VastAiSsh {
+    /// The `known_hosts` file of instance `id`: `<known_hosts_dir>/vastai-<id>`.
+    pub fn known_hosts_file(&self, id: &str) -> Option<Utf8PathBuf> {
+        self.known_hosts_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("vastai-{id}")))
+    }
+}
+
+/// `ComfyUI` on a rented image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VastAiComfyUi {
+    /// Install folder on the instance (absolute).
+    #[serde(default = "default_vast_comfyui_path")]
+    pub path: InstallPath,
+    /// Port `ComfyUI` listens on inside the instance. When `VastAI` publishes it
+    /// (`<port>/tcp`), the published address is used; otherwise an SSH forward to the
+    /// instance's 127.0.0.1:`port`.
+    #[serde(default = "default_vast_comfyui_port")]
+    pub port: Port,
+    /// Python of `ComfyUI`'s environment, absolute (as `local[].comfyui.python`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<InstallPath>,
+}
+
+impl Default for VastAiComfyUi {
+    fn default() -> Self {
+        Self {
+            path: default_vast_comfyui_path(),
+            port: default_vast_comfyui_port(),
+            python: None,
         }
     }
 }
@@ -392,6 +497,20 @@ fn default_vast_url() -> ApiUrl {
         .unwrap_or_else(|_| unreachable!("constant URL is valid"))
 }
 
+fn default_vast_user() -> UserName {
+    UserName::try_from(DEFAULT_VASTAI_SSH_USER)
+        .unwrap_or_else(|_| unreachable!("constant user is valid"))
+}
+
+fn default_vast_comfyui_path() -> InstallPath {
+    InstallPath::try_from(DEFAULT_VASTAI_COMFYUI_PATH)
+        .unwrap_or_else(|_| unreachable!("constant path is valid"))
+}
+
+fn default_vast_comfyui_port() -> Port {
+    Port::new(NonZeroU16::new(DEFAULT_VASTAI_COMFYUI_PORT).unwrap_or(NonZeroU16::MIN))
+}
+
 fn default_vast_key_env() -> String {
     String::from(DEFAULT_VASTAI_API_KEY_ENV)
 }
@@ -437,6 +556,18 @@ impl Config {
             }],
             vastai: VastAiSettings {
                 api_key: Some(Secret::new("sample")),
+                ssh: VastAiSsh {
+                    key_file: Some(sample("/root/.ssh/vastai_key")),
+                    known_hosts_dir: Some(sample("/app/vastai_known_hosts")),
+                    ..VastAiSsh::default()
+                },
+                comfyui: VastAiComfyUi {
+                    python: Some(
+                        InstallPath::try_from("/venv/main/bin/python")
+                            .unwrap_or_else(|_| unreachable!("constant path is valid")),
+                    ),
+                    ..VastAiComfyUi::default()
+                },
                 ..VastAiSettings::default()
             },
             resources: ResourcesSettings {

@@ -8,7 +8,7 @@ use comfy_local_providers::ProviderError;
 use comfy_local_ssh::SshError;
 use comfy_local_workflow::{ConvertError, DependencyReport, WorkflowError};
 
-use crate::connection::UnknownInstance;
+use crate::connection::{ResolveError, UnknownInstance};
 use crate::outputs::UnsavedOutput;
 use crate::save::SaveError;
 
@@ -22,14 +22,11 @@ pub enum SdkError {
     /// A provider (VastAI) could not be asked.
     #[error(transparent)]
     Provider(#[from] ProviderError),
-    /// The instance has no ComfyUI URL to talk to.
-    #[error(
-        "instance {instance} has no reachable ComfyUI URL (is it running, with port 8188 published?)"
-    )]
-    NoComfyUrl {
-        /// The instance id.
-        instance: String,
-    },
+    /// The instance id resolves to no usable instance: a VastAI instance that is not
+    /// running, has no SSH endpoint, or that the config cannot reach (an unknown id is
+    /// [`SdkError::UnknownInstance`]).
+    #[error(transparent)]
+    Resolve(ResolveError),
     /// ComfyUI failed or refused.
     #[error(transparent)]
     Comfy(#[from] ComfyError),
@@ -214,6 +211,16 @@ pub enum SdkError {
     /// The output folder could not be created or opened.
     #[error(transparent)]
     Save(#[from] SaveError),
+}
+
+impl From<ResolveError> for SdkError {
+    /// An unknown id stays [`SdkError::UnknownInstance`]; the rest is [`SdkError::Resolve`].
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::Unknown(u) => SdkError::UnknownInstance(u),
+            other => SdkError::Resolve(other),
+        }
+    }
 }
 
 fn seconds(d: std::time::Duration) -> String {

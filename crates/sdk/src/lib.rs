@@ -25,7 +25,9 @@ pub mod test_connection;
 pub mod transfer;
 pub mod workflow;
 
-pub use connection::{connect_options, instance_or_default};
+pub use connection::{
+    ResolveError, ResolvedInstance, connect_options, instance_or_default, resolve, resolve_env,
+};
 pub use error::{SdkError, error_chain};
 pub use install::{
     DataPath, InstallError, InstallErrorKind, InstallEvent, InstallModelRequest,

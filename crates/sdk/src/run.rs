@@ -18,7 +18,9 @@ use crate::SdkError;
 use crate::outputs::{WsImages, save_all};
 use crate::overrides::{Override, SeedSpec, SetSpec};
 use crate::save::OutDir;
-use crate::workflow::{check, client_for, inventory, load_workflow, object_info_from, to_api};
+use crate::workflow::{
+    check, client_for_resolved, inventory, load_workflow, object_info_from, to_api,
+};
 
 /// What to run, where, with which inputs, and where outputs go.
 #[derive(Debug, Clone)]
@@ -268,10 +270,9 @@ pub fn run_workflow(
     on_step: &mut dyn FnMut(RunStep<'_>),
 ) -> Result<RunSummary, SdkError> {
     let wf = load_workflow(&req.workflow)?;
-    if let Ok(local) = crate::connection::instance_or_default(config, req.instance.as_deref()) {
-        crate::switches::ensure_run_allowed(config, local, req.inputs.iter().map(|i| &i.file))?;
-    }
-    let target = client_for(config, req.instance.as_deref())?;
+    let resolved = crate::connection::resolve_env(config, req.instance.as_deref())?;
+    crate::switches::ensure_run_allowed(&resolved, req.inputs.iter().map(|i| &i.file))?;
+    let target = client_for_resolved(&resolved)?;
     let (instance, client) = (target.instance.clone(), &target.client);
     let object_info = object_info_from(client)?;
     let (mut prompt, object_info) = convert_or_report(client, &req.workflow, &wf, object_info)?;
@@ -283,7 +284,7 @@ pub fn run_workflow(
     for applied in crate::overrides::apply(&mut prompt, &object_info, &req.sets, req.seed)? {
         on_step(RunStep::Overridden(&applied));
     }
-    let budget = crate::switches::output_budget(config, req.instance.as_deref());
+    let budget = crate::switches::output_budget(&resolved);
     let ws = WsImages::new(&prompt, &object_info, budget.bytes());
     check_with_inputs(client, object_info, &prompt, &req.inputs)?;
     for input in &req.inputs {

@@ -12,7 +12,7 @@ use comfy_local_remote_fs::host::SftpHost;
 use comfy_local_remote_fs::{FsError, OpenOptions, RemoteFs};
 use comfy_local_ssh::{self as ssh, SshError};
 
-use crate::connection::{Unreachable, connect_any, connect_options, instance_or_default};
+use crate::connection::{ResolveError, ResolvedInstance, Unreachable, connect_any, resolve_env};
 use crate::error_chain;
 use crate::report::{ConnectionReport, Stage, StageResult, StageStatus};
 use crate::workflow::ssh_dialer;
@@ -167,8 +167,8 @@ pub fn test_connection(
     run_after_config(runner, &loaded.config, config_path, opts)
 }
 
-/// Tests an instance of an already loaded config (the config stage checks only that the
-/// instance exists).
+/// Tests an instance of an already loaded config, local or a running VastAI one (the config
+/// stage checks only that the instance exists).
 pub fn test_connection_with_config(
     config: &Config,
     config_path: Option<&str>,
@@ -186,52 +186,92 @@ fn run_after_config(
     // Selecting the instance belongs to the config stage; when the config was loaded here,
     // that stage already passed and an unknown instance fails it retroactively as a new row.
     let already_has_config = runner.stages.iter().any(|s| s.stage == Stage::Config);
-    let selected = instance_or_default(config, opts.instance.as_deref())
-        .map_err(|e| {
-            Failure::new(
-                error_chain(&e),
-                "pass --instance with one of the configured ids, or add the instance under `local:`",
-            )
-        })
-        .and_then(|instance| {
-            crate::switches::ensure_enabled(config, instance, "testing the connection")
-                .map_err(|e| {
-                    Failure::new(
-                        error_chain(&e),
-                        "set `enabled: true` in the config to use local instances",
-                    )
-                })?;
-            Ok(instance)
-        });
+    let selected = resolve_env(config, opts.instance.as_deref());
     let instance = match selected {
         Ok(instance) => instance,
-        Err(failure) => {
-            if already_has_config {
-                runner.stages.retain(|s| s.stage != Stage::Config);
+        Err(e) if !e.is_usage() => {
+            // The id is known (VastAI answered or was asked), but there is nothing to connect
+            // to: a connection failure, reported where the connection starts.
+            if !already_has_config {
+                runner.run(Stage::Config, || {
+                    Ok((
+                        (),
+                        format!(
+                            "instance {:?} (VastAI)",
+                            opts.instance.as_deref().unwrap_or_default()
+                        ),
+                    ))
+                });
             }
-            runner.run::<()>(Stage::Config, || Err(failure));
+            let detail = error_chain(&e);
+            runner.push(
+                Stage::KeyFile,
+                StageStatus::Skip,
+                None,
+                "skipped: the instance cannot be reached".to_owned(),
+                None,
+            );
+            runner.run::<()>(Stage::Tcp, || {
+                Err(Failure {
+                    detail,
+                    hint: e.hint(),
+                })
+            });
             return runner.finish(opts.instance.clone(), config_path);
         }
+        Err(e) => {
+            let failure = Failure {
+                detail: error_chain(&e),
+                hint: Some(e.hint().filter(|_| !matches!(e, ResolveError::Unknown(_))).unwrap_or_else(|| {
+                    "pass --instance with one of the configured ids, or add the instance under `local:`".to_owned()
+                })),
+            };
+            return config_failure(runner, already_has_config, failure, opts, config_path);
+        }
     };
+    if let Err(e) = crate::switches::ensure_enabled(&instance, "testing the connection") {
+        let failure = Failure::new(
+            error_chain(&e),
+            "set `enabled: true` in the config to use local instances",
+        );
+        return config_failure(runner, already_has_config, failure, opts, config_path);
+    }
     if !already_has_config {
         runner.run(Stage::Config, || {
             Ok((
                 (),
-                format!("instance {:?} ({})", instance.id.as_str(), instance.name),
+                format!("instance {:?} ({})", instance.id(), instance.instance.name),
             ))
         });
     }
-    let id = Some(instance.id.to_string());
-    stages_for_instance(&mut runner, instance);
+    let id = Some(instance.id().to_owned());
+    stages_for_instance(&mut runner, &instance);
     runner.finish(id, config_path)
 }
 
-fn stages_for_instance(runner: &mut Runner, instance: &LocalInstance) {
-    let opts = connect_options(instance);
+/// The report for an instance that cannot be selected: the config stage fails (replacing a
+/// passed one when the config was loaded here).
+fn config_failure(
+    mut runner: Runner,
+    already_has_config: bool,
+    failure: Failure,
+    opts: &TestConnectionOptions,
+    config_path: Option<String>,
+) -> ConnectionReport {
+    if already_has_config {
+        runner.stages.retain(|s| s.stage != Stage::Config);
+    }
+    runner.run::<()>(Stage::Config, || Err(failure));
+    runner.finish(opts.instance.clone(), config_path)
+}
+
+fn stages_for_instance(runner: &mut Runner, resolved: &ResolvedInstance) {
+    let instance = &resolved.instance;
+    let opts = resolved.connect_options();
 
     runner.run(Stage::KeyFile, || key_file_stage(&opts.key_file));
     runner.run(Stage::Tcp, || tcp_stage(&opts));
-    let session = ssh_stages(runner, &opts);
+    let session = ssh_stages(runner, &opts, resolved);
     let Some(session) = session else { return };
     let install = sftp_path(instance.comfyui.path.as_str());
     let Some(fs) = runner.run(Stage::Remote, || remote_stage(session, &install)) else {
@@ -239,7 +279,7 @@ fn stages_for_instance(runner: &mut Runner, instance: &LocalInstance) {
     };
     let folders = writable_folders(instance);
     runner.run(Stage::WriteAccess, || write_stage(&fs, &install, &folders));
-    let api = runner.run(Stage::ComfyApi, || api_stage(instance));
+    let api = runner.run(Stage::ComfyApi, || api_stage(resolved));
     let Some(client) = api else {
         return;
     };
@@ -314,7 +354,11 @@ fn tcp_stage(opts: &ssh::ConnectOptions) -> Result<((), String), Failure> {
 /// Handshake + host key, then authentication. `Session::connect` does both (after its own TCP
 /// connect); the error says which part failed, so the failure lands on the right row, and on
 /// success the transport's own timings split the rows.
-fn ssh_stages(runner: &mut Runner, opts: &ssh::ConnectOptions) -> Option<ssh::Session> {
+fn ssh_stages(
+    runner: &mut Runner,
+    opts: &ssh::ConnectOptions,
+    resolved: &ResolvedInstance,
+) -> Option<ssh::Session> {
     if runner.failed {
         return None;
     }
@@ -367,7 +411,7 @@ fn ssh_stages(runner: &mut Runner, opts: &ssh::ConnectOptions) -> Option<ssh::Se
             } else {
                 Stage::Handshake
             };
-            let hint = ssh_hint(&e, opts);
+            let hint = ssh_hint(&e, opts, resolved);
             runner.failed = true;
             runner.push(
                 stage,
@@ -397,17 +441,17 @@ fn is_auth_error(e: &SshError) -> bool {
 
 /// What to do when the SSH forward to ComfyUI failed with `e`: the SSH stage's hint for a
 /// failed connection (host key, auth, ...), or how to let the host's sshd forward.
-pub(crate) fn forward_hint(e: &SshError, instance: &LocalInstance) -> String {
+pub(crate) fn forward_hint(e: &SshError, instance: &ResolvedInstance) -> String {
     match e {
         SshError::Forward { .. } => format!(
             "start ComfyUI on the host, or let the comfy-local sshd forward to it (`AllowTcpForwarding local` and `PermitOpen 127.0.0.1:{port}`, as the setup script writes)",
-            port = instance.comfyui.api_url.port()
+            port = instance.forward_port
         ),
-        _ => ssh_hint(e, &connect_options(instance)),
+        _ => ssh_hint(e, &instance.connect_options(), instance),
     }
 }
 
-fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions) -> String {
+fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions, instance: &ResolvedInstance) -> String {
     match e {
         SshError::HostKeyUnknown { known_hosts, .. } => format!(
             "the host's key is not in {known_hosts}: copy the known_hosts file the setup script wrote, or set host_key_policy: accept-new for the first connection"
@@ -415,15 +459,10 @@ fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions) -> String {
         SshError::KnownHostsMissing { known_hosts, .. } => format!(
             "{known_hosts} is missing: copy the known_hosts file the setup script wrote (or pin host_key_fingerprint)"
         ),
-        SshError::HostKeyMismatch { known_hosts, .. } => format!(
-            "the host key CHANGED since {known_hosts} was written. If you re-ran the setup script or reinstalled the host, replace the entry with the new known_hosts file; otherwise do not connect (possible man-in-the-middle)"
-        ),
+        SshError::HostKeyMismatch { known_hosts, .. } => instance.changed_key_hint(known_hosts),
         SshError::HostKeyFingerprintMismatch { .. } => "the host key does not match host_key_fingerprint: update the pin only if you know the host key was regenerated".to_owned(),
         SshError::NoCommonAlgorithm { .. } => "the sshd offers no algorithm libssh2 supports: use the sshd config the setup script writes (curve25519-sha256, ssh-ed25519, chacha20-poly1305/aes-gcm)".to_owned(),
-        SshError::AuthRefused { .. } => format!(
-            "the host does not accept {} for user {:?}: is its public key in /etc/comfy-local/authorized_keys/{} on the host (where the setup script puts it; <state-dir>/authorized_keys/ with --state-dir; ~{}/.ssh/authorized_keys for a plain sshd)? Is ssh.user right?",
-            opts.key_file, opts.user, opts.user, opts.user
-        ),
+        SshError::AuthRefused { .. } => instance.auth_hint(opts),
         SshError::KeyEncrypted { .. } | SshError::KeyLoad { .. } => "use an unencrypted ed25519 key made for the container (the setup script generates one)".to_owned(),
         SshError::ConnectTimeout { .. } => format!(
             "{}:{} accepted TCP but did not speak SSH within {:?}: is that port really the comfy-local sshd?",
@@ -579,7 +618,8 @@ fn write_stage(
     ))
 }
 
-fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure> {
+fn api_stage(resolved: &ResolvedInstance) -> Result<(ComfyClient, String), Failure> {
+    let instance = &resolved.instance;
     let url = instance.comfyui.api_url.as_str();
     // What details and hints show: never the password.
     let shown = instance.comfyui.api_url.redacted();
@@ -587,16 +627,25 @@ fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure>
     let options = ClientOptions::default()
         .connect_timeout(timeout)
         .request_timeout(timeout.max(Duration::from_secs(30)));
-    let client = ComfyClient::with_options(url, options.clone())
-        .map_err(|e| Failure::new(error_chain(&e), "fix comfyui.api_url"))?;
-    let (client, via_ssh, stats) = match client.system_stats() {
-        Ok(stats) => (client, false, stats),
-        Err(direct @ (ComfyError::Transport { .. } | ComfyError::Timeout { .. })) => {
-            // Not reachable from here: try ComfyUI on the host's loopback through SSH, as
-            // `comfy-local run` does.
-            let port = instance.comfyui.api_url.port();
-            let tunnelled = ssh_dialer(instance)
-                .map_err(|e| (error_chain(&e), forward_hint(&e, instance)))
+    let port = resolved.forward_port;
+    let direct = if resolved.try_direct {
+        let client = ComfyClient::with_options(url, options.clone())
+            .map_err(|e| Failure::new(error_chain(&e), "fix comfyui.api_url"))?;
+        match client.system_stats() {
+            Ok(stats) => Ok((client, stats)),
+            Err(e @ (ComfyError::Transport { .. } | ComfyError::Timeout { .. })) => Err(Some(e)),
+            Err(e) => return Err(api_failure(&e, &shown)),
+        }
+    } else {
+        Err(None)
+    };
+    let (client, via_ssh, stats) = match direct {
+        Ok((client, stats)) => (client, false, stats),
+        Err(direct) => {
+            // Not reachable from here (or not published): ComfyUI on the instance's loopback
+            // through SSH, as `comfy-local run` does.
+            let tunnelled = ssh_dialer(resolved)
+                .map_err(|e| (error_chain(&e), forward_hint(&e, resolved)))
                 .and_then(|dialer| {
                     let c = ComfyClient::with_options(url, options.dialer(dialer))
                         .map_err(|e| (error_chain(&e), String::new()))?;
@@ -606,9 +655,17 @@ fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure>
                     })?;
                     Ok((c, stats))
                 });
-            match tunnelled {
-                Ok((c, stats)) => (c, true, stats),
-                Err((tunnel, tunnel_hint)) => {
+            match (tunnelled, direct) {
+                (Ok((c, stats)), _) => (c, true, stats),
+                (Err((tunnel, hint)), None) => {
+                    return Err(Failure::new(
+                        format!(
+                            "ComfyUI's port {port} is not published; through an SSH forward to the instance's 127.0.0.1:{port}: {tunnel}"
+                        ),
+                        hint,
+                    ));
+                }
+                (Err((tunnel, tunnel_hint)), Some(direct)) => {
                     // Both ways failed: say both, with what to do about each.
                     let mut failure = api_failure(&direct, &shown);
                     failure.detail = format!(
@@ -625,7 +682,6 @@ fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure>
                 }
             }
         }
-        Err(e) => return Err(api_failure(&e, &shown)),
     };
     let info = client.object_info().map_err(|e| api_failure(&e, &shown))?;
     let sys = &stats.system;
@@ -647,11 +703,15 @@ fn api_stage(instance: &LocalInstance) -> Result<(ComfyClient, String), Failure>
         );
     }
     let _ = write!(detail, "; {} node classes", info.class_names().len());
-    if via_ssh {
+    if via_ssh && resolved.try_direct {
         let _ = write!(
             detail,
-            "; {shown} is not reachable from here, so ComfyUI is reached through an SSH forward to the host's 127.0.0.1:{}",
-            instance.comfyui.api_url.port()
+            "; {shown} is not reachable from here, so ComfyUI is reached through an SSH forward to the host's 127.0.0.1:{port}"
+        );
+    } else if via_ssh {
+        let _ = write!(
+            detail,
+            "; reached through an SSH forward to the instance's 127.0.0.1:{port} (the port is not published)"
         );
     }
     Ok((client, detail))

@@ -12,7 +12,7 @@ use crate::jobs::{Found, JobState, find};
 use crate::outputs::{WsImages, save_all};
 use crate::run::{RunStep, SavedOutput};
 use crate::save::{OutDir, check_component};
-use crate::workflow::client_for;
+use crate::workflow::client_for_resolved;
 
 /// Which prompt's outputs to save, and where.
 #[derive(Debug, Clone)]
@@ -47,7 +47,8 @@ pub fn download_outputs(
     req: &DownloadRequest,
     on_step: &mut dyn FnMut(RunStep<'_>),
 ) -> Result<DownloadSummary, SdkError> {
-    let target = client_for(config, req.instance.as_deref())?;
+    let resolved = crate::connection::resolve_env(config, req.instance.as_deref())?;
+    let target = client_for_resolved(&resolved)?;
     let entry = match find(&target, &req.prompt_id)? {
         Found::History(entry) => entry,
         Found::Queued(job, _) => {
@@ -62,7 +63,7 @@ pub fn download_outputs(
     };
     let state = crate::jobs::history_state(&entry);
     let out = OutDir::create(&req.out_dir)?;
-    let budget = crate::switches::output_budget(config, req.instance.as_deref());
+    let budget = crate::switches::output_budget(&resolved);
     let saved = save_all(
         &target.client,
         &entry.outputs,
@@ -138,10 +139,9 @@ pub fn upload_inputs(
             )));
         }
     }
-    if let Ok(local) = crate::connection::instance_or_default(config, req.instance.as_deref()) {
-        crate::switches::ensure_upload_fits(config, local, &req.files)?;
-    }
-    let target = client_for(config, req.instance.as_deref())?;
+    let resolved = crate::connection::resolve_env(config, req.instance.as_deref())?;
+    crate::switches::ensure_upload_fits(&resolved, &req.files)?;
+    let target = client_for_resolved(&resolved)?;
     let mut options = UploadOptions::default().overwrite(false);
     if let Some(s) = &subfolder {
         options = options.subfolder(s.clone());

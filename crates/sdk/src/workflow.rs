@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use camino::Utf8Path;
 use comfy_local_comfyui::{ClientOptions, ComfyClient, Connection, Dialer};
-use comfy_local_config::{Config, LocalInstance};
-use comfy_local_providers::{InstanceProvider as _, VastAiProvider};
+use comfy_local_config::Config;
 use comfy_local_ssh::{SshError, Tunnel};
 
 /// The workflow model these operations take and return (from `comfy-local-workflow`).
@@ -15,7 +14,7 @@ pub use comfy_local_workflow::{ApiPrompt, DependencyReport, Inventory, ObjectInf
 use comfy_local_workflow::{Titles, check_dependencies, load};
 
 use crate::SdkError;
-use crate::connection::{Unreachable, connect_any, connect_options, instance_or_default};
+use crate::connection::{ResolvedInstance, Unreachable, connect_any, resolve_env};
 
 /// A ComfyUI client for an instance.
 #[derive(Debug)]
@@ -29,50 +28,44 @@ pub struct ComfyTarget {
 }
 
 /// A ComfyUI client for an instance: a local instance by config id (the first one by default),
-/// or a running VastAI instance by its numeric id when `vastai.enabled`. When a local
-/// instance's `api_url` does not accept connections from here, ComfyUI is reached on the host's
-/// loopback through SSH `direct-tcpip` channels (as `ssh -L` would, but without a local port);
-/// when the host's sshd refuses that too (or the SSH connection fails, a changed host key
-/// included), the error says both ([`SdkError::ComfyUnreachable`]).
+/// or a running VastAI instance by its numeric id when `vastai.enabled` (see
+/// [`crate::connection::resolve`]). When `comfyui.api_url` does not accept connections from here
+/// (or, on a VastAI instance, ComfyUI's port is not published), ComfyUI is reached on the
+/// instance's loopback through SSH `direct-tcpip` channels (as `ssh -L` would, but without a
+/// local port); when the sshd refuses that too (or the SSH connection fails, a changed host
+/// key included), the error says both ([`SdkError::ComfyUnreachable`]).
 pub fn client_for(config: &Config, instance: Option<&str>) -> Result<ComfyTarget, SdkError> {
-    let local = instance_or_default(config, instance);
-    let (id, url, timeout, dialer) = match (local, instance) {
-        (Ok(local), _) => {
-            crate::switches::ensure_enabled(config, local, "talking to ComfyUI")?;
-            let api = &local.comfyui.api_url;
-            let timeout = local.ssh.connect_timeout();
-            let dialer = match https_or_reachable(api.host(), api.port(), api.is_https(), timeout) {
-                Ok(()) => None,
-                Err(direct) => match ssh_dialer(local) {
-                    Ok(dialer) => Some(dialer),
-                    Err(tunnel) => {
-                        let hint = crate::test_connection::forward_hint(&tunnel, local);
-                        return Err(SdkError::ComfyUnreachable {
-                            url: api.redacted(),
-                            direct,
-                            port: api.port(),
-                            tunnel: Box::new(tunnel),
-                            hint,
-                        });
-                    }
-                },
-            };
-            (
-                local.id.to_string(),
-                api.as_str().to_owned(),
-                timeout,
-                dialer,
-            )
-        }
-        (Err(_), Some(id)) if config.vastai.enabled && id.bytes().all(|b| b.is_ascii_digit()) => {
-            let provider = VastAiProvider::from_config(&config.vastai)?;
-            let found = provider.get(id)?;
-            let url = found.comfyui_url.ok_or_else(|| SdkError::NoComfyUrl {
-                instance: id.to_owned(),
-            })?;
-            (id.to_owned(), url, Duration::from_secs(10), None)
-        }
-        (Err(e), _) => return Err(e.into()),
+    client_for_resolved(&resolve_env(config, instance)?)
+}
+
+/// [`client_for`] on an already resolved instance.
+pub fn client_for_resolved(resolved: &ResolvedInstance) -> Result<ComfyTarget, SdkError> {
+    crate::switches::ensure_enabled(resolved, "talking to ComfyUI")?;
+    let api = &resolved.instance.comfyui.api_url;
+    let timeout = resolved.instance.ssh.connect_timeout();
+    let direct = if resolved.try_direct {
+        https_or_reachable(api.host(), api.port(), api.is_https(), timeout)
+    } else {
+        Err(format!(
+            "the instance does not publish ComfyUI's port {}",
+            resolved.forward_port
+        ))
+    };
+    let dialer = match direct {
+        Ok(()) => None,
+        Err(direct) => match ssh_dialer(resolved) {
+            Ok(dialer) => Some(dialer),
+            Err(tunnel) => {
+                let hint = crate::test_connection::forward_hint(&tunnel, resolved);
+                return Err(SdkError::ComfyUnreachable {
+                    url: api.redacted(),
+                    direct,
+                    port: resolved.forward_port,
+                    tunnel: Box::new(tunnel),
+                    hint,
+                });
+            }
+        },
     };
     // Our prompts carry this client id: `jobs` tells them from other clients'.
     let client_id = format!(
@@ -89,17 +82,17 @@ pub fn client_for(config: &Config, instance: Option<&str>) -> Result<ComfyTarget
         options = options.dialer(dialer);
     }
     Ok(ComfyTarget {
-        instance: id,
-        client: ComfyClient::with_options(&url, options)?,
+        instance: resolved.id().to_owned(),
+        client: ComfyClient::with_options(api.as_str(), options)?,
         via_ssh,
     })
 }
 
-/// Connections to ComfyUI on the instance host's 127.0.0.1 (at `api_url`'s port), each a
-/// channel of one SSH tunnel; fails now when the host's sshd refuses to forward. The dialer
-/// keeps the tunnel open while any client holds it.
-pub(crate) fn ssh_dialer(instance: &LocalInstance) -> Result<Dialer, SshError> {
-    ssh_dialer_with(&connect_options(instance), instance.comfyui.api_url.port())
+/// Connections to ComfyUI on the instance's 127.0.0.1 (at its forward port), each a channel
+/// of one SSH tunnel; fails now when the sshd refuses to forward. The dialer keeps the tunnel
+/// open while any client holds it.
+pub(crate) fn ssh_dialer(instance: &ResolvedInstance) -> Result<Dialer, SshError> {
+    ssh_dialer_with(&instance.connect_options(), instance.forward_port)
 }
 
 /// [`ssh_dialer`] with explicit SSH options, to the host's 127.0.0.1:`port`.

@@ -23,20 +23,15 @@ pub async fn list(State(app): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// The local instance `id`, or a 404 naming the others.
-pub fn local_instance(app: &AppState, id: &str) -> Result<(), ApiError> {
-    if app.config.instance(id).is_some() {
+/// `id` names a local instance of the config or an instance the list knows (a VastAI one);
+/// else a 404 naming the local ones.
+pub fn known_instance(app: &AppState, id: &str) -> Result<(), ApiError> {
+    if app.config.instance(id).is_some() || app.instances.knows(id) {
         return Ok(());
     }
     let known: Vec<String> = app.config.local.iter().map(|i| i.id.to_string()).collect();
-    let mut error = ApiError::unknown_instance(id);
-    if app.instances.knows(id) {
-        error.body.message = format!(
-            "{id:?} is not a local instance: only local instances can be tested or installed to"
-        );
-    }
-    Err(error.hint(format!(
-        "local instances: {}",
+    Err(ApiError::unknown_instance(id).hint(format!(
+        "GET /api/instances lists the instance ids (local instances: {})",
         if known.is_empty() {
             "none".to_owned()
         } else {
@@ -45,19 +40,20 @@ pub fn local_instance(app: &AppState, id: &str) -> Result<(), ApiError> {
     )))
 }
 
-/// Tests the connection to a local instance stage by stage (config, key file, TCP, SSH
-/// handshake and host key, authentication, remote install, write access, ComfyUI's HTTP API and
-/// WebSocket). Answers 200 whether or not the test passed: `ok` says.
+/// Tests the connection to an instance (local, or a VastAI one from the list) stage by stage
+/// (config, key file, TCP, SSH handshake and host key, authentication, remote install, write
+/// access, ComfyUI's HTTP API and WebSocket). Answers 200 whether or not the test passed: `ok`
+/// says.
 #[utoipa::path(post, path = "/api/instances/{id}/test", tag = "instances",
-    params(("id" = String, Path, description = "A local instance id")),
+    params(("id" = String, Path, description = "An instance id (local, or a VastAI one from the list)")),
     responses((status = 200, description = "The staged report", body = crate::api::openapi::ReportDoc),
-              (status = 404, description = "No such local instance", body = ErrorDocument),
+              (status = 404, description = "No such instance", body = ErrorDocument),
               (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
 pub async fn test(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ConnectionReport>, ApiError> {
-    local_instance(&app, &id)?;
+    known_instance(&app, &id)?;
     let report = blocking(move || {
         let opts = TestConnectionOptions { instance: Some(id) };
         Ok(test_connection_with_config(

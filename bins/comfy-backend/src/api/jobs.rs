@@ -132,14 +132,14 @@ pub fn start_refused(e: StartRefused) -> ApiError {
     }
 }
 
-/// Installs a model file on a local instance, as a job (`progress` events carry the download's
+/// Installs a model file on an instance (local, or a VastAI one from the list), as a job (`progress` events carry the download's
 /// position and total).
 #[utoipa::path(post, path = "/api/instances/{id}/models", tag = "installs",
-    params(("id" = String, Path, description = "A local instance id")),
+    params(("id" = String, Path, description = "An instance id (local, or a VastAI one from the list)")),
     request_body = ModelInstall,
     responses((status = 202, description = "The install job was started", body = JobCreated),
               (status = 400, description = "A bad body", body = ErrorDocument),
-              (status = 404, description = "No such local instance", body = ErrorDocument),
+              (status = 404, description = "No such instance", body = ErrorDocument),
               (status = 413, description = "The body is too large", body = ErrorDocument),
               (status = 415, description = "The body is not JSON", body = ErrorDocument),
               (status = 503, description = "The backend is shutting down", body = ErrorDocument),
@@ -155,13 +155,13 @@ pub async fn install_model(
     .await
 }
 
-/// Installs a custom node on a local instance, as a job (`progress` events name each step).
+/// Installs a custom node on an instance (local, or a VastAI one from the list), as a job (`progress` events name each step).
 #[utoipa::path(post, path = "/api/instances/{id}/nodes", tag = "installs",
-    params(("id" = String, Path, description = "A local instance id")),
+    params(("id" = String, Path, description = "An instance id (local, or a VastAI one from the list)")),
     request_body = NodeInstall,
     responses((status = 202, description = "The install job was started", body = JobCreated),
               (status = 400, description = "A bad body", body = ErrorDocument),
-              (status = 404, description = "No such local instance", body = ErrorDocument),
+              (status = 404, description = "No such instance", body = ErrorDocument),
               (status = 413, description = "The body is too large", body = ErrorDocument),
               (status = 415, description = "The body is not JSON", body = ErrorDocument),
               (status = 503, description = "The backend is shutting down", body = ErrorDocument),
@@ -177,13 +177,13 @@ pub async fn install_node(
     .await
 }
 
-/// Starts an install job on a local instance (off the async runtime): 202 with its id.
+/// Starts an install job on an instance (off the async runtime): 202 with its id.
 async fn start_install(
     app: AppState,
     instance: String,
     start: impl FnOnce(&std::sync::Arc<Jobs>, &str, &str) -> Result<(), StartRefused> + Send + 'static,
 ) -> Result<(StatusCode, Json<JobCreated>), ApiError> {
-    super::instances::local_instance(&app, &instance)?;
+    super::instances::known_instance(&app, &instance)?;
     let job_id = Jobs::new_id();
     let id = job_id.clone();
     blocking(move || start(&app.jobs, &id, &instance).map_err(start_refused)).await?;

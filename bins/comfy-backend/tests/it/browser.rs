@@ -310,10 +310,27 @@ async fn the_page_tests_the_local_connection_runs_a_workflow_and_shows_its_image
     let install = fake_install("backend_browser");
     let comfy = FakeComfy::start(FakeOptions::default().base_path(&install));
     let vast = FakeVastAi::start(KEY).unwrap();
+    // A rented instance on loopback: the shared sshd as its SSH endpoint, the fake ComfyUI as
+    // its published ComfyUI port.
+    let sshd = comfy_local_test_support::Sshd::shared();
+    vast.upsert_instance(json!({
+        "id": 777,
+        "actual_status": "running",
+        "intended_status": "running",
+        "label": "loopback-rented",
+        "dph_total": 0.3,
+        "ssh_host": sshd.host(),
+        "ssh_port": sshd.port(),
+        "public_ipaddr": "127.0.0.1",
+        "ports": {"18188/tcp": [{"HostIp": "0.0.0.0", "HostPort": comfy.port().to_string()}]},
+    }));
     let (_g, dir) = temp_dir();
     let vastai = format!(
-        "vastai:\n  enabled: true\n  allow_inline_api_key: true\n  api_key: {KEY}\n  api_url: {}\n",
-        vast.base_url()
+        "vastai:\n  enabled: true\n  allow_inline_api_key: true\n  api_key: {KEY}\n  api_url: {}\n  ssh: {{ key_file: {}, known_hosts_dir: {}, user: {} }}\n  comfyui: {{ path: {install} }}\n",
+        vast.base_url(),
+        sshd.user_key(),
+        dir.join("vast_hosts"),
+        sshd.user(),
     );
     let backend = InProc::start(
         config_with(&install, &comfy.url(), &vastai),
@@ -328,18 +345,27 @@ async fn the_page_tests_the_local_connection_runs_a_workflow_and_shows_its_image
     check_run(&client).await;
     save_screenshot(&client, "comfy-backend-page.png", true).await;
 
-    // A VastAI tile's test: the backend refuses it (local instances only) and the page says why.
-    click(&client, ".tile.vastai .test-connection").await;
+    // A VastAI tile's test runs like the local one's: every stage passes at the SSH endpoint
+    // VastAI reports.
     wait_js(
         &client,
         20,
-        "the backend's refusal in the report",
-        "document.querySelector('#report-error .hint')",
+        "the rented instance's tile",
+        "document.querySelector('.tile[data-instance=\"777\"] .test-connection')",
     )
     .await;
-    let refusal = text_of(&client, "#report-error").await;
-    assert!(refusal.contains("is not a local instance"), "{refusal}");
-    assert!(refusal.contains("local instances: local"), "{refusal}");
+    click(&client, ".tile[data-instance=\"777\"] .test-connection").await;
+    wait_js(
+        &client,
+        60,
+        "the rented instance's passing report",
+        "document.querySelector('#report-summary[data-ok=\"true\"]') && document.querySelector('#report-title').textContent.includes('loopback-rented')",
+    )
+    .await;
+    assert!(
+        dir.join("vast_hosts/vastai-777").exists(),
+        "host key recorded"
+    );
     click(&client, ".tile.vastai .tile-select").await;
     wait_js(
         &client,

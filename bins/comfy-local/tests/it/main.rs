@@ -15,6 +15,7 @@ mod session;
 mod switches;
 mod terminal;
 mod test_connection;
+mod vastai;
 mod verbs;
 mod workflow;
 

@@ -771,3 +771,37 @@ resources:
 "
     ));
 }
+
+/// `vastai.ssh` needs the key and the `known_hosts` folder together; empty paths are refused;
+/// each problem names its key and line.
+#[test]
+fn vastai_ssh_needs_key_and_known_hosts_dir_together() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+vastai:
+  ssh:
+    key_file: /keys/vast
+"
+    ));
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+vastai:
+  ssh: { key_file: '', known_hosts_dir: /kh.d }
+"
+    ));
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+vastai:
+  comfyui: { path: relative/ComfyUI }
+"
+    ));
+}

@@ -379,3 +379,38 @@ fn load_file_resolves_relative_paths_and_warns() {
         .collect();
     assert_snapshot!(warnings.join("\n"));
 }
+
+/// `vastai.ssh.key_file` and `known_hosts_dir` are taken relative to the config file's folder
+/// like `local:`'s paths; each instance gets its own `known_hosts` file there; the defaults
+/// are those of VastAI's ComfyUI template.
+#[test]
+fn vastai_ssh_paths_resolve_relative_to_the_file() {
+    let (_guard, dir) = temp_dir();
+    let config_path = dir.join("conf.yml");
+    std::fs::write(
+        &config_path,
+        "enabled: false\nvastai:\n  ssh: { key_file: keys/vast, known_hosts_dir: vast_hosts }\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let loaded = Config::load_file(&config_path, ConfigSource::CommandLine)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let vast = &loaded.config.vastai;
+    assert_eq!(vast.ssh.key_file, Some(dir.join("keys/vast")));
+    assert_eq!(
+        vast.ssh.known_hosts_file("42"),
+        Some(dir.join("vast_hosts/vastai-42"))
+    );
+    assert_eq!(vast.ssh.user.as_str(), "root");
+    assert_eq!(vast.comfyui.path.as_str(), "/workspace/ComfyUI");
+    assert_eq!(vast.comfyui.port.get(), 18188);
+    assert!(!vast.send_download_tokens);
+    let warnings: Vec<String> = loaded
+        .warnings
+        .iter()
+        .map(|w| crate::chain(w).replace(dir.as_str(), "[TMP]"))
+        .collect();
+    assert_eq!(
+        warnings,
+        ["vastai.ssh.key_file: private key file [TMP]/keys/vast does not exist"]
+    );
+}

@@ -61,10 +61,13 @@ impl Default for VastAiOptions {
 }
 
 impl VastAiOptions {
-    /// Defaults with the config's `vastai.api_url` as the base URL.
+    /// Defaults with the config's `vastai.api_url` as the base URL, `vastai.comfyui.port` as
+    /// ComfyUI's container port and `vastai.ssh.user` as the login user.
     pub fn from_config(settings: &comfy_local_config::VastAiSettings) -> Self {
         Self {
             base_url: settings.api_url.as_str().to_owned(),
+            comfyui_port: settings.comfyui.port.get(),
+            ssh_user: settings.ssh.user.as_str().to_owned(),
             ..Self::default()
         }
     }

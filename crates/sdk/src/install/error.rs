@@ -5,7 +5,7 @@ use comfy_local_remote_fs::FsError;
 use comfy_local_ssh::SshError;
 
 use super::source::SourceError;
-use crate::connection::UnknownInstance;
+use crate::connection::{ResolveError, UnknownInstance};
 
 /// A refused or failed install. Tokens never appear in any variant.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +13,16 @@ use crate::connection::UnknownInstance;
 pub enum InstallError {
     #[error(transparent)]
     UnknownInstance(#[from] UnknownInstance),
+    /// The id resolves to no usable instance (a VastAI instance not running, without SSH, or
+    /// that the config cannot reach).
+    #[error(transparent)]
+    Resolve(ResolveError),
+    /// `--via host` on a rented instance, for a download that needs a token, while
+    /// `vastai.send_download_tokens` is false.
+    #[error(
+        "{url} needs a download token, and tokens are not sent to rented instances (vastai.send_download_tokens: false): the host cannot fetch it itself"
+    )]
+    TokenStaysHere { url: String },
     /// `features.resource_installation` is false for the instance.
     #[error(
         "installing resources is turned off for instance {instance} (features.resource_installation: false)"
@@ -88,6 +98,17 @@ pub enum InstallError {
     Interrupted { written: u64, part: Utf8PathBuf },
 }
 
+impl From<ResolveError> for InstallError {
+    /// An unknown id stays [`InstallError::UnknownInstance`]; the rest is
+    /// [`InstallError::Resolve`].
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::Unknown(u) => InstallError::UnknownInstance(u),
+            other => InstallError::Resolve(other),
+        }
+    }
+}
+
 impl InstallError {
     /// A host file-system failure.
     pub fn remote(e: FsError) -> Self {
@@ -102,8 +123,10 @@ impl InstallError {
             | InstallError::BadUrl { .. }
             | InstallError::BadSha256 { .. }
             | InstallError::BadDestination { .. }
-            | InstallError::NoFileName { .. } => InstallErrorKind::Usage,
-            InstallError::Connect { .. } => InstallErrorKind::Connection,
+            | InstallError::NoFileName { .. }
+            | InstallError::TokenStaysHere { .. } => InstallErrorKind::Usage,
+            InstallError::Resolve(e) if e.is_usage() => InstallErrorKind::Usage,
+            InstallError::Resolve(_) | InstallError::Connect { .. } => InstallErrorKind::Connection,
             InstallError::Remote(_)
             | InstallError::Source(_)
             | InstallError::SourceBroke { .. }

@@ -5,7 +5,9 @@
 //!
 //! Tokens: the host receives the final URL and the headers meant for its host, on the fetch
 //! program's stdin only. A redirect target (a CDN's signed URL) gets no token, as in the
-//! streamed path.
+//! streamed path. A rented instance gets none at all unless the config allows it
+//! (`vastai.send_download_tokens`): a download that needs one is then not fetched by the host
+//! ([`InstallError::TokenStaysHere`]; `auto` streams it instead).
 
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -55,11 +57,14 @@ pub(crate) fn install_on_host(
             Step::Ready(r) => r,
             Step::Done(done) => return Ok(HostEnd::Done(done)),
             Step::Again => continue,
+            Step::TokenStaysHere(url) => {
+                return Ok(HostEnd::Unreachable(InstallError::TokenStaysHere { url }));
+            }
         };
         match fetch(fs, spec, python, &ready, &mut attempt, cancel, on_event)? {
             Step::Ready(end) => return Ok(end),
             Step::Done(done) => return Ok(HostEnd::Done(done)),
-            Step::Again => {}
+            Step::Again | Step::TokenStaysHere(_) => {}
         }
     }
 }
@@ -70,6 +75,8 @@ enum Step<T> {
     Done(InstallOutcome),
     /// Ask the source again (the `.part` was dropped, or the name is known now).
     Again,
+    /// The download needs a token the host may not be given (its URL, as shown).
+    TokenStaysHere(String),
 }
 
 /// The source's answer, resolved: where the bytes go, from which byte, and what the host asks.
@@ -137,6 +144,10 @@ fn prepare(
         });
     }
     let (url, headers) = creds.request_for(&opened.final_url);
+    if !spec.tokens_to_host && (!headers.is_empty() || url != opened.final_url) {
+        // Tokens stay here: the host may not fetch this one itself.
+        return Ok(Step::TokenStaysHere(url_shown));
+    }
     Ok(Step::Ready(Ready {
         dest: d,
         name,

@@ -154,8 +154,8 @@ pub fn plan(
             reason: reason.clone(),
         });
     }
-    let os = match crate::connection::instance_or_default(config, Some(instance)) {
-        Ok(i) if i.comfyui.path.is_windows() => HostOs::Windows,
+    let os = match crate::connection::resolve_env(config, Some(instance)) {
+        Ok(r) if r.instance.comfyui.path.is_windows() => HostOs::Windows,
         _ => HostOs::Posix,
     };
     for m in &report.missing_models {

@@ -33,7 +33,7 @@ pub use node::{InstallNodeRequest, NodeError, NodeEvent, NodeOutcome, install_no
 pub use pace::ProgressPacer;
 pub use source::{Credential, Credentials, Placement, Source, SourceError};
 
-use crate::connection::{connect_options, instance_or_default};
+use crate::connection::{ResolvedInstance, resolve, resolve_env};
 use crate::error::error_chain;
 use crate::test_connection::sftp_path;
 
@@ -137,6 +137,10 @@ pub struct InstallSpec {
     pub retries: u32,
     /// Largest file accepted, in bytes.
     pub max_bytes: u64,
+    /// Whether the host may be given the tokens a download needs (false on a rented instance
+    /// unless `vastai.send_download_tokens`): when not, a download that needs one is streamed
+    /// through this process instead of fetched by the host.
+    pub tokens_to_host: bool,
 }
 
 impl InstallSpec {
@@ -166,6 +170,7 @@ impl InstallSpec {
             force: req.force,
             retries: req.retries,
             max_bytes,
+            tokens_to_host: true,
         })
     }
 }
@@ -200,18 +205,20 @@ pub fn install_model_via(
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&InstallEvent),
 ) -> Result<InstallOutcome, InstallError> {
-    let instance = instance_or_default(config, req.instance.as_deref())?;
+    let resolved = resolve(config, req.instance.as_deref(), env)?;
+    let instance = &resolved.instance;
     if !instance.features.resource_installation {
         return Err(InstallError::FeatureDisabled {
             instance: instance.id.to_string(),
         });
     }
-    let spec = InstallSpec::parse(req, instance.limits.max_upload_bytes())?;
+    let mut spec = InstallSpec::parse(req, instance.limits.max_upload_bytes())?;
+    spec.tokens_to_host = resolved.tokens_to_host;
     let source = Source::new(
         Credentials::from_config(&config.resources, env),
         Duration::from_secs(60),
     );
-    let mut fs = open_fs(config, req.instance.as_deref())?;
+    let mut fs = open_fs_resolved(&resolved)?;
     install_via(&mut fs, &source, &spec, via, HOST_PYTHON, cancel, on_event)
 }
 
@@ -244,18 +251,24 @@ pub fn install_via(
     }
 }
 
-/// Connects to the instance and opens its ComfyUI folders with remote-fs.
+/// Connects to the instance (local, or a running VastAI one by its numeric id) and opens its
+/// ComfyUI folders with remote-fs.
 pub fn open_fs(
     config: &Config,
     instance: Option<&str>,
 ) -> Result<RemoteFs<SftpHost>, InstallError> {
-    let instance = instance_or_default(config, instance)?;
+    open_fs_resolved(&resolve_env(config, instance)?)
+}
+
+/// [`open_fs`] on an already resolved instance.
+pub fn open_fs_resolved(resolved: &ResolvedInstance) -> Result<RemoteFs<SftpHost>, InstallError> {
+    let instance = &resolved.instance;
     let connect_err = |source| InstallError::Connect {
         instance: instance.id.to_string(),
         source: Box::new(source),
     };
     let session =
-        comfy_local_ssh::Session::connect(&connect_options(instance)).map_err(connect_err)?;
+        comfy_local_ssh::Session::connect(&resolved.connect_options()).map_err(connect_err)?;
     let host = SftpHost::open(session).map_err(connect_err)?;
     let path = instance.comfyui.path.as_str();
     let mut opts = OpenOptions::new(sftp_path(path));

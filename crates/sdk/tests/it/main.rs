@@ -10,3 +10,4 @@ mod missing;
 mod models;
 mod nodes;
 mod test_connection;
+mod vastai;

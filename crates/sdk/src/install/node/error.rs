@@ -84,6 +84,16 @@ fn python_note(step: &str) -> &'static str {
     }
 }
 
+impl From<crate::connection::ResolveError> for NodeError {
+    /// An unknown id stays [`NodeError::UnknownInstance`]; the rest is an [`InstallError`].
+    fn from(e: crate::connection::ResolveError) -> Self {
+        match e {
+            crate::connection::ResolveError::Unknown(u) => NodeError::UnknownInstance(u),
+            other => NodeError::Open(InstallError::Resolve(other)),
+        }
+    }
+}
+
 impl NodeError {
     pub(crate) fn remote(e: FsError) -> Self {
         NodeError::Remote(Box::new(e))

@@ -24,9 +24,8 @@ use serde::Serialize;
 pub use error::NodeError;
 pub use git_url::{GitRef, GitSource, TEMP_PREFIX, check_ref, node_name};
 
-use crate::connection::instance_or_default;
-use crate::install::open_fs;
-use crate::switches::instance_key;
+use crate::connection::{ResolvedInstance, resolve_env};
+use crate::install::open_fs_resolved;
 
 /// Runs the rest of its arguments in the folder given as `$1`.
 const IN_DIR: &str = r#"cd -- "$1" || exit 127; shift; exec "$@""#;
@@ -96,12 +95,12 @@ pub fn install_node(
     req: &InstallNodeRequest,
     on_event: &mut dyn FnMut(&NodeEvent),
 ) -> Result<NodeOutcome, NodeError> {
-    let instance = instance_or_default(config, req.instance.as_deref())?;
-    let key = if config.enabled {
-        (!instance.features.custom_nodes)
-            .then(|| format!("{}.features.custom_nodes", instance_key(config, instance)))
-    } else {
-        Some("enabled".to_owned())
+    let resolved = resolve_env(config, req.instance.as_deref())?;
+    let instance = &resolved.instance;
+    let key = match &resolved.turned_off_by {
+        Some(key) => Some(key.clone()),
+        None => (!instance.features.custom_nodes)
+            .then(|| format!("{}.features.custom_nodes", resolved.key)),
     };
     if let Some(key) = key {
         return Err(NodeError::FeatureDisabled {
@@ -120,11 +119,11 @@ pub fn install_node(
         &config.resources.allowed_git_hosts,
         comfy_local_remote_fs::HostOs::Posix,
     )?;
-    let mut fs = open_fs(config, req.instance.as_deref())?;
+    let mut fs = open_fs_resolved(&resolved)?;
     let python = instance.comfyui.python.as_ref().map(ToString::to_string);
     // Only a detected Python is compared with the server's; a configured one is trusted.
     let server_python = if python.is_none() {
-        server_python(config, req.instance.as_deref())
+        server_python(&resolved)
     } else {
         None
     };
@@ -142,8 +141,8 @@ pub fn install_node(
 }
 
 /// The `python_version` ComfyUI's `/system_stats` reports, when the server answers.
-fn server_python(config: &Config, instance: Option<&str>) -> Option<String> {
-    let target = crate::workflow::client_for(config, instance).ok()?;
+fn server_python(instance: &ResolvedInstance) -> Option<String> {
+    let target = crate::workflow::client_for_resolved(instance).ok()?;
     let stats = target
         .client
         .system_stats()
