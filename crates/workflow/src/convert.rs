@@ -39,6 +39,22 @@ pub const MAX_SUBGRAPH_DEPTH: usize = 32;
 /// Maximum number of executable nodes after expanding subgraphs and group nodes.
 pub const MAX_EXPANDED_NODES: usize = 250_000;
 
+/// The classes whose `filename_prefix` the frontend runs through its text replacement
+/// (`Comfy.SaveImageExtraOutput`), which throws on a value that is not a string.
+const SAVE_NODE_TYPES: [&str; 11] = [
+    "SaveImage",
+    "SaveAnimatedWEBP",
+    "SaveWEBM",
+    "SaveAudio",
+    "SaveGLB",
+    "SaveAnimatedPNG",
+    "CLIPSave",
+    "VAESave",
+    "ModelSave",
+    "LoraSave",
+    "SaveLatent",
+];
+
 const MODE_NEVER: i64 = 2;
 const MODE_BYPASS: i64 = 4;
 
@@ -929,8 +945,22 @@ impl<'w> Converter<'w> {
                     if w.name.is_empty() || !w.in_prompt {
                         continue;
                     }
-                    if let Some(o) = self.overrides.get(&(d, w.name.clone())) {
+                    if let Some(o) = self
+                        .overrides
+                        .get(&(d, w.name.clone()))
+                        .or_else(|| self.synced.get(&(std::ptr::from_ref(node), w.name.clone())))
+                    {
                         v = o.clone();
+                    }
+                    if w.name == "filename_prefix"
+                        && SAVE_NODE_TYPES.contains(&node.class.as_str())
+                        && !v.is_string()
+                    {
+                        return Err(ConvertError::FilenamePrefixNotText {
+                            node_id: exec_id,
+                            class: node.class.clone(),
+                            value: v.to_string(),
+                        });
                     }
                     if w.dynamic_prompts
                         && let Value::String(s) = &v
