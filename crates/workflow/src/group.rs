@@ -300,18 +300,32 @@ impl<'d> Builder<'d> {
 }
 
 /// Whether a declared input is a widget and how many companion widgets follow it: one after a
-/// seed-like INT, two after a combo with `control_after_generate`; `None` for a socket.
+/// seed-like INT (one named `seed` or `noise_seed` even when it declares
+/// `control_after_generate: false`), two after a combo with `control_after_generate`, two more (the hidden toggle
+/// and the button) after a remote combo with a refresh button, one after `RecordAudio`'s
+/// `AUDIO_RECORD` (two widgets of that name); `None` for a socket.
 fn widget_companions(spec: &InputSpec) -> Option<usize> {
     let ty = spec.type_name();
+    if ty == "AUDIO_RECORD" && !spec.force_input {
+        // The record extension's audio element and its record button.
+        return Some(1);
+    }
     let widget =
         !spec.force_input && matches!(ty, "INT" | "FLOAT" | "STRING" | "BOOLEAN" | "COMBO");
     if !widget {
-        None
-    } else if ty == "INT" && spec.int_control() {
-        Some(1)
-    } else if matches!(spec.kind, InputType::Combo(_)) && spec.combo_control() {
-        Some(2)
-    } else {
-        Some(0)
+        return None;
     }
+    let combo = matches!(spec.kind, InputType::Combo(_));
+    // The group's own config names a control for any input called `seed` or `noise_seed`
+    // (`getInputConfig`), over the declared option.
+    let seed_name = spec.name == "seed" || spec.name == "noise_seed";
+    let control = if ty == "INT" && (spec.int_control() || seed_name) {
+        1
+    } else if combo && spec.combo_control() {
+        2
+    } else {
+        0
+    };
+    let refresh = if combo && spec.refresh_button { 2 } else { 0 };
+    Some(control + refresh)
 }
