@@ -1,7 +1,8 @@
 //! Headless UI -> API conversion, following the frontend's `graphToPrompt()`:
 //!
 //! 1. `PrimitiveNodes` push their value into every widget they feed (`applyToGraph`), through
-//!    legacy Reroute nodes too; the targets' saved values are stale.
+//!    legacy Reroute nodes too, after merging the targets' configs (see `primitive`); the
+//!    targets' saved values are stale.
 //! 2. Every node becomes an executable node ("DTO"); subgraph instances are expanded into their
 //!    inner nodes with ids `outer:inner` (nested: `a:b:c`), legacy group nodes (`workflow>NAME`)
 //!    into `group:index` with the group handler's own wiring (see `group`).
@@ -26,13 +27,12 @@ use super::api::{ApiMeta, ApiNode, ApiPrompt, js_key_order};
 use super::error::ConvertError;
 use super::group::GroupConfig;
 use super::object_info::{InputSpec, ObjectInfo};
+use super::primitive::{pushed_value, target_callback};
 use super::titles::Titles;
 use super::ui::{
     GroupNodeDef, SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID, SubgraphDef, UiGraph, UiNode, UiWorkflow,
 };
-use super::widgets::{
-    Widget, primitive_callback, process_dynamic_prompt, widget_values, widgets_for,
-};
+use super::widgets::{Widget, process_dynamic_prompt, widget_values, widgets_for};
 
 /// Maximum nesting of subgraphs (the frontend has no limit; real workflows use a few levels).
 pub const MAX_SUBGRAPH_DEPTH: usize = 32;
@@ -82,6 +82,7 @@ pub(crate) fn convert_lenient(
 ) -> Result<(ApiPrompt, Vec<(String, String)>), ConvertError> {
     let mut c = Converter::new(ui, object_info)?;
     c.apply_primitives();
+    c.sync_promoted();
     c.emit(titles)
 }
 
@@ -146,6 +147,9 @@ struct Converter<'w> {
     node_index: HashMap<*const UiGraph, HashMap<&'w str, &'w UiNode>>,
     /// Widget values pushed by `PrimitiveNodes`: (DTO, widget name) -> value.
     overrides: HashMap<(usize, String), Value>,
+    /// Inner widget values subgraph instances copied in (`sync_promoted`): (inner node, widget
+    /// name) -> value, for every instance of the definition.
+    synced: HashMap<(*const UiNode, String), Value>,
     widget_cache: HashMap<&'w str, Vec<Widget>>,
     group_cfgs: HashMap<&'w str, GroupConfig>,
 }
@@ -252,6 +256,7 @@ impl<'w> Converter<'w> {
             by_exec: HashMap::new(),
             node_index,
             overrides: HashMap::new(),
+            synced: HashMap::new(),
             widget_cache: HashMap::new(),
             group_cfgs: HashMap::new(),
         };
@@ -559,66 +564,151 @@ impl<'w> Converter<'w> {
     }
 
     /// `PrimitiveNode.applyToGraph`: copies each primitive's value into the widgets it feeds.
+    /// A primitive without a saved value has its first target's.
     fn apply_primitives(&mut self) {
         for p in 0..self.dtos.len() {
             let d = &self.dtos[p];
             if d.node.class != "PrimitiveNode" || d.group_child.is_some() {
                 continue;
             }
-            let Some(value) = d
+            let saved = d
                 .node
                 .widgets_values
                 .as_ref()
-                .and_then(|v| v.as_array()?.first().cloned())
+                .and_then(|v| v.as_array()?.first().cloned());
+            let targets = self.primitive_targets(p);
+            let value = match (saved, targets.first()) {
+                (Some(v), _) => v,
+                (None, Some((t, widget, _))) => {
+                    let (t, widget) = (*t, widget.clone());
+                    let Some(v) = self.widget_value(t, &widget) else {
+                        continue;
+                    };
+                    v
+                }
+                (None, None) => continue,
+            };
+            let specs: Vec<Option<&InputSpec>> = targets.iter().map(|(_, _, s)| *s).collect();
+            let value = pushed_value(value, &specs);
+            for (t, widget, spec) in targets {
+                // The target widget's callback runs on the pushed value (rounding, clamping).
+                let pushed = spec.map_or_else(|| value.clone(), |s| target_callback(s, &value));
+                self.overrides.insert((t, widget), pushed);
+            }
+        }
+    }
+
+    /// The widgets primitive `p` feeds, in link order (through Reroutes): the target DTO, the
+    /// widget name and its input spec (a subgraph instance's promoted widget has the spec of
+    /// the inner widget it copies).
+    fn primitive_targets(&self, p: usize) -> Vec<(usize, String, Option<&'w InputSpec>)> {
+        let d = &self.dtos[p];
+        let graph = d.graph;
+        let mut queue: VecDeque<i64> = d
+            .node
+            .outputs
+            .first()
+            .map(|o| o.links.iter().copied().collect())
+            .unwrap_or_default();
+        let mut seen = HashSet::new();
+        let mut targets = Vec::new();
+        while let Some(link_id) = queue.pop_front() {
+            if !seen.insert(link_id) {
+                continue;
+            }
+            let Some(link) = graph.links.get(&link_id) else {
+                continue;
+            };
+            let Some(target) = self.find_node(graph, &link.target_id) else {
+                continue;
+            };
+            if target.class == "Reroute" {
+                if let Some(o) = target.outputs.first() {
+                    queue.extend(o.links.iter().copied());
+                }
+                continue;
+            }
+            let Some(widget) = usize::try_from(link.target_slot)
+                .ok()
+                .and_then(|s| target.inputs.get(s))
+                .and_then(|i| i.widget.clone())
             else {
                 continue;
             };
-            let graph = d.graph;
-            let prefix = d.prefix.clone();
-            let mut queue: VecDeque<i64> = d
-                .node
-                .outputs
-                .first()
-                .map(|o| o.links.iter().copied().collect())
-                .unwrap_or_default();
-            let mut seen = HashSet::new();
-            let mut targets = Vec::new();
-            while let Some(link_id) = queue.pop_front() {
-                if !seen.insert(link_id) {
-                    continue;
-                }
-                let Some(link) = graph.links.get(&link_id) else {
-                    continue;
+            if let Some(&t) = self.by_exec.get(&format!("{}{}", d.prefix, target.id)) {
+                let spec = match self.dtos[t].subgraph {
+                    Some(_) => self
+                        .promoted_targets(t, &widget)
+                        .first()
+                        .and_then(|(inner, w)| self.oi.class(&inner.class)?.input(w)),
+                    None => self.oi.class(&target.class).and_then(|c| c.input(&widget)),
                 };
-                let Some(target) = self.find_node(graph, &link.target_id) else {
-                    continue;
-                };
-                if target.class == "Reroute" {
-                    if let Some(o) = target.outputs.first() {
-                        queue.extend(o.links.iter().copied());
-                    }
-                    continue;
-                }
-                let Some(widget) = usize::try_from(link.target_slot)
-                    .ok()
-                    .and_then(|s| target.inputs.get(s))
-                    .and_then(|i| i.widget.clone())
-                else {
-                    continue;
-                };
-                if let Some(&t) = self.by_exec.get(&format!("{prefix}{}", target.id)) {
-                    let spec = self
-                        .oi
-                        .class(&target.class)
-                        .and_then(|c| c.inputs().find(|s| s.name == widget));
-                    targets.push((t, widget, spec));
-                }
+                targets.push((t, widget, spec));
             }
-            let value = merged_clamp(&targets, value);
-            for (t, widget, spec) in targets {
-                // The target widget's callback runs on the pushed value (rounding, clamping).
-                let pushed = spec.map_or_else(|| value.clone(), |s| primitive_callback(s, &value));
-                self.overrides.insert((t, widget), pushed);
+        }
+        targets
+    }
+
+    /// The inner widgets wired to subgraph input `name` of instance `dto`
+    /// (`getConnectedWidgets`): each inner node with the widget name of its input slot.
+    fn promoted_targets(&self, dto: usize, name: &str) -> Vec<(&'w UiNode, String)> {
+        let d = &self.dtos[dto];
+        let Some(def) = d.subgraph.and_then(|id| self.ui.subgraphs.get(id)) else {
+            return Vec::new();
+        };
+        let Some(io) = def.inputs.iter().find(|io| io.name == name) else {
+            return Vec::new();
+        };
+        io.link_ids
+            .iter()
+            .filter_map(|l| {
+                let link = def.graph.links.get(l)?;
+                let node = self.find_node(&def.graph, &link.target_id)?;
+                let slot = node.inputs.get(usize::try_from(link.target_slot).ok()?)?;
+                Some((node, slot.widget.clone()?))
+            })
+            .collect()
+    }
+
+    /// `SubgraphNode.serialize`, which `graphToPrompt` runs after the primitives pushed: every
+    /// subgraph instance (the root's in file order, then those inside definitions) copies each
+    /// promoted widget's value into every inner widget wired to the same subgraph input. The
+    /// inner nodes are shared by all instances of a definition, so the last instance wins.
+    fn sync_promoted(&mut self) {
+        let mut nodes: Vec<&'w UiNode> = self.ui.root.nodes.iter().collect();
+        for id in &self.ui.subgraph_order {
+            if let Some(def) = self.ui.subgraphs.get(id) {
+                nodes.extend(def.graph.nodes.iter());
+            }
+        }
+        for node in nodes {
+            let Some(dto) = self
+                .dtos
+                .iter()
+                .position(|d| std::ptr::eq(d.node, node) && d.subgraph.is_some())
+            else {
+                continue;
+            };
+            let Some(def) = self.dtos[dto]
+                .subgraph
+                .and_then(|id| self.ui.subgraphs.get(id))
+            else {
+                continue;
+            };
+            for io in &def.inputs {
+                let inner = self.promoted_targets(dto, &io.name);
+                if inner.is_empty() {
+                    continue;
+                }
+                let value = match self.overrides.get(&(dto, io.name.clone())) {
+                    Some(v) => Some(v.clone()),
+                    None => self.promoted_value(dto, &io.name),
+                };
+                let Some(value) = value else { continue };
+                for (n, widget) in inner {
+                    self.synced
+                        .insert((std::ptr::from_ref(n), widget), value.clone());
+                }
             }
         }
     }
@@ -1009,30 +1099,6 @@ impl<'w> Converter<'w> {
         }
         js_key_order(&mut output);
         Ok((output, unknown))
-    }
-}
-
-/// A primitive feeding several number widgets merges their configs (`#mergeWidgetConfig`): its
-/// value is clamped to the tightest `[min, max]` before it is pushed.
-fn merged_clamp(targets: &[(usize, String, Option<&InputSpec>)], value: Value) -> Value {
-    let Some(x) = value.as_f64() else {
-        return value;
-    };
-    let specs: Vec<&InputSpec> = targets.iter().filter_map(|(_, _, s)| *s).collect();
-    let numeric = specs
-        .iter()
-        .all(|s| matches!(s.type_name(), "INT" | "FLOAT"));
-    if targets.len() < 2 || specs.len() < targets.len() || !numeric {
-        return value;
-    }
-    let min = specs.iter().filter_map(|s| s.numeric.min).reduce(f64::max);
-    let max = specs.iter().filter_map(|s| s.numeric.max).reduce(f64::min);
-    if let Some(m) = max.filter(|m| x > *m) {
-        return Value::from(m);
-    }
-    match min.filter(|m| x < *m) {
-        Some(m) => Value::from(m),
-        None => value,
     }
 }
 

@@ -23,6 +23,7 @@ mod deps;
 mod error;
 mod group;
 mod object_info;
+mod primitive;
 mod sources;
 mod titles;
 mod ui;

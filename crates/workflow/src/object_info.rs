@@ -90,6 +90,10 @@ pub struct Numeric {
     pub step: Option<f64>,
     /// `round` option.
     pub round: Option<f64>,
+    /// The options the frontend's `mergeInputSpec` compares when one `PrimitiveNode` feeds
+    /// several number widgets (`round`, `display`, `precision`, `lazy`, `advanced`, `hidden`), raw
+    /// and sorted by name; `round: false` is kept here.
+    pub compared: Vec<(String, Value)>,
 }
 
 impl InputSpec {
@@ -179,6 +183,16 @@ struct RawOpts {
     step: Option<Value>,
     #[serde(default)]
     round: Option<Value>,
+    #[serde(default)]
+    display: Option<Value>,
+    #[serde(default)]
+    precision: Option<Value>,
+    #[serde(default)]
+    lazy: Option<Value>,
+    #[serde(default)]
+    advanced: Option<Value>,
+    #[serde(default)]
+    hidden: Option<Value>,
     #[serde(default)]
     image_upload: Option<Value>,
     #[serde(default)]
@@ -420,6 +434,17 @@ fn parse_spec(name: String, spec: RawSpec) -> InputSpec {
             max: o.max.as_ref().and_then(Value::as_f64),
             step: o.step.as_ref().and_then(Value::as_f64),
             round: o.round.as_ref().and_then(Value::as_f64),
+            compared: [
+                ("advanced", &o.advanced),
+                ("display", &o.display),
+                ("hidden", &o.hidden),
+                ("lazy", &o.lazy),
+                ("precision", &o.precision),
+                ("round", &o.round),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_owned(), v.clone()?)))
+            .collect(),
         },
         default: o.default,
         kind,

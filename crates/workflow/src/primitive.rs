@@ -1,0 +1,239 @@
+//! What a `PrimitiveNode` makes of its value before pushing it into the widgets it feeds: the
+//! frontend's number widgets (their options and callbacks) and the merge of the targets' configs.
+//!
+//! Rules (frontend 1.27 `widgetInputs.ts`): on load the primitive gets a widget like its first
+//! target's; then, for a number (INT, FLOAT), every target's config is merged into the running
+//! config in link order (`mergeInputSpec`: ranges intersected, steps combined as their lcm, every
+//! other compared option equal, else no merge). After each successful merge the primitive's widget
+//! is rebuilt from the merged config, its value clamped to the widget's `[min, max]` and run
+//! through the widget's own callback (INT: rounded to its step; FLOAT: rounded and clamped).
+//! `graphToPrompt` then pushes that value into each target, whose own callback runs on it.
+
+use serde_json::Value;
+
+use super::object_info::InputSpec;
+
+/// A number config as `mergeInputSpec` sees it: `min`/`max` (infinite when absent), `step`
+/// and the compared options.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NumberConfig {
+    float: bool,
+    min: Option<f64>,
+    max: Option<f64>,
+    step: Option<f64>,
+    compared: Vec<(String, Value)>,
+}
+
+impl NumberConfig {
+    /// The config of a number input; `None` for any other type.
+    pub(crate) fn of(spec: &InputSpec) -> Option<Self> {
+        let float = match spec.type_name() {
+            "INT" => false,
+            "FLOAT" => true,
+            _ => return None,
+        };
+        let n = &spec.numeric;
+        Some(Self {
+            float,
+            min: n.min,
+            max: n.max,
+            step: n.step,
+            compared: n.compared.clone(),
+        })
+    }
+
+    /// `mergeNumericInputSpec`: `None` when the types or ranges do not overlap or a compared
+    /// option differs (absent equals absent only).
+    pub(crate) fn merge(&self, other: &Self) -> Option<Self> {
+        if self.float != other.float {
+            return None;
+        }
+        let (min1, max1) = (
+            self.min.unwrap_or(f64::NEG_INFINITY),
+            self.max.unwrap_or(f64::INFINITY),
+        );
+        let (min2, max2) = (
+            other.min.unwrap_or(f64::NEG_INFINITY),
+            other.max.unwrap_or(f64::INFINITY),
+        );
+        if min1 > max2 || max1 < min2 {
+            return None;
+        }
+        // Both lists are sorted by name: equal lists are equal options.
+        if self.compared != other.compared {
+            return None;
+        }
+        Some(Self {
+            float: self.float,
+            min: Some(min1.max(min2)),
+            max: Some(max1.min(max2)),
+            step: Some(lcm(self.step.unwrap_or(1.0), other.step.unwrap_or(1.0))),
+            compared: self.compared.clone(),
+        })
+    }
+
+    fn round(&self) -> Option<f64> {
+        self.compared
+            .iter()
+            .find(|(k, _)| k == "round")
+            .and_then(|(_, v)| v.as_f64())
+    }
+}
+
+/// The options of a number widget the frontend builds from a config (`useIntWidget`,
+/// `useFloatWidget`), as far as its callback uses them.
+pub(crate) struct NumberWidget {
+    float: bool,
+    min: f64,
+    max: f64,
+    /// `step2`: the step itself.
+    step: f64,
+    round: Option<f64>,
+    precision: f64,
+}
+
+impl NumberWidget {
+    /// The widget of a config: `min` 0 and `max` 2048 when absent, the step 1 (INT) or 0.5
+    /// (FLOAT); a FLOAT rounds to its `round`, else to `10^-precision` of its step.
+    pub(crate) fn of(c: &NumberConfig) -> Self {
+        let min = c.min.unwrap_or(0.0);
+        let max = c.max.unwrap_or(2048.0);
+        if !c.float {
+            return Self {
+                float: false,
+                min,
+                max,
+                step: c.step.unwrap_or(1.0),
+                round: None,
+                precision: 0.0,
+            };
+        }
+        let step = c.step.unwrap_or(0.5);
+        let precision = (-step.log10().floor()).max(0.0);
+        let own = c.round().filter(|r| *r != 0.0);
+        let round = if precision != 0.0 && own.is_none() {
+            Some(10f64.powf(-precision))
+        } else {
+            own
+        };
+        Self {
+            float: true,
+            min,
+            max,
+            step,
+            round,
+            precision,
+        }
+    }
+
+    /// `mergeIfValid`'s clamp of the primitive's value to the rebuilt widget's range.
+    pub(crate) fn clamp(&self, v: &Value) -> Value {
+        match v.as_f64() {
+            Some(x) if x < self.min => js_number(self.min),
+            Some(x) if x > self.max => js_number(self.max),
+            _ => v.clone(),
+        }
+    }
+
+    /// The widget's callback on a value (`onValueChange`, `onFloatValueChange`): an INT is
+    /// rounded to its step (offset by `min % step`), a FLOAT with rounding is rounded to it,
+    /// fixed to its precision and clamped. Other values pass unchanged.
+    pub(crate) fn callback(&self, v: &Value) -> Value {
+        let Some(x) = v.as_f64() else {
+            return v.clone();
+        };
+        if !self.float {
+            let step = if self.step == 0.0 { 1.0 } else { self.step };
+            #[expect(clippy::float_cmp, reason = "JavaScript's `step === 1`, exactly")]
+            let unit = step == 1.0;
+            let out = if unit {
+                js_round(x)
+            } else {
+                let offset = self.min % step;
+                js_round((x - offset) / step) * step + offset
+            };
+            return js_number(out);
+        }
+        let Some(round) = self.round else {
+            return v.clone();
+        };
+        let rounded = js_round(x / round) * round;
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a small non-negative digit count"
+        )]
+        let digits = self.precision.min(100.0) as usize;
+        let fixed: f64 = format!("{rounded:.digits$}").parse().unwrap_or(rounded);
+        js_number(fixed.max(self.min).min(self.max))
+    }
+}
+
+/// What one primitive pushes, given its saved value and the configs of the widgets it feeds in
+/// link order (`None` for a target whose config is unknown): each merge that succeeds rebuilds
+/// its widget, clamps the value and runs the widget's callback. Non-number primitives push their
+/// value as it is.
+pub(crate) fn pushed_value(value: Value, targets: &[Option<&InputSpec>]) -> Value {
+    let Some(first) = targets
+        .first()
+        .copied()
+        .flatten()
+        .and_then(NumberConfig::of)
+    else {
+        return value;
+    };
+    let mut config: Option<NumberConfig> = None;
+    let mut v = value;
+    for spec in targets.iter().copied().flatten() {
+        let Some(other) = NumberConfig::of(spec) else {
+            continue;
+        };
+        let Some(merged) = config.as_ref().unwrap_or(&first).merge(&other) else {
+            continue;
+        };
+        let widget = NumberWidget::of(&merged);
+        v = widget.callback(&widget.clamp(&v));
+        config = Some(merged);
+    }
+    v
+}
+
+/// What a target widget's own callback makes of a pushed value (`applyToGraph` calls it).
+pub(crate) fn target_callback(spec: &InputSpec, v: &Value) -> Value {
+    match NumberConfig::of(spec) {
+        Some(c) => NumberWidget::of(&c).callback(v),
+        None => v.clone(),
+    }
+}
+
+/// The frontend's `lcm` (`|a * b| / gcd(a, b)`, `gcd` by remainders, floats included). The
+/// recursion of `gcd` is a loop here, cut after 10,000 steps (the depth at which a browser's
+/// stack would overflow, near enough).
+fn lcm(a: f64, b: f64) -> f64 {
+    let (mut x, mut y) = (a, b);
+    for _ in 0..10_000 {
+        if y == 0.0 {
+            break;
+        }
+        (x, y) = (y, x % y);
+    }
+    (a * b).abs() / x
+}
+
+/// JavaScript's `Math.round` (halves toward +infinity).
+fn js_round(x: f64) -> f64 {
+    (x + 0.5).floor()
+}
+
+/// A number as JavaScript's `JSON.stringify` writes it: integral values without a fraction,
+/// NaN and infinities as `null`.
+fn js_number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "integral and within 2^53, so exact"
+        )]
+        return Value::from(x as i64);
+    }
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
