@@ -280,7 +280,10 @@ impl<'w> Converter<'w> {
     ) -> Result<(), ConvertError> {
         self.check_size()?;
         let exec_id = format!("{prefix}{}", node.id);
-        let (kind, inputs, output_types, subgraph) = self.shape(node);
+        let (kind, mut inputs, output_types, subgraph) = self.shape(node);
+        if kind == Kind::Group {
+            inputs = self.group_inputs(node);
+        }
         let idx = self.dtos.len();
         self.dtos.push(Dto {
             exec_id: exec_id.clone(),
@@ -351,6 +354,57 @@ impl<'w> Converter<'w> {
             node.outputs.iter().map(|o| o.ty.as_str()).collect(),
             None,
         )
+    }
+
+    /// A legacy group node's inputs in the order its definition gives them (see
+    /// `GroupConfig::input_names`), each with the link of the saved input of that name; saved
+    /// inputs the definition lacks follow, as the frontend's `configure` keeps them.
+    fn group_inputs(&mut self, node: &'w UiNode) -> Vec<DtoInput<'w>> {
+        let Some((name, def)) =
+            group_name(&node.class).and_then(|g| self.ui.group_nodes.get_key_value(g))
+        else {
+            return slot_inputs(node);
+        };
+        let oi = self.oi;
+        let cfg = self
+            .group_cfgs
+            .entry(name.as_str())
+            .or_insert_with(|| GroupConfig::build(def, oi));
+        let mut used = vec![false; node.inputs.len()];
+        let mut out: Vec<DtoInput<'w>> = Vec::with_capacity(cfg.input_names.len());
+        for wanted in &cfg.input_names {
+            let found = node
+                .inputs
+                .iter()
+                .enumerate()
+                .position(|(j, s)| !used[j] && &s.name == wanted);
+            out.push(match found {
+                Some(j) => {
+                    used[j] = true;
+                    let s = &node.inputs[j];
+                    DtoInput {
+                        name: s.name.as_str(),
+                        ty: s.ty.as_str(),
+                        link: s.link,
+                    }
+                }
+                None => DtoInput {
+                    name: "",
+                    ty: "",
+                    link: None,
+                },
+            });
+        }
+        for (j, s) in node.inputs.iter().enumerate() {
+            if !used[j] {
+                out.push(DtoInput {
+                    name: s.name.as_str(),
+                    ty: s.ty.as_str(),
+                    link: s.link,
+                });
+            }
+        }
+        out
     }
 
     /// Adds the inner nodes of subgraph instance `idx` (definition `sg_id`), ids `exec_id:inner`.
@@ -635,18 +689,43 @@ impl<'w> Converter<'w> {
             else {
                 continue;
             };
-            if let Some(&t) = self.by_exec.get(&format!("{}{}", d.prefix, target.id)) {
-                let spec = match self.dtos[t].subgraph {
-                    Some(_) => self
-                        .promoted_targets(t, &widget)
-                        .first()
-                        .and_then(|(inner, w)| self.oi.class(&inner.class)?.input(w)),
-                    None => self.oi.class(&target.class).and_then(|c| c.input(&widget)),
-                };
-                targets.push((t, widget, spec));
+            let Some(&t) = self.by_exec.get(&format!("{}{}", d.prefix, target.id)) else {
+                continue;
+            };
+            if self.dtos[t].kind == Kind::Group {
+                // A group widget: its value is copied into the inner widget behind it
+                // (`updateInnerWidgets`), whose config it was built from.
+                if let Some((child, inner)) = self.group_widget_target(t, &widget) {
+                    let spec = self
+                        .oi
+                        .class(&self.dtos[child].node.class)
+                        .and_then(|c| c.input(&inner));
+                    targets.push((child, inner, spec));
+                }
+                continue;
             }
+            let spec = match self.dtos[t].subgraph {
+                Some(_) => self
+                    .promoted_targets(t, &widget)
+                    .first()
+                    .and_then(|(inner, w)| self.oi.class(&inner.class)?.input(w)),
+                None => self.oi.class(&target.class).and_then(|c| c.input(&widget)),
+            };
+            targets.push((t, widget, spec));
         }
         targets
+    }
+
+    /// The inner DTO and widget name behind widget `name` of legacy group node `dto`.
+    fn group_widget_target(&self, dto: usize, name: &str) -> Option<(usize, String)> {
+        let cfg = self.dtos[dto]
+            .group_name
+            .and_then(|n| self.group_cfgs.get(n))?;
+        let (index, inner) = cfg.widget_targets.get(name)?;
+        let child = *self
+            .by_exec
+            .get(&format!("{}:{index}", self.dtos[dto].exec_id))?;
+        Some((child, inner.clone()))
     }
 
     /// The inner widgets wired to subgraph input `name` of instance `dto`

@@ -34,6 +34,9 @@ pub struct NodeClass {
     pub output_names: Vec<String>,
     /// Whether the node is an output node (`output_node`).
     pub output_node: bool,
+    /// The required, then the optional input names in the order of the JSON object's keys
+    /// (which can differ from `input_order`: legacy group nodes follow the keys).
+    pub(crate) key_order: (Vec<String>, Vec<String>),
 }
 
 /// The type of an input.
@@ -331,6 +334,12 @@ impl NodeClass {
 
     fn from_raw(name: String, raw: RawClass) -> Self {
         let order = raw.input_order.unwrap_or_default();
+        let keys = |m: &Option<IndexMap<String, RawSpec>>| -> Vec<String> {
+            m.as_ref()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        let key_order = (keys(&raw.input.required), keys(&raw.input.optional));
         let required = ordered(raw.input.required, order.required);
         let optional = ordered(raw.input.optional, order.optional);
         let strings = |v: Option<Vec<Value>>| -> Vec<String> {
@@ -354,6 +363,7 @@ impl NodeClass {
             outputs: strings(raw.output),
             output_names: strings(raw.output_name),
             output_node: matches!(raw.output_node, Some(Value::Bool(true))),
+            key_order,
             name,
         }
     }

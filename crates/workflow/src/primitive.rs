@@ -126,22 +126,29 @@ impl NumberWidget {
         }
     }
 
-    /// `mergeIfValid`'s clamp of the primitive's value to the rebuilt widget's range.
+    /// `mergeIfValid`'s clamp of the primitive's value to the rebuilt widget's range (compared
+    /// as JavaScript compares, a non-number converted first).
     pub(crate) fn clamp(&self, v: &Value) -> Value {
-        match v.as_f64() {
-            Some(x) if x < self.min => js_number(self.min),
-            Some(x) if x > self.max => js_number(self.max),
-            _ => v.clone(),
+        let x = js_to_number(v);
+        if x < self.min {
+            js_number(self.min)
+        } else if x > self.max {
+            js_number(self.max)
+        } else {
+            v.clone()
         }
     }
 
     /// The widget's callback on a value (`onValueChange`, `onFloatValueChange`): an INT is
     /// rounded to its step (offset by `min % step`), a FLOAT with rounding is rounded to it,
-    /// fixed to its precision and clamped. Other values pass unchanged.
+    /// fixed to its precision and clamped; both convert a non-number as JavaScript's arithmetic
+    /// does (`false` -> 0, `"12"` -> 12, `"abc"` -> NaN, written `null`). A FLOAT without
+    /// rounding keeps the value as it is.
     pub(crate) fn callback(&self, v: &Value) -> Value {
-        let Some(x) = v.as_f64() else {
+        if self.float && self.round.is_none() {
             return v.clone();
-        };
+        }
+        let x = js_to_number(v);
         if !self.float {
             let step = if self.step == 0.0 { 1.0 } else { self.step };
             #[expect(clippy::float_cmp, reason = "JavaScript's `step === 1`, exactly")]
@@ -157,6 +164,9 @@ impl NumberWidget {
         let Some(round) = self.round else {
             return v.clone();
         };
+        if x.is_nan() {
+            return Value::Null;
+        }
         let rounded = js_round(x / round) * round;
         #[expect(
             clippy::cast_possible_truncation,
@@ -218,6 +228,67 @@ fn lcm(a: f64, b: f64) -> f64 {
         (x, y) = (y, x % y);
     }
     (a * b).abs() / x
+}
+
+/// JavaScript's `ToNumber` of a JSON value: booleans 0/1, `null` 0, a string by its trimmed
+/// numeric text (empty is 0, `0x` hexadecimal, `Infinity`), anything else NaN (an array of
+/// one number aside, which JavaScript also converts).
+fn js_to_number(v: &Value) -> f64 {
+    match v {
+        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::Null => 0.0,
+        Value::String(s) => string_to_number(s),
+        Value::Array(a) if a.is_empty() => 0.0,
+        Value::Array(a) if a.len() == 1 && !a[0].is_array() && !a[0].is_object() => match &a[0] {
+            Value::Null => 0.0,
+            Value::String(s) => string_to_number(s),
+            Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+            _ => f64::NAN,
+        },
+        _ => f64::NAN,
+    }
+}
+
+fn string_to_number(s: &str) -> f64 {
+    let t = s.trim();
+    if t.is_empty() {
+        return 0.0;
+    }
+    let (sign, body) = match t.as_bytes()[0] {
+        b'-' => (-1.0, &t[1..]),
+        b'+' => (1.0, &t[1..]),
+        _ => (1.0, t),
+    };
+    if body == "Infinity" {
+        return sign * f64::INFINITY;
+    }
+    for (prefix, radix) in [
+        ("0x", 16),
+        ("0X", 16),
+        ("0o", 8),
+        ("0O", 8),
+        ("0b", 2),
+        ("0B", 2),
+    ] {
+        if let Some(digits) = t.strip_prefix(prefix) {
+            // JavaScript takes no sign before a radix prefix.
+            return u64::from_str_radix(digits, radix).map_or(f64::NAN, |n| {
+                #[expect(clippy::cast_precision_loss, reason = "JavaScript's numbers are f64")]
+                let x = n as f64;
+                x
+            });
+        }
+    }
+    // Rust also reads `inf`, `nan` and `infinity`, JavaScript does not.
+    if body
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
+        t.parse().unwrap_or(f64::NAN)
+    } else {
+        f64::NAN
+    }
 }
 
 /// JavaScript's `Math.round` (halves toward +infinity).

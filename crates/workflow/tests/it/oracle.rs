@@ -162,3 +162,32 @@ fn legacy_group_nodes_count_the_audio_record_widgets() {
 fn a_primitive_without_a_value_feeding_a_promoted_widget_pushes_the_widgets_value() {
     class("subgraph_primitive_without_value");
 }
+
+/// A `PrimitiveNode` feeding a legacy group node's widget: the value goes through that group
+/// widget's callback (an INT rounds `false` to 0) and on into the inner widget behind it.
+#[test]
+fn a_primitive_feeding_a_group_widget_reaches_the_inner_widget() {
+    class("group_primitive_target");
+}
+
+/// A legacy group node holding `SaveAudioMP3`: its `audioUI` is a group widget and a group
+/// input, but is never saved, so the values after it map on without a gap.
+#[test]
+fn legacy_group_nodes_count_the_unsaved_audio_ui_widget() {
+    class("group_audio_ui");
+}
+
+/// A legacy group node holding an input of a widget type with `forceInput`: the group takes it
+/// for a widget (not numbered among its sockets) while its node makes a socket of it, so the
+/// converted widgets' input numbers point one slot off, as in the frontend.
+#[test]
+fn legacy_group_nodes_take_force_input_widget_types_for_widgets() {
+    class("group_force_input");
+}
+
+/// A legacy group node follows the key order of `object_info`'s JSON objects (here sorted),
+/// not `input_order`, when it numbers the inner nodes' inputs and widgets.
+#[test]
+fn legacy_group_nodes_follow_the_object_info_key_order() {
+    class("group_key_order");
+}
