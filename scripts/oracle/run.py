@@ -277,6 +277,10 @@ CLASS_PAIRS = [
     ("group_refresh_widgets", "generated", "gen_15_00003"),
     ("group_audio_record", "generated", "gen_15_00227"),
     ("subgraph_primitive_without_value", "generated", "gen_15_00020"),
+    ("group_primitive_target", "generated", "gen_15_00565"),
+    ("group_audio_ui", "generated", "gen_15_00767"),
+    ("group_force_input", "generated", "gen_15_00499"),
+    ("group_key_order", "generated", "gen_15_00546"),
 ]
 # How many generated pairs to commit, and the largest UI file to take (compact JSON bytes).
 KEEP_GENERATED = 320
