@@ -371,13 +371,16 @@ impl<'w> Converter<'w> {
             .entry(name.as_str())
             .or_insert_with(|| GroupConfig::build(def, oi));
         let mut used = vec![false; node.inputs.len()];
+        // Saved input positions by name, each taken once, first first.
+        let mut by_name: HashMap<&str, VecDeque<usize>> = HashMap::new();
+        for (j, s) in node.inputs.iter().enumerate() {
+            by_name.entry(s.name.as_str()).or_default().push_back(j);
+        }
         let mut out: Vec<DtoInput<'w>> = Vec::with_capacity(cfg.input_names.len());
         for wanted in &cfg.input_names {
-            let found = node
-                .inputs
-                .iter()
-                .enumerate()
-                .position(|(j, s)| !used[j] && &s.name == wanted);
+            let found = by_name
+                .get_mut(wanted.as_str())
+                .and_then(VecDeque::pop_front);
             out.push(match found {
                 Some(j) => {
                     used[j] = true;
@@ -760,12 +763,15 @@ impl<'w> Converter<'w> {
                 nodes.extend(def.graph.nodes.iter());
             }
         }
+        // The first DTO of each subgraph instance node (its values are the same in every DTO).
+        let mut first: HashMap<*const UiNode, usize> = HashMap::new();
+        for (i, d) in self.dtos.iter().enumerate() {
+            if d.subgraph.is_some() {
+                first.entry(std::ptr::from_ref(d.node)).or_insert(i);
+            }
+        }
         for node in nodes {
-            let Some(dto) = self
-                .dtos
-                .iter()
-                .position(|d| std::ptr::eq(d.node, node) && d.subgraph.is_some())
-            else {
+            let Some(&dto) = first.get(&std::ptr::from_ref(node)) else {
                 continue;
             };
             let Some(def) = self.dtos[dto]

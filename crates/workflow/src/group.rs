@@ -4,7 +4,9 @@
 //! output each group output is.
 //!
 //! Rules (frontend 1.27 `groupNode.ts`): inner nodes are visited in definition order. For each,
-//! its declared inputs are split into widgets and sockets. A widget whose input slot on the saved
+//! its declared inputs (required then optional, in the key order of `object_info`'s JSON objects,
+//! with the inputs frontend extensions add after the required ones) are split into widgets (by
+//! type, `forceInput` or not) and sockets. A widget whose input slot on the saved
 //! inner node is a converted widget (`input.widget.name == name`) becomes a group input later;
 //! otherwise it is a group widget. Each socket not linked inside the group becomes a group input,
 //! numbered in visiting order; converted widgets not linked inside follow after every node's
@@ -219,9 +221,11 @@ impl<'d> Builder<'d> {
             };
             // `{...required, ...optional}` in the JSON object's key order.
             let in_order = |names: &[String], specs: &'_ [InputSpec]| -> Vec<DeclaredInput> {
+                let by_name: HashMap<&str, &InputSpec> =
+                    specs.iter().map(|s| (s.name.as_str(), s)).collect();
                 names
                     .iter()
-                    .filter_map(|n| specs.iter().find(|s| &s.name == n))
+                    .filter_map(|n| by_name.get(n.as_str()).copied())
                     .map(declared)
                     .collect()
             };
