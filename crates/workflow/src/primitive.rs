@@ -308,3 +308,64 @@ fn js_number(x: f64) -> Value {
     }
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{NumberConfig, NumberWidget, js_to_number, lcm};
+
+    #[test]
+    fn non_numbers_convert_as_in_javascript() {
+        for (v, want) in [
+            (json!(false), 0.0),
+            (json!(true), 1.0),
+            (json!(null), 0.0),
+            (json!(""), 0.0),
+            (json!(" 12 "), 12.0),
+            (json!("-1.5e1"), -15.0),
+            (json!("0x10"), 16.0),
+            (json!("-Infinity"), f64::NEG_INFINITY),
+            (json!([]), 0.0),
+            (json!(["7"]), 7.0),
+        ] {
+            let got = js_to_number(&v);
+            assert!(
+                got.to_bits() == want.to_bits() || (got - want).abs() < 1e-12,
+                "{v}"
+            );
+        }
+        for v in [
+            json!("abc"),
+            json!("inf"),
+            json!("nan"),
+            json!("-0x10"),
+            json!({}),
+            json!([1, 2]),
+        ] {
+            assert!(js_to_number(&v).is_nan(), "{v}");
+        }
+    }
+
+    #[test]
+    fn steps_combine_as_their_lcm() {
+        assert!((lcm(16.0, 1.0) - 16.0).abs() < 1e-12);
+        assert!((lcm(4.0, 6.0) - 12.0).abs() < 1e-12);
+        assert!((lcm(0.01, 0.01) - 0.01).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_int_widget_rounds_a_pushed_boolean_to_zero() {
+        let c = NumberConfig {
+            float: false,
+            min: Some(0.0),
+            max: Some(10.0),
+            step: None,
+            compared: Vec::new(),
+        };
+        let w = NumberWidget::of(&c);
+        assert_eq!(w.callback(&json!(false)), json!(0));
+        assert_eq!(w.callback(&json!("abc")), json!(null));
+        assert_eq!(w.clamp(&json!(12)), json!(10));
+    }
+}
