@@ -49,6 +49,25 @@ async (wf) => {
 """
 
 
+# Inputs per browser session.
+CHUNK = 150
+
+
+def convert_one(page, path: Path, out: Path, counts: dict) -> None:
+    """Converts one workflow in the loaded page; writes its answer or the error it threw."""
+    wf = json.loads(path.read_text())
+    res = page.evaluate(CONVERT_JS, wf)
+    stem = path.name.removesuffix(".json").removesuffix(".ui")
+    if "output" in res:
+        (out / f"{stem}.api.json").write_text(json.dumps(res["output"], indent=1) + "\n")
+        (out / f"{stem}.error.txt").unlink(missing_ok=True)
+        counts["ok"] += 1
+    else:
+        (out / f"{stem}.error.txt").write_text(res["error"] + "\n")
+        (out / f"{stem}.api.json").unlink(missing_ok=True)
+        counts["error"] += 1
+
+
 def convert_all(static: Path, templates: Path | None, out: Path, inputs: list[Path]) -> dict:
     """Converts every input with the frontend; returns {loaded routes, counts}."""
     out.mkdir(parents=True, exist_ok=True)
@@ -57,31 +76,25 @@ def convert_all(static: Path, templates: Path | None, out: Path, inputs: list[Pa
     counts = {"ok": 0, "error": 0}
     console: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page()
-        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-        page.goto(url)
-        page.wait_for_function(
-            "() => window.comfyAPI && window.comfyAPI.app && window.comfyAPI.app.app "
-            "&& window.comfyAPI.app.app.graph && window.comfyAPI.app.app.vueAppReady !== false",
-            timeout=120_000,
-        )
-        page.wait_for_timeout(2000)
-        for i, path in enumerate(inputs):
-            wf = json.loads(path.read_text())
-            res = page.evaluate(CONVERT_JS, wf)
-            stem = path.name.removesuffix(".json").removesuffix(".ui")
-            if "output" in res:
-                (out / f"{stem}.api.json").write_text(json.dumps(res["output"], indent=1) + "\n")
-                (out / f"{stem}.error.txt").unlink(missing_ok=True)
-                counts["ok"] += 1
-            else:
-                (out / f"{stem}.error.txt").write_text(res["error"] + "\n")
-                (out / f"{stem}.api.json").unlink(missing_ok=True)
-                counts["error"] += 1
-            if (i + 1) % 100 == 0:
-                print(f"  {i + 1}/{len(inputs)}", file=sys.stderr)
-        browser.close()
+        # A fresh browser every CHUNK inputs: one page slows down as graphs (and the group node
+        # types they register) pile up.
+        for start in range(0, len(inputs), CHUNK):
+            chunk = inputs[start : start + CHUNK]
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            page = browser.new_page()
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+            page.goto(url)
+            page.wait_for_function(
+                "() => window.comfyAPI && window.comfyAPI.app && window.comfyAPI.app.app "
+                "&& window.comfyAPI.app.app.graph && window.comfyAPI.app.app.vueAppReady !== false",
+                timeout=120_000,
+            )
+            page.wait_for_timeout(2000)
+            for i, path in enumerate(chunk, start):
+                convert_one(page, path, out, counts)
+                if (i + 1) % 100 == 0:
+                    print(f"  {i + 1}/{len(inputs)}", file=sys.stderr)
+            browser.close()
     httpd.shutdown()
     missing = sorted({p.split("?", 1)[0] for (m, p, s) in routes.log if s == 404})
     old = out / "_server_log.json"

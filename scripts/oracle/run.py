@@ -9,8 +9,9 @@ crates/workflow), and compares the two outputs exactly (key order ignored, numbe
 fixtures/comfyui/conversion/check.py does). It prints the match rate per frontend version and
 source and writes the differences to target/oracle/<version>/report.json.
 
-`--update-fixtures` rewrites fixtures/comfyui/oracle/ from the pinned version's results: every
-generated graph with the frontend's answer, which the workflow crate's tests check in CI.
+`--update-fixtures` rewrites the generated pairs of fixtures/comfyui/oracle/ from the pinned
+version's results (a selection of the generated graphs we match, with the frontend's answer) and
+adds the class pairs not committed yet; the workflow crate's tests check them in CI.
 """
 
 from __future__ import annotations
@@ -271,6 +272,15 @@ CLASS_PAIRS = [
     ("audio_record", "templates", "api_stability_ai_audio_to_audio"),
     ("subgraph_instances", "templates", "video_wan2_2_14B_s2v"),
     ("group_frontend_widgets", "generated", "gen_15_00151"),
+    ("filename_prefix_not_text", "generated", "gen_15_00403"),
+    ("primitive_merge", "generated", "gen_15_00074"),
+    ("group_refresh_widgets", "generated", "gen_15_00003"),
+    ("group_audio_record", "generated", "gen_15_00227"),
+    ("subgraph_primitive_without_value", "generated", "gen_15_00020"),
+    ("group_primitive_target", "generated", "gen_15_00565"),
+    ("group_audio_ui", "generated", "gen_15_00767"),
+    ("group_force_input", "generated", "gen_15_00499"),
+    ("group_key_order", "generated", "gen_15_00546"),
 ]
 # How many generated pairs to commit, and the largest UI file to take (compact JSON bytes).
 KEEP_GENERATED = 320
@@ -303,8 +313,9 @@ def compact(value) -> str:
 def update_fixtures(inputs: dict[str, list[Path]]) -> None:
     """The class pairs and a selection of generated graphs, with the pinned frontend's answers,
     into fixtures/comfyui/oracle/ (the workflow crate's tests check them)."""
-    shutil.rmtree(OUT_FIXTURES, ignore_errors=True)
-    OUT_FIXTURES.mkdir(parents=True)
+    OUT_FIXTURES.mkdir(parents=True, exist_ok=True)
+    for p in OUT_FIXTURES.glob("gen_*"):
+        p.unlink()
     fdir = WORK / PINNED / "frontend"
 
     def write(name: str, ui_path: Path, result: str) -> None:
@@ -316,7 +327,10 @@ def update_fixtures(inputs: dict[str, list[Path]]) -> None:
             (OUT_FIXTURES / f"{name}.error.txt").write_text(err.read_text())
 
     for name, source, stem in CLASS_PAIRS:
-        write(f"class_{name}", WORK / "inputs" / source / f"{stem}.json", stem)
+        # A committed class pair stays as it was found: the generator changes over time, so a
+        # generated graph's name does not name the same graph in every run.
+        if not (OUT_FIXTURES / f"class_{name}.ui.json").exists():
+            write(f"class_{name}", WORK / "inputs" / source / f"{stem}.json", stem)
     # Rarest features first, so every kind of graph is in the selection.
     scored = []
     for p in inputs.get("generated", []):

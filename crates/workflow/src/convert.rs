@@ -1,7 +1,8 @@
 //! Headless UI -> API conversion, following the frontend's `graphToPrompt()`:
 //!
 //! 1. `PrimitiveNodes` push their value into every widget they feed (`applyToGraph`), through
-//!    legacy Reroute nodes too; the targets' saved values are stale.
+//!    legacy Reroute nodes too, after merging the targets' configs (see `primitive`); the
+//!    targets' saved values are stale.
 //! 2. Every node becomes an executable node ("DTO"); subgraph instances are expanded into their
 //!    inner nodes with ids `outer:inner` (nested: `a:b:c`), legacy group nodes (`workflow>NAME`)
 //!    into `group:index` with the group handler's own wiring (see `group`).
@@ -26,18 +27,33 @@ use super::api::{ApiMeta, ApiNode, ApiPrompt, js_key_order};
 use super::error::ConvertError;
 use super::group::GroupConfig;
 use super::object_info::{InputSpec, ObjectInfo};
+use super::primitive::{pushed_value, target_callback};
 use super::titles::Titles;
 use super::ui::{
     GroupNodeDef, SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID, SubgraphDef, UiGraph, UiNode, UiWorkflow,
 };
-use super::widgets::{
-    Widget, primitive_callback, process_dynamic_prompt, widget_values, widgets_for,
-};
+use super::widgets::{Widget, process_dynamic_prompt, widget_values, widgets_for};
 
 /// Maximum nesting of subgraphs (the frontend has no limit; real workflows use a few levels).
 pub const MAX_SUBGRAPH_DEPTH: usize = 32;
 /// Maximum number of executable nodes after expanding subgraphs and group nodes.
 pub const MAX_EXPANDED_NODES: usize = 250_000;
+
+/// The classes whose `filename_prefix` the frontend runs through its text replacement
+/// (`Comfy.SaveImageExtraOutput`), which throws on a value that is not a string.
+const SAVE_NODE_TYPES: [&str; 11] = [
+    "SaveImage",
+    "SaveAnimatedWEBP",
+    "SaveWEBM",
+    "SaveAudio",
+    "SaveGLB",
+    "SaveAnimatedPNG",
+    "CLIPSave",
+    "VAESave",
+    "ModelSave",
+    "LoraSave",
+    "SaveLatent",
+];
 
 const MODE_NEVER: i64 = 2;
 const MODE_BYPASS: i64 = 4;
@@ -66,6 +82,7 @@ pub(crate) fn convert_lenient(
 ) -> Result<(ApiPrompt, Vec<(String, String)>), ConvertError> {
     let mut c = Converter::new(ui, object_info)?;
     c.apply_primitives();
+    c.sync_promoted();
     c.emit(titles)
 }
 
@@ -130,6 +147,9 @@ struct Converter<'w> {
     node_index: HashMap<*const UiGraph, HashMap<&'w str, &'w UiNode>>,
     /// Widget values pushed by `PrimitiveNodes`: (DTO, widget name) -> value.
     overrides: HashMap<(usize, String), Value>,
+    /// Inner widget values subgraph instances copied in (`sync_promoted`): (inner node, widget
+    /// name) -> value, for every instance of the definition.
+    synced: HashMap<(*const UiNode, String), Value>,
     widget_cache: HashMap<&'w str, Vec<Widget>>,
     group_cfgs: HashMap<&'w str, GroupConfig>,
 }
@@ -236,6 +256,7 @@ impl<'w> Converter<'w> {
             by_exec: HashMap::new(),
             node_index,
             overrides: HashMap::new(),
+            synced: HashMap::new(),
             widget_cache: HashMap::new(),
             group_cfgs: HashMap::new(),
         };
@@ -259,7 +280,10 @@ impl<'w> Converter<'w> {
     ) -> Result<(), ConvertError> {
         self.check_size()?;
         let exec_id = format!("{prefix}{}", node.id);
-        let (kind, inputs, output_types, subgraph) = self.shape(node);
+        let (kind, mut inputs, output_types, subgraph) = self.shape(node);
+        if kind == Kind::Group {
+            inputs = self.group_inputs(node);
+        }
         let idx = self.dtos.len();
         self.dtos.push(Dto {
             exec_id: exec_id.clone(),
@@ -330,6 +354,60 @@ impl<'w> Converter<'w> {
             node.outputs.iter().map(|o| o.ty.as_str()).collect(),
             None,
         )
+    }
+
+    /// A legacy group node's inputs in the order its definition gives them (see
+    /// `GroupConfig::input_names`), each with the link of the saved input of that name; saved
+    /// inputs the definition lacks follow, as the frontend's `configure` keeps them.
+    fn group_inputs(&mut self, node: &'w UiNode) -> Vec<DtoInput<'w>> {
+        let Some((name, def)) =
+            group_name(&node.class).and_then(|g| self.ui.group_nodes.get_key_value(g))
+        else {
+            return slot_inputs(node);
+        };
+        let oi = self.oi;
+        let cfg = self
+            .group_cfgs
+            .entry(name.as_str())
+            .or_insert_with(|| GroupConfig::build(def, oi));
+        let mut used = vec![false; node.inputs.len()];
+        // Saved input positions by name, each taken once, first first.
+        let mut by_name: HashMap<&str, VecDeque<usize>> = HashMap::new();
+        for (j, s) in node.inputs.iter().enumerate() {
+            by_name.entry(s.name.as_str()).or_default().push_back(j);
+        }
+        let mut out: Vec<DtoInput<'w>> = Vec::with_capacity(cfg.input_names.len());
+        for wanted in &cfg.input_names {
+            let found = by_name
+                .get_mut(wanted.as_str())
+                .and_then(VecDeque::pop_front);
+            out.push(match found {
+                Some(j) => {
+                    used[j] = true;
+                    let s = &node.inputs[j];
+                    DtoInput {
+                        name: s.name.as_str(),
+                        ty: s.ty.as_str(),
+                        link: s.link,
+                    }
+                }
+                None => DtoInput {
+                    name: "",
+                    ty: "",
+                    link: None,
+                },
+            });
+        }
+        for (j, s) in node.inputs.iter().enumerate() {
+            if !used[j] {
+                out.push(DtoInput {
+                    name: s.name.as_str(),
+                    ty: s.ty.as_str(),
+                    link: s.link,
+                });
+            }
+        }
+        out
     }
 
     /// Adds the inner nodes of subgraph instance `idx` (definition `sg_id`), ids `exec_id:inner`.
@@ -543,66 +621,179 @@ impl<'w> Converter<'w> {
     }
 
     /// `PrimitiveNode.applyToGraph`: copies each primitive's value into the widgets it feeds.
+    /// A primitive without a saved value has its first target's.
     fn apply_primitives(&mut self) {
         for p in 0..self.dtos.len() {
             let d = &self.dtos[p];
             if d.node.class != "PrimitiveNode" || d.group_child.is_some() {
                 continue;
             }
-            let Some(value) = d
+            let saved = d
                 .node
                 .widgets_values
                 .as_ref()
-                .and_then(|v| v.as_array()?.first().cloned())
+                .and_then(|v| v.as_array()?.first().cloned());
+            let targets = self.primitive_targets(p);
+            let value = match (saved, targets.first()) {
+                (Some(v), _) => v,
+                (None, Some((t, widget, _))) => {
+                    let (t, widget) = (*t, widget.clone());
+                    let Some(v) = self.widget_value(t, &widget) else {
+                        continue;
+                    };
+                    v
+                }
+                (None, None) => continue,
+            };
+            let specs: Vec<Option<&InputSpec>> = targets.iter().map(|(_, _, s)| *s).collect();
+            let value = pushed_value(value, &specs);
+            for (t, widget, spec) in targets {
+                // The target widget's callback runs on the pushed value (rounding, clamping).
+                let pushed = spec.map_or_else(|| value.clone(), |s| target_callback(s, &value));
+                self.overrides.insert((t, widget), pushed);
+            }
+        }
+    }
+
+    /// The widgets primitive `p` feeds, in link order (through Reroutes): the target DTO, the
+    /// widget name and its input spec (a subgraph instance's promoted widget has the spec of
+    /// the inner widget it copies).
+    fn primitive_targets(&self, p: usize) -> Vec<(usize, String, Option<&'w InputSpec>)> {
+        let d = &self.dtos[p];
+        let graph = d.graph;
+        let mut queue: VecDeque<i64> = d
+            .node
+            .outputs
+            .first()
+            .map(|o| o.links.iter().copied().collect())
+            .unwrap_or_default();
+        let mut seen = HashSet::new();
+        let mut targets = Vec::new();
+        while let Some(link_id) = queue.pop_front() {
+            if !seen.insert(link_id) {
+                continue;
+            }
+            let Some(link) = graph.links.get(&link_id) else {
+                continue;
+            };
+            let Some(target) = self.find_node(graph, &link.target_id) else {
+                continue;
+            };
+            if target.class == "Reroute" {
+                if let Some(o) = target.outputs.first() {
+                    queue.extend(o.links.iter().copied());
+                }
+                continue;
+            }
+            let Some(widget) = usize::try_from(link.target_slot)
+                .ok()
+                .and_then(|s| target.inputs.get(s))
+                .and_then(|i| i.widget.clone())
             else {
                 continue;
             };
-            let graph = d.graph;
-            let prefix = d.prefix.clone();
-            let mut queue: VecDeque<i64> = d
-                .node
-                .outputs
-                .first()
-                .map(|o| o.links.iter().copied().collect())
-                .unwrap_or_default();
-            let mut seen = HashSet::new();
-            let mut targets = Vec::new();
-            while let Some(link_id) = queue.pop_front() {
-                if !seen.insert(link_id) {
-                    continue;
-                }
-                let Some(link) = graph.links.get(&link_id) else {
-                    continue;
-                };
-                let Some(target) = self.find_node(graph, &link.target_id) else {
-                    continue;
-                };
-                if target.class == "Reroute" {
-                    if let Some(o) = target.outputs.first() {
-                        queue.extend(o.links.iter().copied());
-                    }
-                    continue;
-                }
-                let Some(widget) = usize::try_from(link.target_slot)
-                    .ok()
-                    .and_then(|s| target.inputs.get(s))
-                    .and_then(|i| i.widget.clone())
-                else {
-                    continue;
-                };
-                if let Some(&t) = self.by_exec.get(&format!("{prefix}{}", target.id)) {
+            let Some(&t) = self.by_exec.get(&format!("{}{}", d.prefix, target.id)) else {
+                continue;
+            };
+            if self.dtos[t].kind == Kind::Group {
+                // A group widget: its value is copied into the inner widget behind it
+                // (`updateInnerWidgets`), whose config it was built from.
+                if let Some((child, inner)) = self.group_widget_target(t, &widget) {
                     let spec = self
                         .oi
-                        .class(&target.class)
-                        .and_then(|c| c.inputs().find(|s| s.name == widget));
-                    targets.push((t, widget, spec));
+                        .class(&self.dtos[child].node.class)
+                        .and_then(|c| c.input(&inner));
+                    targets.push((child, inner, spec));
                 }
+                continue;
             }
-            let value = merged_clamp(&targets, value);
-            for (t, widget, spec) in targets {
-                // The target widget's callback runs on the pushed value (rounding, clamping).
-                let pushed = spec.map_or_else(|| value.clone(), |s| primitive_callback(s, &value));
-                self.overrides.insert((t, widget), pushed);
+            let spec = match self.dtos[t].subgraph {
+                Some(_) => self
+                    .promoted_targets(t, &widget)
+                    .first()
+                    .and_then(|(inner, w)| self.oi.class(&inner.class)?.input(w)),
+                None => self.oi.class(&target.class).and_then(|c| c.input(&widget)),
+            };
+            targets.push((t, widget, spec));
+        }
+        targets
+    }
+
+    /// The inner DTO and widget name behind widget `name` of legacy group node `dto`.
+    fn group_widget_target(&self, dto: usize, name: &str) -> Option<(usize, String)> {
+        let cfg = self.dtos[dto]
+            .group_name
+            .and_then(|n| self.group_cfgs.get(n))?;
+        let (index, inner) = cfg.widget_targets.get(name)?;
+        let child = *self
+            .by_exec
+            .get(&format!("{}:{index}", self.dtos[dto].exec_id))?;
+        Some((child, inner.clone()))
+    }
+
+    /// The inner widgets wired to subgraph input `name` of instance `dto`
+    /// (`getConnectedWidgets`): each inner node with the widget name of its input slot.
+    fn promoted_targets(&self, dto: usize, name: &str) -> Vec<(&'w UiNode, String)> {
+        let d = &self.dtos[dto];
+        let Some(def) = d.subgraph.and_then(|id| self.ui.subgraphs.get(id)) else {
+            return Vec::new();
+        };
+        let Some(io) = def.inputs.iter().find(|io| io.name == name) else {
+            return Vec::new();
+        };
+        io.link_ids
+            .iter()
+            .filter_map(|l| {
+                let link = def.graph.links.get(l)?;
+                let node = self.find_node(&def.graph, &link.target_id)?;
+                let slot = node.inputs.get(usize::try_from(link.target_slot).ok()?)?;
+                Some((node, slot.widget.clone()?))
+            })
+            .collect()
+    }
+
+    /// `SubgraphNode.serialize`, which `graphToPrompt` runs after the primitives pushed: every
+    /// subgraph instance (the root's in file order, then those inside definitions) copies each
+    /// promoted widget's value into every inner widget wired to the same subgraph input. The
+    /// inner nodes are shared by all instances of a definition, so the last instance wins.
+    fn sync_promoted(&mut self) {
+        let mut nodes: Vec<&'w UiNode> = self.ui.root.nodes.iter().collect();
+        for id in &self.ui.subgraph_order {
+            if let Some(def) = self.ui.subgraphs.get(id) {
+                nodes.extend(def.graph.nodes.iter());
+            }
+        }
+        // The first DTO of each subgraph instance node (its values are the same in every DTO).
+        let mut first: HashMap<*const UiNode, usize> = HashMap::new();
+        for (i, d) in self.dtos.iter().enumerate() {
+            if d.subgraph.is_some() {
+                first.entry(std::ptr::from_ref(d.node)).or_insert(i);
+            }
+        }
+        for node in nodes {
+            let Some(&dto) = first.get(&std::ptr::from_ref(node)) else {
+                continue;
+            };
+            let Some(def) = self.dtos[dto]
+                .subgraph
+                .and_then(|id| self.ui.subgraphs.get(id))
+            else {
+                continue;
+            };
+            for io in &def.inputs {
+                let inner = self.promoted_targets(dto, &io.name);
+                if inner.is_empty() {
+                    continue;
+                }
+                let value = match self.overrides.get(&(dto, io.name.clone())) {
+                    Some(v) => Some(v.clone()),
+                    None => self.promoted_value(dto, &io.name),
+                };
+                let Some(value) = value else { continue };
+                for (n, widget) in inner {
+                    self.synced
+                        .insert((std::ptr::from_ref(n), widget), value.clone());
+                }
             }
         }
     }
@@ -929,8 +1120,22 @@ impl<'w> Converter<'w> {
                     if w.name.is_empty() || !w.in_prompt {
                         continue;
                     }
-                    if let Some(o) = self.overrides.get(&(d, w.name.clone())) {
+                    if let Some(o) = self
+                        .overrides
+                        .get(&(d, w.name.clone()))
+                        .or_else(|| self.synced.get(&(std::ptr::from_ref(node), w.name.clone())))
+                    {
                         v = o.clone();
+                    }
+                    if w.name == "filename_prefix"
+                        && SAVE_NODE_TYPES.contains(&node.class.as_str())
+                        && !v.is_string()
+                    {
+                        return Err(ConvertError::FilenamePrefixNotText {
+                            node_id: exec_id,
+                            class: node.class.clone(),
+                            value: v.to_string(),
+                        });
                     }
                     if w.dynamic_prompts
                         && let Value::String(s) = &v
@@ -979,30 +1184,6 @@ impl<'w> Converter<'w> {
         }
         js_key_order(&mut output);
         Ok((output, unknown))
-    }
-}
-
-/// A primitive feeding several number widgets merges their configs (`#mergeWidgetConfig`): its
-/// value is clamped to the tightest `[min, max]` before it is pushed.
-fn merged_clamp(targets: &[(usize, String, Option<&InputSpec>)], value: Value) -> Value {
-    let Some(x) = value.as_f64() else {
-        return value;
-    };
-    let specs: Vec<&InputSpec> = targets.iter().filter_map(|(_, _, s)| *s).collect();
-    let numeric = specs
-        .iter()
-        .all(|s| matches!(s.type_name(), "INT" | "FLOAT"));
-    if targets.len() < 2 || specs.len() < targets.len() || !numeric {
-        return value;
-    }
-    let min = specs.iter().filter_map(|s| s.numeric.min).reduce(f64::max);
-    let max = specs.iter().filter_map(|s| s.numeric.max).reduce(f64::min);
-    if let Some(m) = max.filter(|m| x > *m) {
-        return Value::from(m);
-    }
-    match min.filter(|m| x < *m) {
-        Some(m) => Value::from(m),
-        None => value,
     }
 }
 

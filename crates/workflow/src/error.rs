@@ -82,6 +82,16 @@ pub enum ConvertError {
     GroupNodeInSubgraph { node_id: String, name: String },
     #[error("output {slot} of group node {node_id} cannot be resolved to a node inside the group")]
     GroupOutput { node_id: String, slot: i64 },
+    #[error(
+        "node {node_id} ({class}) has filename_prefix {value}, which is not text: the frontend's \
+         text replacement throws on it (`value.replace is not a function`); the saved widget values \
+         are probably shifted"
+    )]
+    FilenamePrefixNotText {
+        node_id: String,
+        class: String,
+        value: String,
+    },
     #[error("the instance does not have these node classes: {}", list_missing(.nodes))]
     UnknownNodeClasses { nodes: Vec<(String, String)> },
 }

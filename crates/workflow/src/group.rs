@@ -4,7 +4,9 @@
 //! output each group output is.
 //!
 //! Rules (frontend 1.27 `groupNode.ts`): inner nodes are visited in definition order. For each,
-//! its declared inputs are split into widgets and sockets. A widget whose input slot on the saved
+//! its declared inputs (required then optional, in the key order of `object_info`'s JSON objects,
+//! with the inputs frontend extensions add after the required ones) are split into widgets (by
+//! type, `forceInput` or not) and sockets. A widget whose input slot on the saved
 //! inner node is a converted widget (`input.widget.name == name`) becomes a group input later;
 //! otherwise it is a group widget. Each socket not linked inside the group becomes a group input,
 //! numbered in visiting order; converted widgets not linked inside follow after every node's
@@ -19,6 +21,16 @@ use serde_json::Value;
 
 use super::object_info::{InputSpec, InputType, ObjectInfo};
 use super::ui::{GroupNodeDef, UiNode};
+
+/// The classes the audio extension gives an `audioUI` widget (`Comfy.AudioWidget`, frontend
+/// 1.27: its node definition's required inputs, so a group node has it too).
+const AUDIO_UI_CLASSES: [&str; 5] = [
+    "LoadAudio",
+    "SaveAudio",
+    "PreviewAudio",
+    "SaveAudioMP3",
+    "SaveAudioOpus",
+];
 
 /// A widget of the combined group node.
 #[derive(Debug, Clone)]
@@ -39,9 +51,15 @@ pub(crate) struct GroupConfig {
     pub links_to: HashMap<(usize, i64), (usize, i64)>,
     /// Group output index -> `(inner index, inner output slot)`.
     pub outputs: Vec<(usize, i64)>,
+    /// Group widget name -> the inner node (index) and widget name it is copied to.
+    pub widget_targets: HashMap<String, (usize, String)>,
+    /// The group node's input names in its slot order: every socket, then every widget's
+    /// input, each in the combined definition's order (`#addInputs`); a loaded group node's
+    /// inputs take this order whatever order the file saved them in.
+    pub input_names: Vec<String>,
 }
 
-type Deferred = (usize, usize, Vec<(String, usize)>);
+type Deferred = (usize, usize, Vec<(String, WidgetShape)>);
 
 /// A slot index as the `i64` links carry.
 fn slot(i: usize) -> i64 {
@@ -51,9 +69,29 @@ fn slot(i: usize) -> i64 {
 enum Entry {
     Widget {
         target: (usize, String),
-        companions: usize,
+        shape: WidgetShape,
     },
     Socket,
+    /// A widget-type input with `forceInput`: the group takes it for a widget (so it is not
+    /// numbered among the sockets), its node makes a socket of it and no widget.
+    Forced,
+}
+
+/// A group widget's own saving and the companion widgets (all saved) that follow it; `forced`
+/// for a widget type with `forceInput` (see `Entry::Forced`).
+#[derive(Debug, Clone, Copy)]
+struct WidgetShape {
+    companions: usize,
+    saved: bool,
+    forced: bool,
+}
+
+impl WidgetShape {
+    const PLAIN: Self = Self {
+        companions: 0,
+        saved: true,
+        forced: false,
+    };
 }
 
 struct Names {
@@ -82,7 +120,7 @@ impl Names {
 
 /// A declared input of an inner node: its name and, for a widget, how many companion widgets
 /// (`control_after_generate`, ...) follow it; `None` for a socket.
-type DeclaredInput = (String, Option<usize>);
+type DeclaredInput = (String, Option<WidgetShape>);
 
 /// The state of one `GroupConfig::build`.
 struct Builder<'d> {
@@ -165,23 +203,68 @@ impl<'d> Builder<'d> {
         oi: &ObjectInfo,
     ) -> Option<(Vec<DeclaredInput>, usize)> {
         if let Some(class) = oi.class(&node.class) {
-            let declared = |spec: &InputSpec| (spec.name.clone(), widget_companions(spec));
-            let mut inputs: Vec<DeclaredInput> = class.required.iter().map(declared).collect();
+            let declared = |spec: &InputSpec| {
+                let mut shape = widget_companions(spec).map(|companions| WidgetShape {
+                    companions,
+                    saved: true,
+                    forced: false,
+                });
+                // `inputIsWidget` looks at the type only.
+                if spec.force_input && is_widget_type(spec) {
+                    shape = Some(WidgetShape {
+                        companions: 0,
+                        saved: true,
+                        forced: true,
+                    });
+                }
+                (spec.name.clone(), shape)
+            };
+            // `{...required, ...optional}` in the JSON object's key order.
+            let in_order = |names: &[String], specs: &'_ [InputSpec]| -> Vec<DeclaredInput> {
+                let by_name: HashMap<&str, &InputSpec> =
+                    specs.iter().map(|s| (s.name.as_str(), s)).collect();
+                names
+                    .iter()
+                    .filter_map(|n| by_name.get(n.as_str()).copied())
+                    .map(declared)
+                    .collect()
+            };
+            let (required_keys, optional_keys) = &class.key_order;
+            let mut inputs = in_order(required_keys, &class.required);
             // Frontend extensions add these to the required inputs of the node definition.
             if matches!(
                 class.name.as_str(),
                 "Preview3D" | "Preview3DAnimation" | "SaveGLB"
             ) {
-                inputs.push(("image".to_owned(), Some(0)));
+                inputs.push(("image".to_owned(), Some(WidgetShape::PLAIN)));
             }
-            if class
+            if AUDIO_UI_CLASSES.contains(&class.name.as_str()) {
+                // Never saved in the group's `widgets_values`.
+                let shape = WidgetShape {
+                    companions: 0,
+                    saved: false,
+                    forced: false,
+                };
+                inputs.push(("audioUI".to_owned(), Some(shape)));
+            }
+            let audio_upload = class
                 .required
                 .iter()
-                .any(|s| s.media_upload && s.type_name() == "COMBO")
+                .any(|s| s.name == "audio" && s.audio_upload);
+            if audio_upload
+                || class
+                    .required
+                    .iter()
+                    .any(|s| s.media_upload && s.type_name() == "COMBO")
             {
-                inputs.push(("upload".to_owned(), Some(0)));
+                inputs.push(("upload".to_owned(), Some(WidgetShape::PLAIN)));
             }
-            inputs.extend(class.optional.iter().map(declared));
+            let required_names: HashSet<&str> = required_keys.iter().map(String::as_str).collect();
+            inputs.extend(
+                in_order(optional_keys, &class.optional)
+                    .into_iter()
+                    .filter(|(n, _)| !required_names.contains(n.as_str())),
+            );
             return Some((inputs, class.outputs.len()));
         }
         if node.class == "Reroute" {
@@ -206,9 +289,9 @@ impl<'d> Builder<'d> {
         output_count: usize,
     ) {
         let mut slots = Vec::new();
-        let mut converted: Vec<(usize, String, usize)> = Vec::new();
-        for (name, companions) in inputs {
-            let Some(companions) = companions else {
+        let mut converted: Vec<(usize, String, WidgetShape)> = Vec::new();
+        for (name, shape) in inputs {
+            let Some(shape) = shape else {
                 slots.push(name);
                 continue;
             };
@@ -217,16 +300,10 @@ impl<'d> Builder<'d> {
                 .iter()
                 .position(|inp| inp.name == name && inp.widget.as_deref() == Some(name.as_str()));
             if let Some(idx) = idx {
-                converted.push((idx, name, companions));
+                converted.push((idx, name, shape));
             } else {
                 let n = self.names.name(node, &name);
-                self.required.insert(
-                    n,
-                    Entry::Widget {
-                        target: (i, name),
-                        companions,
-                    },
-                );
+                self.required.insert(n, widget_entry((i, name), shape));
             }
         }
         for (k, name) in slots.iter().enumerate() {
@@ -258,18 +335,12 @@ impl<'d> Builder<'d> {
     fn add_converted_widgets(&mut self) {
         for (i, base, converted) in std::mem::take(&mut self.deferred) {
             let node = &self.def.nodes[i];
-            for (ci, (name, companions)) in converted.into_iter().enumerate() {
+            for (ci, (name, shape)) in converted.into_iter().enumerate() {
                 if self.links_to.contains_key(&(i, slot(base + ci))) {
                     continue;
                 }
                 let n = self.names.name(node, &name);
-                self.required.insert(
-                    n,
-                    Entry::Widget {
-                        target: (i, name),
-                        companions,
-                    },
-                );
+                self.required.insert(n, widget_entry((i, name), shape));
                 self.input_map.insert((i, base + ci), self.input_count);
                 self.input_count += 1;
             }
@@ -278,13 +349,22 @@ impl<'d> Builder<'d> {
 
     fn finish(self) -> GroupConfig {
         let mut widgets = Vec::new();
-        for entry in self.required.into_values() {
-            if let Entry::Widget { target, companions } = entry {
+        let mut widget_targets = HashMap::new();
+        let mut input_names: Vec<String> = self
+            .required
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Socket | Entry::Forced))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for (name, entry) in self.required {
+            if let Entry::Widget { target, shape } = entry {
+                input_names.push(name.clone());
+                widget_targets.insert(name, target.clone());
                 widgets.push(GroupWidget {
-                    saved: true,
+                    saved: shape.saved,
                     target: Some(target),
                 });
-                widgets.extend((0..companions).map(|_| GroupWidget {
+                widgets.extend((0..shape.companions).map(|_| GroupWidget {
                     saved: true,
                     target: None,
                 }));
@@ -295,23 +375,56 @@ impl<'d> Builder<'d> {
             input_map: self.input_map,
             links_to: self.links_to,
             outputs: self.outputs,
+            widget_targets,
+            input_names,
         }
     }
 }
 
+fn widget_entry(target: (usize, String), shape: WidgetShape) -> Entry {
+    if shape.forced {
+        Entry::Forced
+    } else {
+        Entry::Widget { target, shape }
+    }
+}
+
+/// A type the frontend makes a widget for (`useWidgetStore().inputIsWidget`), `forceInput`
+/// or not.
+fn is_widget_type(spec: &InputSpec) -> bool {
+    matches!(
+        spec.type_name(),
+        "INT" | "FLOAT" | "STRING" | "BOOLEAN" | "COMBO" | "AUDIO_RECORD"
+    )
+}
+
 /// Whether a declared input is a widget and how many companion widgets follow it: one after a
-/// seed-like INT, two after a combo with `control_after_generate`; `None` for a socket.
+/// seed-like INT (one named `seed` or `noise_seed` even when it declares
+/// `control_after_generate: false`), two after a combo with `control_after_generate`, two more (the hidden toggle
+/// and the button) after a remote combo with a refresh button, one after `RecordAudio`'s
+/// `AUDIO_RECORD` (two widgets of that name); `None` for a socket.
 fn widget_companions(spec: &InputSpec) -> Option<usize> {
     let ty = spec.type_name();
+    if ty == "AUDIO_RECORD" && !spec.force_input {
+        // The record extension's audio element and its record button.
+        return Some(1);
+    }
     let widget =
         !spec.force_input && matches!(ty, "INT" | "FLOAT" | "STRING" | "BOOLEAN" | "COMBO");
     if !widget {
-        None
-    } else if ty == "INT" && spec.int_control() {
-        Some(1)
-    } else if matches!(spec.kind, InputType::Combo(_)) && spec.combo_control() {
-        Some(2)
-    } else {
-        Some(0)
+        return None;
     }
+    let combo = matches!(spec.kind, InputType::Combo(_));
+    // The group's own config names a control for any input called `seed` or `noise_seed`
+    // (`getInputConfig`), over the declared option.
+    let seed_name = spec.name == "seed" || spec.name == "noise_seed";
+    let control = if ty == "INT" && (spec.int_control() || seed_name) {
+        1
+    } else if combo && spec.combo_control() {
+        2
+    } else {
+        0
+    };
+    let refresh = if combo && spec.refresh_button { 2 } else { 0 };
+    Some(control + refresh)
 }

@@ -6,7 +6,8 @@
 //! No network code: `comfy-local-comfyui` fetches `object_info` and submits the [`ApiPrompt`]
 //! this crate produces.
 //!
-//! Conversion reproduces frontend 1.27's `graphToPrompt()` (rules in `convert` and `widgets`) and
+//! Conversion reproduces frontend 1.27's `graphToPrompt()` (rules in `convert`, `widgets`,
+//! `group` and `primitive`) and
 //! is checked against the 65 frontend-produced pairs in `fixtures/comfyui/conversion` and the
 //! pairs of the differential oracle in `fixtures/comfyui/oracle` (`docs/ORACLE.md`: templates and
 //! seeded random graphs, legacy group nodes included, run through the real frontend 1.27.10). A
@@ -14,8 +15,11 @@
 //!
 //! Not supported: widgets that custom node packs add from their own frontend JavaScript (not
 //! described by `object_info`, so such a node's `widgets_values` may map differently); primitive
-//! nodes inside group nodes; the frontend's random choice in `{a|b}` dynamic prompts (the first
-//! option is taken, so a conversion is reproducible).
+//! nodes inside group nodes (inside a subgraph they push their value, which the oracle does not
+//! check: its graphs have none there); the frontend's random choice in `{a|b}` dynamic prompts
+//! (the first option is taken, so a conversion is reproducible); the frontend's text replacement
+//! (`%date:...%`, `%Node.widget%`) in a save node's `filename_prefix`, which is sent as written
+//! (one that is not text is refused, as the frontend throws on it).
 
 mod api;
 mod convert;
@@ -23,6 +27,7 @@ mod deps;
 mod error;
 mod group;
 mod object_info;
+mod primitive;
 mod sources;
 mod titles;
 mod ui;

@@ -34,6 +34,9 @@ pub struct NodeClass {
     pub output_names: Vec<String>,
     /// Whether the node is an output node (`output_node`).
     pub output_node: bool,
+    /// The required, then the optional input names in the order of the JSON object's keys
+    /// (which can differ from `input_order`: legacy group nodes follow the keys).
+    pub(crate) key_order: (Vec<String>, Vec<String>),
 }
 
 /// The type of an input.
@@ -90,6 +93,10 @@ pub struct Numeric {
     pub step: Option<f64>,
     /// `round` option.
     pub round: Option<f64>,
+    /// The options the frontend's `mergeInputSpec` compares when one `PrimitiveNode` feeds
+    /// several number widgets (`round`, `display`, `precision`, `lazy`, `advanced`, `hidden`), raw
+    /// and sorted by name; `round: false` is kept here.
+    pub compared: Vec<(String, Value)>,
 }
 
 impl InputSpec {
@@ -179,6 +186,16 @@ struct RawOpts {
     step: Option<Value>,
     #[serde(default)]
     round: Option<Value>,
+    #[serde(default)]
+    display: Option<Value>,
+    #[serde(default)]
+    precision: Option<Value>,
+    #[serde(default)]
+    lazy: Option<Value>,
+    #[serde(default)]
+    advanced: Option<Value>,
+    #[serde(default)]
+    hidden: Option<Value>,
     #[serde(default)]
     image_upload: Option<Value>,
     #[serde(default)]
@@ -317,6 +334,12 @@ impl NodeClass {
 
     fn from_raw(name: String, raw: RawClass) -> Self {
         let order = raw.input_order.unwrap_or_default();
+        let keys = |m: &Option<IndexMap<String, RawSpec>>| -> Vec<String> {
+            m.as_ref()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        let key_order = (keys(&raw.input.required), keys(&raw.input.optional));
         let required = ordered(raw.input.required, order.required);
         let optional = ordered(raw.input.optional, order.optional);
         let strings = |v: Option<Vec<Value>>| -> Vec<String> {
@@ -340,6 +363,7 @@ impl NodeClass {
             outputs: strings(raw.output),
             output_names: strings(raw.output_name),
             output_node: matches!(raw.output_node, Some(Value::Bool(true))),
+            key_order,
             name,
         }
     }
@@ -420,6 +444,17 @@ fn parse_spec(name: String, spec: RawSpec) -> InputSpec {
             max: o.max.as_ref().and_then(Value::as_f64),
             step: o.step.as_ref().and_then(Value::as_f64),
             round: o.round.as_ref().and_then(Value::as_f64),
+            compared: [
+                ("advanced", &o.advanced),
+                ("display", &o.display),
+                ("hidden", &o.hidden),
+                ("lazy", &o.lazy),
+                ("precision", &o.precision),
+                ("round", &o.round),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_owned(), v.clone()?)))
+            .collect(),
         },
         default: o.default,
         kind,

@@ -19,6 +19,8 @@ pub(crate) const SUBGRAPH_OUTPUT_ID: &str = "-20";
 pub struct UiWorkflow {
     pub(crate) root: UiGraph,
     pub(crate) subgraphs: HashMap<String, SubgraphDef>,
+    /// Subgraph definition ids in the file's order.
+    pub(crate) subgraph_order: Vec<String>,
     pub(crate) group_nodes: HashMap<String, GroupNodeDef>,
     pub(crate) models: Vec<ModelRef>,
 }
@@ -141,6 +143,7 @@ impl UiWorkflow {
         })?;
         let root = parse_graph(obj, "")?;
         let mut subgraphs = HashMap::new();
+        let mut subgraph_order = Vec::new();
         if let Some(defs) = obj
             .get("definitions")
             .and_then(|d| d.get("subgraphs"))
@@ -152,6 +155,7 @@ impl UiWorkflow {
                     continue;
                 };
                 let graph = parse_graph(o, id)?;
+                subgraph_order.push(id.to_owned());
                 subgraphs.insert(
                     id.to_owned(),
                     SubgraphDef {
@@ -201,6 +205,7 @@ impl UiWorkflow {
         Ok(Self {
             root,
             subgraphs,
+            subgraph_order,
             group_nodes,
             models,
         })

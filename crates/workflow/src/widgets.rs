@@ -16,7 +16,7 @@
 
 use serde_json::Value;
 
-use super::object_info::{InputSpec, InputType, NodeClass};
+use super::object_info::{InputType, NodeClass};
 
 /// One widget of a node.
 #[derive(Debug, Clone)]
@@ -170,68 +170,6 @@ fn extension_widgets(class: &NodeClass, out: &mut Vec<Widget>) {
     } else if audio {
         out.push(companion("upload", Value::from("")));
     }
-}
-
-/// What a number widget's callback makes of a value a `PrimitiveNode` pushes into it
-/// (`applyToGraph` calls it): an INT is rounded to its step (offset by `min % step`), a FLOAT
-/// with rounding (its `round`, else `10^-precision` of its step, none for a step >= 1) is
-/// rounded and clamped to `[min, max]` (defaults 0 and 2048). Other values pass unchanged.
-pub(crate) fn primitive_callback(spec: &InputSpec, v: &Value) -> Value {
-    let Some(x) = v.as_f64() else {
-        return v.clone();
-    };
-    let n = &spec.numeric;
-    let out = match spec.type_name() {
-        "INT" => {
-            let step = n.step.filter(|s| *s != 0.0).unwrap_or(1.0);
-            #[expect(clippy::float_cmp, reason = "JavaScript's `step === 1`, exactly")]
-            let unit = step == 1.0;
-            if unit {
-                js_round(x)
-            } else {
-                let offset = n.min.unwrap_or(0.0) % step;
-                js_round((x - offset) / step) * step + offset
-            }
-        }
-        "FLOAT" => {
-            let step = n.step.unwrap_or(0.5);
-            let precision = (-step.log10().floor()).max(0.0);
-            let round = match n.round.filter(|r| *r != 0.0) {
-                Some(r) => r,
-                None if precision > 0.0 => 10f64.powf(-precision),
-                None => return v.clone(),
-            };
-            let rounded = js_round(x / round) * round;
-            #[expect(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                reason = "a small non-negative digit count"
-            )]
-            let digits = precision.min(100.0) as usize;
-            let fixed: f64 = format!("{rounded:.digits$}").parse().unwrap_or(rounded);
-            let min = n.min.unwrap_or(0.0);
-            fixed.clamp(min, n.max.unwrap_or(2048.0).max(min))
-        }
-        _ => return v.clone(),
-    };
-    js_number(out)
-}
-
-/// JavaScript's `Math.round` (halves toward +infinity).
-fn js_round(x: f64) -> f64 {
-    (x + 0.5).floor()
-}
-
-/// A number as JavaScript's `JSON.stringify` writes it: integral values without a fraction.
-fn js_number(x: f64) -> Value {
-    if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
-        #[expect(
-            clippy::cast_possible_truncation,
-            reason = "integral and within 2^53, so exact"
-        )]
-        return Value::from(x as i64);
-    }
-    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
 /// Current values of `widgets` given a node's saved `widgets_values` (an array matched index by

@@ -478,6 +478,22 @@ fn wrong_types_huge_strings_and_unknown_classes() {
     let odd = workflow(
         vec![node(
             1,
+            "EmptyLatentImage",
+            0,
+            &[],
+            &[("LATENT", &[])],
+            json!([["a", "b"]]),
+        )],
+        &[],
+    );
+    assert_eq!(
+        as_json(&convert(&odd).expect("converts"))["1"]["inputs"]["width"],
+        json!({"__value__": ["a", "b"]})
+    );
+    // ... except a save node's `filename_prefix`, whose text replacement throws in the frontend.
+    let save = workflow(
+        vec![node(
+            1,
             "SaveImage",
             0,
             &[("images", "IMAGE", None)],
@@ -486,9 +502,10 @@ fn wrong_types_huge_strings_and_unknown_classes() {
         )],
         &[],
     );
-    assert_eq!(
-        as_json(&convert(&odd).expect("converts"))["1"]["inputs"],
-        json!({"filename_prefix": {"__value__": ["a", "b"]}})
+    let err = convert(&save).expect_err("the frontend throws").to_string();
+    assert!(
+        err.contains("node 1 (SaveImage) has filename_prefix"),
+        "{err}"
     );
     let garbage = json!({"nodes": [{"id": 1, "type": "SaveImage", "inputs": "nope", "outputs": 5, "mode": "x", "widgets_values": 3}], "links": {"a": 1}});
     assert_eq!(
