@@ -7,6 +7,12 @@
 //! `BENCH_SFTP_BUF` (SFTP read/write size, default the crate's), `BENCH_ONLY_OURS=1` (skip the
 //! OpenSSH runs, for tuning), `BENCH_PARALLEL=N` (also SFTP over N sessions at once, each a
 //! range of the file: explores using more cores for libssh2's crypto).
+//! `BENCH_STREAM_ONLY=1` runs only exec-stream vs `ssh host cat`, up and down, in
+//! `BENCH_ROUNDS` (default 5) interleaved rounds, and prints each round's ratios and their
+//! medians. `BENCH_CLIENT_CPUS` / `BENCH_HOST_CPUS` (taskset lists, e.g. `0` and `1`) pin this
+//! process (and the `ssh` clients it starts) and the sshd (and its sessions) to those CPUs, to
+//! model a client and a host that do not share cores; `BENCH_STREAM_DIRS=up` or `down` runs
+//! one direction only.
 //! `BENCH_FORWARD_ONLY=1` runs only the forward case: HTTP GETs from a loopback server through
 //! our `Tunnel` vs through `ssh -L` (`BENCH_FORWARD_REQS` small requests, default 50, each on a
 //! new connection; one `BENCH_FORWARD_MB` download, default 64).
@@ -221,8 +227,13 @@ fn main() {
     let fresh = env_num("BENCH_NEW_SSH", 20);
     let size = env_num("BENCH_SIZE_MB", 1024) * 1024 * 1024;
     let sshd = Sshd::start(SshdConfig::default());
+    pin(&sshd);
     let ossh = OpenSsh { sshd: &sshd };
     let opts = sshd.connect_options();
+    if std::env::var_os("BENCH_STREAM_ONLY").is_some() {
+        bench_stream_only(&sshd, &ossh, &opts, size);
+        return;
+    }
     println!(
         "ssh_vs_openssh: sshd on 127.0.0.1:{}, {} CPUs, load {}",
         sshd.port(),
@@ -239,6 +250,152 @@ fn main() {
     bench_commands(&sshd, &ossh, &session, cmds);
     let ssh_n = bench_connect(&opts, &ossh, fresh);
     bench_transfers(&sshd, &ossh, &opts, &session, size, ssh_n);
+}
+
+/// Pins this process and the sshd to the CPUs `BENCH_CLIENT_CPUS` / `BENCH_HOST_CPUS` name.
+fn pin(sshd: &Sshd) {
+    let taskset = |cpus: &str, pid: u32| {
+        let st = std::process::Command::new("taskset")
+            .args(["-apc", cpus, &pid.to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .expect("taskset");
+        assert!(st.success(), "taskset -apc {cpus} {pid} failed");
+    };
+    if let Ok(cpus) = std::env::var("BENCH_HOST_CPUS") {
+        taskset(&cpus, sshd.pid().expect("sshd runs"));
+        println!("sshd pinned to CPUs {cpus}");
+    }
+    if let Ok(cpus) = std::env::var("BENCH_CLIENT_CPUS") {
+        taskset(&cpus, std::process::id());
+        println!("this process and its ssh clients pinned to CPUs {cpus}");
+    }
+}
+
+/// The median of `v` (the mean of the middle two for an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        f64::midpoint(v[n / 2 - 1], v[n / 2])
+    }
+}
+
+/// Exec-stream vs `ssh host cat` only, up and down, interleaved rounds (the order alternates),
+/// each round's ratios printed and then their medians.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the bench measures this crate's raw stream upload against OpenSSH"
+)]
+fn bench_stream_only(
+    sshd: &Sshd,
+    ossh: &OpenSsh<'_>,
+    opts: &comfy_local_ssh::ConnectOptions,
+    size: u64,
+) {
+    let dir = sshd.scratch("bench-stream");
+    let (src, dst, back) = (
+        dir.join("src.bin"),
+        dir.join("dst.bin"),
+        dir.join("back.bin"),
+    );
+    make_file(&src, size);
+    let session = Session::connect(opts).expect("connect");
+    let rounds = env_num("BENCH_ROUNDS", 5).max(1);
+    let dirs = std::env::var("BENCH_STREAM_DIRS").unwrap_or_else(|_| "up,down".to_owned());
+    let null = Utf8Path::new("/dev/null");
+    println!(
+        "\n== exec-stream vs ssh cat, {} MiB, {rounds} rounds (MB/s; ratio = ours / ssh cat)",
+        size / 1_048_576
+    );
+    let ours_up = || {
+        fresh(&dst);
+        let (d, cpu, _) = time_cpu(|| {
+            let mut f = std::fs::File::open(&src).expect("open");
+            session
+                .stream_upload(&mut f, &dst, false, &mut |_| {})
+                .expect("stream up")
+        });
+        same_size(&src, &dst);
+        (d, cpu)
+    };
+    let ours_down = || {
+        fresh(&back);
+        let (d, cpu, _) = time_cpu(|| {
+            let mut f = std::io::BufWriter::with_capacity(
+                1 << 20,
+                std::fs::File::create(&back).expect("create"),
+            );
+            session
+                .stream_download(&dst, &mut f, 0, &mut |_| {})
+                .expect("stream down")
+        });
+        same_content(&src, &back);
+        (d, cpu)
+    };
+    let peer_up = || {
+        fresh(&dst);
+        let (d, ()) = time(|| ossh.ssh_cat(CHACHA, &format!("cat > {dst}"), &src, null));
+        same_size(&src, &dst);
+        d
+    };
+    let peer_down = || {
+        fresh(&back);
+        let (d, ()) = time(|| ossh.ssh_cat(CHACHA, &format!("cat {dst}"), null, &back));
+        same_size(&src, &back);
+        d
+    };
+    let (mut up_ratios, mut down_ratios) = (Vec::new(), Vec::new());
+    // The download needs the file on the "remote" side first.
+    let _ = ours_up();
+    for round in 0..rounds {
+        let ((ou, up_cpu), pu) = if !dirs.contains("up") {
+            ((Duration::ZERO, 0.0), Duration::ZERO)
+        } else if round % 2 == 0 {
+            let o = ours_up();
+            (o, peer_up())
+        } else {
+            let p = peer_up();
+            (ours_up(), p)
+        };
+        let ((od, down_cpu), pd) = if !dirs.contains("down") {
+            ((Duration::ZERO, 0.0), Duration::ZERO)
+        } else if round % 2 == 0 {
+            let o = ours_down();
+            (o, peer_down())
+        } else {
+            let p = peer_down();
+            (ours_down(), p)
+        };
+        let (ru, rd) = (
+            pu.as_secs_f64() / ou.as_secs_f64(),
+            pd.as_secs_f64() / od.as_secs_f64(),
+        );
+        println!(
+            "  round {round}: up ours {:6.1} (cpu {:3.0}%) ssh {:6.1} ratio {ru:.2} | down ours {:6.1} (cpu {:3.0}%) ssh {:6.1} ratio {rd:.2}",
+            mbps(size, ou),
+            up_cpu * 100.0,
+            mbps(size, pu),
+            mbps(size, od),
+            down_cpu * 100.0,
+            mbps(size, pd),
+        );
+        up_ratios.push(ru);
+        down_ratios.push(rd);
+    }
+    println!(
+        "  median ratio ours / ssh cat (chacha20): up {:.2}  down {:.2}   (load {})",
+        median(up_ratios),
+        median(down_ratios),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    for p in [&src, &dst, &back] {
+        let _ = std::fs::remove_file(p);
+    }
 }
 
 /// Commands over one kept session vs multiplexed OpenSSH.
