@@ -12,7 +12,8 @@
 //! medians. `BENCH_CLIENT_CPUS` / `BENCH_HOST_CPUS` (taskset lists, e.g. `0` and `1`) pin this
 //! process (and the `ssh` clients it starts) and the sshd (and its sessions) to those CPUs, to
 //! model a client and a host that do not share cores; `BENCH_STREAM_DIRS=up` or `down` runs
-//! one direction only.
+//! one direction only; with `BENCH_PARALLEL=N` the download also runs over N sessions at
+//! once, each a `dd` range.
 //! `BENCH_FORWARD_ONLY=1` runs only the forward case: HTTP GETs from a loopback server through
 //! our `Tunnel` vs through `ssh -L` (`BENCH_FORWARD_REQS` small requests, default 50, each on a
 //! new connection; one `BENCH_FORWARD_MB` download, default 64).
@@ -347,7 +348,8 @@ fn bench_stream_only(
         same_size(&src, &back);
         d
     };
-    let (mut up_ratios, mut down_ratios) = (Vec::new(), Vec::new());
+    let (mut up_ratios, mut down_ratios, mut par_ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let parallel = env_num("BENCH_PARALLEL", 0);
     // The download needs the file on the "remote" side first.
     let _ = ours_up();
     for round in 0..rounds {
@@ -369,6 +371,17 @@ fn bench_stream_only(
             let p = peer_down();
             (ours_down(), p)
         };
+        if parallel > 1 && dirs.contains("down") {
+            fresh(&back);
+            let (d, ()) = time(|| parallel_stream_down(opts, parallel, size, &dst, &back));
+            same_content(&src, &back);
+            let r = pd.as_secs_f64() / d.as_secs_f64();
+            println!(
+                "  round {round}: down over {parallel} sessions (dd ranges) {:6.1} ratio {r:.2}",
+                mbps(size, d)
+            );
+            par_ratios.push(r);
+        }
         let (ru, rd) = (
             pu.as_secs_f64() / ou.as_secs_f64(),
             pd.as_secs_f64() / od.as_secs_f64(),
@@ -393,9 +406,57 @@ fn bench_stream_only(
             .unwrap_or_default()
             .trim()
     );
+    if !par_ratios.is_empty() {
+        println!(
+            "  median ratio down over {parallel} sessions / ssh cat: {:.2}",
+            median(par_ratios)
+        );
+    }
     for p in [&src, &dst, &back] {
         let _ = std::fs::remove_file(p);
     }
+}
+
+/// Downloads `from` into `to` over `n` sessions at once, each an exec-stream of its own range
+/// (`dd` with byte offsets) written at its offset: libssh2's crypto on `n` threads.
+fn parallel_stream_down(
+    opts: &comfy_local_ssh::ConnectOptions,
+    n: u64,
+    size: u64,
+    from: &Utf8Path,
+    to: &Utf8Path,
+) {
+    use std::os::unix::fs::FileExt as _;
+    let local = std::fs::File::create(to).expect("create");
+    local.set_len(size).expect("set_len");
+    let part = size.div_ceil(n);
+    std::thread::scope(|s| {
+        for i in 0..n {
+            let (off, len) = (i * part, part.min(size.saturating_sub(i * part)));
+            let local = &local;
+            s.spawn(move || {
+                let session = Session::connect(opts).expect("connect");
+                let cmd = Command::from_argv([
+                    "dd".to_owned(),
+                    format!("if={from}"),
+                    "bs=1M".to_owned(),
+                    format!("skip={off}"),
+                    format!("count={len}"),
+                    "iflag=skip_bytes,count_bytes".to_owned(),
+                    "status=none".to_owned(),
+                ]);
+                let mut done = 0u64;
+                let out = session
+                    .exec_streaming(&cmd, Duration::from_secs(60), &mut |data| {
+                        local.write_all_at(data, off + done).expect("write");
+                        done += data.len() as u64;
+                        Ok(())
+                    })
+                    .expect("dd");
+                assert!(out.success() && done == len, "range {off}+{len}: {done}");
+            });
+        }
+    });
 }
 
 /// Commands over one kept session vs multiplexed OpenSSH.
