@@ -98,83 +98,16 @@ fn main() {
         retries: 0,
     };
     let spec = InstallSpec::parse(&req, u64::MAX).expect("spec");
-    let ours_file = install.join("models/checkpoints/bench.safetensors");
-    let peer_file = install.join("models/checkpoints/peer.safetensors");
-    let target = format!("{}@{}", sshd.user(), sshd.host());
-    let cancel = AtomicBool::new(false);
-    let (mut ours, mut peer, mut peer_synced) = (Vec::new(), Vec::new(), Vec::new());
-    let piped = |remote: &str| {
-        let _ = std::fs::remove_file(&peer_file);
-        let t = Instant::now();
-        let mut curl = Command::new("curl")
-            .args(["-s", &url])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("curl");
-        let status = ssh(sshd, &target)
-            .arg(remote)
-            .stdin(curl.stdout.take().expect("pipe"))
-            .status()
-            .expect("ssh");
-        assert!(status.success() && curl.wait().expect("curl").success());
-        let took = t.elapsed();
-        assert_eq!(
-            std::fs::metadata(&peer_file).expect("peer file").len(),
-            size as u64
-        );
-        took
+    let b = Bench {
+        sshd,
+        install: &install,
+        url: &url,
+        target: format!("{}@{}", sshd.user(), sshd.host()),
+        size,
+        rounds,
     };
-    for _ in 0..rounds {
-        let _ = std::fs::remove_file(&ours_file);
-        let t = Instant::now();
-        install_into(&mut fs, &source, &spec, &cancel, &mut |_| {}).expect("install");
-        ours.push(t.elapsed());
-        peer.push(piped(&format!("cat > {peer_file}")));
-        // The same pipeline made as durable as ours (which fsyncs the .part before the rename).
-        peer_synced.push(piped(&format!("cat > {peer_file} && sync {peer_file}")));
-    }
-    let host_file = install.join("models/checkpoints/bench.safetensors");
-    let curl_file = install.join("models/checkpoints/curl.safetensors");
-    let (mut host, mut curl_on_host, mut curl_synced) = (Vec::new(), Vec::new(), Vec::new());
-    let on_host = |remote: &[&str]| {
-        let _ = std::fs::remove_file(&curl_file);
-        let t = Instant::now();
-        let status = ssh(sshd, &target).args(remote).status().expect("ssh curl");
-        assert!(status.success());
-        let took = t.elapsed();
-        assert_eq!(
-            std::fs::metadata(&curl_file).expect("curl file").len(),
-            size as u64
-        );
-        took
-    };
-    for _ in 0..rounds {
-        let _ = std::fs::remove_file(&host_file);
-        let t = Instant::now();
-        let out = install_via(
-            &mut fs,
-            &source,
-            &spec,
-            DataPath::Host,
-            HOST_PYTHON,
-            &cancel,
-            &mut |_| {},
-        )
-        .expect("host fetch");
-        assert_eq!(out.via, Some(DataPath::Host));
-        host.push(t.elapsed());
-        curl_on_host.push(on_host(&["curl", "-s", "-o", curl_file.as_str(), &url]));
-        curl_synced.push(on_host(&[
-            "curl",
-            "-s",
-            "-o",
-            curl_file.as_str(),
-            &url,
-            "&&",
-            "sync",
-            curl_file.as_str(),
-        ]));
-    }
+    let (ours, peer, peer_synced) = b.streamed(&mut fs, &source, &spec);
+    let (host, curl_on_host, curl_synced) = b.host(&mut fs, &source, &spec);
     report(
         "host fetch (install model --via host, sha256 verified) vs ssh host curl -o file",
         size,
@@ -199,6 +132,111 @@ fn main() {
         &ours,
         &peer_synced,
     );
+}
+
+/// Times of ours, of the peer, and of the peer followed by `sync`, one per round.
+type Rounds = (Vec<Duration>, Vec<Duration>, Vec<Duration>);
+
+/// What every round uses.
+struct Bench<'a> {
+    sshd: &'a Sshd,
+    install: &'a camino::Utf8Path,
+    url: &'a str,
+    target: String,
+    size: usize,
+    rounds: usize,
+}
+
+impl Bench<'_> {
+    /// Streamed installs, each round followed by the piped peer and the piped peer with sync.
+    fn streamed(&self, fs: &mut RemoteFs<SftpHost>, source: &Source, spec: &InstallSpec) -> Rounds {
+        let ours_file = self.install.join("models/checkpoints/bench.safetensors");
+        let peer_file = self.install.join("models/checkpoints/peer.safetensors");
+        let cancel = AtomicBool::new(false);
+        let (mut ours, mut peer, mut peer_synced) = (Vec::new(), Vec::new(), Vec::new());
+        let piped = |remote: &str| {
+            let _ = std::fs::remove_file(&peer_file);
+            let t = Instant::now();
+            let mut curl = Command::new("curl")
+                .args(["-s", self.url])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("curl");
+            let status = ssh(self.sshd, &self.target)
+                .arg(remote)
+                .stdin(curl.stdout.take().expect("pipe"))
+                .status()
+                .expect("ssh");
+            assert!(status.success() && curl.wait().expect("curl").success());
+            let took = t.elapsed();
+            assert_eq!(
+                std::fs::metadata(&peer_file).expect("peer file").len(),
+                self.size as u64
+            );
+            took
+        };
+        for _ in 0..self.rounds {
+            let _ = std::fs::remove_file(&ours_file);
+            let t = Instant::now();
+            install_into(fs, source, spec, &cancel, &mut |_| {}).expect("install");
+            ours.push(t.elapsed());
+            peer.push(piped(&format!("cat > {peer_file}")));
+            // The same pipeline made as durable as ours (which fsyncs the .part before the rename).
+            peer_synced.push(piped(&format!("cat > {peer_file} && sync {peer_file}")));
+        }
+        (ours, peer, peer_synced)
+    }
+
+    /// Host fetches, each round followed by `curl -o` on the host, without and with sync.
+    fn host(&self, fs: &mut RemoteFs<SftpHost>, source: &Source, spec: &InstallSpec) -> Rounds {
+        let cancel = AtomicBool::new(false);
+        let host_file = self.install.join("models/checkpoints/bench.safetensors");
+        let curl_file = self.install.join("models/checkpoints/curl.safetensors");
+        let (mut host, mut curl_on_host, mut curl_synced) = (Vec::new(), Vec::new(), Vec::new());
+        let on_host = |remote: &[&str]| {
+            let _ = std::fs::remove_file(&curl_file);
+            let t = Instant::now();
+            let status = ssh(self.sshd, &self.target)
+                .args(remote)
+                .status()
+                .expect("ssh curl");
+            assert!(status.success());
+            let took = t.elapsed();
+            assert_eq!(
+                std::fs::metadata(&curl_file).expect("curl file").len(),
+                self.size as u64
+            );
+            took
+        };
+        for _ in 0..self.rounds {
+            let _ = std::fs::remove_file(&host_file);
+            let t = Instant::now();
+            let out = install_via(
+                fs,
+                source,
+                spec,
+                DataPath::Host,
+                HOST_PYTHON,
+                &cancel,
+                &mut |_| {},
+            )
+            .expect("host fetch");
+            assert_eq!(out.via, Some(DataPath::Host));
+            host.push(t.elapsed());
+            curl_on_host.push(on_host(&["curl", "-s", "-o", curl_file.as_str(), self.url]));
+            curl_synced.push(on_host(&[
+                "curl",
+                "-s",
+                "-o",
+                curl_file.as_str(),
+                self.url,
+                "&&",
+                "sync",
+                curl_file.as_str(),
+            ]));
+        }
+        (host, curl_on_host, curl_synced)
+    }
 }
 
 /// Each round's MB/s and ratio (ours / peer), then the median of the ratios.
