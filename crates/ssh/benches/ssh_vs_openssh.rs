@@ -353,24 +353,9 @@ fn bench_stream_only(
     // The download needs the file on the "remote" side first.
     let _ = ours_up();
     for round in 0..rounds {
-        let ((ou, up_cpu), pu) = if !dirs.contains("up") {
-            ((Duration::ZERO, 0.0), Duration::ZERO)
-        } else if round % 2 == 0 {
-            let o = ours_up();
-            (o, peer_up())
-        } else {
-            let p = peer_up();
-            (ours_up(), p)
-        };
-        let ((od, down_cpu), pd) = if !dirs.contains("down") {
-            ((Duration::ZERO, 0.0), Duration::ZERO)
-        } else if round % 2 == 0 {
-            let o = ours_down();
-            (o, peer_down())
-        } else {
-            let p = peer_down();
-            (ours_down(), p)
-        };
+        let ((ou, up_cpu), pu) = both(dirs.contains("up"), round % 2 == 0, ours_up, peer_up);
+        let ((od, down_cpu), pd) =
+            both(dirs.contains("down"), round % 2 == 0, ours_down, peer_down);
         if parallel > 1 && dirs.contains("down") {
             fresh(&back);
             let (d, ()) = time(|| parallel_stream_down(opts, parallel, size, &dst, &back));
@@ -398,22 +383,45 @@ fn bench_stream_only(
         up_ratios.push(ru);
         down_ratios.push(rd);
     }
+    print_medians(up_ratios, down_ratios, par_ratios, parallel);
+    for p in [&src, &dst, &back] {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// The medians of a stream-only run's ratios.
+fn print_medians(up: Vec<f64>, down: Vec<f64>, parallel_down: Vec<f64>, parallel: u64) {
     println!(
         "  median ratio ours / ssh cat (chacha20): up {:.2}  down {:.2}   (load {})",
-        median(up_ratios),
-        median(down_ratios),
+        median(up),
+        median(down),
         std::fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()
             .trim()
     );
-    if !par_ratios.is_empty() {
+    if !parallel_down.is_empty() {
         println!(
             "  median ratio down over {parallel} sessions / ssh cat: {:.2}",
-            median(par_ratios)
+            median(parallel_down)
         );
     }
-    for p in [&src, &dst, &back] {
-        let _ = std::fs::remove_file(p);
+}
+
+/// Runs ours and the peer (ours first when `ours_first`), or neither (zero times) unless `run`.
+fn both(
+    run: bool,
+    ours_first: bool,
+    ours: impl Fn() -> (Duration, f64),
+    peer: impl Fn() -> Duration,
+) -> ((Duration, f64), Duration) {
+    if !run {
+        ((Duration::ZERO, 0.0), Duration::ZERO)
+    } else if ours_first {
+        let o = ours();
+        (o, peer())
+    } else {
+        let p = peer();
+        (ours(), p)
     }
 }
 
