@@ -5,7 +5,11 @@
 //! - fetched by the host (`--via host`: the host's python3, sha256 verified) against
 //!   `ssh host curl -s -o file URL`, plain curl on the host.
 //!
-//! Prints MB/s of each and the ratios. Run with `cargo bench -p comfy-local-sdk --bench install`.
+//! Ours and its peer run interleaved, `BENCH_ROUNDS` times (default 3); prints MB/s of each
+//! round, its ratio (ours / peer), and the median of the ratios. Run with
+//! `cargo bench -p comfy-local-sdk --bench install`. Env: `BENCH_SIZE_MB` (default 256),
+//! `BENCH_CLIENT_CPUS` / `BENCH_HOST_CPUS` (taskset CPU lists: this process and what it starts,
+//! and the sshd with its sessions, to model a client and a host that do not share cores).
 
 #![expect(clippy::print_stdout, reason = "a benchmark prints its numbers")]
 
@@ -25,8 +29,32 @@ use comfy_local_sdk::ssh::Session;
 use comfy_local_test_support::Sshd;
 use sha2::{Digest, Sha256};
 
-const SIZE: usize = 256 * 1024 * 1024;
-const ROUNDS: usize = 3;
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Pins this process and the sshd to the CPUs `BENCH_CLIENT_CPUS` / `BENCH_HOST_CPUS` name.
+fn pin(sshd: &Sshd) {
+    let taskset = |cpus: &str, pid: u32| {
+        let st = Command::new("taskset")
+            .args(["-apc", cpus, &pid.to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .expect("taskset");
+        assert!(st.success(), "taskset -apc {cpus} {pid} failed");
+    };
+    if let Ok(cpus) = std::env::var("BENCH_HOST_CPUS") {
+        taskset(&cpus, sshd.pid().expect("sshd runs"));
+        println!("sshd pinned to CPUs {cpus}");
+    }
+    if let Ok(cpus) = std::env::var("BENCH_CLIENT_CPUS") {
+        taskset(&cpus, std::process::id());
+        println!("this process (and the HTTP server, curl, ssh) pinned to CPUs {cpus}");
+    }
+}
 
 struct Bytes(Arc<Vec<u8>>);
 impl AsRef<[u8]> for Bytes {
@@ -36,10 +64,21 @@ impl AsRef<[u8]> for Bytes {
 }
 
 fn main() {
+    let size = env_num("BENCH_SIZE_MB", 256) * 1024 * 1024;
+    let rounds = env_num("BENCH_ROUNDS", 3).max(1);
     let sshd = Sshd::shared();
+    pin(sshd);
+    println!(
+        "install bench: {} MiB, {rounds} interleaved rounds, {} CPUs, load {}",
+        size / 1_048_576,
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
     let install = sshd.scratch("bench-install").join("ComfyUI");
     std::fs::create_dir_all(install.join("models/checkpoints")).expect("fixture");
-    let data = generated();
+    let data = generated(size);
     let sha = hex::encode(Sha256::digest(&*data));
     let port = serve(data.clone());
     let url = format!("http://127.0.0.1:{port}/bench.safetensors");
@@ -59,88 +98,175 @@ fn main() {
         retries: 0,
     };
     let spec = InstallSpec::parse(&req, u64::MAX).expect("spec");
-    let ours_file = install.join("models/checkpoints/bench.safetensors");
-    let peer_file = install.join("models/checkpoints/peer.safetensors");
-    let target = format!("{}@{}", sshd.user(), sshd.host());
-    let cancel = AtomicBool::new(false);
-    let (mut ours, mut peer) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let _ = std::fs::remove_file(&ours_file);
-        let t = Instant::now();
-        install_into(&mut fs, &source, &spec, &cancel, &mut |_| {}).expect("install");
-        ours.push(t.elapsed());
-        let t = Instant::now();
-        let mut curl = Command::new("curl")
-            .args(["-s", &url])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("curl");
-        let status = ssh(sshd, &target)
-            .arg(format!("cat > {peer_file}"))
-            .stdin(curl.stdout.take().expect("pipe"))
-            .status()
-            .expect("ssh");
-        assert!(status.success() && curl.wait().expect("curl").success());
-        peer.push(t.elapsed());
-        assert_eq!(
-            std::fs::metadata(&peer_file).expect("peer file").len(),
-            SIZE as u64
-        );
-    }
-    let host_file = install.join("models/checkpoints/bench.safetensors");
-    let curl_file = install.join("models/checkpoints/curl.safetensors");
-    let (mut host, mut curl_on_host) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let _ = std::fs::remove_file(&host_file);
-        let t = Instant::now();
-        let out = install_via(
-            &mut fs,
-            &source,
-            &spec,
-            DataPath::Host,
-            HOST_PYTHON,
-            &cancel,
-            &mut |_| {},
-        )
-        .expect("host fetch");
-        assert_eq!(out.via, Some(DataPath::Host));
-        host.push(t.elapsed());
-        let _ = std::fs::remove_file(&curl_file);
-        let t = Instant::now();
-        let status = ssh(sshd, &target)
-            .args(["curl", "-s", "-o", curl_file.as_str(), &url])
-            .status()
-            .expect("ssh curl");
-        assert!(status.success());
-        curl_on_host.push(t.elapsed());
-        assert_eq!(
-            std::fs::metadata(&curl_file).expect("curl file").len(),
-            SIZE as u64
-        );
-    }
-    let (host, curl_on_host) = (median(host), median(curl_on_host));
-    println!(
-        "host fetch {} MiB from loopback HTTP (median of {ROUNDS}): install model --via host (sha256 verified) {:.0} MB/s, ssh host curl -o file {:.0} MB/s, ratio {:.2}",
-        SIZE / (1024 * 1024),
-        mbps(host),
-        mbps(curl_on_host),
-        curl_on_host.as_secs_f64() / host.as_secs_f64()
+    let b = Bench {
+        sshd,
+        install: &install,
+        url: &url,
+        target: format!("{}@{}", sshd.user(), sshd.host()),
+        size,
+        rounds,
+    };
+    let (ours, peer, peer_synced) = b.streamed(&mut fs, &source, &spec);
+    let (host, curl_on_host, curl_synced) = b.host(&mut fs, &source, &spec);
+    report(
+        "host fetch (install model --via host, sha256 verified) vs ssh host curl -o file",
+        size,
+        &host,
+        &curl_on_host,
     );
-    let (ours, peer) = (median(ours), median(peer));
-    println!(
-        "install {} MiB from loopback HTTP (median of {ROUNDS}): install model (sha256 verified) {:.0} MB/s, curl | ssh 'cat > file' {:.0} MB/s, ratio {:.2}",
-        SIZE / (1024 * 1024),
-        mbps(ours),
-        mbps(peer),
-        peer.as_secs_f64() / ours.as_secs_f64()
+    report(
+        "host fetch vs ssh host 'curl -o file URL && sync file' (as durable as ours)",
+        size,
+        &host,
+        &curl_synced,
+    );
+    report(
+        "streamed (install model --via stream, sha256 verified) vs curl URL | ssh host 'cat > file'",
+        size,
+        &ours,
+        &peer,
+    );
+    report(
+        "streamed vs curl URL | ssh host 'cat > file && sync file' (as durable as ours)",
+        size,
+        &ours,
+        &peer_synced,
     );
 }
 
-/// SIZE bytes of xorshift noise (incompressible, like a model).
-fn generated() -> Arc<Vec<u8>> {
+/// Times of ours, of the peer, and of the peer followed by `sync`, one per round.
+type Rounds = (Vec<Duration>, Vec<Duration>, Vec<Duration>);
+
+/// What every round uses.
+struct Bench<'a> {
+    sshd: &'a Sshd,
+    install: &'a camino::Utf8Path,
+    url: &'a str,
+    target: String,
+    size: usize,
+    rounds: usize,
+}
+
+impl Bench<'_> {
+    /// Streamed installs, each round followed by the piped peer and the piped peer with sync.
+    fn streamed(&self, fs: &mut RemoteFs<SftpHost>, source: &Source, spec: &InstallSpec) -> Rounds {
+        let ours_file = self.install.join("models/checkpoints/bench.safetensors");
+        let peer_file = self.install.join("models/checkpoints/peer.safetensors");
+        let cancel = AtomicBool::new(false);
+        let (mut ours, mut peer, mut peer_synced) = (Vec::new(), Vec::new(), Vec::new());
+        let piped = |remote: &str| {
+            let _ = std::fs::remove_file(&peer_file);
+            let t = Instant::now();
+            let mut curl = Command::new("curl")
+                .args(["-s", self.url])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("curl");
+            let status = ssh(self.sshd, &self.target)
+                .arg(remote)
+                .stdin(curl.stdout.take().expect("pipe"))
+                .status()
+                .expect("ssh");
+            assert!(status.success() && curl.wait().expect("curl").success());
+            let took = t.elapsed();
+            assert_eq!(
+                std::fs::metadata(&peer_file).expect("peer file").len(),
+                self.size as u64
+            );
+            took
+        };
+        for _ in 0..self.rounds {
+            let _ = std::fs::remove_file(&ours_file);
+            let t = Instant::now();
+            install_into(fs, source, spec, &cancel, &mut |_| {}).expect("install");
+            ours.push(t.elapsed());
+            peer.push(piped(&format!("cat > {peer_file}")));
+            // The same pipeline made as durable as ours (which fsyncs the .part before the rename).
+            peer_synced.push(piped(&format!("cat > {peer_file} && sync {peer_file}")));
+        }
+        (ours, peer, peer_synced)
+    }
+
+    /// Host fetches, each round followed by `curl -o` on the host, without and with sync.
+    fn host(&self, fs: &mut RemoteFs<SftpHost>, source: &Source, spec: &InstallSpec) -> Rounds {
+        let cancel = AtomicBool::new(false);
+        let host_file = self.install.join("models/checkpoints/bench.safetensors");
+        let curl_file = self.install.join("models/checkpoints/curl.safetensors");
+        let (mut host, mut curl_on_host, mut curl_synced) = (Vec::new(), Vec::new(), Vec::new());
+        let on_host = |remote: &[&str]| {
+            let _ = std::fs::remove_file(&curl_file);
+            let t = Instant::now();
+            let status = ssh(self.sshd, &self.target)
+                .args(remote)
+                .status()
+                .expect("ssh curl");
+            assert!(status.success());
+            let took = t.elapsed();
+            assert_eq!(
+                std::fs::metadata(&curl_file).expect("curl file").len(),
+                self.size as u64
+            );
+            took
+        };
+        for _ in 0..self.rounds {
+            let _ = std::fs::remove_file(&host_file);
+            let t = Instant::now();
+            let out = install_via(
+                fs,
+                source,
+                spec,
+                DataPath::Host,
+                HOST_PYTHON,
+                &cancel,
+                &mut |_| {},
+            )
+            .expect("host fetch");
+            assert_eq!(out.via, Some(DataPath::Host));
+            host.push(t.elapsed());
+            curl_on_host.push(on_host(&["curl", "-s", "-o", curl_file.as_str(), self.url]));
+            curl_synced.push(on_host(&[
+                "curl",
+                "-s",
+                "-o",
+                curl_file.as_str(),
+                self.url,
+                "&&",
+                "sync",
+                curl_file.as_str(),
+            ]));
+        }
+        (host, curl_on_host, curl_synced)
+    }
+}
+
+/// Each round's MB/s and ratio (ours / peer), then the median of the ratios.
+fn report(what: &str, size: usize, ours: &[Duration], peer: &[Duration]) {
+    println!("\n== {what}, {} MiB from loopback HTTP", size / 1_048_576);
+    let mut ratios = Vec::new();
+    for (i, (o, p)) in ours.iter().zip(peer).enumerate() {
+        let r = p.as_secs_f64() / o.as_secs_f64();
+        println!(
+            "  round {i}: ours {:6.0} MB/s  peer {:6.0} MB/s  ratio {r:.2}",
+            mbps(size, *o),
+            mbps(size, *p)
+        );
+        ratios.push(r);
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "  median ratio {:.2}  (load {})",
+        ratios[ratios.len() / 2],
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+}
+
+/// `size` bytes of xorshift noise (incompressible, like a model).
+fn generated(size: usize) -> Arc<Vec<u8>> {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     Arc::new(
-        (0..SIZE)
+        (0..size)
             .map(|_| {
                 x ^= x << 13;
                 x ^= x >> 7;
@@ -192,11 +318,6 @@ fn ssh(sshd: &Sshd, target: &str) -> Command {
     c
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn mbps(d: Duration) -> f64 {
-    SIZE as f64 / 1e6 / d.as_secs_f64()
+fn mbps(size: usize, d: Duration) -> f64 {
+    size as f64 / 1e6 / d.as_secs_f64()
 }

@@ -7,6 +7,13 @@
 //! `BENCH_SFTP_BUF` (SFTP read/write size, default the crate's), `BENCH_ONLY_OURS=1` (skip the
 //! OpenSSH runs, for tuning), `BENCH_PARALLEL=N` (also SFTP over N sessions at once, each a
 //! range of the file: explores using more cores for libssh2's crypto).
+//! `BENCH_STREAM_ONLY=1` runs only exec-stream vs `ssh host cat`, up and down, in
+//! `BENCH_ROUNDS` (default 5) interleaved rounds, and prints each round's ratios and their
+//! medians. `BENCH_CLIENT_CPUS` / `BENCH_HOST_CPUS` (taskset lists, e.g. `0` and `1`) pin this
+//! process (and the `ssh` clients it starts) and the sshd (and its sessions) to those CPUs, to
+//! model a client and a host that do not share cores; `BENCH_STREAM_DIRS=up` or `down` runs
+//! one direction only; with `BENCH_PARALLEL=N` the download also runs over N sessions at
+//! once, each a `dd` range.
 //! `BENCH_FORWARD_ONLY=1` runs only the forward case: HTTP GETs from a loopback server through
 //! our `Tunnel` vs through `ssh -L` (`BENCH_FORWARD_REQS` small requests, default 50, each on a
 //! new connection; one `BENCH_FORWARD_MB` download, default 64).
@@ -221,8 +228,13 @@ fn main() {
     let fresh = env_num("BENCH_NEW_SSH", 20);
     let size = env_num("BENCH_SIZE_MB", 1024) * 1024 * 1024;
     let sshd = Sshd::start(SshdConfig::default());
+    pin(&sshd);
     let ossh = OpenSsh { sshd: &sshd };
     let opts = sshd.connect_options();
+    if std::env::var_os("BENCH_STREAM_ONLY").is_some() {
+        bench_stream_only(&sshd, &ossh, &opts, size);
+        return;
+    }
     println!(
         "ssh_vs_openssh: sshd on 127.0.0.1:{}, {} CPUs, load {}",
         sshd.port(),
@@ -239,6 +251,220 @@ fn main() {
     bench_commands(&sshd, &ossh, &session, cmds);
     let ssh_n = bench_connect(&opts, &ossh, fresh);
     bench_transfers(&sshd, &ossh, &opts, &session, size, ssh_n);
+}
+
+/// Pins this process and the sshd to the CPUs `BENCH_CLIENT_CPUS` / `BENCH_HOST_CPUS` name.
+fn pin(sshd: &Sshd) {
+    let taskset = |cpus: &str, pid: u32| {
+        let st = std::process::Command::new("taskset")
+            .args(["-apc", cpus, &pid.to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .expect("taskset");
+        assert!(st.success(), "taskset -apc {cpus} {pid} failed");
+    };
+    if let Ok(cpus) = std::env::var("BENCH_HOST_CPUS") {
+        taskset(&cpus, sshd.pid().expect("sshd runs"));
+        println!("sshd pinned to CPUs {cpus}");
+    }
+    if let Ok(cpus) = std::env::var("BENCH_CLIENT_CPUS") {
+        taskset(&cpus, std::process::id());
+        println!("this process and its ssh clients pinned to CPUs {cpus}");
+    }
+}
+
+/// The median of `v` (the mean of the middle two for an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        f64::midpoint(v[n / 2 - 1], v[n / 2])
+    }
+}
+
+/// Exec-stream vs `ssh host cat` only, up and down, interleaved rounds (the order alternates),
+/// each round's ratios printed and then their medians.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the bench measures this crate's raw stream upload against OpenSSH"
+)]
+fn bench_stream_only(
+    sshd: &Sshd,
+    ossh: &OpenSsh<'_>,
+    opts: &comfy_local_ssh::ConnectOptions,
+    size: u64,
+) {
+    let dir = sshd.scratch("bench-stream");
+    let (src, dst, back) = (
+        dir.join("src.bin"),
+        dir.join("dst.bin"),
+        dir.join("back.bin"),
+    );
+    make_file(&src, size);
+    let session = Session::connect(opts).expect("connect");
+    let rounds = env_num("BENCH_ROUNDS", 5).max(1);
+    let dirs = std::env::var("BENCH_STREAM_DIRS").unwrap_or_else(|_| "up,down".to_owned());
+    let null = Utf8Path::new("/dev/null");
+    println!(
+        "\n== exec-stream vs ssh cat, {} MiB, {rounds} rounds (MB/s; ratio = ours / ssh cat)",
+        size / 1_048_576
+    );
+    let ours_up = || {
+        fresh(&dst);
+        let (d, cpu, _) = time_cpu(|| {
+            let mut f = std::fs::File::open(&src).expect("open");
+            session
+                .stream_upload(&mut f, &dst, false, &mut |_| {})
+                .expect("stream up")
+        });
+        same_size(&src, &dst);
+        (d, cpu)
+    };
+    let ours_down = || {
+        fresh(&back);
+        let (d, cpu, _) = time_cpu(|| {
+            let mut f = std::io::BufWriter::with_capacity(
+                1 << 20,
+                std::fs::File::create(&back).expect("create"),
+            );
+            session
+                .stream_download(&dst, &mut f, 0, &mut |_| {})
+                .expect("stream down")
+        });
+        same_content(&src, &back);
+        (d, cpu)
+    };
+    let peer_up = || {
+        fresh(&dst);
+        let (d, ()) = time(|| ossh.ssh_cat(CHACHA, &format!("cat > {dst}"), &src, null));
+        same_size(&src, &dst);
+        d
+    };
+    let peer_down = || {
+        fresh(&back);
+        let (d, ()) = time(|| ossh.ssh_cat(CHACHA, &format!("cat {dst}"), null, &back));
+        same_size(&src, &back);
+        d
+    };
+    let (mut up_ratios, mut down_ratios, mut par_ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let parallel = env_num("BENCH_PARALLEL", 0);
+    // The download needs the file on the "remote" side first.
+    let _ = ours_up();
+    for round in 0..rounds {
+        let ((ou, up_cpu), pu) = both(dirs.contains("up"), round % 2 == 0, ours_up, peer_up);
+        let ((od, down_cpu), pd) =
+            both(dirs.contains("down"), round % 2 == 0, ours_down, peer_down);
+        if parallel > 1 && dirs.contains("down") {
+            fresh(&back);
+            let (d, ()) = time(|| parallel_stream_down(opts, parallel, size, &dst, &back));
+            same_content(&src, &back);
+            let r = pd.as_secs_f64() / d.as_secs_f64();
+            println!(
+                "  round {round}: down over {parallel} sessions (dd ranges) {:6.1} ratio {r:.2}",
+                mbps(size, d)
+            );
+            par_ratios.push(r);
+        }
+        let (ru, rd) = (
+            pu.as_secs_f64() / ou.as_secs_f64(),
+            pd.as_secs_f64() / od.as_secs_f64(),
+        );
+        println!(
+            "  round {round}: up ours {:6.1} (cpu {:3.0}%) ssh {:6.1} ratio {ru:.2} | down ours {:6.1} (cpu {:3.0}%) ssh {:6.1} ratio {rd:.2}",
+            mbps(size, ou),
+            up_cpu * 100.0,
+            mbps(size, pu),
+            mbps(size, od),
+            down_cpu * 100.0,
+            mbps(size, pd),
+        );
+        up_ratios.push(ru);
+        down_ratios.push(rd);
+    }
+    print_medians(up_ratios, down_ratios, par_ratios, parallel);
+    for p in [&src, &dst, &back] {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// The medians of a stream-only run's ratios.
+fn print_medians(up: Vec<f64>, down: Vec<f64>, parallel_down: Vec<f64>, parallel: u64) {
+    println!(
+        "  median ratio ours / ssh cat (chacha20): up {:.2}  down {:.2}   (load {})",
+        median(up),
+        median(down),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    if !parallel_down.is_empty() {
+        println!(
+            "  median ratio down over {parallel} sessions / ssh cat: {:.2}",
+            median(parallel_down)
+        );
+    }
+}
+
+/// Runs ours and the peer (ours first when `ours_first`), or neither (zero times) unless `run`.
+fn both(
+    run: bool,
+    ours_first: bool,
+    ours: impl Fn() -> (Duration, f64),
+    peer: impl Fn() -> Duration,
+) -> ((Duration, f64), Duration) {
+    if !run {
+        ((Duration::ZERO, 0.0), Duration::ZERO)
+    } else if ours_first {
+        let o = ours();
+        (o, peer())
+    } else {
+        let p = peer();
+        (ours(), p)
+    }
+}
+
+/// Downloads `from` into `to` over `n` sessions at once, each an exec-stream of its own range
+/// (`dd` with byte offsets) written at its offset: libssh2's crypto on `n` threads.
+fn parallel_stream_down(
+    opts: &comfy_local_ssh::ConnectOptions,
+    n: u64,
+    size: u64,
+    from: &Utf8Path,
+    to: &Utf8Path,
+) {
+    use std::os::unix::fs::FileExt as _;
+    let local = std::fs::File::create(to).expect("create");
+    local.set_len(size).expect("set_len");
+    let part = size.div_ceil(n);
+    std::thread::scope(|s| {
+        for i in 0..n {
+            let (off, len) = (i * part, part.min(size.saturating_sub(i * part)));
+            let local = &local;
+            s.spawn(move || {
+                let session = Session::connect(opts).expect("connect");
+                let cmd = Command::from_argv([
+                    "dd".to_owned(),
+                    format!("if={from}"),
+                    "bs=1M".to_owned(),
+                    format!("skip={off}"),
+                    format!("count={len}"),
+                    "iflag=skip_bytes,count_bytes".to_owned(),
+                    "status=none".to_owned(),
+                ]);
+                let mut done = 0u64;
+                let out = session
+                    .exec_streaming(&cmd, Duration::from_secs(60), &mut |data| {
+                        local.write_all_at(data, off + done).expect("write");
+                        done += data.len() as u64;
+                        Ok(())
+                    })
+                    .expect("dd");
+                assert!(out.success() && done == len, "range {off}+{len}: {done}");
+            });
+        }
+    });
 }
 
 /// Commands over one kept session vs multiplexed OpenSSH.

@@ -294,6 +294,16 @@ impl Sshd {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(child);
     }
 
+    /// The process id of the listening sshd (its connections are its children), while it runs:
+    /// benchmarks pin it to CPUs with `sched_setaffinity` to model a separate host.
+    pub fn pid(&self) -> Option<u32> {
+        self.child
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(Child::id)
+    }
+
     /// SIGKILLs sshd and every connection it serves (existing sessions break).
     pub fn kill(&self) {
         if let Some(mut child) = self

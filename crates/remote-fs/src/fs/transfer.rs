@@ -4,6 +4,8 @@
 
 use std::io::{Read, Write};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
@@ -15,6 +17,8 @@ use crate::layout::RemotePath;
 /// Write buffer: a multiple of libssh2's 30000-byte SFTP packet, as large as crates/ssh uses so
 /// that libssh2 keeps many packets in flight.
 const BUF: usize = 30_000 * 34;
+/// Chunks a put reads (and hashes) ahead of its writes.
+const AHEAD: usize = 4;
 /// Suffix of the temporary file a put writes before the atomic rename.
 pub const PART_SUFFIX: &str = ".part";
 
@@ -104,10 +108,13 @@ impl<H: Host> RemoteFs<H> {
     /// existing `.part` is continued: its bytes are kept and the same number of bytes of
     /// `source` are skipped. The sha256 covers the whole final file (the kept prefix is read
     /// back from the host). `progress` may return `Break` to stop; the `.part` is kept.
+    ///
+    /// The source is read and hashed on a thread of its own, a few chunks ahead of the writes
+    /// (libssh2 encrypts on the writing thread), so reading, hashing and sending overlap.
     pub fn put(
         &self,
         dest: &RemotePath,
-        source: &mut dyn Read,
+        source: &mut (dyn Read + Send),
         opts: &PutOptions,
         progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
     ) -> Result<PutReport, FsError> {
@@ -134,36 +141,15 @@ impl<H: Host> RemoteFs<H> {
                 source: s,
             })?;
         }
-        let mut position = offset;
-        let mut buf = vec![0u8; BUF];
-        loop {
-            let n = read_full(source, &mut buf).map_err(|s| FsError::Source {
-                requested: requested.clone(),
-                source: s,
-            })?;
-            if n == 0 {
-                break;
-            }
-            file.write_all(&buf[..n]).map_err(|s| FsError::Write {
-                path: part.clone(),
-                source: s,
-            })?;
-            hasher.update(&buf[..n]);
-            position += n as u64;
-            if progress(Progress {
-                position,
-                total: opts.total,
-            })
-            .is_break()
-            {
+        let (hasher, position) = match write_from(
+            &requested, &part, &mut file, source, hasher, offset, opts, progress,
+        ) {
+            Ok(r) => r,
+            Err(e) => {
                 let _ = self.host.close(file);
-                return Err(FsError::Cancelled {
-                    requested,
-                    written: position,
-                    part,
-                });
+                return Err(e);
             }
-        }
+        };
         file.flush().map_err(|s| FsError::Write {
             path: part.clone(),
             source: s,
@@ -382,17 +368,105 @@ pub(super) fn check_final(
     }
 }
 
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+/// Writes `source` to the open `.part` `file` from byte `offset`, the source read and hashed
+/// `AHEAD` chunks ahead on its own thread; the hasher and the final position when the
+/// source ends. A write error, a source error or a `Break` from `progress` stops both.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the put's state, passed down instead of a one-use struct"
+)]
+fn write_from(
+    requested: &str,
+    part: &Utf8Path,
+    file: &mut dyn Write,
+    source: &mut (dyn Read + Send),
+    hasher: Sha256,
+    offset: u64,
+    opts: &PutOptions,
+    progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+) -> Result<(Sha256, u64), FsError> {
+    let source_err = |s| FsError::Source {
+        requested: requested.to_owned(),
+        source: s,
+    };
+    let stop = AtomicBool::new(false);
+    let stop_ref = &stop;
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(AHEAD);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        let reader = std::thread::Builder::new()
+            .name("put-read".to_owned())
+            .spawn_scoped(scope, move || {
+                read_ahead(source, hasher, &full_tx, &empty_rx, stop_ref)
+            })
+            .map_err(source_err)?;
+        let mut position = offset;
+        let mut ended = Ok(());
+        for buf in &full_rx {
+            if let Err(s) = file.write_all(&buf) {
+                ended = Err(FsError::Write {
+                    path: part.to_owned(),
+                    source: s,
+                });
+                break;
+            }
+            position += buf.len() as u64;
+            let _ = empty_tx.send(buf);
+            if progress(Progress {
+                position,
+                total: opts.total,
+            })
+            .is_break()
+            {
+                ended = Err(FsError::Cancelled {
+                    requested: requested.to_owned(),
+                    written: position,
+                    part: part.to_owned(),
+                });
+                break;
+            }
+        }
+        stop_ref.store(true, Ordering::Relaxed);
+        drop(full_rx);
+        let read = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        ended?;
+        Ok((read.map_err(source_err)?, position))
+    })
+}
+
+/// The reading side of a put: fills chunks of `BUF` bytes from `source` (reusing those the
+/// writer sent back), hashes them and hands them on, until the source ends, fails, or the
+/// writer stops (`stop`, or its end of `full` gone).
+fn read_ahead(
+    source: &mut (dyn Read + Send),
+    mut hasher: Sha256,
+    full: &mpsc::SyncSender<Vec<u8>>,
+    empty: &mpsc::Receiver<Vec<u8>>,
+    stop: &AtomicBool,
+) -> std::io::Result<Sha256> {
+    loop {
+        let mut buf = empty.try_recv().unwrap_or_default();
+        buf.resize(BUF, 0);
+        let mut n = 0;
+        while n < buf.len() && !stop.load(Ordering::Relaxed) {
+            match source.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if n == 0 {
+            return Ok(hasher);
+        }
+        buf.truncate(n);
+        hasher.update(&buf);
+        if full.send(buf).is_err() {
+            return Ok(hasher);
         }
     }
-    Ok(n)
 }
 
 fn skip_source(r: &mut dyn Read, n: u64) -> std::io::Result<()> {
