@@ -1,9 +1,10 @@
 //! Child processes that die with the test process, and killing a process tree.
 //!
-//! `unsafe` is allowed here only: `prctl(PR_SET_PDEATHSIG)` in `pre_exec` and `kill(2)`.
+//! `unsafe` is allowed here only: `prctl(PR_SET_PDEATHSIG)` in `pre_exec`, `kill(2)` and
+//! `atexit(3)`.
 #![expect(
     unsafe_code,
-    reason = "prctl(PR_SET_PDEATHSIG) and kill(2) have no safe wrapper in std"
+    reason = "prctl(PR_SET_PDEATHSIG), kill(2) and atexit(3) have no safe wrapper in std"
 )]
 
 use std::os::unix::process::CommandExt as _;
@@ -48,6 +49,18 @@ fn spawner() -> &'static Mutex<mpsc::Sender<Request>> {
             .expect("spawning the sshd spawner thread");
         Mutex::new(tx)
     })
+}
+
+/// Runs `hook` when the process exits normally (the test harness returning from `main`, a
+/// failed test included), for what a shared static owns and never drops (its temp dir).
+/// Should the C library have no room left for a handler (POSIX guarantees 32), the hook does
+/// not run and what it would remove stays behind.
+pub(crate) fn at_exit(hook: extern "C" fn()) {
+    // SAFETY: atexit(3) only stores the function pointer; `hook` is a plain `extern "C" fn`
+    // that lives for the whole program.
+    unsafe {
+        libc::atexit(hook);
+    }
 }
 
 /// Spawns `cmd` so that it is killed (SIGKILL) when the test process exits.

@@ -137,10 +137,13 @@ fn nss_wrapper_env(dir: &Utf8Path, alias: &str) -> Vec<(String, String)> {
 
 impl Sshd {
     /// The sshd shared by all tests of this test binary (one per process), started on first use
-    /// and killed (SIGKILL) when the process exits.
+    /// and killed (SIGKILL) when the process exits; its temp dir (keys, config) is removed then.
     pub fn shared() -> &'static Sshd {
-        static SHARED: OnceLock<Sshd> = OnceLock::new();
-        SHARED.get_or_init(|| Sshd::start(SshdConfig::default()))
+        SHARED.get_or_init(|| {
+            let sshd = Sshd::start(SshdConfig::default());
+            crate::proc::at_exit(remove_shared);
+            sshd
+        })
     }
 
     /// Starts a private sshd; it is killed (with its connections) on drop.
@@ -393,6 +396,17 @@ impl Sshd {
     /// The directory holding keys and config (kept alive as long as the sshd).
     pub fn dir(&self) -> &std::path::Path {
         self.dir.path()
+    }
+}
+
+/// The sshd of [`Sshd::shared`]: a static is never dropped, so [`remove_shared`] cleans up.
+static SHARED: OnceLock<Sshd> = OnceLock::new();
+
+/// Kills the shared sshd and removes its temp dir (registered with `atexit` on first use).
+extern "C" fn remove_shared() {
+    if let Some(sshd) = SHARED.get() {
+        sshd.kill();
+        let _ = std::fs::remove_dir_all(sshd.dir());
     }
 }
 
