@@ -57,6 +57,12 @@ impl ResolvedInstance {
         self.instance.id.as_str()
     }
 
+    /// Whether it is rented (set up by its provider's image, configured under `vastai:`), for
+    /// hints and messages only.
+    pub(crate) fn is_rented(&self) -> bool {
+        self.provider != ProviderKind::Local
+    }
+
     /// The SSH options to connect with.
     pub fn connect_options(&self) -> ssh::ConnectOptions {
         connect_options(&self.instance)

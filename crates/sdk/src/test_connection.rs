@@ -269,37 +269,42 @@ fn stages_for_instance(runner: &mut Runner, resolved: &ResolvedInstance) {
     let instance = &resolved.instance;
     let opts = resolved.connect_options();
 
-    runner.run(Stage::KeyFile, || key_file_stage(&opts.key_file));
-    runner.run(Stage::Tcp, || tcp_stage(&opts));
+    let advice = Advice::of(resolved);
+    runner.run(Stage::KeyFile, || key_file_stage(&opts.key_file, &advice));
+    runner.run(Stage::Tcp, || tcp_stage(&opts, &advice));
     let session = ssh_stages(runner, &opts, resolved);
     let Some(session) = session else { return };
     let install = sftp_path(instance.comfyui.path.as_str());
-    let Some(fs) = runner.run(Stage::Remote, || remote_stage(session, &install)) else {
+    let Some(fs) = runner.run(Stage::Remote, || remote_stage(session, &install, &advice)) else {
         return;
     };
     let folders = writable_folders(instance);
-    runner.run(Stage::WriteAccess, || write_stage(&fs, &install, &folders));
+    runner.run(Stage::WriteAccess, || {
+        write_stage(&fs, &install, &folders, &advice)
+    });
     let api = runner.run(Stage::ComfyApi, || api_stage(resolved));
     let Some(client) = api else {
         return;
     };
-    if let Some(warning) = install_mismatch(&client, instance) {
+    if let Some(warning) = install_mismatch(&client, instance, &advice) {
         runner.warn_last(warning);
     }
     runner.run(Stage::WebSocket, || ws_stage(&client));
 }
 
-fn key_file_stage(key_file: &Utf8Path) -> Result<((), String), Failure> {
+fn key_file_stage(key_file: &Utf8Path, advice: &Advice) -> Result<((), String), Failure> {
+    let setting = advice.setting("ssh.key_file");
     match ensure_private_key_usable(key_file) {
         Ok(()) => Ok(((), format!("{key_file} is private"))),
         Err(e) => {
             let hint = match &e {
-                KeyFileError::Missing { .. } => format!(
-                    "copy the private key the host setup script generated (id_ed25519 in its --output-dir) to {key_file}, or fix ssh.key_file"
+                KeyFileError::Missing { .. } => advice.pick(
+                    format!("copy the private key the host setup script generated (id_ed25519 in its --output-dir) to {key_file}, or fix {setting}"),
+                    format!("put the private key whose public half is in your VastAI account's SSH keys at {key_file}, or fix {setting}"),
                 ),
                 KeyFileError::TooOpen { .. } => format!("run `chmod 600 {key_file}`"),
                 KeyFileError::PublicKey { .. } => {
-                    "point ssh.key_file at the private key (the file without .pub)".to_owned()
+                    format!("point {setting} at the private key (the file without .pub)")
                 }
                 _ => format!(
                     "make {key_file} a readable private key owned by the user running comfy-local, mode 600"
@@ -310,7 +315,7 @@ fn key_file_stage(key_file: &Utf8Path) -> Result<((), String), Failure> {
     }
 }
 
-fn tcp_stage(opts: &ssh::ConnectOptions) -> Result<((), String), Failure> {
+fn tcp_stage(opts: &ssh::ConnectOptions, advice: &Advice) -> Result<((), String), Failure> {
     let target = format!("{}:{}", opts.host, opts.port);
     let (addr, e) = match connect_any(&opts.host, opts.port, opts.connect_timeout) {
         Ok(addr) if addr.to_string() == target => {
@@ -323,25 +328,38 @@ fn tcp_stage(opts: &ssh::ConnectOptions) -> Result<((), String), Failure> {
                 if opts.host == "host.docker.internal" {
                     "inside Docker on Linux, host.docker.internal needs `extra_hosts: [\"host.docker.internal:host-gateway\"]` in docker-compose (or `--add-host`)".to_owned()
                 } else {
-                    format!("check ssh.host ({:?}) and the container's DNS", opts.host)
+                    advice.pick(
+                        format!("check ssh.host ({:?}) and the container's DNS", opts.host),
+                        "VastAI reported that SSH host: check the container's DNS, or `vastai show instance ID`".to_owned(),
+                    )
                 },
             ));
         }
         Err(Unreachable::NoAddress) => {
             return Err(Failure::new(
                 format!("{:?} resolved to no address", opts.host),
-                "check ssh.host",
+                advice.pick(
+                    "check ssh.host".to_owned(),
+                    "check the container's DNS".to_owned(),
+                ),
             ));
         }
         Err(Unreachable::Connect(addr, e)) => (addr, e),
     };
     let hint = match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => format!(
-            "nothing listens on {target}: is the comfy-local sshd running on the host (rerun the setup script, or `systemctl status comfy-local-sshd`)? Is ssh.port right?"
+        std::io::ErrorKind::ConnectionRefused => advice.pick(
+            format!("nothing listens on {target}: is the comfy-local sshd running on the host (rerun the setup script, or `systemctl status comfy-local-sshd`)? Is ssh.port right?"),
+            format!("nothing listens on {target}: the instance's sshd is not up (yet), or the instance was rented without SSH access; `comfy-local instances` shows its state"),
         ),
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => format!(
-            "no answer from {target} within {:?}: a firewall may drop the port, or sshd listens only on 127.0.0.1 while the container comes from the Docker bridge (setup script --listen)",
-            opts.connect_timeout
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => advice.pick(
+            format!(
+                "no answer from {target} within {:?}: a firewall may drop the port, or sshd listens only on 127.0.0.1 while the container comes from the Docker bridge (setup script --listen)",
+                opts.connect_timeout
+            ),
+            format!(
+                "no answer from {target} within {:?}: the instance may still be starting, or its machine is offline; `comfy-local instances` shows its state",
+                opts.connect_timeout
+            ),
         ),
         _ => format!("check that {target} is reachable from here"),
     };
@@ -443,15 +461,22 @@ fn is_auth_error(e: &SshError) -> bool {
 /// failed connection (host key, auth, ...), or how to let the host's sshd forward.
 pub(crate) fn forward_hint(e: &SshError, instance: &ResolvedInstance) -> String {
     match e {
-        SshError::Forward { .. } => format!(
-            "start ComfyUI on the host, or let the comfy-local sshd forward to it (`AllowTcpForwarding local` and `PermitOpen 127.0.0.1:{port}`, as the setup script writes)",
-            port = instance.forward_port
+        SshError::Forward { .. } => Advice::of(instance).pick(
+            format!(
+                "start ComfyUI on the host, or let the comfy-local sshd forward to it (`AllowTcpForwarding local` and `PermitOpen 127.0.0.1:{port}`, as the setup script writes)",
+                port = instance.forward_port
+            ),
+            format!(
+                "is ComfyUI running on the instance on 127.0.0.1:{port} (vastai.comfyui.port), and does its sshd allow TCP forwarding?",
+                port = instance.forward_port
+            ),
         ),
         _ => ssh_hint(e, &instance.connect_options(), instance),
     }
 }
 
 fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions, instance: &ResolvedInstance) -> String {
+    let advice = Advice::of(instance);
     match e {
         SshError::HostKeyUnknown { known_hosts, .. } => format!(
             "the host's key is not in {known_hosts}: copy the known_hosts file the setup script wrote, or set host_key_policy: accept-new for the first connection"
@@ -461,14 +486,24 @@ fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions, instance: &ResolvedInstanc
         ),
         SshError::HostKeyMismatch { known_hosts, .. } => instance.changed_key_hint(known_hosts),
         SshError::HostKeyFingerprintMismatch { .. } => "the host key does not match host_key_fingerprint: update the pin only if you know the host key was regenerated".to_owned(),
-        SshError::NoCommonAlgorithm { .. } => "the sshd offers no algorithm libssh2 supports: use the sshd config the setup script writes (curve25519-sha256, ssh-ed25519, chacha20-poly1305/aes-gcm)".to_owned(),
-        SshError::AuthRefused { .. } => instance.auth_hint(opts),
-        SshError::KeyEncrypted { .. } | SshError::KeyLoad { .. } => "use an unencrypted ed25519 key made for the container (the setup script generates one)".to_owned(),
-        SshError::ConnectTimeout { .. } => format!(
-            "{}:{} accepted TCP but did not speak SSH within {:?}: is that port really the comfy-local sshd?",
-            opts.host, opts.port, opts.connect_timeout
+        SshError::NoCommonAlgorithm { .. } => advice.pick(
+            "the sshd offers no algorithm libssh2 supports: use the sshd config the setup script writes (curve25519-sha256, ssh-ed25519, chacha20-poly1305/aes-gcm)".to_owned(),
+            "the instance's sshd offers no algorithm libssh2 supports (it needs e.g. curve25519-sha256, ssh-ed25519, chacha20-poly1305 or aes-gcm)".to_owned(),
         ),
-        SshError::ConnectionRefused { .. } => "is the comfy-local sshd running on the host?".to_owned(),
+        SshError::AuthRefused { .. } => instance.auth_hint(opts),
+        SshError::KeyEncrypted { .. } | SshError::KeyLoad { .. } => advice.pick(
+            "use an unencrypted ed25519 key made for the container (the setup script generates one)".to_owned(),
+            "use an unencrypted ed25519 key made for the container (`ssh-keygen -t ed25519 -N ''`) and add its .pub to your VastAI account's SSH keys".to_owned(),
+        ),
+        SshError::ConnectTimeout { .. } => format!(
+            "{}:{} accepted TCP but did not speak SSH within {:?}: {}",
+            opts.host, opts.port, opts.connect_timeout,
+            advice.pick("is that port really the comfy-local sshd?".to_owned(), "the instance may still be starting".to_owned()),
+        ),
+        SshError::ConnectionRefused { .. } => advice.pick(
+            "is the comfy-local sshd running on the host?".to_owned(),
+            "is the instance's sshd up? `comfy-local instances` shows its state".to_owned(),
+        ),
         _ => "run with -v for details; check the host's sshd log (LogLevel VERBOSE)".to_owned(),
     }
 }
@@ -488,6 +523,7 @@ pub fn sftp_path(path: &str) -> Utf8PathBuf {
 fn remote_stage(
     session: ssh::Session,
     install: &Utf8Path,
+    advice: &Advice,
 ) -> Result<(RemoteFs<SftpHost>, String), Failure> {
     let whoami = session.exec(&ssh::Command::new("whoami")).map_err(|e| {
         Failure::new(
@@ -517,11 +553,15 @@ fn remote_stage(
     let host = SftpHost::open(session).map_err(|e| {
         Failure::new(
             error_chain(&e),
-            "the host's sshd must enable the sftp subsystem (the setup script configures internal-sftp)",
+            advice.pick(
+                "the host's sshd must enable the sftp subsystem (the setup script configures internal-sftp)".to_owned(),
+                "the instance's sshd must enable the sftp subsystem".to_owned(),
+            ),
         )
     })?;
     let hint_install = format!(
-        "comfyui.path must be ComfyUI's install folder on the HOST (the one with main.py); {install} is not"
+        "{} must be ComfyUI's install folder on the HOST (the one with main.py); {install} is not",
+        advice.setting("comfyui.path")
     );
     let sftp = host.sftp();
     let main_py = install.join("main.py");
@@ -592,14 +632,16 @@ fn write_stage(
     fs: &RemoteFs<SftpHost>,
     install: &Utf8Path,
     folders: &[&str],
+    advice: &Advice,
 ) -> Result<((), String), Failure> {
     for folder in folders {
         fs.probe_write(folder).map_err(|e| {
             let dir = install.join(folder);
             Failure::new(
                 error_chain(&e),
-                format!(
-                    "the SSH user cannot write to {dir}: rerun the setup script (it grants write access to models/, custom_nodes/, input/ and output/ only), or e.g. `setfacl -R -m u:USER:rwX -m d:u:USER:rwX {dir}`"
+                advice.pick(
+                    format!("the SSH user cannot write to {dir}: rerun the setup script (it grants write access to models/, custom_nodes/, input/ and output/ only), or e.g. `setfacl -R -m u:USER:rwX -m d:u:USER:rwX {dir}`"),
+                    format!("the SSH user cannot write to {dir}: check vastai.ssh.user and vastai.comfyui.path, or e.g. `setfacl -R -m u:USER:rwX -m d:u:USER:rwX {dir}` on the instance"),
                 ),
             )
         })?;
@@ -721,7 +763,11 @@ fn api_stage(resolved: &ResolvedInstance) -> Result<(ComfyClient, String), Failu
 /// (from the folders it reports, `GET /internal/folder_paths`): then what installs and
 /// checks put into `comfyui.path` is not what it uses. `None` when they agree or when the
 /// server does not say.
-fn install_mismatch(client: &ComfyClient, instance: &LocalInstance) -> Option<String> {
+fn install_mismatch(
+    client: &ComfyClient,
+    instance: &LocalInstance,
+    advice: &Advice,
+) -> Option<String> {
     let folders = match client.folder_paths() {
         Ok(Some(folders)) => folders,
         Ok(None) => return None,
@@ -738,8 +784,13 @@ fn install_mismatch(client: &ComfyClient, instance: &LocalInstance) -> Option<St
     if same_path(&server_base, configured) {
         return None;
     }
+    let path = advice.setting("comfyui.path");
+    let url = advice.pick(
+        "comfyui.api_url".to_owned(),
+        "vastai.comfyui.port".to_owned(),
+    );
     Some(format!(
-        "the ComfyUI answering at {} runs from {}, not from comfyui.path {configured}: models and inputs put into comfyui.path are not the ones it uses. Point comfyui.path (or comfyui.api_url) at the same ComfyUI (if comfyui.path is a symlink to that folder, this is fine)",
+        "the ComfyUI answering at {} runs from {}, not from {path} {configured}: models and inputs put into {path} are not the ones it uses. Point {path} (or {url}) at the same ComfyUI (if {path} is a symlink to that folder, this is fine)",
         instance.comfyui.api_url.redacted(),
         crate::terminal::one_line(&server_base),
     ))
@@ -802,6 +853,34 @@ fn ws_stage(client: &ComfyClient) -> Result<((), String), Failure> {
                 .unwrap_or_default()
         ),
     ))
+}
+
+/// Hints depend on how the host was set up: a local host by the setup script and the config's
+/// `local:` entry, a rented one by VastAI's image and the `vastai:` section.
+struct Advice {
+    rented: bool,
+}
+
+impl Advice {
+    fn of(instance: &ResolvedInstance) -> Self {
+        Advice {
+            rented: instance.is_rented(),
+        }
+    }
+
+    /// `local` for a local host, `rented` for a rented one.
+    fn pick(&self, local: String, rented: String) -> String {
+        if self.rented { rented } else { local }
+    }
+
+    /// The config key that sets `key` (as under a `local:` entry) for this instance.
+    fn setting(&self, key: &str) -> String {
+        if self.rented {
+            format!("vastai.{key}")
+        } else {
+            key.to_owned()
+        }
+    }
 }
 
 #[cfg(test)]

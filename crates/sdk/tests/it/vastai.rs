@@ -429,3 +429,36 @@ fn tokens_stay_off_a_rented_host() {
         .count();
     assert_eq!(by_python, 0, "the rented host fetched nothing itself");
 }
+
+/// A rented host is set up by VastAI's image and configured under `vastai:`: the hints of
+/// failed stages name `vastai.*` keys and VastAI's side, never the setup script.
+#[test]
+fn a_rented_instances_hints_name_the_vastai_keys_not_the_setup_script() {
+    let rented = Rented::start("hints", "running");
+    let test = |config: &Config| {
+        let report = test_connection_with_config(
+            config,
+            None,
+            &TestConnectionOptions {
+                instance: Some(ID.to_owned()),
+            },
+        );
+        let failed = report.first_failure().expect("a stage fails").clone();
+        let hint = failed.hint.clone().unwrap_or_default();
+        assert!(!hint.contains("setup script"), "{hint}");
+        (failed.stage, hint)
+    };
+
+    let mut no_key = rented.config();
+    no_key.vastai.ssh.key_file = Some(rented.dir.join("no-such-key"));
+    let (stage, hint) = test(&no_key);
+    assert_eq!(stage, comfy_local_sdk::Stage::KeyFile);
+    assert!(hint.contains("vastai.ssh.key_file"), "{hint}");
+    assert!(hint.contains("VastAI account's SSH keys"), "{hint}");
+
+    let mut wrong_path = rented.config();
+    wrong_path.vastai.comfyui.path = rented.dir.as_str().try_into().unwrap();
+    let (stage, hint) = test(&wrong_path);
+    assert_eq!(stage, comfy_local_sdk::Stage::Remote);
+    assert!(hint.contains("vastai.comfyui.path must be"), "{hint}");
+}
