@@ -23,7 +23,8 @@ pub use load::{LoadedConfig, schema_key_paths, yaml_key_paths};
 pub use schema::{
     ApiKeyError, ComfyUiSettings, Config, DEFAULT_COMFYUI_API_URL, DEFAULT_SSH_PORT,
     DEFAULT_SSH_USER, DEFAULT_VASTAI_API_KEY_ENV, DEFAULT_VASTAI_API_URL, Features, HostKeyCheck,
-    HostKeyPolicy, Limits, LocalInstance, ResourcesSettings, SshSettings, VastAiSettings,
+    HostKeyPolicy, Limits, LocalInstance, PoolSettings, ResourcesSettings, SshSettings,
+    VastAiSettings,
 };
 pub use source::{
     APP_DIR_CONFIG, CONFIG_ENV_VAR, ConfigSource, WORKING_DIR_CONFIG, resolve_config_path,
