@@ -123,6 +123,7 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
         | SdkError::ObjectInfo { .. }
         | SdkError::Io { .. }
         | SdkError::NodeMap { .. }
+        | SdkError::Batch { .. }
         | SdkError::Save(_) => (Code::Usage, None),
         SdkError::TimedOut { .. } => (
             Code::TimedOut,
@@ -141,6 +142,10 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
             Some("install the missing nodes and models on the instance, or put the input files in ComfyUI's input/".to_owned()),
         ),
         SdkError::Provider(_) => (Code::Connection, None),
+        SdkError::NoInstanceUp { .. } => (
+            Code::Connection,
+            Some("`comfy-local instances` lists the instances and whether they answer".to_owned()),
+        ),
         SdkError::ComfyUnreachable { hint, .. } => (Code::Connection, Some(hint.clone())),
         // The instance answered: the workflow is what failed, not the connection.
         SdkError::Comfy(ComfyError::PromptRejected { .. }) => (

@@ -22,6 +22,19 @@ pub enum SdkError {
     /// A provider (VastAI) could not be asked.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// A batch that cannot start as given (its jobs, output folder, instances or pool
+    /// settings).
+    #[error("batch: {reason}")]
+    Batch {
+        /// Why.
+        reason: String,
+    },
+    /// No instance of a batch's pool is up.
+    #[error("no instance of the pool answers{}", if listed.is_empty() { String::new() } else { format!(" (tried: {})", listed.join(", ")) })]
+    NoInstanceUp {
+        /// The instances (and provider errors) seen.
+        listed: Vec<String>,
+    },
     /// The instance has no ComfyUI URL to talk to.
     #[error(
         "instance {instance} has no reachable ComfyUI URL (is it running, with port 8188 published?)"
