@@ -414,7 +414,9 @@ them there first (from the URLs and repositories the workflow names). A job that
 whose instance stops answering, is run again on another instance (pool.max_tries attempts in
 all), and its outputs are written once, when an attempt succeeds; an instance that fails
 pool.failures_before_quarantine times in a row is left out and probed again every
-pool.probe_interval_secs. Ctrl-C stops the batch and interrupts the running prompts. Progress
+pool.probe_interval_secs. --timeout limits each attempt (one that runs out counts as failed
+and is tried elsewhere); --seed N with --repeat numbers the copies' seeds from N; --repeat needs a
+workflow with a seed input. Ctrl-C stops the batch and interrupts the running prompts. Progress
 goes to stderr (bars on a terminal); with --json every step is a JSON line on stdout and the
 last one is the summary {\"type\":\"summary\",\"jobs\",\"done\",\"failed\",\"instances\":{ID:{\"done\",
 \"failed\",\"seconds\",\"cost_usd\"}}} (failed: attempts that failed there; seconds: time it

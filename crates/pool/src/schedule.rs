@@ -226,11 +226,15 @@ impl<W: Worker> State<'_, W> {
         let usable: Vec<usize> = (0..self.slots.len())
             .filter(|&i| !self.jobs[job].excluded[i] && self.in_pool(i))
             .collect();
+        let cap = self.options.max_in_flight();
+        // Only an instance that could take the job now is asked (a full one may not answer
+        // until its attempts end).
         for &i in &usable {
-            self.look(i, on_event);
+            if self.slots[i].in_flight < cap {
+                self.look(i, on_event);
+            }
         }
         let usable: Vec<usize> = usable.into_iter().filter(|&i| self.in_pool(i)).collect();
-        let cap = self.options.max_in_flight();
         let free = |i: &usize| self.workers[*i].cost_per_hour() <= 0.0;
         let room = |i: &usize| self.slots[*i].in_flight < cap;
         let depth = |i: &usize| self.slots[*i].depth();

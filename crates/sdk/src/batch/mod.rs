@@ -247,13 +247,13 @@ pub fn run_batch(
     let chosen = choose(config, &req.instances)?;
     let mut workers = Vec::new();
     let mut left_out = Vec::new();
-    let probed: Vec<(SdkWorker<'_>, bool)> = std::thread::scope(|s| {
+    let probed: Vec<(SdkWorker<'_>, Result<(), String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = chosen
             .into_iter()
             .map(|(id, cost)| {
                 s.spawn(move || {
                     let w = SdkWorker::new(config, id, cost, req);
-                    let up = comfy_local_pool::Worker::probe(&w);
+                    let up = w.answers();
                     (w, up)
                 })
             })
@@ -261,20 +261,21 @@ pub fn run_batch(
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
     for (w, up) in probed {
-        if up {
-            workers.push(w);
-        } else {
-            left_out.push(w.id.clone());
+        match up {
+            Ok(()) => workers.push(w),
+            Err(e) => left_out.push((w.id.clone(), e)),
         }
     }
-    for id in &left_out {
+    for (id, reason) in &left_out {
         on_event(BatchEvent::LeftOut {
             instance: id,
-            reason: "its ComfyUI did not answer GET /system_stats",
+            reason: &format!("its ComfyUI does not answer GET /system_stats: {reason}"),
         });
     }
     if workers.is_empty() {
-        return Err(SdkError::NoInstanceUp { listed: left_out });
+        return Err(SdkError::NoInstanceUp {
+            listed: left_out.into_iter().map(|(id, _)| id).collect(),
+        });
     }
     let report = comfy_local_pool::run_batch(&workers, &req.jobs, &options, stop, &mut |e| {
         on_event(BatchEvent::Pool(e));

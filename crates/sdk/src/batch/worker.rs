@@ -66,6 +66,15 @@ impl<'c> SdkWorker<'c> {
         Ok(client)
     }
 
+    /// Whether its ComfyUI answers `GET /system_stats` now (with a fresh client); if not, why.
+    pub(crate) fn answers(&self) -> Result<(), String> {
+        self.forget_client();
+        self.client()
+            .and_then(|c| Ok(c.system_stats()?))
+            .map(|_| ())
+            .map_err(|e| crate::error_chain(&e))
+    }
+
     fn forget_client(&self) {
         *self.client.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
@@ -247,7 +256,6 @@ impl Worker for SdkWorker<'_> {
     }
 
     fn probe(&self) -> bool {
-        self.forget_client();
-        self.client().and_then(|c| Ok(c.system_stats()?)).is_ok()
+        self.answers().is_ok()
     }
 }
