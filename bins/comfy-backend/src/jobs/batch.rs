@@ -21,13 +21,16 @@ use crate::store::{ErrorBody, JobKind, JobState, OutputRecord};
 #[serde(deny_unknown_fields)]
 pub struct BatchSubmit {
     /// The workflows (1 to 100), each a job.
+    #[schema(min_items = 1, max_items = 100)]
     pub workflows: Vec<BatchWorkflow>,
     /// Instance ids of the pool; default: every instance up now.
     #[serde(default)]
+    #[schema(min_items = 1)]
     pub instances: Option<Vec<String>>,
     /// Run each workflow this many times (1 to 100; jobs `<name>-1` ...), each copy with its
     /// own seed; default 1.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     pub repeat: Option<u32>,
     /// Install a job's missing models and nodes on an instance instead of skipping it there.
     #[serde(default)]
@@ -40,6 +43,7 @@ pub struct BatchSubmit {
 pub struct BatchWorkflow {
     /// The job's name: its outputs are listed as `<name>/<file>` (letters, digits, `-`, `_`,
     /// `.`; not starting with `.`; unique in the batch).
+    #[schema(pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")]
     pub name: String,
     /// The workflow (UI or API format) as ComfyUI saves it.
     #[schema(value_type = Object)]
