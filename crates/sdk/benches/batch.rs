@@ -17,7 +17,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use comfy_local_config::Config;
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions, Knobs};
 use comfy_local_sdk::batch::{
-    BatchEvent, BatchRequest, BatchStop, InstanceChoice, PoolEvent, batch_jobs, run_batch,
+    BatchEvent, BatchJob, BatchRequest, BatchStop, InstanceChoice, PoolEvent, batch_jobs, run_batch,
 };
 use comfy_local_sdk::{Interrupter, RunRequest, run_workflow};
 
@@ -51,9 +51,9 @@ fn figures(mut latencies: Vec<Duration>) -> Figures {
     }
 }
 
-fn pool(config: &Config, wf: &Utf8PathBuf, jobs: usize, out: Utf8PathBuf) -> Figures {
+fn pool(config: &Config, jobs: &[BatchJob], out: Utf8PathBuf) -> Figures {
     let req = BatchRequest {
-        jobs: batch_jobs(std::slice::from_ref(wf), jobs as u32, None).expect("jobs"),
+        jobs: jobs.to_vec(),
         instances: InstanceChoice::Ids(config.local.iter().map(|l| l.id.to_string()).collect()),
         out_dir: out,
         sync: false,
@@ -72,11 +72,12 @@ fn pool(config: &Config, wf: &Utf8PathBuf, jobs: usize, out: Utf8PathBuf) -> Fig
         _ => {}
     })
     .expect("batch");
-    assert_eq!(report.report.done(), jobs, "{:?}", report.report.jobs);
+    assert_eq!(report.report.done(), jobs.len(), "{:?}", report.report.jobs);
     figures(latencies)
 }
 
-fn round_robin(config: &Config, wf: &Utf8PathBuf, jobs: usize, out: &Utf8Path) -> Figures {
+/// The same jobs (the same seeds: nothing is cached by ComfyUI for one and not the other).
+fn round_robin(config: &Config, jobs: &[BatchJob], out: &Utf8Path) -> Figures {
     let n = config.local.len();
     let latencies = Mutex::new(Vec::new());
     let start = Instant::now();
@@ -84,17 +85,17 @@ fn round_robin(config: &Config, wf: &Utf8PathBuf, jobs: usize, out: &Utf8Path) -
         for (i, local) in config.local.iter().enumerate() {
             let latencies = &latencies;
             s.spawn(move || {
-                for job in (i..jobs).step_by(n) {
+                for job in jobs.iter().skip(i).step_by(n) {
                     let req = RunRequest {
-                        workflow: wf.clone(),
+                        workflow: job.workflow.clone(),
                         instance: Some(local.id.to_string()),
                         inputs: Vec::new(),
-                        out_dir: out.join(format!("rr-{job}")),
+                        out_dir: out.join(&job.name),
                         previews: false,
                         timeout: None,
                         wait: true,
                         sets: Vec::new(),
-                        seed: None,
+                        seed: job.seed,
                     };
                     run_workflow(config, &req, &Interrupter::new(), &mut |_| {}).expect("run");
                     latencies
@@ -136,9 +137,25 @@ fn main() {
             .collect();
         let urls: Vec<String> = servers.iter().map(FakeComfy::url).collect();
         let config = config(&urls, &dir);
-        let jobs = n * JOBS_PER_INSTANCE;
-        let p = pool(&config, &wf, jobs, dir.join(format!("pool-{n}")));
-        let r = round_robin(&config, &wf, jobs, &dir.join(format!("rr-{n}")));
+        let jobs = batch_jobs(
+            std::slice::from_ref(&wf),
+            (n * JOBS_PER_INSTANCE) as u32,
+            None,
+        )
+        .expect("jobs");
+        let p = pool(&config, &jobs, dir.join(format!("pool-{n}")));
+        // Fresh servers: nothing cached from the pool's run.
+        drop(servers);
+        let servers: Vec<FakeComfy> = (0..n)
+            .map(|_| {
+                FakeComfy::start(
+                    FakeOptions::default().knobs(Knobs::default().node_delay(NODE_DELAY)),
+                )
+            })
+            .collect();
+        let urls: Vec<String> = servers.iter().map(FakeComfy::url).collect();
+        let config = self::config(&urls, &dir);
+        let r = round_robin(&config, &jobs, &dir.join(format!("rr-{n}")));
         let one_rate = *one.get_or_insert(p.jobs_per_s);
         println!(
             "{n:>3} {:>12.2} {:>12.2} {:>8.2} {:>11.1?} {:>11.1?} {:>12.2}",
