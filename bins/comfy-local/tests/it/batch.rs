@@ -422,3 +422,80 @@ fn usage_errors_exit_2_and_an_unreachable_pool_exits_3() {
     let conflict = go(&["--input", "a=b"]);
     assert_eq!(conflict.code, 2, "{conflict:?}");
 }
+
+#[test]
+fn an_instance_lacking_the_jobs_model_is_skipped_for_it() {
+    let lacks = FakeComfy::start(FakeOptions::default());
+    let has =
+        FakeComfy::start(FakeOptions::default().model_folder("checkpoints", &["m.safetensors"]));
+    let (_g, dir) = temp_dir();
+    let config = config(
+        &dir,
+        &[("lacks", lacks.url()), ("has", has.url())],
+        None,
+        "{ max_in_flight: 1 }",
+    );
+    let mut prompt: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("fixtures/comfyui/workflows/invert.api.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    // Not linked to an output (ComfyUI does not run it), but the dependency check needs its model.
+    prompt["8"] =
+        json!({"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "m.safetensors"}});
+    let wf = dir.join("needs-model.json");
+    std::fs::write(&wf, prompt.to_string()).unwrap();
+    let out = dir.join("out");
+    let result = run(
+        &[
+            "--config",
+            config.as_str(),
+            "--json",
+            "run",
+            "--batch",
+            wf.as_str(),
+            "--out",
+            out.as_str(),
+        ],
+        dir.as_std_path(),
+        &[],
+    );
+    assert_eq!(result.code, 0, "{result:?}");
+    let seen = lines(&result.stdout);
+    let steps: Vec<(String, String)> = seen
+        .iter()
+        .filter(|e| e["type"] != "summary")
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_owned(),
+                e["instance"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("started", "lacks"),
+        ("skipped", "lacks"),
+        ("started", "has"),
+        ("done", "has"),
+    ]
+    .iter()
+    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+    .collect();
+    assert_eq!(steps, expected, "{seen:#?}");
+    let skipped = seen.iter().find(|e| e["type"] == "skipped").unwrap();
+    assert!(
+        skipped["reason"]
+            .as_str()
+            .unwrap()
+            .contains("m.safetensors"),
+        "{skipped}"
+    );
+    let summary = seen.last().unwrap();
+    assert_eq!(
+        summary["instances"]["lacks"]["failed"],
+        json!(0),
+        "{summary}"
+    );
+    assert_eq!(summary["instances"]["has"]["done"], json!(1), "{summary}");
+    assert!(lacks.submitted().is_empty());
+}
