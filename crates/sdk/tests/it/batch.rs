@@ -112,3 +112,71 @@ fn jobs_spread_over_a_tunnelled_and_a_direct_instance_and_each_is_done_once() {
     assert_eq!(summary["jobs"], 6);
     assert_eq!(summary["instances"]["local"]["cost_usd"], 0.0);
 }
+
+/// With `sync`, a job whose model the instance lacks gets it installed there first (from the
+/// URL the workflow's `models` metadata names, over the real sshd) and then runs; without,
+/// the instance is skipped and the job fails with the reason.
+#[test]
+fn sync_installs_a_missing_model_before_the_job_runs() {
+    use std::sync::Arc;
+
+    use crate::http_source::{FileServer, Knobs as FileKnobs, generated};
+    use crate::nodes::NodeTest;
+
+    let mut t = NodeTest::new("batch-sync");
+    let comfy = FakeComfy::start(
+        FakeOptions::default()
+            .base_path(t.install.as_std_path())
+            .models_on_disk(),
+    );
+    t.config.local[0].comfyui.api_url = ApiUrl::try_from(comfy.url().as_str()).unwrap();
+    let files = FileServer::start(Arc::new(generated(100_000, 3)), FileKnobs::default());
+    let dir = t.install.parent().unwrap().to_owned();
+    let prompt = serde_json::json!({
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "inv"}},
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "one.safetensors"}}
+    });
+    let ui = serde_json::json!({
+        "nodes": [{"id": 4, "type": "CheckpointLoaderSimple", "properties": {}}],
+        "models": [{"name": "one.safetensors", "url": files.url("/one"), "directory": "checkpoints"}]
+    });
+    let wf = dir.join("needs-model.json");
+    let body =
+        serde_json::json!({"prompt": prompt, "extra_data": {"extra_pnginfo": {"workflow": ui}}});
+    std::fs::write(&wf, body.to_string()).unwrap();
+    let request = |sync: bool, out: &str| BatchRequest {
+        jobs: batch_jobs(std::slice::from_ref(&wf), 1, None).unwrap(),
+        instances: InstanceChoice::Ids(vec!["local".to_owned()]),
+        out_dir: dir.join(out),
+        sync,
+        previews: false,
+        timeout: None,
+    };
+
+    let skipped = run_batch(
+        &t.config,
+        &request(false, "out-skip"),
+        &BatchStop::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let JobResult::Failed { reasons } = &skipped.report.jobs[0] else {
+        panic!("{:?}", skipped.report.jobs[0]);
+    };
+    assert!(reasons[0].reason.contains("one.safetensors"), "{reasons:?}");
+    assert!(comfy.submitted().is_empty());
+
+    let synced = run_batch(
+        &t.config,
+        &request(true, "out-sync"),
+        &BatchStop::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(synced.report.done(), 1, "{:?}", synced.report.jobs);
+    let model = t.install.join("models/checkpoints/one.safetensors");
+    assert_eq!(std::fs::read(&model).unwrap().len(), 100_000, "{model}");
+    assert_eq!(comfy.submitted().len(), 1);
+}
