@@ -410,7 +410,8 @@ now). Each job goes to the instance that finishes it cheapest, then soonest: fre
 instances first, a rented one only while every free instance's ComfyUI queue holds more than
 pool.queue_threshold prompts, and never more than pool.max_in_flight jobs per instance. An
 instance that lacks a job's models or nodes is skipped for that job, unless --sync installs
-them there first (from the URLs and repositories the workflow names). A job that fails, or
+them there first (from the URLs and repositories the workflow names; a node installed so loads
+only when ComfyUI restarts, so until then that instance is still skipped). A job that fails, or
 whose instance stops answering, is run again on another instance (pool.max_tries attempts in
 all), and its outputs are written once, when an attempt succeeds; an instance that fails
 pool.failures_before_quarantine times in a row is left out and probed again every
