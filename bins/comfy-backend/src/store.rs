@@ -84,6 +84,8 @@ pub enum JobKind {
     InstallModel,
     /// Installs a custom node.
     InstallNode,
+    /// Runs workflows over a pool of instances (`POST /api/batches`).
+    Batch,
 }
 
 impl JobKind {
@@ -92,6 +94,7 @@ impl JobKind {
             JobKind::Run => "run",
             JobKind::InstallModel => "install_model",
             JobKind::InstallNode => "install_node",
+            JobKind::Batch => "batch",
         }
     }
 
@@ -99,6 +102,7 @@ impl JobKind {
         match text {
             "install_model" => JobKind::InstallModel,
             "install_node" => JobKind::InstallNode,
+            "batch" => JobKind::Batch,
             _ => JobKind::Run,
         }
     }

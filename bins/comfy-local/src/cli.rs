@@ -401,21 +401,71 @@ converted, or an output ComfyUI reported was not saved (each one is named); 2 ba
 a --set or --seed that does not fit, config, workflow file, --out naming a file, or limits.max_output_mb reached; 3 ComfyUI
 reachable neither directly nor through SSH; 4 ComfyUI refused or failed the prompt, or someone
 else interrupted it (the editor, `jobs cancel`); 5 --timeout
-expired; 130 interrupted.";
+expired; 130 interrupted.
+
+With --batch FILE_OR_DIR... every workflow file is a job (a folder stands for each *.json in
+it) whose outputs go to --out/<file stem>/, a folder that must not exist yet (two files with
+the same stem are refused). The pool is --instances (ids, or all: every instance that is up
+now). Each job goes to the instance that finishes it cheapest, then soonest: free (local)
+instances first, a rented one only while every free instance's ComfyUI queue holds more than
+pool.queue_threshold prompts, and never more than pool.max_in_flight jobs per instance. An
+instance that lacks a job's models or nodes is skipped for that job, unless --sync installs
+them there first (from the URLs and repositories the workflow names; a node installed so loads
+only when ComfyUI restarts, so until then that instance is still skipped). A job that fails, or
+whose instance stops answering, is run again on another instance (pool.max_tries attempts in
+all), and its outputs are written once, when an attempt succeeds; an instance that fails
+pool.failures_before_quarantine times in a row is left out and probed again every
+pool.probe_interval_secs. --timeout limits each attempt (one that runs out counts as failed
+and is tried elsewhere); --seed N with --repeat numbers the copies' seeds from N; --repeat needs a
+workflow with a seed input. Ctrl-C stops the batch and interrupts the running prompts. Progress
+goes to stderr (bars on a terminal); with --json every step is a JSON line on stdout and the
+last one is the summary {\"type\":\"summary\",\"jobs\",\"done\",\"failed\",\"instances\":{ID:{\"done\",
+\"failed\",\"seconds\",\"cost_usd\"}}} (failed: attempts that failed there; seconds: time it
+had a job of the batch; cost_usd: seconds at its price per hour). Exit codes with --batch: 0
+every job done; 1 some job failed; 2 bad arguments, config, a workflow file, or a job's
+folder exists; 3 no instance of the pool answers; 130 interrupted.";
 
 const RUN_EXAMPLE: &str = "\
 Examples:
   comfy-local run workflow.json --out results
+  comfy-local run --batch workflows/ extra.json --instances all --out results
+  comfy-local run --batch portrait.json --repeat 20 --seed 1000 --instances local,31337 --out results --json
   comfy-local run workflow.json --input photo.png=me.png --set 3.steps=30 --seed random
   id=$(comfy-local run workflow.json --no-wait) && comfy-local jobs watch \"$id\"
   comfy-local run - --timeout 10m --json < workflow.json";
 
-/// `comfy-local run WORKFLOW.json`
+/// `comfy-local run WORKFLOW.json`, `comfy-local run --batch FILE_OR_DIR...`
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The workflow file (UI or API format); `-` reads it from standard input
-    #[arg(value_name = "WORKFLOW.json")]
-    pub file: Utf8PathBuf,
+    #[arg(value_name = "WORKFLOW.json", required_unless_present = "batch")]
+    pub file: Option<Utf8PathBuf>,
+    /// Run many workflows over a pool of instances: each file is a job (a folder: each *.json
+    /// in it), its outputs saved to --out/<file stem>/
+    #[arg(
+        long,
+        value_name = "FILE_OR_DIR",
+        num_args = 1..,
+        conflicts_with_all = ["file", "instance", "inputs", "no_wait", "sets"]
+    )]
+    pub batch: Vec<Utf8PathBuf>,
+    /// With --batch: the pool, as instance ids or `all` (every instance up now)
+    #[arg(
+        long,
+        value_name = "ID,ID,...|all",
+        value_delimiter = ',',
+        requires = "batch",
+        default_value = "all"
+    )]
+    pub instances: Vec<String>,
+    /// With --batch: run each workflow N times (jobs <stem>-1 .. <stem>-N), each copy with
+    /// its own seed (--seed N: N, N+1, ...; else a random start)
+    #[arg(long, value_name = "N", requires = "batch", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub repeat: u32,
+    /// With --batch: install a job's missing models and nodes on an instance (from the sources
+    /// the workflow names) instead of skipping that instance for the job
+    #[arg(long, requires = "batch")]
+    pub sync: bool,
     /// Instance to run on: a local id from the config, or a running VastAI instance's numeric id [default: the first local instance]
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,

@@ -126,6 +126,7 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
         | SdkError::ObjectInfo { .. }
         | SdkError::Io { .. }
         | SdkError::NodeMap { .. }
+        | SdkError::Batch { .. }
         | SdkError::Save(_) => (Code::Usage, None),
         SdkError::TimedOut { .. } => (
             Code::TimedOut,
@@ -145,6 +146,10 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
         ),
         SdkError::Resolve(r) => resolve_code(r),
         SdkError::Provider(_) => (Code::Connection, None),
+        SdkError::NoInstanceUp { .. } => (
+            Code::Connection,
+            Some("`comfy-local instances` lists the instances and whether they answer".to_owned()),
+        ),
         SdkError::ComfyUnreachable { hint, .. } => (Code::Connection, Some(hint.clone())),
         // The instance answered: the workflow is what failed, not the connection.
         SdkError::Comfy(ComfyError::PromptRejected { .. }) => (

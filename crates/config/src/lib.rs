@@ -24,8 +24,8 @@ pub use schema::{
     ApiKeyError, ComfyUiSettings, Config, DEFAULT_COMFYUI_API_URL, DEFAULT_SSH_PORT,
     DEFAULT_SSH_USER, DEFAULT_VASTAI_API_KEY_ENV, DEFAULT_VASTAI_API_URL,
     DEFAULT_VASTAI_COMFYUI_PATH, DEFAULT_VASTAI_COMFYUI_PORT, DEFAULT_VASTAI_SSH_USER, Features,
-    HostKeyCheck, HostKeyPolicy, Limits, LocalInstance, ResourcesSettings, SshSettings,
-    VastAiComfyUi, VastAiSettings, VastAiSsh,
+    HostKeyCheck, HostKeyPolicy, Limits, LocalInstance, PoolSettings, ResourcesSettings,
+    SshSettings, VastAiComfyUi, VastAiSettings, VastAiSsh,
 };
 pub use source::{
     APP_DIR_CONFIG, CONFIG_ENV_VAR, ConfigSource, WORKING_DIR_CONFIG, resolve_config_path,

@@ -1,7 +1,7 @@
 //! The typed configuration: what `local-support-config.yml` holds, with its defaults.
 //! Field names are the YAML keys; `Serialize` writes the same shape back (secrets redacted).
 
-use std::num::{NonZeroU16, NonZeroU64};
+use std::num::{NonZeroU16, NonZeroU32, NonZeroU64};
 use std::time::Duration;
 
 use camino::Utf8PathBuf;
@@ -46,6 +46,41 @@ pub struct Config {
     /// Credentials for downloading models (`comfy-local install model`).
     #[serde(default)]
     pub resources: ResourcesSettings,
+    /// How `run --batch` spreads jobs over the instances.
+    #[serde(default)]
+    pub pool: PoolSettings,
+}
+
+/// How `run --batch` routes jobs and recovers from failures. Zero is refused where it would
+/// stop the pool (no job could run, or no job would be tried).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolSettings {
+    /// A rented instance gets a job only while every free instance that could take it has
+    /// more prompts than this in its ComfyUI queue (running + pending).
+    pub queue_threshold: u32,
+    /// At most this many of a batch's jobs run or wait on one instance at a time.
+    pub max_in_flight: NonZeroU32,
+    /// A job is attempted at most this many times, each on another instance.
+    pub max_tries: NonZeroU32,
+    /// An instance is taken out of the pool after this many failures in a row.
+    pub failures_before_quarantine: NonZeroU32,
+    /// A quarantined instance is probed (`GET /system_stats`) this many seconds after it
+    /// was taken out, and again as long after each failed probe.
+    pub probe_interval_secs: NonZeroU64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        let n = |v: u32| NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN);
+        Self {
+            queue_threshold: 1,
+            max_in_flight: n(2),
+            max_tries: n(3),
+            failures_before_quarantine: n(3),
+            probe_interval_secs: NonZeroU64::new(30).unwrap_or(NonZeroU64::MIN),
+        }
+    }
 }
 
 /// Where the download credentials come from: names of environment variables, never the
@@ -575,6 +610,7 @@ impl Config {
                 civitai_token_env: Some("CIVITAI_TOKEN".to_owned()),
                 allowed_git_hosts: default_git_hosts(),
             },
+            pool: PoolSettings::default(),
         }
     }
 

@@ -27,6 +27,19 @@ pub enum SdkError {
     /// [`SdkError::UnknownInstance`]).
     #[error(transparent)]
     Resolve(ResolveError),
+    /// A batch that cannot start as given (its jobs, output folder, instances or pool
+    /// settings).
+    #[error("batch: {reason}")]
+    Batch {
+        /// Why.
+        reason: String,
+    },
+    /// No instance of a batch's pool is up.
+    #[error("no instance of the pool answers{}", if listed.is_empty() { String::new() } else { format!(" (tried: {})", listed.join(", ")) })]
+    NoInstanceUp {
+        /// The instances (and provider errors) seen.
+        listed: Vec<String>,
+    },
     /// ComfyUI failed or refused.
     #[error(transparent)]
     Comfy(#[from] ComfyError),

@@ -7,6 +7,7 @@
 // "ComfyUI", "VastAI" and "OpenSSH" are product names in prose, not code.
 #![expect(clippy::doc_markdown, reason = "product names in prose")]
 
+pub mod batch;
 pub mod connection;
 mod error;
 pub mod install;

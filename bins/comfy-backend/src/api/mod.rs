@@ -1,6 +1,7 @@
 //! The HTTP routes: the router, bearer-token check, CORS, body limits, and JSON answers for
 //! unknown routes, wrong methods and unreadable bodies.
 
+mod batches;
 mod events;
 mod instances;
 mod jobs;
@@ -39,6 +40,10 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/api/instances/{id}/models", post(jobs::install_model))
         .route("/api/instances/{id}/nodes", post(jobs::install_node))
+        .route(
+            "/api/batches",
+            post(batches::create).layer(DefaultBodyLimit::max(max_request)),
+        )
         .route("/api/jobs", get(jobs::list))
         .route("/api/jobs/{id}", get(jobs::get))
         .route("/api/jobs/{id}/cancel", post(jobs::cancel))

@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         super::submit::workflow,
         super::jobs::install_model,
         super::jobs::install_node,
+        super::batches::create,
         super::jobs::list,
         super::jobs::get,
         super::jobs::cancel,

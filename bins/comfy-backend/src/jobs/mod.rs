@@ -1,6 +1,7 @@
 //! Jobs: each runs on a dedicated thread (the sdk's calls block), writes every event to the
 //! store before it announces it to subscribers, and ends with one `done` or `error` event.
 
+mod batch;
 mod events;
 mod install;
 mod run;
@@ -20,6 +21,7 @@ use crate::store::{
     ErrorBody, JobKind, JobRecord, JobState, Store, StoreError, StoredEvent, now_ms,
 };
 
+pub use batch::{BatchSubmit, BatchWorkflow, check as check_batch};
 pub use install::{ModelInstall, NodeInstall};
 pub use run::RunJob;
 
@@ -30,6 +32,8 @@ enum Control {
     Run(Interrupter),
     /// A model install: the download stops at the next chunk (the `.part` is kept for a resume).
     Flag(Arc<AtomicBool>),
+    /// A batch: no job starts any more, and every running prompt is interrupted.
+    Batch(comfy_local_sdk::batch::BatchStop),
     /// A node install runs to its end (git and pip are not stopped half-way).
     None,
 }
@@ -213,6 +217,10 @@ impl Jobs {
                 live.cancel_requested.store(true, Ordering::SeqCst);
                 flag.store(true, Ordering::SeqCst);
             }
+            Control::Batch(stop) => {
+                live.cancel_requested.store(true, Ordering::SeqCst);
+                stop.stop();
+            }
             Control::None => return Ok(Err(CancelRefused::NotCancellable)),
         }
         Ok(Ok(()))
@@ -243,6 +251,7 @@ impl Jobs {
                     interrupter.interrupt();
                 }
                 Control::Flag(flag) => flag.store(true, Ordering::SeqCst),
+                Control::Batch(stop) => stop.stop(),
                 Control::None => {}
             }
         }

@@ -3,6 +3,7 @@
 //! fake VastAI and the real sshd harness, over HTTP on loopback.
 
 mod api;
+mod batches;
 mod browser;
 mod compose;
 mod restart;

@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches. Commands write to the given streams (never
 //! straight to the process's), so tests and callers can capture them.
 
+mod batch;
 mod completions;
 mod config;
 mod config_init;

@@ -24,6 +24,13 @@ pub fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    if !args.batch.is_empty() {
+        return super::batch::run(global, args, stdout, stderr);
+    }
+    let file = args
+        .file
+        .as_ref()
+        .context("give a workflow file (or --batch FILE_OR_DIR...)")?;
     super::out_dir::check(&args.out)?;
     let loaded = Config::load(global.config.as_deref()).context("cannot load the configuration")?;
     let inputs = args
@@ -38,7 +45,7 @@ pub fn run(
         .collect::<Result<Vec<_>, _>>()?;
     let seed = args.seed.as_deref().map(SeedSpec::parse).transpose()?;
     let req = RunRequest {
-        workflow: args.file.clone(),
+        workflow: file.clone(),
         instance: args.instance.clone(),
         inputs,
         out_dir: args.out.clone(),
@@ -70,7 +77,7 @@ pub fn run(
     // Errors about the workflow file already name it; the others get the file for context.
     let summary = result.map_err(|e| match e {
         SdkError::Workflow { .. } | SdkError::Io { .. } => anyhow::Error::new(e),
-        other => anyhow::Error::new(other).context(format!("running {}", args.file)),
+        other => anyhow::Error::new(other).context(format!("running {file}")),
     })?;
     if args.no_wait {
         if global.json {

@@ -1,6 +1,7 @@
 //! Integration tests of the `comfy-local` binary: exit code, stdout and stderr pinned with
 //! insta, temp paths and versions filtered.
 
+mod batch;
 mod config_check;
 mod help;
 mod inputs;

@@ -805,3 +805,30 @@ vastai:
 "
     ));
 }
+
+/// A pool that could run no job (or try none) is refused, naming the key.
+#[test]
+fn zero_pool_max_in_flight() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+pool:
+  queue_threshold: 0
+  max_in_flight: 0
+"
+    ));
+}
+
+#[test]
+fn unknown_pool_key() {
+    assert_snapshot!(rejected(
+        r"
+local:
+  - ssh: { host: h, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /c }
+pool: { max_try: 2 }
+"
+    ));
+}

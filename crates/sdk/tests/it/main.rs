@@ -1,6 +1,7 @@
 //! Integration tests of the facade against a real sshd (crates/test-support) and the fake
 //! ComfyUI (crates/fake-comfyui).
 
+mod batch;
 mod common;
 mod forward;
 mod http_source;

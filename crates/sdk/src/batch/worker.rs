@@ -1,0 +1,261 @@
+//! A real instance as the pool sees it ([`comfy_local_pool::Worker`]): each attempt is a
+//! [`run_workflow`] on the instance by id into a staging folder, the queue depth is ComfyUI's
+//! `/queue` (running + pending), the probe `GET /system_stats`, and a stop interrupts the
+//! attempt's prompt through its [`Interrupter`]. A job whose models or nodes the instance lacks
+//! is skipped there, or with `sync` installed first (`install missing`) and run again.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use camino::Utf8PathBuf;
+use comfy_local_comfyui::ComfyClient;
+use comfy_local_config::Config;
+use comfy_local_pool::{Outcome, Stop, Worker};
+use comfy_local_workflow::{DependencyReport, Sources};
+
+use super::jobs::BatchJob;
+use super::place::{JobOutputs, discard, publish, staging_dir};
+use crate::SdkError;
+use crate::install::missing::{MissingEvent, execute, plan};
+use crate::run::{Interrupter, RunRequest, RunSummary, run_workflow};
+use crate::workflow::client_for;
+
+/// One instance of the batch's pool.
+#[derive(Debug)]
+pub(crate) struct SdkWorker<'c> {
+    pub(crate) config: &'c Config,
+    pub(crate) id: String,
+    pub(crate) cost_per_hour: f64,
+    pub(crate) out_dir: Utf8PathBuf,
+    pub(crate) sync: bool,
+    pub(crate) previews: bool,
+    pub(crate) timeout: Option<Duration>,
+    /// For the queue depth; dropped when it fails (a new one is made next time).
+    client: Mutex<Option<Arc<ComfyClient>>>,
+    /// One `--sync` install at a time on this instance.
+    syncing: Mutex<()>,
+}
+
+impl<'c> SdkWorker<'c> {
+    pub(crate) fn new(
+        config: &'c Config,
+        id: String,
+        cost_per_hour: f64,
+        req: &super::BatchRequest,
+    ) -> Self {
+        SdkWorker {
+            config,
+            id,
+            cost_per_hour,
+            out_dir: req.out_dir.clone(),
+            sync: req.sync,
+            previews: req.previews,
+            timeout: req.timeout,
+            client: Mutex::new(None),
+            syncing: Mutex::new(()),
+        }
+    }
+
+    fn client(&self) -> Result<Arc<ComfyClient>, SdkError> {
+        let mut slot = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = &*slot {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(client_for(self.config, Some(&self.id))?.client);
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Whether its ComfyUI answers `GET /system_stats` now (with a fresh client); if not, why.
+    pub(crate) fn answers(&self) -> Result<(), String> {
+        self.forget_client();
+        self.client()
+            .and_then(|c| Ok(c.system_stats()?))
+            .map(|_| ())
+            .map_err(|e| crate::error_chain(&e))
+    }
+
+    fn forget_client(&self) {
+        *self.client.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// One run of the job into `staging`.
+    fn run_once(
+        &self,
+        job: &BatchJob,
+        staging: &Utf8PathBuf,
+        interrupter: &Interrupter,
+    ) -> Result<RunSummary, SdkError> {
+        let req = RunRequest {
+            workflow: job.workflow.clone(),
+            instance: Some(self.id.clone()),
+            inputs: Vec::new(),
+            out_dir: staging.clone(),
+            previews: self.previews,
+            timeout: self.timeout,
+            wait: true,
+            sets: Vec::new(),
+            seed: job.seed,
+        };
+        run_workflow(self.config, &req, interrupter, &mut |_| {})
+    }
+
+    /// Installs what the report lists as missing (the workflow names where from); an error
+    /// says why the instance still cannot take the job.
+    fn install_missing(
+        &self,
+        job: &BatchJob,
+        report: &DependencyReport,
+        stop: &Stop,
+    ) -> Result<(), String> {
+        let _one = self.syncing.lock().unwrap_or_else(PoisonError::into_inner);
+        let bytes =
+            std::fs::read(&job.workflow).map_err(|e| format!("reading {}: {e}", job.workflow))?;
+        let sources = Sources::from_slice(&bytes).map_err(|e| format!("{}: {e}", job.workflow))?;
+        let plan = plan(
+            self.config,
+            &self.id,
+            report,
+            &sources,
+            &crate::install::missing::NodeMap::new(),
+        );
+        if !plan.missing_inputs.is_empty() || plan.is_empty() {
+            return Err(format!(
+                "--sync installs models and nodes only: {}",
+                one_line(report)
+            ));
+        }
+        if !plan.is_complete() {
+            return Err(format!(
+                "--sync cannot install everything it lacks ({} item(s) name no source): {}",
+                plan.unresolved.len(),
+                one_line(report)
+            ));
+        }
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        {
+            let cancel = cancel.clone();
+            stop.on_stop(move || cancel.store(true, std::sync::atomic::Ordering::SeqCst));
+        }
+        let done = execute(
+            self.config,
+            &plan,
+            &|n| std::env::var(n).ok(),
+            &cancel,
+            &mut |_: &MissingEvent<'_>| {},
+        );
+        if done.failures() > 0 {
+            return Err(format!(
+                "--sync: {} install(s) failed on it",
+                done.failures()
+            ));
+        }
+        let restart = done.installed_classes();
+        if !restart.is_empty() {
+            return Err(format!(
+                "--sync installed node classes ComfyUI loads when it restarts: {}",
+                restart.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// What an attempt's result means to the pool.
+    fn outcome(
+        &self,
+        job: &BatchJob,
+        staging: &Utf8PathBuf,
+        result: Result<RunSummary, SdkError>,
+        stop: &Stop,
+    ) -> Outcome<JobOutputs> {
+        match result {
+            Ok(summary) => match publish(staging, &self.out_dir, &job.name, summary) {
+                Ok((dir, run)) => Outcome::Done(JobOutputs { dir, run }),
+                Err(reason) => Outcome::Failed(reason),
+            },
+            Err(e) => {
+                discard(staging);
+                match e {
+                    SdkError::Interrupted { .. } => Outcome::Stopped,
+                    _ if stop.is_stopped() => Outcome::Stopped,
+                    SdkError::MissingDependencies { report } => Outcome::Unsuitable(format!(
+                        "it lacks what the workflow needs: {}",
+                        one_line(&report)
+                    )),
+                    // The job's own fault: no instance would do better, none is to blame.
+                    SdkError::Workflow { .. }
+                    | SdkError::Convert { .. }
+                    | SdkError::BadOverride { .. }
+                    | SdkError::BadInput { .. }
+                    | SdkError::TurnedOff { .. } => Outcome::Unsuitable(crate::error_chain(&e)),
+                    other => {
+                        self.forget_client();
+                        Outcome::Failed(crate::error_chain(&other))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A dependency report on one line.
+fn one_line(report: &DependencyReport) -> String {
+    report
+        .to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Worker for SdkWorker<'_> {
+    type Job = BatchJob;
+    type Output = JobOutputs;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn cost_per_hour(&self) -> f64 {
+        self.cost_per_hour
+    }
+
+    fn queue_depth(&self) -> Result<usize, String> {
+        let queue = self.client().and_then(|c| Ok(c.queue()?)).map_err(|e| {
+            self.forget_client();
+            crate::error_chain(&e)
+        })?;
+        Ok(queue.running.len() + queue.pending.len())
+    }
+
+    fn run(&self, job: &BatchJob, attempt: usize, stop: &Stop) -> Outcome<JobOutputs> {
+        let interrupter = Interrupter::new();
+        {
+            let interrupter = interrupter.clone();
+            stop.on_stop(move || {
+                interrupter.interrupt();
+            });
+        }
+        if stop.is_stopped() {
+            return Outcome::Stopped;
+        }
+        let staging = staging_dir(&self.out_dir, &job.name, attempt);
+        let result = self.run_once(job, &staging, &interrupter);
+        if self.sync
+            && let Err(SdkError::MissingDependencies { report }) = &result
+        {
+            discard(&staging);
+            if let Err(reason) = self.install_missing(job, report, stop) {
+                return Outcome::Unsuitable(reason);
+            }
+            let again = self.run_once(job, &staging, &interrupter);
+            return self.outcome(job, &staging, again, stop);
+        }
+        self.outcome(job, &staging, result, stop)
+    }
+
+    fn probe(&self) -> bool {
+        self.answers().is_ok()
+    }
+}
