@@ -462,3 +462,50 @@ fn a_rented_instances_hints_name_the_vastai_keys_not_the_setup_script() {
     assert_eq!(stage, comfy_local_sdk::Stage::Remote);
     assert!(hint.contains("vastai.comfyui.path must be"), "{hint}");
 }
+
+/// A batch over `all` finds the rented instance in VastAI's listing and runs every job on it
+/// through the SSH forward (its ComfyUI port is not published): each job done once, its
+/// outputs in `<out>/<job>/`, and its cost in the summary at the listed $/hr.
+#[test]
+fn a_batch_runs_on_a_rented_instance_through_the_ssh_forward() {
+    use comfy_local_sdk::batch::{BatchRequest, BatchStop, InstanceChoice, JobResult, run_batch};
+
+    let rented = Rented::start("batch", "running");
+    let config = rented.config();
+    let wfs = rented.dir.join("wfs");
+    std::fs::create_dir_all(&wfs).unwrap();
+    let src = repo_root().join("fixtures/comfyui/workflows/blur_scale_two_outputs.api.json");
+    for name in ["first", "second"] {
+        std::fs::copy(&src, wfs.join(format!("{name}.json"))).unwrap();
+    }
+    let out = rented.dir.join("batch-out");
+    let req = BatchRequest {
+        jobs: comfy_local_sdk::batch::batch_jobs(&[wfs], 1, None).unwrap(),
+        instances: InstanceChoice::All,
+        out_dir: out.clone(),
+        sync: false,
+        previews: false,
+        timeout: Some(Duration::from_secs(60)),
+    };
+    let report = run_batch(&config, &req, &BatchStop::new(), &mut |_| {}).unwrap();
+    assert_eq!(report.report.done(), 2, "{:?}", report.report);
+    assert_eq!(rented.comfy.submitted().len(), 2, "each job submitted once");
+    for (job, result) in report.results() {
+        let JobResult::Done { output, .. } = result else {
+            panic!("{}: {result:?}", job.name);
+        };
+        assert_eq!(output.dir, out.join(&job.name));
+        assert_eq!(output.files().len(), 2, "{}", job.name);
+    }
+    let summary = report.summary_json();
+    let mine = &summary["instances"][ID];
+    assert_eq!(mine["done"], 2, "{summary}");
+    let seconds = mine["seconds"].as_f64().unwrap();
+    let cost = mine["cost_usd"].as_f64().unwrap();
+    assert!(seconds > 0.0, "{summary}");
+    assert!(
+        (cost - 0.412 * seconds / 3600.0).abs() < 1e-9,
+        "cost is $/hr x time: {summary}"
+    );
+    assert!(rented.known_hosts_file().exists(), "reached over SSH");
+}
