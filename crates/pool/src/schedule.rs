@@ -1,7 +1,10 @@
 //! The scheduler: one thread that owns the batch's state, dispatches attempts (each on a
-//! thread of its own), and reacts to their ends, to probes and to a stop.
+//! thread of its own), and reacts to their ends, to queue looks and probes (each instance's
+//! on threads of their own, so an instance that hangs never holds up the others), and to a
+//! stop.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -9,8 +12,15 @@ use crate::{
     Event, InstanceSummary, JobResult, Outcome, PoolOptions, Reason, Report, Stop, Worker,
 };
 
-/// An instance's queue depth is read at most this often.
+/// An instance's queue depth is read at most this often, by a looker thread of its own while
+/// it could take a job.
 const LOOK_INTERVAL: Duration = Duration::from_millis(250);
+/// How long a job waits for the first look of an instance that (re)joined the pool before
+/// it is placed without that instance: the routing needs every queue, but one that hangs must
+/// not hold up the others.
+const FIRST_LOOK_GRACE: Duration = Duration::from_secs(2);
+/// How often an idle looker checks whether it is wanted again or the batch has ended.
+const LOOKER_TICK: Duration = Duration::from_millis(10);
 
 /// The scheduler's view of one instance.
 #[derive(Debug, Default)]
@@ -22,7 +32,10 @@ struct Slot {
     probing: bool,
     /// Prompts in its queue that are not ours, at the last look.
     foreign: usize,
-    looked: Option<Instant>,
+    /// Its queue was read since it (re)joined the pool: until then it gets no job.
+    looked: bool,
+    /// When it (re)joined the pool (the batch's start, or the probe that put it back).
+    joined: Option<Instant>,
     busy_since: Option<Instant>,
     busy: Duration,
     done: usize,
@@ -55,6 +68,11 @@ enum Msg<O> {
         instance: usize,
         answers: bool,
     },
+    Looked {
+        instance: usize,
+        /// `None`: it did not answer.
+        depth: Option<usize>,
+    },
     Stop,
 }
 
@@ -80,7 +98,13 @@ where
     let mut state = State {
         options: *options,
         workers,
-        slots: workers.iter().map(|_| Slot::default()).collect(),
+        slots: workers
+            .iter()
+            .map(|_| Slot {
+                joined: Some(Instant::now()),
+                ..Slot::default()
+            })
+            .collect(),
         jobs: jobs
             .iter()
             .map(|_| JobState {
@@ -95,7 +119,14 @@ where
     };
     let mut running = 0usize;
     let mut probes = 0usize;
+    // Which instances the lookers should read now (in the pool, with room), and the end.
+    let wanted: Vec<AtomicBool> = workers.iter().map(|_| AtomicBool::new(true)).collect();
+    let ended = AtomicBool::new(false);
     std::thread::scope(|scope| {
+        for (instance, (worker, wanted)) in workers.iter().zip(&wanted).enumerate() {
+            let (tx, ended) = (tx.clone(), &ended);
+            scope.spawn(move || look_while_wanted(worker, instance, wanted, ended, &tx));
+        }
         loop {
             if !stop.is_stopped() {
                 for (job, instance, attempt) in state.dispatch(on_event) {
@@ -114,7 +145,10 @@ where
                     });
                 }
                 state.fail_stranded(on_event);
-                let stalled = running == 0 && probes == 0 && !state.pending.is_empty();
+                let stalled = running == 0
+                    && probes == 0
+                    && !state.awaiting_looks()
+                    && !state.pending.is_empty();
                 for instance in state.due_probes(stalled) {
                     probes += 1;
                     let (tx, worker) = (tx.clone(), &workers[instance]);
@@ -123,7 +157,11 @@ where
                         let _ = tx.send(Msg::Probed { instance, answers });
                     });
                 }
-                if running == 0 && probes == 0 && !state.pending.is_empty() {
+                if running == 0
+                    && probes == 0
+                    && !state.awaiting_looks()
+                    && !state.pending.is_empty()
+                {
                     state.fail_pending(
                         "no instance is left to take it (every one that could is out of the pool)",
                         on_event,
@@ -143,23 +181,11 @@ where
                     Err(_) => break,
                 },
             };
-            match msg {
-                Msg::Finished {
-                    job,
-                    instance,
-                    outcome,
-                    seconds,
-                } => {
-                    running -= 1;
-                    state.finished(job, instance, outcome, seconds, stop, on_event);
-                }
-                Msg::Probed { instance, answers } => {
-                    probes -= 1;
-                    state.probed(instance, answers, on_event);
-                }
-                Msg::Stop => {}
-            }
+            state.on_msg(msg, (&mut running, &mut probes), stop, on_event);
+            state.want(&wanted);
         }
+        // A looker still in a request ends with it (the worker's own timeout).
+        ended.store(true, Ordering::SeqCst);
     });
     state.into_report(stop.is_stopped())
 }
@@ -177,6 +203,35 @@ struct State<'w, W: Worker> {
 }
 
 impl<W: Worker> State<'_, W> {
+    /// Reacts to a message of an attempt, a probe or a looker; `counts` are the attempts
+    /// running and the probes out.
+    fn on_msg(
+        &mut self,
+        msg: Msg<W::Output>,
+        counts: (&mut usize, &mut usize),
+        stop: &Stop,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) {
+        let (running, probes) = counts;
+        match msg {
+            Msg::Finished {
+                job,
+                instance,
+                outcome,
+                seconds,
+            } => {
+                *running -= 1;
+                self.finished(job, instance, outcome, seconds, stop, on_event);
+            }
+            Msg::Probed { instance, answers } => {
+                *probes -= 1;
+                self.probed(instance, answers, on_event);
+            }
+            Msg::Looked { instance, depth } => self.looked(instance, depth, on_event),
+            Msg::Stop => {}
+        }
+    }
+
     /// Starts every pending job that has an instance now; returns (job, instance, attempt).
     fn dispatch(&mut self, on_event: &mut dyn FnMut(Event<'_>)) -> Vec<(usize, usize, usize)> {
         let mut started = Vec::new();
@@ -187,7 +242,7 @@ impl<W: Worker> State<'_, W> {
                 waiting.extend(self.pending.drain(..));
                 break;
             }
-            match self.pick(job, on_event) {
+            match self.pick(job) {
                 Some(instance) => {
                     let attempt = self.jobs[job].tries + 1;
                     self.jobs[job].tries = attempt;
@@ -215,6 +270,20 @@ impl<W: Worker> State<'_, W> {
             .any(|s| s.out_until.is_none() && s.in_flight < self.options.max_in_flight())
     }
 
+    /// Whether an instance of the pool has not answered its first look yet (its answer, or
+    /// its failure, is still to come).
+    fn awaiting_looks(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.out_until.is_none() && !s.looked)
+    }
+
+    /// Whether the instance's first look is still to come, within [`FIRST_LOOK_GRACE`].
+    fn first_look_due(&self, instance: usize) -> bool {
+        let slot = &self.slots[instance];
+        !slot.looked && slot.joined.is_none_or(|t| t.elapsed() < FIRST_LOOK_GRACE)
+    }
+
     fn in_pool(&self, instance: usize) -> bool {
         self.slots[instance].out_until.is_none()
     }
@@ -222,20 +291,17 @@ impl<W: Worker> State<'_, W> {
     /// The instance for `job` now, or `None` when it should wait: the free instance with the
     /// shortest queue while one's queue is no deeper than the threshold; else the cheapest
     /// rented one with room (the shortest queue among equals); else a free one with room.
-    fn pick(&mut self, job: usize, on_event: &mut dyn FnMut(Event<'_>)) -> Option<usize> {
-        let usable: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| !self.jobs[job].excluded[i] && self.in_pool(i))
-            .collect();
-        let cap = self.options.max_in_flight();
-        // Only an instance that could take the job now is asked (a full one may not answer
-        // until its attempts end).
-        for &i in &usable {
-            if self.slots[i].in_flight < cap {
-                self.look(i, on_event);
-            }
-        }
-        let usable: Vec<usize> = usable.into_iter().filter(|&i| self.in_pool(i)).collect();
+    fn pick(&self, job: usize) -> Option<usize> {
         let free = |i: &usize| self.workers[*i].cost_per_hour() <= 0.0;
+        let candidates =
+            (0..self.slots.len()).filter(|&i| !self.jobs[job].excluded[i] && self.in_pool(i));
+        // An instance whose queue is not known yet may be the right one: wait for its first
+        // look (for a while).
+        if candidates.clone().any(|i| self.first_look_due(i)) {
+            return None;
+        }
+        let usable: Vec<usize> = candidates.filter(|&i| self.slots[i].looked).collect();
+        let cap = self.options.max_in_flight();
         let room = |i: &usize| self.slots[*i].in_flight < cap;
         let depth = |i: &usize| self.slots[*i].depth();
         let short: Vec<usize> = usable
@@ -266,19 +332,35 @@ impl<W: Worker> State<'_, W> {
         })
     }
 
-    /// Refreshes an instance's count of prompts that are not ours (at most every
-    /// [`LOOK_INTERVAL`]); an instance that does not answer gets a failure.
-    fn look(&mut self, instance: usize, on_event: &mut dyn FnMut(Event<'_>)) {
-        let slot = &self.slots[instance];
-        if slot.looked.is_some_and(|t| t.elapsed() < LOOK_INTERVAL) {
+    /// A looker's answer: the instance's count of prompts that are not ours; an instance that
+    /// does not answer gets a failure. Ignored while the instance is out of the pool.
+    fn looked(
+        &mut self,
+        instance: usize,
+        depth: Option<usize>,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) {
+        if !self.in_pool(instance) {
             return;
         }
-        let answer = self.workers[instance].queue_depth();
-        let slot = &mut self.slots[instance];
-        slot.looked = Some(Instant::now());
-        match answer {
-            Ok(depth) => slot.foreign = depth.saturating_sub(slot.in_flight),
-            Err(_) => self.count_failure(instance, on_event),
+        match depth {
+            Some(depth) => {
+                let slot = &mut self.slots[instance];
+                slot.foreign = depth.saturating_sub(slot.in_flight);
+                slot.looked = true;
+            }
+            None => self.count_failure(instance, on_event),
+        }
+    }
+
+    /// Tells the lookers which instances to read: those in the pool with room, while jobs
+    /// wait.
+    fn want(&self, wanted: &[AtomicBool]) {
+        let cap = self.options.max_in_flight();
+        let waiting = !self.pending.is_empty();
+        for (slot, flag) in self.slots.iter().zip(wanted) {
+            let want = waiting && slot.out_until.is_none() && slot.in_flight < cap;
+            flag.store(want, Ordering::SeqCst);
         }
     }
 
@@ -450,7 +532,8 @@ impl<W: Worker> State<'_, W> {
         if answers {
             slot.out_until = None;
             slot.failures_in_row = 0;
-            slot.looked = None;
+            slot.looked = false;
+            slot.joined = Some(Instant::now());
             on_event(Event::Restored {
                 instance: self.workers[instance].id(),
             });
@@ -459,13 +542,21 @@ impl<W: Worker> State<'_, W> {
         }
     }
 
-    /// When the loop must wake up without a message: the next probe due.
+    /// When the loop must wake up without a message: the next probe due, or the end of a
+    /// first look's grace.
     fn next_wake(&self) -> Option<Instant> {
-        self.slots
+        let probes = self
+            .slots
             .iter()
             .filter(|s| !s.probing)
-            .filter_map(|s| s.out_until)
-            .min()
+            .filter_map(|s| s.out_until);
+        let graces = self
+            .slots
+            .iter()
+            .filter(|s| s.out_until.is_none() && !s.looked)
+            .filter_map(|s| s.joined.map(|t| t + FIRST_LOOK_GRACE))
+            .filter(|at| *at > Instant::now());
+        probes.chain(graces).min()
     }
 
     fn into_report(self, stopped: bool) -> Report<W::Output> {
@@ -493,6 +584,30 @@ impl<W: Worker> State<'_, W> {
             jobs,
             instances,
             stopped,
+        }
+    }
+}
+
+/// An instance's looker: reads its queue depth every [`LOOK_INTERVAL`] while `wanted` (only an
+/// instance that could take a job is asked: a full one may not answer until its attempts
+/// end), until the batch has `ended`.
+fn look_while_wanted<W: Worker, O>(
+    worker: &W,
+    instance: usize,
+    wanted: &AtomicBool,
+    ended: &AtomicBool,
+    tx: &mpsc::Sender<Msg<O>>,
+) {
+    let mut last: Option<Instant> = None;
+    while !ended.load(Ordering::SeqCst) {
+        if wanted.load(Ordering::SeqCst) && last.is_none_or(|t| t.elapsed() >= LOOK_INTERVAL) {
+            last = Some(Instant::now());
+            let depth = worker.queue_depth().ok();
+            if tx.send(Msg::Looked { instance, depth }).is_err() {
+                return;
+            }
+        } else {
+            std::thread::sleep(LOOKER_TICK);
         }
     }
 }

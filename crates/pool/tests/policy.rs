@@ -25,6 +25,9 @@ struct Fake {
     max_in_flight: AtomicUsize,
     ran: Mutex<Vec<usize>>,
     interrupted: AtomicUsize,
+    /// Its queue look hangs until this is set (at most 10 s; then `hang_timed_out`).
+    hang_looks: Option<std::sync::Arc<AtomicBool>>,
+    hang_timed_out: AtomicBool,
 }
 
 fn fake(id: &str, cost: f64, delay_ms: u64) -> Fake {
@@ -42,6 +45,8 @@ fn fake(id: &str, cost: f64, delay_ms: u64) -> Fake {
         max_in_flight: AtomicUsize::new(0),
         ran: Mutex::new(Vec::new()),
         interrupted: AtomicUsize::new(0),
+        hang_looks: None,
+        hang_timed_out: AtomicBool::new(false),
     }
 }
 
@@ -62,6 +67,16 @@ impl Worker for Fake {
         self.cost
     }
     fn queue_depth(&self) -> Result<usize, String> {
+        if let Some(release) = &self.hang_looks {
+            let give_up = Instant::now() + Duration::from_secs(10);
+            while !release.load(Ordering::SeqCst) {
+                if Instant::now() > give_up {
+                    self.hang_timed_out.store(true, Ordering::SeqCst);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         Ok(self.foreign + self.in_flight.load(Ordering::SeqCst))
     }
     fn run(&self, job: &usize, _attempt: usize, stop: &Stop) -> Outcome<String> {
@@ -376,4 +391,37 @@ fn stop_interrupts_running_attempts_and_starts_nothing_more() {
         .map(|w| w.interrupted.load(Ordering::SeqCst))
         .sum();
     assert_eq!(interrupted, 2, "each running attempt is interrupted");
+}
+
+/// An instance whose queue look hangs (accepts, never answers) holds up no other: the free one
+/// takes every job while that look is still out, and the hang ends only when the test ends it.
+#[test]
+fn an_instance_whose_queue_look_hangs_holds_up_no_other() {
+    let release = std::sync::Arc::new(AtomicBool::new(false));
+    let mut hung = fake("hung", 0.0, 5);
+    hung.hang_looks = Some(release.clone());
+    let workers = [hung, fake("ok", 0.0, 5)];
+    let jobs: Vec<usize> = (0..3).collect();
+    let mut done = 0;
+    let report = run_batch(
+        &workers,
+        &jobs,
+        &options(5, 1, 3, 3),
+        &Stop::new(),
+        &mut |e| {
+            if let Event::Done { instance, .. } = e {
+                assert_eq!(instance, "ok");
+                done += 1;
+                if done == jobs.len() {
+                    release.store(true, Ordering::SeqCst);
+                }
+            }
+        },
+    );
+    assert_eq!(report.done(), 3);
+    assert_eq!(workers[1].ran().len(), 3);
+    assert!(
+        !workers[0].hang_timed_out.load(Ordering::SeqCst),
+        "the jobs waited for the hung look to end"
+    );
 }
