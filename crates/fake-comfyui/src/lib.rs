@@ -120,6 +120,7 @@ pub struct FakeComfy {
     knobs: Arc<Mutex<Knobs>>,
     submitted: Arc<Mutex<Vec<Value>>>,
     freed: Arc<Mutex<Vec<Value>>>,
+    object_info_gets: Arc<std::sync::atomic::AtomicUsize>,
     running: Option<Running>,
 }
 
@@ -150,6 +151,7 @@ impl FakeComfy {
             dirs,
             submitted: Arc::new(Mutex::new(Vec::new())),
             freed: Arc::new(Mutex::new(Vec::new())),
+            object_info_gets: Arc::default(),
             running: None,
         };
         fake.launch()?;
@@ -189,6 +191,7 @@ impl FakeComfy {
             epoch: std::sync::atomic::AtomicU64::new(0),
             submitted: self.submitted.clone(),
             freed: self.freed.clone(),
+            object_info_gets: self.object_info_gets.clone(),
         });
         let http_shared = shared.clone();
         let http = std::thread::spawn(move || server::serve(&server, &http_shared));
@@ -260,6 +263,12 @@ impl FakeComfy {
     /// Every JSON body received by `POST /free`, in order.
     pub fn free_requests(&self) -> Vec<Value> {
         lock(&self.freed).clone()
+    }
+
+    /// How many times the whole `GET /object_info` was asked for (restarts included).
+    pub fn object_info_requests(&self) -> usize {
+        self.object_info_gets
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Closes every open WebSocket now.

@@ -137,7 +137,12 @@ fn route(
             &json!(shared.models.iter().map(|(f, _)| f).collect::<Vec<_>>()),
         ),
         (Method::Get, ["models", folder]) => get_model_folder(shared, folder),
-        (Method::Get, ["object_info"]) => json_resp(200, &object_info(shared)),
+        (Method::Get, ["object_info"]) => {
+            shared
+                .object_info_gets
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            json_resp(200, &object_info(shared))
+        }
         (Method::Get, ["object_info", class]) => get_object_info_class(shared, class),
         (Method::Get, ["prompt"]) => json_resp(
             200,

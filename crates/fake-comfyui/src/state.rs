@@ -157,6 +157,8 @@ pub(crate) struct Shared {
     pub submitted: Arc<Mutex<Vec<Value>>>,
     /// Every JSON body of `POST /free`, in order.
     pub freed: Arc<Mutex<Vec<Value>>>,
+    /// Requests of the whole `GET /object_info`.
+    pub object_info_gets: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -2,7 +2,8 @@
 //! (N = 1, 2, 4, 8, 16, 32; each node of the 3-node workflow takes a fixed delay, so a job
 //! takes a fixed time plus the client's own work: object_info, the dependency check, submit,
 //! the WebSocket, the output download), against naive round-robin (job i on instance i mod N,
-//! each instance's share run one after another with the same `run_workflow`), in one run.
+//! each instance's share run one after another with plain `run_workflow`, which fetches
+//! object_info for every job where the pool's workers fetch it once per instance), in one run.
 //! Prints jobs/s and p99 job latency (batch start to job done) of both, and the pool's jobs/s
 //! as a share of N x its one-instance rate. Run with
 //! `cargo bench -p comfy-local-sdk --bench batch`.

@@ -269,12 +269,58 @@ pub fn run_workflow(
     interrupter: &Interrupter,
     on_step: &mut dyn FnMut(RunStep<'_>),
 ) -> Result<RunSummary, SdkError> {
+    run_workflow_cached(
+        config,
+        req,
+        interrupter,
+        on_step,
+        &ObjectInfoCache::default(),
+    )
+}
+
+/// The instance's object_info, fetched once and then reused, for the jobs of a batch on one
+/// instance (an instance with many custom nodes takes seconds to build it); cleared when
+/// something was installed there.
+#[derive(Debug, Default)]
+pub(crate) struct ObjectInfoCache(std::sync::Mutex<Option<ObjectInfo>>);
+
+impl ObjectInfoCache {
+    fn get_or_fetch(&self, client: &ComfyClient) -> Result<ObjectInfo, SdkError> {
+        let mut slot = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(info) = &*slot {
+            return Ok(info.clone());
+        }
+        let info = object_info_from(client)?;
+        *slot = Some(info.clone());
+        Ok(info)
+    }
+
+    /// Forgets what was fetched (the next run fetches it again).
+    pub(crate) fn clear(&self) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+}
+
+/// [`run_workflow`] taking the instance's object_info from `cache`.
+pub(crate) fn run_workflow_cached(
+    config: &Config,
+    req: &RunRequest,
+    interrupter: &Interrupter,
+    on_step: &mut dyn FnMut(RunStep<'_>),
+    cache: &ObjectInfoCache,
+) -> Result<RunSummary, SdkError> {
     let wf = load_workflow(&req.workflow)?;
     let resolved = crate::connection::resolve_env(config, req.instance.as_deref())?;
     crate::switches::ensure_run_allowed(&resolved, req.inputs.iter().map(|i| &i.file))?;
     let target = client_for_resolved(&resolved)?;
     let (instance, client) = (target.instance.clone(), &target.client);
-    let object_info = object_info_from(client)?;
+    let object_info = cache.get_or_fetch(client)?;
     let (mut prompt, object_info) = convert_or_report(client, &req.workflow, &wf, object_info)?;
     on_step(RunStep::Prepared {
         instance: &instance,

@@ -1,8 +1,10 @@
 //! A real instance as the pool sees it ([`comfy_local_pool::Worker`]): each attempt is a
-//! [`run_workflow`] on the instance by id into a staging folder, the queue depth is ComfyUI's
-//! `/queue` (running + pending), the probe `GET /system_stats`, and a stop interrupts the
-//! attempt's prompt through its [`Interrupter`]. A job whose models or nodes the instance lacks
-//! is skipped there, or with `sync` installed first (`install missing`) and run again.
+//! [`run_workflow`] on the instance by id into a staging folder (its object_info fetched by
+//! the first job and reused until something is installed there or an attempt fails), the
+//! queue depth is ComfyUI's `/queue` (running + pending), the probe `GET /system_stats`, and a
+//! stop interrupts the attempt's prompt through its [`Interrupter`]. A job whose models or
+//! nodes the instance lacks is skipped there, or with `sync` installed first (`install
+//! missing`) and run again.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -17,7 +19,7 @@ use super::jobs::BatchJob;
 use super::place::{JobOutputs, discard, publish, staging_dir};
 use crate::SdkError;
 use crate::install::missing::{MissingEvent, execute, plan};
-use crate::run::{Interrupter, RunRequest, RunSummary, run_workflow};
+use crate::run::{Interrupter, ObjectInfoCache, RunRequest, RunSummary, run_workflow_cached};
 use crate::workflow::client_for;
 
 /// One instance of the batch's pool.
@@ -34,6 +36,8 @@ pub(crate) struct SdkWorker<'c> {
     client: Mutex<Option<Arc<ComfyClient>>>,
     /// One `--sync` install at a time on this instance.
     syncing: Mutex<()>,
+    /// Its object_info, fetched by the first job (cleared after a `--sync` install).
+    object_info: ObjectInfoCache,
 }
 
 impl<'c> SdkWorker<'c> {
@@ -53,6 +57,7 @@ impl<'c> SdkWorker<'c> {
             timeout: req.timeout,
             client: Mutex::new(None),
             syncing: Mutex::new(()),
+            object_info: ObjectInfoCache::default(),
         }
     }
 
@@ -97,7 +102,13 @@ impl<'c> SdkWorker<'c> {
             sets: Vec::new(),
             seed: job.seed,
         };
-        run_workflow(self.config, &req, interrupter, &mut |_| {})
+        run_workflow_cached(
+            self.config,
+            &req,
+            interrupter,
+            &mut |_| {},
+            &self.object_info,
+        )
     }
 
     /// Installs what the report lists as missing (the workflow names where from); an error
@@ -144,6 +155,8 @@ impl<'c> SdkWorker<'c> {
             &cancel,
             &mut |_: &MissingEvent<'_>| {},
         );
+        // What it lists (model files in its combos, node classes) may have changed.
+        self.object_info.clear();
         if done.failures() > 0 {
             return Err(format!(
                 "--sync: {} install(s) failed on it",
@@ -189,7 +202,9 @@ impl<'c> SdkWorker<'c> {
                     | SdkError::BadInput { .. }
                     | SdkError::TurnedOff { .. } => Outcome::Unsuitable(crate::error_chain(&e)),
                     other => {
+                        // It may have restarted, with other nodes or models.
                         self.forget_client();
+                        self.object_info.clear();
                         Outcome::Failed(crate::error_chain(&other))
                     }
                 }

@@ -78,6 +78,9 @@ fn jobs_spread_over_a_tunnelled_and_a_direct_instance_and_each_is_done_once() {
         .chain(direct.submitted())
         .collect();
     assert_eq!(submitted.len(), 6);
+    // Each instance built its object_info once for all its jobs.
+    assert_eq!(tunnelled.object_info_requests(), 1);
+    assert_eq!(direct.object_info_requests(), 1);
     // Each copy ran with its own seed.
     let mut seeds: Vec<u64> = submitted
         .iter()
