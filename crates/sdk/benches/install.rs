@@ -36,26 +36,6 @@ fn env_num(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Pins this process and the sshd to the CPUs `BENCH_CLIENT_CPUS` / `BENCH_HOST_CPUS` name.
-fn pin(sshd: &Sshd) {
-    let taskset = |cpus: &str, pid: u32| {
-        let st = Command::new("taskset")
-            .args(["-apc", cpus, &pid.to_string()])
-            .stdout(Stdio::null())
-            .status()
-            .expect("taskset");
-        assert!(st.success(), "taskset -apc {cpus} {pid} failed");
-    };
-    if let Ok(cpus) = std::env::var("BENCH_HOST_CPUS") {
-        taskset(&cpus, sshd.pid().expect("sshd runs"));
-        println!("sshd pinned to CPUs {cpus}");
-    }
-    if let Ok(cpus) = std::env::var("BENCH_CLIENT_CPUS") {
-        taskset(&cpus, std::process::id());
-        println!("this process (and the HTTP server, curl, ssh) pinned to CPUs {cpus}");
-    }
-}
-
 struct Bytes(Arc<Vec<u8>>);
 impl AsRef<[u8]> for Bytes {
     fn as_ref(&self) -> &[u8] {
@@ -67,7 +47,9 @@ fn main() {
     let size = env_num("BENCH_SIZE_MB", 256) * 1024 * 1024;
     let rounds = env_num("BENCH_ROUNDS", 3).max(1);
     let sshd = Sshd::shared();
-    pin(sshd);
+    for line in sshd.pin_from_env() {
+        println!("{line}");
+    }
     println!(
         "install bench: {} MiB, {rounds} interleaved rounds, {} CPUs, load {}",
         size / 1_048_576,

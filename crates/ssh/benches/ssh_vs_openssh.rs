@@ -228,7 +228,9 @@ fn main() {
     let fresh = env_num("BENCH_NEW_SSH", 20);
     let size = env_num("BENCH_SIZE_MB", 1024) * 1024 * 1024;
     let sshd = Sshd::start(SshdConfig::default());
-    pin(&sshd);
+    for line in sshd.pin_from_env() {
+        println!("{line}");
+    }
     let ossh = OpenSsh { sshd: &sshd };
     let opts = sshd.connect_options();
     if std::env::var_os("BENCH_STREAM_ONLY").is_some() {
@@ -251,26 +253,6 @@ fn main() {
     bench_commands(&sshd, &ossh, &session, cmds);
     let ssh_n = bench_connect(&opts, &ossh, fresh);
     bench_transfers(&sshd, &ossh, &opts, &session, size, ssh_n);
-}
-
-/// Pins this process and the sshd to the CPUs `BENCH_CLIENT_CPUS` / `BENCH_HOST_CPUS` name.
-fn pin(sshd: &Sshd) {
-    let taskset = |cpus: &str, pid: u32| {
-        let st = std::process::Command::new("taskset")
-            .args(["-apc", cpus, &pid.to_string()])
-            .stdout(Stdio::null())
-            .status()
-            .expect("taskset");
-        assert!(st.success(), "taskset -apc {cpus} {pid} failed");
-    };
-    if let Ok(cpus) = std::env::var("BENCH_HOST_CPUS") {
-        taskset(&cpus, sshd.pid().expect("sshd runs"));
-        println!("sshd pinned to CPUs {cpus}");
-    }
-    if let Ok(cpus) = std::env::var("BENCH_CLIENT_CPUS") {
-        taskset(&cpus, std::process::id());
-        println!("this process and its ssh clients pinned to CPUs {cpus}");
-    }
 }
 
 /// The median of `v` (the mean of the middle two for an even count).

@@ -307,6 +307,36 @@ impl Sshd {
             .map(Child::id)
     }
 
+    /// For benchmarks: pins the sshd (with `taskset -apc`, its threads and connections) to the
+    /// CPUs `BENCH_HOST_CPUS` names and this process (and the helpers it starts later) to
+    /// those of `BENCH_CLIENT_CPUS`, to model a host with cores of its own; returns what was
+    /// pinned, for the benchmark to print.
+    ///
+    /// # Panics
+    /// If `taskset` fails (not installed, or a bad CPU list).
+    pub fn pin_from_env(&self) -> Vec<String> {
+        let taskset = |cpus: &str, pid: u32| {
+            let st = std::process::Command::new("taskset")
+                .args(["-apc", cpus, &pid.to_string()])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("taskset");
+            assert!(st.success(), "taskset -apc {cpus} {pid} failed");
+        };
+        let mut pinned = Vec::new();
+        if let Ok(cpus) = std::env::var("BENCH_HOST_CPUS") {
+            taskset(&cpus, self.pid().expect("sshd runs"));
+            pinned.push(format!("sshd pinned to CPUs {cpus}"));
+        }
+        if let Ok(cpus) = std::env::var("BENCH_CLIENT_CPUS") {
+            taskset(&cpus, std::process::id());
+            pinned.push(format!(
+                "this process (and the servers and clients it starts) pinned to CPUs {cpus}"
+            ));
+        }
+        pinned
+    }
+
     /// SIGKILLs sshd and every connection it serves (existing sessions break).
     pub fn kill(&self) {
         if let Some(mut child) = self
