@@ -48,20 +48,21 @@ impl GitDaemon {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("git")
-            .args([
-                "daemon",
-                "--export-all",
-                "--reuseaddr",
-                "--listen=127.0.0.1",
-                &format!("--port={port}"),
-                &format!("--base-path={base}"),
-                base.as_str(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        // `git daemon` runs `git-daemon` as its child: the daemon gets a process group of its
+        // own, ended whole on drop (and with this test process).
+        let mut cmd = Command::new("git");
+        cmd.args([
+            "daemon",
+            "--export-all",
+            "--reuseaddr",
+            "--listen=127.0.0.1",
+            &format!("--port={port}"),
+            &format!("--base-path={base}"),
+            base.as_str(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let child = comfy_local_test_support::spawn_group_leader(cmd).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "git daemon did not start");
@@ -105,8 +106,7 @@ impl GitDaemon {
 
 impl Drop for GitDaemon {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        comfy_local_test_support::kill_group(&mut self.child);
     }
 }
 
