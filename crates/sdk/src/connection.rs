@@ -57,10 +57,21 @@ impl ResolvedInstance {
         self.instance.id.as_str()
     }
 
-    /// Whether it is rented (set up by its provider's image, configured under `vastai:`), for
-    /// hints and messages only.
-    pub(crate) fn is_rented(&self) -> bool {
-        self.provider != ProviderKind::Local
+    /// Hints depend on how the host was set up: a local host by the setup script and the
+    /// config's `local:` entry, a rented one by its provider's image and the `vastai:` section.
+    /// `local` for a local instance, `rented` for a rented one.
+    pub(crate) fn pick(&self, local: String, rented: String) -> String {
+        if self.provider == ProviderKind::Local {
+            local
+        } else {
+            rented
+        }
+    }
+
+    /// The config key that sets `key` (as under a `local:` entry) for this instance:
+    /// `comfyui.path`, or `vastai.comfyui.path` for a rented one.
+    pub(crate) fn setting(&self, key: &str) -> String {
+        self.pick(key.to_owned(), format!("vastai.{key}"))
     }
 
     /// The SSH options to connect with.

@@ -269,36 +269,38 @@ fn stages_for_instance(runner: &mut Runner, resolved: &ResolvedInstance) {
     let instance = &resolved.instance;
     let opts = resolved.connect_options();
 
-    let advice = Advice::of(resolved);
-    runner.run(Stage::KeyFile, || key_file_stage(&opts.key_file, &advice));
-    runner.run(Stage::Tcp, || tcp_stage(&opts, &advice));
+    runner.run(Stage::KeyFile, || key_file_stage(&opts.key_file, resolved));
+    runner.run(Stage::Tcp, || tcp_stage(&opts, resolved));
     let session = ssh_stages(runner, &opts, resolved);
     let Some(session) = session else { return };
     let install = sftp_path(instance.comfyui.path.as_str());
-    let Some(fs) = runner.run(Stage::Remote, || remote_stage(session, &install, &advice)) else {
+    let Some(fs) = runner.run(Stage::Remote, || remote_stage(session, &install, resolved)) else {
         return;
     };
     let folders = writable_folders(instance);
     runner.run(Stage::WriteAccess, || {
-        write_stage(&fs, &install, &folders, &advice)
+        write_stage(&fs, &install, &folders, resolved)
     });
     let api = runner.run(Stage::ComfyApi, || api_stage(resolved));
     let Some(client) = api else {
         return;
     };
-    if let Some(warning) = install_mismatch(&client, instance, &advice) {
+    if let Some(warning) = install_mismatch(&client, resolved) {
         runner.warn_last(warning);
     }
     runner.run(Stage::WebSocket, || ws_stage(&client));
 }
 
-fn key_file_stage(key_file: &Utf8Path, advice: &Advice) -> Result<((), String), Failure> {
-    let setting = advice.setting("ssh.key_file");
+fn key_file_stage(
+    key_file: &Utf8Path,
+    resolved: &ResolvedInstance,
+) -> Result<((), String), Failure> {
+    let setting = resolved.setting("ssh.key_file");
     match ensure_private_key_usable(key_file) {
         Ok(()) => Ok(((), format!("{key_file} is private"))),
         Err(e) => {
             let hint = match &e {
-                KeyFileError::Missing { .. } => advice.pick(
+                KeyFileError::Missing { .. } => resolved.pick(
                     format!("copy the private key the host setup script generated (id_ed25519 in its --output-dir) to {key_file}, or fix {setting}"),
                     format!("put the private key whose public half is in your VastAI account's SSH keys at {key_file}, or fix {setting}"),
                 ),
@@ -315,7 +317,10 @@ fn key_file_stage(key_file: &Utf8Path, advice: &Advice) -> Result<((), String), 
     }
 }
 
-fn tcp_stage(opts: &ssh::ConnectOptions, advice: &Advice) -> Result<((), String), Failure> {
+fn tcp_stage(
+    opts: &ssh::ConnectOptions,
+    resolved: &ResolvedInstance,
+) -> Result<((), String), Failure> {
     let target = format!("{}:{}", opts.host, opts.port);
     let (addr, e) = match connect_any(&opts.host, opts.port, opts.connect_timeout) {
         Ok(addr) if addr.to_string() == target => {
@@ -328,7 +333,7 @@ fn tcp_stage(opts: &ssh::ConnectOptions, advice: &Advice) -> Result<((), String)
                 if opts.host == "host.docker.internal" {
                     "inside Docker on Linux, host.docker.internal needs `extra_hosts: [\"host.docker.internal:host-gateway\"]` in docker-compose (or `--add-host`)".to_owned()
                 } else {
-                    advice.pick(
+                    resolved.pick(
                         format!("check ssh.host ({:?}) and the container's DNS", opts.host),
                         "VastAI reported that SSH host: check the container's DNS, or `vastai show instance ID`".to_owned(),
                     )
@@ -338,7 +343,7 @@ fn tcp_stage(opts: &ssh::ConnectOptions, advice: &Advice) -> Result<((), String)
         Err(Unreachable::NoAddress) => {
             return Err(Failure::new(
                 format!("{:?} resolved to no address", opts.host),
-                advice.pick(
+                resolved.pick(
                     "check ssh.host".to_owned(),
                     "check the container's DNS".to_owned(),
                 ),
@@ -347,11 +352,11 @@ fn tcp_stage(opts: &ssh::ConnectOptions, advice: &Advice) -> Result<((), String)
         Err(Unreachable::Connect(addr, e)) => (addr, e),
     };
     let hint = match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => advice.pick(
+        std::io::ErrorKind::ConnectionRefused => resolved.pick(
             format!("nothing listens on {target}: is the comfy-local sshd running on the host (rerun the setup script, or `systemctl status comfy-local-sshd`)? Is ssh.port right?"),
             format!("nothing listens on {target}: the instance's sshd is not up (yet), or the instance was rented without SSH access; `comfy-local instances` shows its state"),
         ),
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => advice.pick(
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => resolved.pick(
             format!(
                 "no answer from {target} within {:?}: a firewall may drop the port, or sshd listens only on 127.0.0.1 while the container comes from the Docker bridge (setup script --listen)",
                 opts.connect_timeout
@@ -461,7 +466,7 @@ fn is_auth_error(e: &SshError) -> bool {
 /// failed connection (host key, auth, ...), or how to let the host's sshd forward.
 pub(crate) fn forward_hint(e: &SshError, instance: &ResolvedInstance) -> String {
     match e {
-        SshError::Forward { .. } => Advice::of(instance).pick(
+        SshError::Forward { .. } => instance.pick(
             format!(
                 "start ComfyUI on the host, or let the comfy-local sshd forward to it (`AllowTcpForwarding local` and `PermitOpen 127.0.0.1:{port}`, as the setup script writes)",
                 port = instance.forward_port
@@ -476,7 +481,6 @@ pub(crate) fn forward_hint(e: &SshError, instance: &ResolvedInstance) -> String 
 }
 
 fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions, instance: &ResolvedInstance) -> String {
-    let advice = Advice::of(instance);
     match e {
         SshError::HostKeyUnknown { known_hosts, .. } => format!(
             "the host's key is not in {known_hosts}: copy the known_hosts file the setup script wrote, or set host_key_policy: accept-new for the first connection"
@@ -486,21 +490,21 @@ fn ssh_hint(e: &SshError, opts: &ssh::ConnectOptions, instance: &ResolvedInstanc
         ),
         SshError::HostKeyMismatch { known_hosts, .. } => instance.changed_key_hint(known_hosts),
         SshError::HostKeyFingerprintMismatch { .. } => "the host key does not match host_key_fingerprint: update the pin only if you know the host key was regenerated".to_owned(),
-        SshError::NoCommonAlgorithm { .. } => advice.pick(
+        SshError::NoCommonAlgorithm { .. } => instance.pick(
             "the sshd offers no algorithm libssh2 supports: use the sshd config the setup script writes (curve25519-sha256, ssh-ed25519, chacha20-poly1305/aes-gcm)".to_owned(),
             "the instance's sshd offers no algorithm libssh2 supports (it needs e.g. curve25519-sha256, ssh-ed25519, chacha20-poly1305 or aes-gcm)".to_owned(),
         ),
         SshError::AuthRefused { .. } => instance.auth_hint(opts),
-        SshError::KeyEncrypted { .. } | SshError::KeyLoad { .. } => advice.pick(
+        SshError::KeyEncrypted { .. } | SshError::KeyLoad { .. } => instance.pick(
             "use an unencrypted ed25519 key made for the container (the setup script generates one)".to_owned(),
             "use an unencrypted ed25519 key made for the container (`ssh-keygen -t ed25519 -N ''`) and add its .pub to your VastAI account's SSH keys".to_owned(),
         ),
         SshError::ConnectTimeout { .. } => format!(
             "{}:{} accepted TCP but did not speak SSH within {:?}: {}",
             opts.host, opts.port, opts.connect_timeout,
-            advice.pick("is that port really the comfy-local sshd?".to_owned(), "the instance may still be starting".to_owned()),
+            instance.pick("is that port really the comfy-local sshd?".to_owned(), "the instance may still be starting".to_owned()),
         ),
-        SshError::ConnectionRefused { .. } => advice.pick(
+        SshError::ConnectionRefused { .. } => instance.pick(
             "is the comfy-local sshd running on the host?".to_owned(),
             "is the instance's sshd up? `comfy-local instances` shows its state".to_owned(),
         ),
@@ -523,7 +527,7 @@ pub fn sftp_path(path: &str) -> Utf8PathBuf {
 fn remote_stage(
     session: ssh::Session,
     install: &Utf8Path,
-    advice: &Advice,
+    resolved: &ResolvedInstance,
 ) -> Result<(RemoteFs<SftpHost>, String), Failure> {
     let whoami = session.exec(&ssh::Command::new("whoami")).map_err(|e| {
         Failure::new(
@@ -553,7 +557,7 @@ fn remote_stage(
     let host = SftpHost::open(session).map_err(|e| {
         Failure::new(
             error_chain(&e),
-            advice.pick(
+            resolved.pick(
                 "the host's sshd must enable the sftp subsystem (the setup script configures internal-sftp)".to_owned(),
                 "the instance's sshd must enable the sftp subsystem".to_owned(),
             ),
@@ -561,7 +565,7 @@ fn remote_stage(
     })?;
     let hint_install = format!(
         "{} must be ComfyUI's install folder on the HOST (the one with main.py); {install} is not",
-        advice.setting("comfyui.path")
+        resolved.setting("comfyui.path")
     );
     let sftp = host.sftp();
     let main_py = install.join("main.py");
@@ -632,14 +636,14 @@ fn write_stage(
     fs: &RemoteFs<SftpHost>,
     install: &Utf8Path,
     folders: &[&str],
-    advice: &Advice,
+    resolved: &ResolvedInstance,
 ) -> Result<((), String), Failure> {
     for folder in folders {
         fs.probe_write(folder).map_err(|e| {
             let dir = install.join(folder);
             Failure::new(
                 error_chain(&e),
-                advice.pick(
+                resolved.pick(
                     format!("the SSH user cannot write to {dir}: rerun the setup script (it grants write access to models/, custom_nodes/, input/ and output/ only), or e.g. `setfacl -R -m u:USER:rwX -m d:u:USER:rwX {dir}`"),
                     format!("the SSH user cannot write to {dir}: check vastai.ssh.user and vastai.comfyui.path, or e.g. `setfacl -R -m u:USER:rwX -m d:u:USER:rwX {dir}` on the instance"),
                 ),
@@ -763,11 +767,8 @@ fn api_stage(resolved: &ResolvedInstance) -> Result<(ComfyClient, String), Failu
 /// (from the folders it reports, `GET /internal/folder_paths`): then what installs and
 /// checks put into `comfyui.path` is not what it uses. `None` when they agree or when the
 /// server does not say.
-fn install_mismatch(
-    client: &ComfyClient,
-    instance: &LocalInstance,
-    advice: &Advice,
-) -> Option<String> {
+fn install_mismatch(client: &ComfyClient, resolved: &ResolvedInstance) -> Option<String> {
+    let instance = &resolved.instance;
     let folders = match client.folder_paths() {
         Ok(Some(folders)) => folders,
         Ok(None) => return None,
@@ -784,8 +785,8 @@ fn install_mismatch(
     if same_path(&server_base, configured) {
         return None;
     }
-    let path = advice.setting("comfyui.path");
-    let url = advice.pick(
+    let path = resolved.setting("comfyui.path");
+    let url = resolved.pick(
         "comfyui.api_url".to_owned(),
         "vastai.comfyui.port".to_owned(),
     );
@@ -853,34 +854,6 @@ fn ws_stage(client: &ComfyClient) -> Result<((), String), Failure> {
                 .unwrap_or_default()
         ),
     ))
-}
-
-/// Hints depend on how the host was set up: a local host by the setup script and the config's
-/// `local:` entry, a rented one by VastAI's image and the `vastai:` section.
-struct Advice {
-    rented: bool,
-}
-
-impl Advice {
-    fn of(instance: &ResolvedInstance) -> Self {
-        Advice {
-            rented: instance.is_rented(),
-        }
-    }
-
-    /// `local` for a local host, `rented` for a rented one.
-    fn pick(&self, local: String, rented: String) -> String {
-        if self.rented { rented } else { local }
-    }
-
-    /// The config key that sets `key` (as under a `local:` entry) for this instance.
-    fn setting(&self, key: &str) -> String {
-        if self.rented {
-            format!("vastai.{key}")
-        } else {
-            key.to_owned()
-        }
-    }
 }
 
 #[cfg(test)]
