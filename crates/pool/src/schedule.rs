@@ -23,7 +23,7 @@ const FIRST_LOOK_GRACE: Duration = Duration::from_secs(2);
 const LOOKER_TICK: Duration = Duration::from_millis(10);
 
 /// The scheduler's view of one instance.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Slot {
     in_flight: usize,
     failures_in_row: usize,
@@ -35,7 +35,7 @@ struct Slot {
     /// Its queue was read since it (re)joined the pool: until then it gets no job.
     looked: bool,
     /// When it (re)joined the pool (the batch's start, or the probe that put it back).
-    joined: Option<Instant>,
+    joined: Instant,
     busy_since: Option<Instant>,
     busy: Duration,
     done: usize,
@@ -43,6 +43,23 @@ struct Slot {
 }
 
 impl Slot {
+    /// A slot for an instance that joins the pool now.
+    fn new() -> Self {
+        Slot {
+            in_flight: 0,
+            failures_in_row: 0,
+            out_until: None,
+            probing: false,
+            foreign: 0,
+            looked: false,
+            joined: Instant::now(),
+            busy_since: None,
+            busy: Duration::ZERO,
+            done: 0,
+            failed: 0,
+        }
+    }
+
     fn depth(&self) -> usize {
         self.foreign + self.in_flight
     }
@@ -98,13 +115,7 @@ where
     let mut state = State {
         options: *options,
         workers,
-        slots: workers
-            .iter()
-            .map(|_| Slot {
-                joined: Some(Instant::now()),
-                ..Slot::default()
-            })
-            .collect(),
+        slots: workers.iter().map(|_| Slot::new()).collect(),
         jobs: jobs
             .iter()
             .map(|_| JobState {
@@ -281,7 +292,7 @@ impl<W: Worker> State<'_, W> {
     /// Whether the instance's first look is still to come, within [`FIRST_LOOK_GRACE`].
     fn first_look_due(&self, instance: usize) -> bool {
         let slot = &self.slots[instance];
-        !slot.looked && slot.joined.is_none_or(|t| t.elapsed() < FIRST_LOOK_GRACE)
+        !slot.looked && slot.joined.elapsed() < FIRST_LOOK_GRACE
     }
 
     fn in_pool(&self, instance: usize) -> bool {
@@ -533,7 +544,7 @@ impl<W: Worker> State<'_, W> {
             slot.out_until = None;
             slot.failures_in_row = 0;
             slot.looked = false;
-            slot.joined = Some(Instant::now());
+            slot.joined = Instant::now();
             on_event(Event::Restored {
                 instance: self.workers[instance].id(),
             });
@@ -554,7 +565,7 @@ impl<W: Worker> State<'_, W> {
             .slots
             .iter()
             .filter(|s| s.out_until.is_none() && !s.looked)
-            .filter_map(|s| s.joined.map(|t| t + FIRST_LOOK_GRACE))
+            .map(|s| s.joined + FIRST_LOOK_GRACE)
             .filter(|at| *at > Instant::now());
         probes.chain(graces).min()
     }
