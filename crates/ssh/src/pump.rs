@@ -158,7 +158,13 @@ impl Session {
             let mut progressed = false;
             if !out_done {
                 match chan.read(&mut buf) {
-                    Ok(0) => out_done = true,
+                    // Reaching the end is progress too: with both streams ended the loop must
+                    // leave now, not wait first for a packet that will not come (that wait,
+                    // up to MAX_WAIT, cost every command about 250-500 ms).
+                    Ok(0) => {
+                        out_done = true;
+                        progressed = true;
+                    }
                     Ok(n) => {
                         progressed = true;
                         (x.stdout)(&buf[..n])?;
@@ -169,7 +175,10 @@ impl Session {
             }
             if !err_done {
                 match chan.stderr().read(&mut buf) {
-                    Ok(0) => err_done = true,
+                    Ok(0) => {
+                        err_done = true;
+                        progressed = true;
+                    }
                     Ok(n) => {
                         progressed = true;
                         stderr.keep(&buf[..n]);
