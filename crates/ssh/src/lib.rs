@@ -15,6 +15,7 @@ mod pump;
 pub mod quote;
 mod session;
 mod sftp;
+mod spawn;
 mod stream;
 mod sys;
 mod tunnel;
@@ -28,5 +29,6 @@ pub use sftp::{
     DirEntry, FileInfo, FileKind, Progress, RemoteFile, RenameMethod, SFTP_DOWNLOAD_BUF,
     SFTP_UPLOAD_BUF, Sftp, TransferOptions, TransferReport,
 };
+pub use spawn::Spawned;
 pub use stream::STREAM_BUF;
 pub use tunnel::{Tunnel, TunnelStream};

@@ -13,7 +13,7 @@ use crate::pump::{Capped, Exchange, Limit, Source};
 use crate::{Command, ConnectOptions, ExecOutput, Sftp, SshError, connect};
 
 /// Read size for command output.
-const EXEC_BUF: usize = 64 * 1024;
+pub(crate) const EXEC_BUF: usize = 64 * 1024;
 
 /// A connected and authenticated SSH session.
 pub struct Session {

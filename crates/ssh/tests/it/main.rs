@@ -6,6 +6,7 @@ mod forward;
 mod host_keys;
 mod quote;
 mod sftp;
+mod spawn;
 mod stream;
 
 use camino::Utf8Path;
