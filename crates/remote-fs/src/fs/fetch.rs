@@ -44,16 +44,27 @@ def fail(kind, message):
     out({"error": kind, "message": message})
     sys.exit(1)
 
-def start_writeback():
-    # Linux's sync_file_range(fd, offset, n, SYNC_FILE_RANGE_WRITE) through ctypes: starts
-    # writing a range to disk without waiting. None where it is missing (another OS, no ctypes).
-    try:
-        import ctypes
-        call = ctypes.CDLL(None, use_errno=True).sync_file_range
-        call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    except Exception:
-        return None
-    return lambda fd, start, n: call(fd, start, n, 2)
+# The written file reaches the disk as it is written, not all at the end: a thread of its own
+# flushes it (fdatasync, else fsync) whenever FLUSH_EVERY more bytes were written, while the
+# writes go on, so the final fsync has at most that much left to wait for. Starting the
+# writeback with sync_file_range instead left most of it to the end (the disk fell behind).
+FLUSH_EVERY = 32 << 20
+
+def flusher(fd, state, failed, stop):
+    sync = getattr(os, "fdatasync", os.fsync)
+    flushed = state["pos"]
+    while not stop.is_set():
+        pos = state["pos"]
+        if pos - flushed < FLUSH_EVERY:
+            stop.wait(0.01)
+            continue
+        try:
+            sync(fd)
+        except OSError as e:
+            # Linux reports a writeback error to one fsync only: keep it, or it is lost.
+            failed.append(e)
+            return
+        flushed = pos
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
@@ -101,8 +112,7 @@ def main():
     limit, total = int(req["max_bytes"]), req.get("total")
     # Reading overlaps hashing and writing (both release the GIL): the response is read into
     # reused 1 MiB buffers (no allocation per read), which a second thread hashes, writes and
-    # hands back. That thread also starts the writeback of what it wrote (sync_file_range where
-    # there is one), so the final fsync has little left to wait for. A third reports the bytes
+    # hands back. A third flushes what was written (see flusher). A fourth reports the bytes
     # written every 0.25 s, also while the source is silent, so the other end can stop us
     # (Ctrl-C) without waiting for data; a source silent for 60 s fails the read (urllib's
     # timeout).
@@ -110,7 +120,6 @@ def main():
     state = {"pos": offset, "done": False}
     for _ in range(10):
         free.put(bytearray(1 << 20))
-    writeback = start_writeback()
     def sink():
         while True:
             item = full.get()
@@ -122,8 +131,6 @@ def main():
                 h.update(view)
                 while view:
                     view = view[os.write(fd, view):]
-                if writeback is not None:
-                    writeback(fd, state["pos"], n)
                 state["pos"] += n
             except OSError as e:
                 failed.append(e)
@@ -134,6 +141,9 @@ def main():
             time.sleep(0.25)
     writer = threading.Thread(target=sink, daemon=True)
     writer.start()
+    stop_flush = threading.Event()
+    flush = threading.Thread(target=flusher, args=(fd, state, failed, stop_flush), daemon=True)
+    flush.start()
     threading.Thread(target=beat, daemon=True).start()
     pos = offset
     try:
@@ -150,6 +160,8 @@ def main():
         fail("source", str(e))
     full.put(None)
     writer.join()
+    stop_flush.set()
+    flush.join()
     state["done"] = True
     try:
         if failed:
