@@ -110,6 +110,22 @@ pub trait Host: fmt::Debug {
     fn home(&self) -> Result<Utf8PathBuf, HostError> {
         self.realpath(Utf8Path::new("."))
     }
+    /// Starts flushing `p`, a file being written, to disk on the host while the writes go on
+    /// (with the host's `python`), so that the final fsync has little left to wait for. `None`
+    /// where the host cannot, which only costs time: the default, and what a host that fails
+    /// to start it returns.
+    fn start_flushing(&self, p: &Utf8Path, python: &str) -> Option<Box<dyn Flushing + '_>> {
+        let _ = (p, python);
+        None
+    }
+}
+
+/// A file being flushed to disk on the host beside the writes ([`Host::start_flushing`]).
+pub trait Flushing: fmt::Debug {
+    /// Stops the flushing. `Err` when a flush failed: the host's disk refused data that was
+    /// written, and the final fsync may not report that again (Linux reports a writeback
+    /// error to one fsync only).
+    fn finish(self: Box<Self>) -> Result<(), HostError>;
 }
 
 #[cfg(unix)]

@@ -23,7 +23,7 @@ use comfy_local_remote_fs::host::SftpHost;
 use comfy_local_remote_fs::{OpenOptions, RemoteFs};
 use comfy_local_sdk::DataPath;
 use comfy_local_sdk::install::{
-    Credentials, HOST_PYTHON, InstallModelRequest, InstallSpec, Source, install_into, install_via,
+    Credentials, HOST_PYTHON, InstallModelRequest, InstallSpec, Source, install_via,
 };
 use comfy_local_sdk::ssh::Session;
 use comfy_local_test_support::Sshd;
@@ -160,7 +160,17 @@ impl Bench<'_> {
         for _ in 0..self.rounds {
             let _ = std::fs::remove_file(&ours_file);
             let t = Instant::now();
-            install_into(fs, source, spec, &cancel, &mut |_| {}).expect("install");
+            let out = install_via(
+                fs,
+                source,
+                spec,
+                DataPath::Stream,
+                HOST_PYTHON,
+                &cancel,
+                &mut |_| {},
+            )
+            .expect("install");
+            assert_eq!(out.via, Some(DataPath::Stream));
             ours.push(t.elapsed());
             peer.push(piped(&format!("cat > {peer_file}")));
             // The same pipeline made as durable as ours (which fsyncs the .part before the rename).

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::{FsError, RemoteFs};
 use crate::host::{Host, Kind, Meta};
 use crate::layout::RemotePath;
+use crate::path::HostOs;
 
 /// Write buffer: a multiple of libssh2's 30000-byte SFTP packet, as large as crates/ssh uses so
 /// that libssh2 keeps many packets in flight.
@@ -40,6 +41,10 @@ pub struct PutOptions {
     /// [`FsError::PartChanged`] unless it resumes a `.part` of exactly this size (needs
     /// `resume`; `Some(0)` means a fresh `.part`).
     pub source_offset: Option<u64>,
+    /// The host's Python: with it, a POSIX host flushes the `.part` to disk while it is
+    /// written ([`Host::start_flushing`]), so the fsync before the rename has little left to
+    /// wait for. Without it (or when it cannot run) that fsync writes the whole file out.
+    pub host_python: Option<String>,
 }
 
 /// Progress of a put or get.
@@ -141,11 +146,16 @@ impl<H: Host> RemoteFs<H> {
                 source: s,
             })?;
         }
+        let flushing = match (&opts.host_python, self.os()) {
+            (Some(python), HostOs::Posix) => self.host.start_flushing(&part, python),
+            _ => None,
+        };
         let (hasher, position) = match write_from(
             &requested, &part, &mut file, source, hasher, offset, opts, progress,
         ) {
             Ok(r) => r,
             Err(e) => {
+                drop(flushing);
                 let _ = self.host.close(file);
                 return Err(e);
             }
@@ -154,6 +164,10 @@ impl<H: Host> RemoteFs<H> {
             path: part.clone(),
             source: s,
         })?;
+        if let Some(Err(e)) = flushing.map(crate::host::Flushing::finish) {
+            let _ = self.host.close(file);
+            return Err(e.into());
+        }
         let fsynced = self.host.fsync(&mut file)?;
         self.host.close(file)?;
         let sha256: [u8; 32] = hasher.finalize().into();

@@ -1,9 +1,75 @@
 //! [`Host`] over SFTP: `comfy_local_ssh::Sftp` on a real SSH session (the production path).
 
 use camino::{Utf8Path, Utf8PathBuf};
-use comfy_local_ssh::{FileKind, RemoteFile, Session, Sftp, SftpErrorKind, SshError};
+use comfy_local_ssh::{
+    Command, FileKind, RemoteFile, Session, Sftp, SftpErrorKind, Spawned, SshError,
+};
 
-use super::{Host, HostError, HostErrorKind, Kind, Meta, RawEntry};
+use super::{Flushing, Host, HostError, HostErrorKind, Kind, Meta, RawEntry};
+
+/// The host-side flusher (Python 3, standard library only). argv: the file. It opens the file
+/// read-only without following a symlink and, every 0.1 s, flushes it (`fdatasync`, else
+/// `fsync`) once it grew by 16 MiB since the last flush, until its stdin ends. Exit status 3,
+/// with the error on stderr, when a flush failed; anything else that stops it (no Python, the
+/// file gone) only means no flushing.
+const FLUSH_PY: &str = r#"
+import os, sys, threading
+
+path = sys.argv[1]
+fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+sync = getattr(os, "fdatasync", os.fsync)
+ended = threading.Event()
+
+def watch():
+    try:
+        while os.read(0, 65536):
+            pass
+    finally:
+        ended.set()
+
+threading.Thread(target=watch, daemon=True).start()
+flushed = os.fstat(fd).st_size
+while not ended.wait(0.1):
+    size = os.fstat(fd).st_size
+    if size - flushed >= (16 << 20):
+        try:
+            sync(fd)
+        except OSError as e:
+            sys.stderr.write("flushing %s to disk: %s\n" % (path, e))
+            sys.exit(3)
+        flushed = size
+"#;
+
+/// The flusher's exit status when a flush failed.
+const FLUSH_FAILED: i32 = 3;
+
+/// [`FLUSH_PY`] running on the host.
+#[derive(Debug)]
+struct SshFlushing<'a> {
+    running: Spawned<'a>,
+    path: Utf8PathBuf,
+}
+
+impl Flushing for SshFlushing<'_> {
+    fn finish(self: Box<Self>) -> Result<(), HostError> {
+        let failed = |source: Box<dyn std::error::Error + Send + Sync>| HostError {
+            op: "flushing to disk",
+            path: self.path.clone(),
+            kind: HostErrorKind::Other,
+            source,
+        };
+        let out = self.running.finish().map_err(|e| failed(Box::new(e)))?;
+        if out.exit_signal.is_none() && out.exit_status == FLUSH_FAILED {
+            return Err(failed(
+                String::from_utf8_lossy(&out.stderr)
+                    .trim()
+                    .to_owned()
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
 
 fn err(op: &'static str, path: &Utf8Path, e: SshError) -> HostError {
     let kind = match e.sftp_kind() {
@@ -166,5 +232,13 @@ impl Host for SftpHost {
     }
     fn rename_atomic(&self, from: &Utf8Path, to: &Utf8Path) -> Result<(), HostError> {
         Host::rename_atomic(&self.sftp, from, to)
+    }
+    fn start_flushing(&self, p: &Utf8Path, python: &str) -> Option<Box<dyn Flushing + '_>> {
+        let cmd = Command::from_argv([python, "-c", FLUSH_PY, p.as_str()]).output_cap(4096);
+        let running = self.session.spawn(&cmd).ok()?;
+        Some(Box::new(SshFlushing {
+            running,
+            path: p.to_owned(),
+        }))
     }
 }

@@ -1,4 +1,6 @@
 mod corpus;
+#[cfg(feature = "ssh")]
+mod flush;
 mod local;
 mod scenarios;
 #[cfg(feature = "ssh")]

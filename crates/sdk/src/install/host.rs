@@ -190,6 +190,7 @@ fn fetch(
         expected_sha256: spec.sha256,
         total: ready.total,
         source_offset: Some(ready.start),
+        host_python: None,
     };
     let result = fs.fetch_on_host(&ready.dest, &request, &opts, &mut |p| {
         progress(p, cancel, on_event)

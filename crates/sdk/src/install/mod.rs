@@ -238,12 +238,12 @@ pub fn install_via(
     on_event: &mut dyn FnMut(&InstallEvent),
 ) -> Result<InstallOutcome, InstallError> {
     if via == DataPath::Stream || fs.os() != HostOs::Posix {
-        return install_into(fs, source, spec, cancel, on_event);
+        return install_streamed(fs, source, spec, Some(python), cancel, on_event);
     }
     match host::install_on_host(fs, source, spec, python, cancel, on_event)? {
         host::HostEnd::Done(outcome) => Ok(outcome),
         host::HostEnd::Unreachable(e) if via == DataPath::Auto => {
-            let mut outcome = install_into(fs, source, spec, cancel, on_event)?;
+            let mut outcome = install_streamed(fs, source, spec, Some(python), cancel, on_event)?;
             outcome.fallback = Some(error_chain(&e));
             Ok(outcome)
         }
@@ -278,11 +278,24 @@ pub fn open_fs_resolved(resolved: &ResolvedInstance) -> Result<RemoteFs<SftpHost
     RemoteFs::open(host, &opts).map_err(InstallError::remote)
 }
 
-/// The install itself, on any remote-fs host.
+/// The install itself, streamed through this process, on any remote-fs host.
 pub fn install_into<H: Host>(
     fs: &mut RemoteFs<H>,
     source: &Source,
     spec: &InstallSpec,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(&InstallEvent),
+) -> Result<InstallOutcome, InstallError> {
+    install_streamed(fs, source, spec, None, cancel, on_event)
+}
+
+/// [`install_into`]; with the host's `python`, a POSIX host flushes the `.part` to disk as it
+/// is written ([`comfy_local_remote_fs::PutOptions::host_python`]).
+fn install_streamed<H: Host>(
+    fs: &mut RemoteFs<H>,
+    source: &Source,
+    spec: &InstallSpec,
+    python: Option<&str>,
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&InstallEvent),
 ) -> Result<InstallOutcome, InstallError> {
@@ -367,6 +380,7 @@ pub fn install_into<H: Host>(
             url_shown: &url_shown,
             start,
             total,
+            python,
         };
         match put.run(fs, opened.body, spec, creds, cancel, on_event)? {
             PutEnd::Done(outcome) => return Ok(outcome),
@@ -399,6 +413,8 @@ struct Put<'a> {
     url_shown: &'a str,
     start: u64,
     total: Option<u64>,
+    /// The host's Python, to flush the `.part` as it is written.
+    python: Option<&'a str>,
 }
 
 /// How a [`Put`] ended, when not with an error that ends the install.
@@ -444,6 +460,7 @@ impl Put<'_> {
             expected_sha256: spec.sha256,
             total: self.total,
             source_offset: Some(self.start),
+            host_python: self.python.map(str::to_owned),
         };
         let mut body = Limited {
             inner: body,
