@@ -298,6 +298,10 @@ impl RemoteFs<SftpHost> {
         line.push(b'\n');
         let cmd = Command::from_argv([
             fetch.python.as_str(),
+            // Isolated (no current folder or user site on sys.path, no PYTHON* variables) and
+            // without site: the program needs the standard library only, and starts faster.
+            "-I",
+            "-S",
             "-c",
             FETCH_PY,
             part.as_str(),

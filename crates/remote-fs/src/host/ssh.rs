@@ -234,7 +234,9 @@ impl Host for SftpHost {
         Host::rename_atomic(&self.sftp, from, to)
     }
     fn start_flushing(&self, p: &Utf8Path, python: &str) -> Option<Box<dyn Flushing + '_>> {
-        let cmd = Command::from_argv([python, "-c", FLUSH_PY, p.as_str()]).output_cap(4096);
+        // Isolated and without site, as the host fetch program (standard library only).
+        let cmd =
+            Command::from_argv([python, "-I", "-S", "-c", FLUSH_PY, p.as_str()]).output_cap(4096);
         let running = self.session.spawn(&cmd).ok()?;
         Some(Box::new(SshFlushing {
             running,
