@@ -1,13 +1,15 @@
-//! Benchmark (not a test): `install model` of a 256 MiB generated file from a loopback HTTP
+//! Benchmark (not a test): `install model` of a 1 GiB generated file from a loopback HTTP
 //! server, by both data paths, each against its peer, in one run:
-//! - streamed through this process and SSH (sha256 verified) against the pipeline a user would
-//!   type, `curl -s URL | ssh -p PORT -i KEY host 'cat > file'`, to the same sshd;
-//! - fetched by the host (`--via host`: the host's python3, sha256 verified) against
+//! - streamed through this process and SSH (`--via stream`: sha256 verified, the `.part`
+//!   flushed by the host's python3 as it is written and fsynced) against the pipeline a user
+//!   would type, `curl -s URL | ssh -p PORT -i KEY host 'cat > file'`, to the same sshd;
+//! - fetched by the host (`--via host`: the host's python3, sha256 verified, fsynced) against
 //!   `ssh host curl -s -o file URL`, plain curl on the host.
 //!
-//! Ours and its peer run interleaved, `BENCH_ROUNDS` times (default 3); prints MB/s of each
-//! round, its ratio (ours / peer), and the median of the ratios. Run with
-//! `cargo bench -p comfy-local-sdk --bench install`. Env: `BENCH_SIZE_MB` (default 256),
+//! Each is also compared with its peer followed by `sync file` (as durable as ours). Ours and
+//! its peer run interleaved, `BENCH_ROUNDS` times (default 3); prints MB/s of each round, its
+//! ratio (ours / peer), and the median of the ratios. Run with
+//! `cargo bench -p comfy-local-sdk --bench install`. Env: `BENCH_SIZE_MB` (default 1024),
 //! `BENCH_CLIENT_CPUS` / `BENCH_HOST_CPUS` (taskset CPU lists: this process and what it starts,
 //! and the sshd with its sessions, to model a client and a host that do not share cores).
 
@@ -44,7 +46,7 @@ impl AsRef<[u8]> for Bytes {
 }
 
 fn main() {
-    let size = env_num("BENCH_SIZE_MB", 256) * 1024 * 1024;
+    let size = env_num("BENCH_SIZE_MB", 1024) * 1024 * 1024;
     let rounds = env_num("BENCH_ROUNDS", 3).max(1);
     let sshd = Sshd::shared();
     for line in sshd.pin_from_env() {

@@ -6,7 +6,7 @@
 //! `BENCH_ROUNDS` (interleaved transfer rounds, best counts, default 2),
 //! `BENCH_SFTP_BUF` (SFTP read/write size, default the crate's), `BENCH_ONLY_OURS=1` (skip the
 //! OpenSSH runs, for tuning), `BENCH_PARALLEL=N` (also SFTP over N sessions at once, each a
-//! range of the file: explores using more cores for libssh2's crypto).
+//! range of the file: explores using more cores for the SSH crypto).
 //! `BENCH_STREAM_ONLY=1` runs only exec-stream vs `ssh host cat`, up and down, in
 //! `BENCH_ROUNDS` (default 5) interleaved rounds, and prints each round's ratios and their
 //! medians. `BENCH_CLIENT_CPUS` / `BENCH_HOST_CPUS` (taskset lists, e.g. `0` and `1`) pin this
