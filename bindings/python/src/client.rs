@@ -17,7 +17,7 @@ use comfy_local_sdk::workflow::{
 };
 use comfy_local_sdk::{
     ConnectionReport, InputSpec, InstallModelRequest, InstallNodeRequest, Interrupter, RunRequest,
-    SdkError, TestConnectionOptions, error_chain, install_model, install_node, list_instances,
+    SdkError, SeedSpec, SetSpec, TestConnectionOptions, error_chain, install_model, install_node, list_instances,
     run_workflow, test_connection_with_config,
 };
 use pyo3::prelude::*;
@@ -160,7 +160,9 @@ impl Client {
 
     /// Runs a workflow file; `on_event` gets each step as a dict on this thread. A
     /// KeyboardInterrupt stops the prompt on the server and raises `Interrupted`.
-    #[pyo3(signature = (workflow, inputs, out_dir, instance, timeout, previews, wait, on_event))]
+    /// `sets` are `NODE_ID.input=VALUE` texts and `seed` is `random` or a whole number, as the
+    /// CLI's `run --set` and `--seed` take them.
+    #[pyo3(signature = (workflow, inputs, out_dir, instance, timeout, previews, wait, sets, seed, on_event))]
     #[expect(clippy::too_many_arguments, reason = "the Python keyword arguments")]
     fn run<'py>(
         &self,
@@ -172,8 +174,17 @@ impl Client {
         timeout: Option<f64>,
         previews: bool,
         wait: bool,
+        sets: Vec<String>,
+        seed: Option<String>,
         on_event: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let sets = sets
+            .iter()
+            .map(|spec| SetSpec::parse(spec).map_err(|e| sdk_error(py, &e)))
+            .collect::<PyResult<Vec<_>>>()?;
+        let seed = seed
+            .map(|text| SeedSpec::parse(&text).map_err(|e| sdk_error(py, &e)))
+            .transpose()?;
         let timeout = timeout
             .map(|secs| {
                 Duration::try_from_secs_f64(secs).map_err(|e| {
@@ -203,9 +214,8 @@ impl Client {
             previews,
             timeout,
             wait,
-            // `run --set` / `--seed` are not offered in Python yet.
-            sets: Vec::new(),
-            seed: None,
+            sets,
+            seed,
         };
         let config = Arc::clone(&self.config);
         let interrupter = Interrupter::new();

@@ -114,6 +114,7 @@ pub(crate) fn sdk_error(py: Python<'_>, error: &SdkError) -> PyErr {
             )),
         ),
         SdkError::BadInput { .. }
+        | SdkError::BadOverride { .. }
         | SdkError::Workflow { .. }
         | SdkError::ObjectInfo { .. }
         | SdkError::NodeMap { .. } => new_error(py, Kind::InvalidArgument, message, None),

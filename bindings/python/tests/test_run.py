@@ -213,3 +213,48 @@ def test_wait_false_returns_once_queued(host: Host, tmp_path: Path) -> None:
     summary = client.run(INVERT, out_dir=tmp_path / "out", wait=False)
     assert summary.prompt_id and summary.outputs == ()
     assert not (tmp_path / "out").exists()
+
+
+def _seeded_workflow(tmp_path: Path) -> Path:
+    """invert.api.json with a ``RandomNoise`` node beside it (a seed input no output needs)."""
+    wf = json.loads(INVERT.read_text())
+    wf["9"] = {"class_type": "RandomNoise", "inputs": {"noise_seed": 1}}
+    path = tmp_path / "seeded.api.json"
+    path.write_text(json.dumps(wf))
+    return path
+
+
+def test_sets_and_seed_override_widget_inputs(host: Host, tmp_path: Path) -> None:
+    client = comfy_local.Client(host.config)
+    wf = _seeded_workflow(tmp_path)
+    events: list[dict[str, Any]] = []
+    client.run(wf, out_dir=tmp_path / "a", seed=1234, wait=False, on_event=events.append)
+    assert [e for e in events if e["event"] == "set"] == [
+        {"event": "set", "node": "9", "input": "noise_seed", "value": 1234}
+    ]
+    events.clear()
+    client.run(wf, out_dir=tmp_path / "b", sets={"9.noise_seed": 77}, wait=False, on_event=events.append)
+    assert [e["value"] for e in events if e["event"] == "set"] == [77]
+    events.clear()
+    client.run(wf, out_dir=tmp_path / "c", seed="random", wait=False, on_event=events.append)
+    (random,) = [e["value"] for e in events if e["event"] == "set"]
+    assert isinstance(random, int) and 0 <= random <= 1 << 50
+
+
+def test_an_override_that_does_not_fit_is_refused_before_anything_is_queued(
+    host: Host, tmp_path: Path
+) -> None:
+    client = comfy_local.Client(host.config)
+    wf = _seeded_workflow(tmp_path)
+    for kwargs, text in [
+        ({"sets": {"9.noise_seed": "abc"}}, "--set 9.noise_seed=abc"),
+        ({"sets": {"noise_seed": 3}}, "--set noise_seed=3"),
+        ({"seed": -3}, "--seed -3"),
+    ]:
+        events: list[dict[str, Any]] = []
+        with pytest.raises(comfy_local.InvalidArgument) as raised:
+            client.run(wf, out_dir=tmp_path / "out", wait=False, on_event=events.append, **kwargs)  # type: ignore[arg-type]
+        assert text in str(raised.value), raised.value
+        assert "submitted" not in [e["event"] for e in events]
+    with pytest.raises(comfy_local.InvalidArgument, match="no seed input"):
+        client.run(INVERT, out_dir=tmp_path / "out", seed=7, wait=False)

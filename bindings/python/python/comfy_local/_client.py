@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from comfy_local import _native
 from comfy_local._types import (
@@ -26,6 +26,13 @@ PathLike = str | os.PathLike[str]
 Event = dict[str, Any]
 #: A callback for events; it is called on the thread that called the method.
 EventCallback = Callable[[Event], object]
+
+
+def _override_text(value: str | int | float | bool) -> str:
+    """A ``sets`` value as the text ``run --set`` takes (``true``/``false`` for a bool)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _path(p: PathLike | None) -> str | None:
@@ -96,11 +103,19 @@ class Client:
         timeout: float | None = None,
         previews: bool = True,
         wait: bool = True,
+        sets: Mapping[str, str | int | float | bool] | None = None,
+        seed: int | Literal["random"] | None = None,
     ) -> RunSummary:
         """Runs a workflow file (UI or API format) and saves every output into ``out_dir``.
 
         ``inputs`` maps a file name the workflow loads (or a loader node id) to a local file to
-        upload first. Everything the instance lacks is checked before anything is queued:
+        upload first. ``sets`` maps ``"NODE_ID.input"`` to a value for that widget input (checked
+        against the instance's node definitions, as the CLI's ``run --set``), and ``seed`` (a
+        whole number, or ``"random"`` for a new one per input) sets every seed input, as
+        ``run --seed``; a value that does not fit raises ``InvalidArgument`` before anything is
+        queued, its message naming the override as the CLI would (``--set 3.steps=abc``), and
+        each override applied is reported as a ``set`` event. Everything the instance lacks is
+        checked before anything is queued:
         ``MissingDependencies`` lists all of it. ``on_event`` gets each step (``prepared``,
         ``uploaded``, ``submitted``, ``queued``, ``executing``, ``progress``, ``executed``,
         ``saved``, ...). A KeyboardInterrupt (Ctrl-C) stops the prompt on the server and raises
@@ -108,6 +123,7 @@ class Client:
         ``wait=False`` the call returns once ComfyUI has queued the prompt (no outputs).
         """
         pairs = [(name, os.fspath(file)) for name, file in (inputs or {}).items()]
+        overrides = [f"{key}={_override_text(value)}" for key, value in (sets or {}).items()]
         summary = self._native.run(
             os.fspath(workflow),
             pairs,
@@ -116,6 +132,8 @@ class Client:
             timeout,
             previews,
             wait,
+            overrides,
+            None if seed is None else str(seed),
             on_event,
         )
         return RunSummary.from_json(summary)

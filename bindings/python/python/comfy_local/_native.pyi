@@ -25,6 +25,8 @@ class Client:
         timeout: float | None,
         previews: bool,
         wait: bool,
+        sets: list[str],
+        seed: str | None,
         on_event: Callable[[dict[str, Any]], object] | None,
     ) -> dict[str, Any]: ...
     def convert(
