@@ -17,8 +17,8 @@ use comfy_local_sdk::workflow::{
 };
 use comfy_local_sdk::{
     ConnectionReport, InputSpec, InstallModelRequest, InstallNodeRequest, Interrupter, RunRequest,
-    SdkError, SeedSpec, SetSpec, TestConnectionOptions, error_chain, install_model, install_node, list_instances,
-    run_workflow, test_connection_with_config,
+    SdkError, SeedSpec, SetSpec, TestConnectionOptions, error_chain, install_model, install_node,
+    list_instances, run_workflow, test_connection_with_config,
 };
 use pyo3::prelude::*;
 use serde_json::{Value, json};
@@ -179,8 +179,8 @@ impl Client {
         on_event: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let sets = sets
-            .iter()
-            .map(|spec| SetSpec::parse(spec).map_err(|e| sdk_error(py, &e)))
+            .into_iter()
+            .map(|spec| SetSpec::parse(&spec).map_err(|e| sdk_error(py, &e)))
             .collect::<PyResult<Vec<_>>>()?;
         let seed = seed
             .map(|text| SeedSpec::parse(&text).map_err(|e| sdk_error(py, &e)))
