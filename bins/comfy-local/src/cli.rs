@@ -405,8 +405,8 @@ expired; 130 interrupted.
 
 With --batch FILE_OR_DIR... every workflow file is a job (a folder stands for each *.json in
 it) whose outputs go to --out/<file stem>/, a folder that must not exist yet (two files with
-the same stem are refused). The pool is --instances (ids, or all: every instance that is up
-now). Each job goes to the instance that finishes it cheapest, then soonest: free (local)
+the same stem are refused). The pool is --instances (ids, or all: every local instance and every
+running rented one), less those whose ComfyUI does not answer at the start. Each job goes to the instance that finishes it cheapest, then soonest: free (local)
 instances first, a rented one only while every free instance's ComfyUI queue holds more than
 pool.queue_threshold prompts, and never more than pool.max_in_flight jobs per instance. An
 instance that lacks a job's models or nodes is skipped for that job, unless --sync installs
@@ -449,7 +449,8 @@ pub struct RunArgs {
         conflicts_with_all = ["file", "instance", "inputs", "no_wait", "sets"]
     )]
     pub batch: Vec<Utf8PathBuf>,
-    /// With --batch: the pool, as instance ids or `all` (every instance up now)
+    /// With --batch: the pool, as instance ids or `all` (every local instance and every running
+    /// rented one; those that do not answer at the start are left out)
     #[arg(
         long,
         value_name = "ID,ID,...|all",

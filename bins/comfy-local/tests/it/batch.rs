@@ -500,3 +500,84 @@ fn an_instance_lacking_the_jobs_model_is_skipped_for_it() {
     assert_eq!(summary["instances"]["has"]["done"], json!(1), "{summary}");
     assert!(lacks.submitted().is_empty());
 }
+
+/// The VastAI requests so far, as `METHOD PATH`.
+fn vast_requests(vast: &FakeVastAi) -> Vec<String> {
+    vast.requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[test]
+fn the_start_probes_each_chosen_instance_once_and_no_other() {
+    let [a, b, c, rented] = [(); 4].map(|()| FakeComfy::start(FakeOptions::default()));
+    let vast =
+        FakeVastAi::with_instances(VAST_KEY, vec![rented_row(4242, rented.port(), 0.5)]).unwrap();
+    let (_g, dir) = temp_dir();
+    let config = config(
+        &dir,
+        &[("a", a.url()), ("b", b.url()), ("c", c.url())],
+        Some(&vast.base_url()),
+        "{}",
+    );
+    let env = [("TEST_VAST_KEY", VAST_KEY)];
+    let wfs = workflows(&dir, 2);
+    let batch = |instances: &str, out: &str| {
+        let out = dir.join(out);
+        let args = [
+            "--config",
+            config.as_str(),
+            "--json",
+            "run",
+            "--batch",
+            wfs.as_str(),
+            "--instances",
+            instances,
+            "--out",
+            out.as_str(),
+        ];
+        run(&args, dir.as_std_path(), &env)
+    };
+
+    // GET /system_stats on each: the start probe, and one per attempt there (each attempt's
+    // own client finds ComfyUI's route prefix with it).
+    let stats = || {
+        [&a, &b, &c, &rented]
+            .iter()
+            .map(|f| f.system_stats_requests())
+            .collect::<Vec<_>>()
+    };
+    let attempts = |stdout: &str| {
+        let events = lines(stdout);
+        ["a", "b", "c", "4242"]
+            .iter()
+            .map(|id| {
+                events
+                    .iter()
+                    .filter(|e| e["type"] == "started" && e["instance"] == *id)
+                    .count()
+            })
+            .collect::<Vec<_>>()
+    };
+
+    let named = batch("a,b", "named");
+    assert_eq!(named.code, 0, "{named:?}");
+    assert_eq!(lines(&named.stdout).last().unwrap()["done"], json!(2));
+    let tried = attempts(&named.stdout);
+    assert_eq!(stats(), [1 + tried[0], 1 + tried[1], 0, 0], "{named:?}");
+    // Neither the instance left out of --instances nor the rented one was contacted.
+    assert_eq!((c.requests(), rented.requests()), (0, 0));
+    assert_eq!(vast_requests(&vast), ["GET /api/v1/instances/"]);
+
+    vast.clear_requests();
+    let before = stats();
+    let all = batch("all", "all");
+    assert_eq!(all.code, 0, "{all:?}");
+    let tried = attempts(&all.stdout);
+    let probed: Vec<usize> = stats().iter().zip(&before).map(|(n, b)| n - b).collect();
+    let expected: Vec<usize> = tried.iter().map(|t| 1 + t).collect();
+    assert_eq!(probed, expected, "{all:?}");
+    // One list request; the rented instance's jobs reach it as that listing had it.
+    assert_eq!(vast_requests(&vast), ["GET /api/v1/instances/"]);
+}
