@@ -286,7 +286,7 @@ pub fn run_workflow(
 pub(crate) struct ObjectInfoCache(std::sync::Mutex<Option<ObjectInfo>>);
 
 impl ObjectInfoCache {
-    fn get_or_fetch(&self, client: &ComfyClient) -> Result<ObjectInfo, SdkError> {
+    pub(crate) fn get_or_fetch(&self, client: &ComfyClient) -> Result<ObjectInfo, SdkError> {
         let mut slot = self
             .0
             .lock()

@@ -279,9 +279,43 @@ fn probe<'c>(
     (workers, left_out)
 }
 
+/// Refuses `--repeat` (several jobs of one workflow, each with its seed) on a workflow that has
+/// no seed input, before any job runs: decided as `--seed` decides it, with the object_info of
+/// each instance in turn until one finds a seed input (the first usually does; the jobs reuse
+/// what was fetched). An instance that cannot tell (the workflow does not convert there) does
+/// not count; a workflow none can tell about is left to its jobs.
+fn refuse_seedless(workers: &[SdkWorker<'_>], jobs: &[BatchJob]) -> Result<(), SdkError> {
+    let mut copies = std::collections::BTreeMap::<&camino::Utf8Path, usize>::new();
+    for job in jobs.iter().filter(|j| j.seed.is_some()) {
+        *copies.entry(&job.workflow).or_default() += 1;
+    }
+    let mut refused = Vec::new();
+    'files: for (file, _) in copies.into_iter().filter(|(_, n)| *n > 1) {
+        let mut why = None;
+        for w in workers {
+            match w.seedless(file) {
+                Ok(None) => continue 'files,
+                Ok(Some(reason)) => why = Some(reason),
+                Err(e) => {
+                    tracing::debug!(instance = w.id.as_str(), workflow = %file, error = %e, "cannot tell whether it has a seed input");
+                }
+            }
+        }
+        if let Some(why) = why {
+            refused.push((file.to_owned(), why));
+        }
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(SdkError::RepeatWithoutSeed { workflows: refused })
+    }
+}
+
 /// Runs the batch: checks the jobs' output folders are free, builds the pool (an instance that
 /// does not answer `GET /system_stats` now is left out), and schedules every job on it.
-/// Fails before anything runs when no instance of the pool answers.
+/// Fails before any job runs when no instance of the pool answers, or when `--repeat` copies a
+/// workflow that has no seed input ([`SdkError::RepeatWithoutSeed`]).
 pub fn run_batch(
     config: &Config,
     req: &BatchRequest,
@@ -315,6 +349,7 @@ pub fn run_batch(
                 .collect(),
         });
     }
+    refuse_seedless(&workers, &req.jobs)?;
     let report = comfy_local_pool::run_batch(&workers, &req.jobs, &options, stop, &mut |e| {
         on_event(BatchEvent::Pool(e));
     });

@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use comfy_local_comfyui::ComfyClient;
 use comfy_local_config::Config;
 use comfy_local_pool::{Outcome, Stop, Worker};
@@ -96,6 +96,30 @@ impl<'c> SdkWorker<'c> {
             .and_then(|c| Ok(c.system_stats()?))
             .map(|_| ())
             .map_err(|e| crate::error_chain(&e))
+    }
+
+    /// Why `workflow` takes no seed here (converted with its object_info, which the jobs then
+    /// reuse), as `--seed` finds seed inputs; `None` when it has one. An error: it cannot tell
+    /// (no object_info, the workflow does not convert with it, or uses a node class it lacks,
+    /// whose inputs it does not know).
+    pub(crate) fn seedless(&self, workflow: &Utf8Path) -> Result<Option<String>, String> {
+        let chain = |e: SdkError| crate::error_chain(&e);
+        let info = self
+            .client()
+            .and_then(|client| self.object_info.get_or_fetch(&client))
+            .map_err(chain)?;
+        let wf = crate::workflow::load_workflow(workflow).map_err(chain)?;
+        let prompt = crate::workflow::to_api(workflow, &wf, &info).map_err(chain)?;
+        if let Some((id, node)) = prompt
+            .iter()
+            .find(|(_, n)| info.class(&n.class_type).is_none())
+        {
+            return Err(format!(
+                "node {id}: it has no node class {:?}",
+                node.class_type
+            ));
+        }
+        Ok(crate::overrides::seedless(&prompt, &info))
     }
 
     /// Drops the client and the record of how to reach it: the next use resolves it again.
