@@ -405,8 +405,8 @@ expired; 130 interrupted.
 
 With --batch FILE_OR_DIR... every workflow file is a job (a folder stands for each *.json in
 it) whose outputs go to --out/<file stem>/, a folder that must not exist yet (two files with
-the same stem are refused). The pool is --instances (ids, or all: every instance that is up
-now). Each job goes to the instance that finishes it cheapest, then soonest: free (local)
+the same stem are refused). The pool is --instances (ids, or all: every local instance and every
+running rented one), less those whose ComfyUI does not answer at the start. Each job goes to the instance that finishes it cheapest, then soonest: free (local)
 instances first, a rented one only while every free instance's ComfyUI queue holds more than
 pool.queue_threshold prompts, and never more than pool.max_in_flight jobs per instance. An
 instance that lacks a job's models or nodes is skipped for that job, unless --sync installs
@@ -417,13 +417,13 @@ all), and its outputs are written once, when an attempt succeeds; an instance th
 pool.failures_before_quarantine times in a row is left out and probed again every
 pool.probe_interval_secs. --timeout limits each attempt (one that runs out counts as failed
 and is tried elsewhere); --seed N with --repeat numbers the copies' seeds from N; --repeat needs a
-workflow with a seed input. Ctrl-C stops the batch and interrupts the running prompts. Progress
+workflow with a seed input (one without is refused before any job runs). Ctrl-C stops the batch and interrupts the running prompts. Progress
 goes to stderr (bars on a terminal); with --json every step is a JSON line on stdout and the
 last one is the summary {\"type\":\"summary\",\"jobs\",\"done\",\"failed\",\"instances\":{ID:{\"done\",
 \"failed\",\"seconds\",\"cost_usd\"}}} (failed: attempts that failed there; seconds: time it
 had a job of the batch; cost_usd: seconds at its price per hour). Exit codes with --batch: 0
-every job done; 1 some job failed; 2 bad arguments, config, a workflow file, or a job's
-folder exists; 3 no instance of the pool answers; 130 interrupted.";
+every job done; 1 some job failed; 2 bad arguments, config, a workflow file, a job's
+folder exists, or --repeat on a workflow without a seed input; 3 no instance of the pool answers; 130 interrupted.";
 
 const RUN_EXAMPLE: &str = "\
 Examples:
@@ -449,7 +449,8 @@ pub struct RunArgs {
         conflicts_with_all = ["file", "instance", "inputs", "no_wait", "sets"]
     )]
     pub batch: Vec<Utf8PathBuf>,
-    /// With --batch: the pool, as instance ids or `all` (every instance up now)
+    /// With --batch: the pool, as instance ids or `all` (every local instance and every running
+    /// rented one; those that do not answer at the start are left out)
     #[arg(
         long,
         value_name = "ID,ID,...|all",

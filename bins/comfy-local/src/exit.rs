@@ -146,6 +146,10 @@ fn sdk_code(error: &SdkError) -> (Code, Option<String>) {
         ),
         SdkError::Resolve(r) => resolve_code(r),
         SdkError::Provider(_) => (Code::Connection, None),
+        SdkError::RepeatWithoutSeed { .. } => (
+            Code::Usage,
+            Some("each copy of --repeat gets its own seed, and these workflows have no seed input: drop --repeat, or use a workflow with one".to_owned()),
+        ),
         SdkError::NoInstanceUp { .. } => (
             Code::Connection,
             Some("`comfy-local instances` lists the instances and whether they answer".to_owned()),

@@ -394,19 +394,21 @@ impl ComfyClient {
 
     /// The route prefix in use (`""` or `"/api"`), probing once when set to [`ApiPrefix::Auto`].
     pub fn api_prefix(&self) -> Result<&'static str, ComfyError> {
+        self.prefix_and_probe().map(|(prefix, _)| prefix)
+    }
+
+    /// The route prefix and, when this call probed it and found `/api`, the probe's answer
+    /// (the body of `GET /api/system_stats`).
+    fn prefix_and_probe(&self) -> Result<(&'static str, Option<Vec<u8>>), ComfyError> {
         if let Some(p) = self.prefix.get() {
-            return Ok(p);
+            return Ok((p, None));
         }
         let probe = format!("{}/api/system_stats", self.base);
         let (status, body) = self.raw(&ureq::http::Method::GET, &probe, Payload::Empty, None)?;
-        let found = if status == 200
-            && serde_json::from_slice::<Value>(&body).is_ok_and(|v| v.is_object())
-        {
-            "/api"
-        } else {
-            ""
-        };
-        Ok(self.prefix.get_or_init(|| found))
+        let api =
+            status == 200 && serde_json::from_slice::<Value>(&body).is_ok_and(|v| v.is_object());
+        let prefix = *self.prefix.get_or_init(|| if api { "/api" } else { "" });
+        Ok((prefix, (api && prefix == "/api").then_some(body)))
     }
 
     /// Full URL of an API route (`path` starts with `/`).
@@ -557,7 +559,12 @@ impl ComfyClient {
     }
 
     /// `GET /system_stats`: versions and devices.
+    /// On a client whose route prefix is still to be found ([`ApiPrefix::Auto`]) the probe is
+    /// this request, and its answer is the one returned: one request, not two.
     pub fn system_stats(&self) -> Result<SystemStats, ComfyError> {
+        if let (_, Some(body)) = self.prefix_and_probe()? {
+            return decode(&format!("{}/api/system_stats", self.base), 200, &body);
+        }
         self.get_json("/system_stats")
     }
 

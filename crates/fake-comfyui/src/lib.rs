@@ -121,6 +121,8 @@ pub struct FakeComfy {
     submitted: Arc<Mutex<Vec<Value>>>,
     freed: Arc<Mutex<Vec<Value>>>,
     object_info_gets: Arc<std::sync::atomic::AtomicUsize>,
+    system_stats_gets: Arc<std::sync::atomic::AtomicUsize>,
+    requests: Arc<std::sync::atomic::AtomicUsize>,
     running: Option<Running>,
 }
 
@@ -152,6 +154,8 @@ impl FakeComfy {
             submitted: Arc::new(Mutex::new(Vec::new())),
             freed: Arc::new(Mutex::new(Vec::new())),
             object_info_gets: Arc::default(),
+            system_stats_gets: Arc::default(),
+            requests: Arc::default(),
             running: None,
         };
         fake.launch()?;
@@ -192,6 +196,8 @@ impl FakeComfy {
             submitted: self.submitted.clone(),
             freed: self.freed.clone(),
             object_info_gets: self.object_info_gets.clone(),
+            system_stats_gets: self.system_stats_gets.clone(),
+            requests: self.requests.clone(),
         });
         let http_shared = shared.clone();
         let http = std::thread::spawn(move || server::serve(&server, &http_shared));
@@ -269,6 +275,18 @@ impl FakeComfy {
     pub fn object_info_requests(&self) -> usize {
         self.object_info_gets
             .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many times `GET /system_stats` was asked for (restarts included).
+    pub fn system_stats_requests(&self) -> usize {
+        self.system_stats_gets
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many HTTP requests of any kind it received (WebSocket upgrades included; restarts
+    /// included).
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Closes every open WebSocket now.

@@ -92,6 +92,9 @@ pub(crate) fn serve(server: &tiny_http::Server, shared: &Arc<Shared>) {
 }
 
 fn handle(shared: &Arc<Shared>, mut req: Request) {
+    shared
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let url = req.url().to_owned();
     let (path, q) = url.split_once('?').unwrap_or((&url, ""));
     let path = path
@@ -128,7 +131,12 @@ fn route(
 ) -> Resp {
     let parts: Vec<&str> = path.trim_start_matches('/').splitn(2, '/').collect();
     match (method, parts.as_slice()) {
-        (Method::Get, ["system_stats"]) => json_resp(200, &recorded_body("get_system_stats.json")),
+        (Method::Get, ["system_stats"]) => {
+            shared
+                .system_stats_gets
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            json_resp(200, &recorded_body("get_system_stats.json"))
+        }
         (Method::Get, ["features"]) => json_resp(200, &recorded_body("get_features.json")),
         (Method::Get, ["extensions"]) => json_resp(200, &recorded_body("get_extensions.json")),
         (Method::Get, ["embeddings"]) => json_resp(200, &json!(shared.embeddings)),

@@ -159,6 +159,10 @@ pub(crate) struct Shared {
     pub freed: Arc<Mutex<Vec<Value>>>,
     /// Requests of the whole `GET /object_info`.
     pub object_info_gets: Arc<std::sync::atomic::AtomicUsize>,
+    /// Requests of `GET /system_stats`.
+    pub system_stats_gets: Arc<std::sync::atomic::AtomicUsize>,
+    /// Every HTTP request received.
+    pub requests: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -246,6 +246,37 @@ fn resolve_vastai(
     id: &str,
     getenv: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ResolvedInstance, ResolveError> {
+    let (key_file, known_hosts_file) = ssh_files(vast, id)?;
+    let key = ApiKey::from_config(vast, getenv)?;
+    let provider = VastAiProvider::new(key, VastAiOptions::from_config(vast))?;
+    let found = provider.get(id)?;
+    resolve_found(vast, found, key_file, known_hosts_file)
+}
+
+/// Resolves an instance of a listing ([`crate::list_instances`]) as [`resolve`] would, without
+/// asking its provider again: a local one from the config, a rented one from the record
+/// listed (which must be running and have an SSH endpoint; the config must name
+/// `vastai.ssh.key_file` and `known_hosts_dir`).
+pub(crate) fn resolve_listed(
+    config: &Config,
+    listed: &Instance,
+) -> Result<ResolvedInstance, ResolveError> {
+    if listed.provider == ProviderKind::Local {
+        return Ok(resolve_local(
+            config,
+            instance_or_default(config, Some(&listed.id))?,
+        ));
+    }
+    let vast = &config.vastai;
+    let (key_file, known_hosts_file) = ssh_files(vast, &listed.id)?;
+    resolve_found(vast, listed.clone(), key_file, known_hosts_file)
+}
+
+/// The SSH key and `known_hosts` file of the rented instance `id`, which the config must name.
+fn ssh_files(
+    vast: &VastAiSettings,
+    id: &str,
+) -> Result<(camino::Utf8PathBuf, camino::Utf8PathBuf), ResolveError> {
     let not_configured = |missing| ResolveError::NotConfigured {
         id: id.to_owned(),
         missing,
@@ -259,9 +290,16 @@ fn resolve_vastai(
         .ssh
         .known_hosts_file(id)
         .ok_or_else(|| not_configured("known_hosts_dir"))?;
-    let key = ApiKey::from_config(vast, getenv)?;
-    let provider = VastAiProvider::new(key, VastAiOptions::from_config(vast))?;
-    let found = provider.get(id)?;
+    Ok((key_file, known_hosts_file))
+}
+
+/// A VastAI record as a [`ResolvedInstance`], when it is running.
+fn resolve_found(
+    vast: &VastAiSettings,
+    found: Instance,
+    key_file: camino::Utf8PathBuf,
+    known_hosts_file: camino::Utf8PathBuf,
+) -> Result<ResolvedInstance, ResolveError> {
     if found.status != InstanceStatus::Running {
         return Err(ResolveError::NotRunning {
             id: found.id,

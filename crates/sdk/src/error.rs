@@ -34,6 +34,13 @@ pub enum SdkError {
         /// Why.
         reason: String,
     },
+    /// `--repeat` on workflows without a seed input for its copies: each (file, why) as
+    /// `--seed` would refuse it, by the object_info of the pool's instances.
+    #[error("batch: --repeat gives each copy its own seed, but these workflows have no seed input: {}", workflows.iter().map(|(file, why)| format!("{file} ({why})")).collect::<Vec<_>>().join("; "))]
+    RepeatWithoutSeed {
+        /// Each workflow file and why it takes no seed.
+        workflows: Vec<(camino::Utf8PathBuf, String)>,
+    },
     /// No instance of a batch's pool is up.
     #[error("no instance of the pool answers{}", if listed.is_empty() { String::new() } else { format!(" (tried: {})", listed.join(", ")) })]
     NoInstanceUp {

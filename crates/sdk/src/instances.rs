@@ -54,6 +54,20 @@ pub fn list_instances_with(
     config: &Config,
     getenv: &dyn Fn(&str) -> Option<String>,
 ) -> InstanceList {
+    listing(config, getenv, true)
+}
+
+/// The listing without probing any ComfyUI (a batch probes the instances it chose itself):
+/// local instances as the config has them (`disabled` while `enabled` is false), VastAI's
+/// from its one list request.
+pub(crate) fn list_unprobed(
+    config: &Config,
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> InstanceList {
+    listing(config, getenv, false)
+}
+
+fn listing(config: &Config, getenv: &dyn Fn(&str) -> Option<String>, probe: bool) -> InstanceList {
     let mut out = InstanceList {
         instances: Vec::new(),
         errors: Vec::new(),
@@ -65,7 +79,9 @@ pub fn list_instances_with(
             ..i
         })),
         Ok(mut list) => {
-            probe_all(config, &mut list);
+            if probe {
+                probe_all(config, &mut list);
+            }
             out.instances.extend(list);
         }
         Err(e) => out.errors.push(ProviderFailure {

@@ -114,6 +114,17 @@ pub(crate) fn apply(
     Ok(applied)
 }
 
+/// Why `--seed` cannot apply to `prompt` (it has no seed input, or every one takes its value
+/// from another node), as [`apply`] would refuse it; `None` when it has one.
+pub(crate) fn seedless(prompt: &ApiPrompt, info: &ObjectInfo) -> Option<String> {
+    // A random seed is held to each input's range: the only refusal left is having none.
+    match apply_seed(&mut prompt.clone(), info, SeedSpec::Random) {
+        Ok(_) => None,
+        Err(SdkError::BadOverride { reason, .. }) => Some(reason),
+        Err(other) => Some(other.to_string()),
+    }
+}
+
 fn apply_seed(
     prompt: &mut ApiPrompt,
     info: &ObjectInfo,
@@ -544,10 +555,12 @@ mod tests {
     #[test]
     fn a_seed_without_seed_inputs_is_refused() {
         let mut p = prompt();
+        assert_eq!(seedless(&p, &info()), None);
         p.shift_remove("3");
         let e = apply(&mut p, &info(), &[], Some(SeedSpec::Fixed(1))).unwrap_err();
         assert!(e.to_string().contains("4.noise_seed (from node 5)"), "{e}");
         p.shift_remove("4");
+        assert!(seedless(&p, &info()).is_some_and(|why| why.contains("has no seed input")));
         let e = apply(&mut p, &info(), &[], Some(SeedSpec::Random)).unwrap_err();
         assert!(e.to_string().contains("has no seed input"), "{e}");
         assert!(SeedSpec::parse("-1").is_err());

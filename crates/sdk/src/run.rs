@@ -275,6 +275,7 @@ pub fn run_workflow(
         interrupter,
         on_step,
         &ObjectInfoCache::default(),
+        None,
     )
 }
 
@@ -285,7 +286,7 @@ pub fn run_workflow(
 pub(crate) struct ObjectInfoCache(std::sync::Mutex<Option<ObjectInfo>>);
 
 impl ObjectInfoCache {
-    fn get_or_fetch(&self, client: &ComfyClient) -> Result<ObjectInfo, SdkError> {
+    pub(crate) fn get_or_fetch(&self, client: &ComfyClient) -> Result<ObjectInfo, SdkError> {
         let mut slot = self
             .0
             .lock()
@@ -307,16 +308,21 @@ impl ObjectInfoCache {
     }
 }
 
-/// [`run_workflow`] taking the instance's object_info from `cache`.
+/// [`run_workflow`] taking the instance's object_info from `cache` and, when given, the
+/// instance as already resolved (else `req.instance` is resolved now).
 pub(crate) fn run_workflow_cached(
     config: &Config,
     req: &RunRequest,
     interrupter: &Interrupter,
     on_step: &mut dyn FnMut(RunStep<'_>),
     cache: &ObjectInfoCache,
+    resolved: Option<&crate::connection::ResolvedInstance>,
 ) -> Result<RunSummary, SdkError> {
     let wf = load_workflow(&req.workflow)?;
-    let resolved = crate::connection::resolve_env(config, req.instance.as_deref())?;
+    let resolved = match resolved {
+        Some(resolved) => resolved.clone(),
+        None => crate::connection::resolve_env(config, req.instance.as_deref())?,
+    };
     crate::switches::ensure_run_allowed(&resolved, req.inputs.iter().map(|i| &i.file))?;
     let target = client_for_resolved(&resolved)?;
     let (instance, client) = (target.instance.clone(), &target.client);

@@ -500,3 +500,186 @@ fn an_instance_lacking_the_jobs_model_is_skipped_for_it() {
     assert_eq!(summary["instances"]["has"]["done"], json!(1), "{summary}");
     assert!(lacks.submitted().is_empty());
 }
+
+/// The VastAI requests so far, as `METHOD PATH`.
+fn vast_requests(vast: &FakeVastAi) -> Vec<String> {
+    vast.requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[test]
+fn the_start_probes_each_chosen_instance_once_and_no_other() {
+    let [a, b, c, rented] = [(); 4].map(|()| FakeComfy::start(FakeOptions::default()));
+    let vast =
+        FakeVastAi::with_instances(VAST_KEY, vec![rented_row(4242, rented.port(), 0.5)]).unwrap();
+    let (_g, dir) = temp_dir();
+    let config = config(
+        &dir,
+        &[("a", a.url()), ("b", b.url()), ("c", c.url())],
+        Some(&vast.base_url()),
+        "{}",
+    );
+    let env = [("TEST_VAST_KEY", VAST_KEY)];
+    let wfs = workflows(&dir, 2);
+    let batch = |instances: &str, out: &str| {
+        let out = dir.join(out);
+        let args = [
+            "--config",
+            config.as_str(),
+            "--json",
+            "run",
+            "--batch",
+            wfs.as_str(),
+            "--instances",
+            instances,
+            "--out",
+            out.as_str(),
+        ];
+        run(&args, dir.as_std_path(), &env)
+    };
+
+    // GET /system_stats on each: the start probe, and one per attempt there (each attempt's
+    // own client finds ComfyUI's route prefix with it).
+    let stats = || {
+        [&a, &b, &c, &rented]
+            .iter()
+            .map(|f| f.system_stats_requests())
+            .collect::<Vec<_>>()
+    };
+    let attempts = |stdout: &str| {
+        let events = lines(stdout);
+        ["a", "b", "c", "4242"]
+            .iter()
+            .map(|id| {
+                events
+                    .iter()
+                    .filter(|e| e["type"] == "started" && e["instance"] == *id)
+                    .count()
+            })
+            .collect::<Vec<_>>()
+    };
+
+    let named = batch("a,b", "named");
+    assert_eq!(named.code, 0, "{named:?}");
+    assert_eq!(lines(&named.stdout).last().unwrap()["done"], json!(2));
+    let tried = attempts(&named.stdout);
+    assert_eq!(stats(), [1 + tried[0], 1 + tried[1], 0, 0], "{named:?}");
+    // Neither the instance left out of --instances nor the rented one was contacted.
+    assert_eq!((c.requests(), rented.requests()), (0, 0));
+    assert_eq!(vast_requests(&vast), ["GET /api/v1/instances/"]);
+
+    vast.clear_requests();
+    let before = stats();
+    let all = batch("all", "all");
+    assert_eq!(all.code, 0, "{all:?}");
+    let tried = attempts(&all.stdout);
+    let probed: Vec<usize> = stats().iter().zip(&before).map(|(n, b)| n - b).collect();
+    let expected: Vec<usize> = tried.iter().map(|t| 1 + t).collect();
+    assert_eq!(probed, expected, "{all:?}");
+    // One list request; the rented instance's jobs reach it as that listing had it.
+    assert_eq!(vast_requests(&vast), ["GET /api/v1/instances/"]);
+}
+
+/// A UI workflow (`invert.ui.json`) with a `RandomNoise` node, whose seed widget is the one
+/// `--seed` and `--repeat` set once it is converted.
+fn ui_with_seed() -> Value {
+    let src = repo_root().join("fixtures/comfyui/workflows/invert.ui.json");
+    let mut ui: Value = serde_json::from_slice(&std::fs::read(src).unwrap()).unwrap();
+    ui["nodes"].as_array_mut().unwrap().push(json!({
+        "id": 4, "type": "RandomNoise", "pos": [100, 330], "size": [270, 82], "flags": {},
+        "order": 3, "mode": 0, "inputs": [],
+        "outputs": [{"name": "NOISE", "type": "NOISE", "links": []}],
+        "properties": {}, "widgets_values": [5, "randomize"],
+    }));
+    ui["last_node_id"] = json!(4);
+    ui
+}
+
+#[test]
+fn repeat_on_workflows_without_a_seed_input_is_a_usage_error_before_any_prompt() {
+    let fake = FakeComfy::start(FakeOptions::default());
+    let (_g, dir) = temp_dir();
+    let config = config(&dir, &[("a", fake.url())], None, "{}");
+    let wfs = dir.join("wfs");
+    std::fs::create_dir_all(&wfs).unwrap();
+    let fixtures = repo_root().join("fixtures/comfyui/workflows");
+    std::fs::copy(fixtures.join("invert.api.json"), wfs.join("api-none.json")).unwrap();
+    std::fs::copy(fixtures.join("invert.ui.json"), wfs.join("ui-none.json")).unwrap();
+    let mut seeded: Value =
+        serde_json::from_slice(&std::fs::read(fixtures.join("invert.api.json")).unwrap()).unwrap();
+    seeded["9"] = json!({"class_type": "RandomNoise", "inputs": {"noise_seed": 1}});
+    std::fs::write(wfs.join("api-seed.json"), seeded.to_string()).unwrap();
+    std::fs::write(wfs.join("ui-seed.json"), ui_with_seed().to_string()).unwrap();
+    // A node class the instance lacks: whether it takes a seed is not known there.
+    seeded["9"] = json!({"class_type": "NoSuchNoise", "inputs": {"seed": 1}});
+    std::fs::write(wfs.join("unknown-class.json"), seeded.to_string()).unwrap();
+    let batch = |paths: &[&Utf8Path], out: &Utf8Path| {
+        let mut args = vec!["--config", config.as_str(), "run", "--batch"];
+        args.extend(paths.iter().map(|p| p.as_str()));
+        args.extend(["--repeat", "2", "--instances", "a", "--out", out.as_str()]);
+        run(&args, dir.as_std_path(), &[])
+    };
+
+    let out = dir.join("out");
+    let refused = batch(&[&wfs], &out);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    let first = refused.stderr.lines().next().unwrap_or_default();
+    for name in ["api-none.json", "ui-none.json"] {
+        assert!(
+            first.contains(wfs.join(name).as_str()),
+            "{name}: {refused:?}"
+        );
+    }
+    for name in ["api-seed.json", "ui-seed.json", "unknown-class.json"] {
+        assert!(!refused.stderr.contains(name), "{name}: {refused:?}");
+    }
+    assert!(first.contains("no seed input"), "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("each copy of --repeat gets its own seed, and these workflows have no seed input: drop --repeat, or use a workflow with one"),
+        "{refused:?}"
+    );
+    // The instance was asked only whether it answers and for its object_info: no prompt.
+    assert!(fake.submitted().is_empty());
+    assert_eq!(
+        (
+            fake.system_stats_requests(),
+            fake.object_info_requests(),
+            fake.requests()
+        ),
+        (1, 1, 2)
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "no job folder");
+
+    // The workflows with a seed input run, each copy with its own seed.
+    let done = batch(
+        &[&wfs.join("api-seed.json"), &wfs.join("ui-seed.json")],
+        &dir.join("done"),
+    );
+    assert_eq!(done.code, 0, "{done:?}");
+    // (node id, seed) of each prompt's RandomNoise: 9 in the API file, 4 in the UI one.
+    let mut seeds: Vec<(String, u64)> = fake
+        .submitted()
+        .iter()
+        .map(|p| {
+            let prompt = p["prompt"].as_object().unwrap();
+            let (id, noise) = prompt
+                .iter()
+                .find(|(_, n)| n["class_type"] == "RandomNoise")
+                .unwrap();
+            (id.clone(), noise["inputs"]["noise_seed"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(seeds.len(), 4);
+    seeds.sort_unstable();
+    seeds.dedup();
+    let ids: Vec<&str> = seeds.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["4", "4", "9", "9"],
+        "each copy of each file its own seed"
+    );
+}

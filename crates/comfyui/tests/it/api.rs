@@ -16,9 +16,20 @@ fn system_stats_features_models_embeddings_and_object_info() {
             .model_folder("checkpoints", &["a.safetensors"])
             .embeddings(&["neg.pt"]),
     );
+    // On a fresh client the prefix probe is the system_stats request itself.
+    let fresh = client(&fake);
+    fresh.system_stats().expect("stats");
+    assert_eq!(fake.system_stats_requests(), 1);
+    assert_eq!(fresh.api_prefix().expect("known"), "/api");
+    assert_eq!(fake.system_stats_requests(), 1);
     let client = client(&fake);
     assert_eq!(client.api_prefix().expect("probe"), "/api");
     let stats = client.system_stats().expect("stats");
+    assert_eq!(
+        fake.system_stats_requests(),
+        3,
+        "the prefix known, the stats asked for"
+    );
     assert_eq!(stats.comfyui_version(), Some("0.3.64"));
     assert!(
         stats

@@ -21,15 +21,17 @@ pub use jobs::{BatchJob, batch_jobs};
 pub use place::JobOutputs;
 
 use crate::SdkError;
+use crate::connection::ResolvedInstance;
+use comfy_local_providers::Instance;
 use worker::SdkWorker;
 
 /// Which instances make up the pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstanceChoice {
-    /// Every instance listed ([`crate::list_instances`]) that is up now: local ones that
-    /// answered the probe, rented ones running.
+    /// Every configured local instance (none while the master switch `enabled` is off) and
+    /// every rented one running; those whose ComfyUI does not answer at the start are left out.
     All,
-    /// These ids, each of which must be listed.
+    /// These ids, each of which must be listed ([`crate::list_instances`]).
     Ids(Vec<String>),
 }
 
@@ -170,10 +172,19 @@ pub fn pool_options(config: &Config) -> Result<PoolOptions, SdkError> {
     })
 }
 
-/// The pool's instances: (id, $/hr) of each chosen, those up now unless named.
-fn choose(config: &Config, choice: &InstanceChoice) -> Result<Vec<(String, f64)>, SdkError> {
-    use comfy_local_providers::InstanceStatus;
-    let listed = crate::list_instances(config);
+/// An instance chosen for the pool: its id, $/hr, and how to reach it (or why it cannot be).
+struct Chosen {
+    id: String,
+    cost_per_hour: f64,
+    resolved: Result<ResolvedInstance, String>,
+}
+
+/// The pool's instances, from a listing that probes nothing (the workers' first probe is the
+/// only one): with `All` every configured local instance (unless the master switch is off)
+/// and every running rented one; with `Ids` those named, each of which must be listed.
+fn choose(config: &Config, choice: &InstanceChoice) -> Result<Vec<Chosen>, SdkError> {
+    use comfy_local_providers::{InstanceStatus, ProviderKind};
+    let listed = crate::instances::list_unprobed(config, &|name| std::env::var(name).ok());
     let errors = || {
         listed
             .errors
@@ -181,13 +192,21 @@ fn choose(config: &Config, choice: &InstanceChoice) -> Result<Vec<(String, f64)>
             .map(|e| format!("{}: {}", e.provider.as_str(), e.message))
             .collect::<Vec<_>>()
     };
+    let chosen = |i: &Instance| Chosen {
+        id: i.id.clone(),
+        cost_per_hour: i.cost_per_hour,
+        resolved: crate::connection::resolve_listed(config, i).map_err(|e| crate::error_chain(&e)),
+    };
     match choice {
         InstanceChoice::All => {
-            let up: Vec<(String, f64)> = listed
+            let up: Vec<Chosen> = listed
                 .instances
                 .iter()
-                .filter(|i| matches!(i.status, InstanceStatus::Online | InstanceStatus::Running))
-                .map(|i| (i.id.clone(), i.cost_per_hour))
+                .filter(|i| match i.provider {
+                    ProviderKind::Local => i.status != InstanceStatus::Disabled,
+                    _ => i.status == InstanceStatus::Running,
+                })
+                .map(chosen)
                 .collect();
             if up.is_empty() {
                 return Err(SdkError::NoInstanceUp {
@@ -208,7 +227,7 @@ fn choose(config: &Config, choice: &InstanceChoice) -> Result<Vec<(String, f64)>
                     .instances
                     .iter()
                     .find(|i| &i.id == id)
-                    .map(|i| (i.id.clone(), i.cost_per_hour))
+                    .map(chosen)
                     .ok_or_else(|| SdkError::Batch {
                         reason: format!(
                             "no instance {id:?} is listed{}",
@@ -224,9 +243,79 @@ fn choose(config: &Config, choice: &InstanceChoice) -> Result<Vec<(String, f64)>
     }
 }
 
+/// The workers of the chosen instances that answer `GET /system_stats` now (each probed once,
+/// all at the same time), and why each other one is left out.
+fn probe<'c>(
+    config: &'c Config,
+    chosen: Vec<Chosen>,
+    req: &BatchRequest,
+) -> (Vec<SdkWorker<'c>>, Vec<(String, String)>) {
+    let probed: Vec<(String, Result<SdkWorker<'c>, String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = chosen
+            .into_iter()
+            .map(|c| {
+                s.spawn(move || {
+                    let worker = c.resolved.and_then(|resolved| {
+                        let w =
+                            SdkWorker::new(config, c.id.clone(), c.cost_per_hour, resolved, req);
+                        w.answers().map(|()| w).map_err(|e| {
+                            format!("its ComfyUI does not answer GET /system_stats: {e}")
+                        })
+                    });
+                    (c.id, worker)
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut workers = Vec::new();
+    let mut left_out = Vec::new();
+    for (id, worker) in probed {
+        match worker {
+            Ok(w) => workers.push(w),
+            Err(reason) => left_out.push((id, reason)),
+        }
+    }
+    (workers, left_out)
+}
+
+/// Refuses `--repeat` (several jobs of one workflow, each with its seed) on a workflow that has
+/// no seed input, before any job runs: decided as `--seed` decides it, with the object_info of
+/// each instance in turn until one finds a seed input (the first usually does; the jobs reuse
+/// what was fetched). An instance that cannot tell (the workflow does not convert there) does
+/// not count; a workflow none can tell about is left to its jobs.
+fn refuse_seedless(workers: &[SdkWorker<'_>], jobs: &[BatchJob]) -> Result<(), SdkError> {
+    let mut copies = std::collections::BTreeMap::<&camino::Utf8Path, usize>::new();
+    for job in jobs.iter().filter(|j| j.seed.is_some()) {
+        *copies.entry(&job.workflow).or_default() += 1;
+    }
+    let mut refused = Vec::new();
+    'files: for (file, _) in copies.into_iter().filter(|(_, n)| *n > 1) {
+        let mut why = None;
+        for w in workers {
+            match w.seedless(file) {
+                Ok(None) => continue 'files,
+                Ok(Some(reason)) => why = Some(reason),
+                Err(e) => {
+                    tracing::debug!(instance = w.id.as_str(), workflow = %file, error = %e, "cannot tell whether it has a seed input");
+                }
+            }
+        }
+        if let Some(why) = why {
+            refused.push((file.to_owned(), why));
+        }
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(SdkError::RepeatWithoutSeed { workflows: refused })
+    }
+}
+
 /// Runs the batch: checks the jobs' output folders are free, builds the pool (an instance that
 /// does not answer `GET /system_stats` now is left out), and schedules every job on it.
-/// Fails before anything runs when no instance of the pool answers.
+/// Fails before any job runs when no instance of the pool answers, or when `--repeat` copies a
+/// workflow that has no seed input ([`SdkError::RepeatWithoutSeed`]).
 pub fn run_batch(
     config: &Config,
     req: &BatchRequest,
@@ -245,38 +334,22 @@ pub fn run_batch(
         source,
     })?;
     let chosen = choose(config, &req.instances)?;
-    let mut workers = Vec::new();
-    let mut left_out = Vec::new();
-    let probed: Vec<(SdkWorker<'_>, Result<(), String>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = chosen
-            .into_iter()
-            .map(|(id, cost)| {
-                s.spawn(move || {
-                    let w = SdkWorker::new(config, id, cost, req);
-                    let up = w.answers();
-                    (w, up)
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
-    for (w, up) in probed {
-        match up {
-            Ok(()) => workers.push(w),
-            Err(e) => left_out.push((w.id.clone(), e)),
-        }
-    }
+    let (workers, left_out) = probe(config, chosen, req);
     for (id, reason) in &left_out {
         on_event(BatchEvent::LeftOut {
             instance: id,
-            reason: &format!("its ComfyUI does not answer GET /system_stats: {reason}"),
+            reason,
         });
     }
     if workers.is_empty() {
         return Err(SdkError::NoInstanceUp {
-            listed: left_out.into_iter().map(|(id, _)| id).collect(),
+            listed: left_out
+                .into_iter()
+                .map(|(id, reason)| format!("{id} ({reason})"))
+                .collect(),
         });
     }
+    refuse_seedless(&workers, &req.jobs)?;
     let report = comfy_local_pool::run_batch(&workers, &req.jobs, &options, stop, &mut |e| {
         on_event(BatchEvent::Pool(e));
     });

@@ -1,6 +1,7 @@
 //! A real instance as the pool sees it ([`comfy_local_pool::Worker`]): each attempt is a
-//! [`run_workflow`] on the instance by id into a staging folder (its object_info fetched by
-//! the first job and reused until something is installed there or an attempt fails), the
+//! [`run_workflow`] on the instance into a staging folder (reached as the batch's listing
+//! resolved it, resolved again by id after a failure; its object_info fetched by the first
+//! job and reused until something is installed there or an attempt fails), the
 //! queue depth is ComfyUI's `/queue` (running + pending), the probe `GET /system_stats`, and a
 //! stop interrupts the attempt's prompt through its [`Interrupter`]. A job whose models or
 //! nodes the instance lacks is skipped there, or with `sync` installed first (`install
@@ -9,7 +10,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use comfy_local_comfyui::ComfyClient;
 use comfy_local_config::Config;
 use comfy_local_pool::{Outcome, Stop, Worker};
@@ -18,9 +19,10 @@ use comfy_local_workflow::{DependencyReport, Sources};
 use super::jobs::BatchJob;
 use super::place::{JobOutputs, discard, publish, staging_dir};
 use crate::SdkError;
+use crate::connection::{ResolvedInstance, resolve_env};
 use crate::install::missing::{MissingEvent, execute, plan};
 use crate::run::{Interrupter, ObjectInfoCache, RunRequest, RunSummary, run_workflow_cached};
-use crate::workflow::client_for;
+use crate::workflow::client_for_resolved;
 
 /// One instance of the batch's pool.
 #[derive(Debug)]
@@ -32,6 +34,9 @@ pub(crate) struct SdkWorker<'c> {
     pub(crate) sync: bool,
     pub(crate) previews: bool,
     pub(crate) timeout: Option<Duration>,
+    /// How to reach it: from the batch's listing at first, resolved again by id after a
+    /// failure (it may have restarted elsewhere).
+    resolved: Mutex<Option<ResolvedInstance>>,
     /// For the queue depth; dropped when it fails (a new one is made next time).
     client: Mutex<Option<Arc<ComfyClient>>>,
     /// One `--sync` install at a time on this instance.
@@ -45,6 +50,7 @@ impl<'c> SdkWorker<'c> {
         config: &'c Config,
         id: String,
         cost_per_hour: f64,
+        resolved: ResolvedInstance,
         req: &super::BatchRequest,
     ) -> Self {
         SdkWorker {
@@ -55,6 +61,7 @@ impl<'c> SdkWorker<'c> {
             sync: req.sync,
             previews: req.previews,
             timeout: req.timeout,
+            resolved: Mutex::new(Some(resolved)),
             client: Mutex::new(None),
             syncing: Mutex::new(()),
             object_info: ObjectInfoCache::default(),
@@ -66,22 +73,59 @@ impl<'c> SdkWorker<'c> {
         if let Some(client) = &*slot {
             return Ok(client.clone());
         }
-        let client = Arc::new(client_for(self.config, Some(&self.id))?.client);
+        let client = Arc::new(client_for_resolved(&self.resolved()?)?.client);
         *slot = Some(client.clone());
         Ok(client)
     }
 
+    /// How to reach it: the record kept, else resolved by id now (and kept).
+    fn resolved(&self) -> Result<ResolvedInstance, SdkError> {
+        let mut slot = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(resolved) = &*slot {
+            return Ok(resolved.clone());
+        }
+        let resolved = resolve_env(self.config, Some(&self.id))?;
+        *slot = Some(resolved.clone());
+        Ok(resolved)
+    }
+
     /// Whether its ComfyUI answers `GET /system_stats` now (with a fresh client); if not, why.
     pub(crate) fn answers(&self) -> Result<(), String> {
-        self.forget_client();
+        *self.client.lock().unwrap_or_else(PoisonError::into_inner) = None;
         self.client()
             .and_then(|c| Ok(c.system_stats()?))
             .map(|_| ())
             .map_err(|e| crate::error_chain(&e))
     }
 
+    /// Why `workflow` takes no seed here (converted with its object_info, which the jobs then
+    /// reuse), as `--seed` finds seed inputs; `None` when it has one. An error: it cannot tell
+    /// (no object_info, the workflow does not convert with it, or uses a node class it lacks,
+    /// whose inputs it does not know).
+    pub(crate) fn seedless(&self, workflow: &Utf8Path) -> Result<Option<String>, String> {
+        let chain = |e: SdkError| crate::error_chain(&e);
+        let info = self
+            .client()
+            .and_then(|client| self.object_info.get_or_fetch(&client))
+            .map_err(chain)?;
+        let wf = crate::workflow::load_workflow(workflow).map_err(chain)?;
+        let prompt = crate::workflow::to_api(workflow, &wf, &info).map_err(chain)?;
+        if let Some((id, node)) = prompt
+            .iter()
+            .find(|(_, n)| info.class(&n.class_type).is_none())
+        {
+            return Err(format!(
+                "node {id}: it has no node class {:?}",
+                node.class_type
+            ));
+        }
+        Ok(crate::overrides::seedless(&prompt, &info))
+    }
+
+    /// Drops the client and the record of how to reach it: the next use resolves it again.
     fn forget_client(&self) {
         *self.client.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        *self.resolved.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// One run of the job into `staging`.
@@ -108,6 +152,7 @@ impl<'c> SdkWorker<'c> {
             interrupter,
             &mut |_| {},
             &self.object_info,
+            Some(&self.resolved()?),
         )
     }
 

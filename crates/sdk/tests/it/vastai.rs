@@ -490,6 +490,14 @@ fn a_batch_runs_on_a_rented_instance_through_the_ssh_forward() {
     let report = run_batch(&config, &req, &BatchStop::new(), &mut |_| {}).unwrap();
     assert_eq!(report.report.done(), 2, "{:?}", report.report);
     assert_eq!(rented.comfy.submitted().len(), 2, "each job submitted once");
+    // One list request at the start; the probe and the jobs reached the instance as listed.
+    let asked: Vec<String> = rented
+        .vast
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(asked, ["GET /api/v1/instances/"]);
     for (job, result) in report.results() {
         let JobResult::Done { output, .. } = result else {
             panic!("{}: {result:?}", job.name);
