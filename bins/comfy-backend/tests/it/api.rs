@@ -474,87 +474,8 @@ fn bad_install_requests_are_refused_with_400_and_store_no_job() {
     let models = format!("{base}/api/instances/local/models");
     let nodes = format!("{base}/api/instances/local/nodes");
     let file = "http://127.0.0.1:9/m.safetensors";
-    let refused = [
-        (
-            &models,
-            json!({"url": "not a url", "folder": "checkpoints"}),
-            "not a url",
-        ),
-        (
-            &models,
-            json!({"url": "ftp://127.0.0.1/m.safetensors", "folder": "checkpoints"}),
-            "scheme is ftp",
-        ),
-        (
-            &models,
-            json!({"url": "file:///etc/passwd", "folder": "checkpoints"}),
-            "scheme is file",
-        ),
-        (
-            &models,
-            json!({"url": file, "folder": "../etc"}),
-            "folder name",
-        ),
-        (&models, json!({"url": file, "folder": ""}), "folder name"),
-        (
-            &models,
-            json!({"url": file, "folder": "checkpoints", "name": "../m.safetensors"}),
-            "refusing to install",
-        ),
-        (
-            &models,
-            json!({"url": file, "folder": "checkpoints", "name": "/abs.safetensors"}),
-            "refusing to install",
-        ),
-        (
-            &models,
-            json!({"url": file, "folder": "checkpoints", "sha256": "abc"}),
-            "sha256",
-        ),
-        (
-            &models,
-            json!({"url": file, "folder": "checkpoints", "sha256": "z".repeat(64)}),
-            "sha256",
-        ),
-        (
-            &format!("{base}/api/instances/win/models"),
-            json!({"url": file, "folder": "checkpoints", "name": "nul.safetensors"}),
-            "refusing to install",
-        ),
-        (&nodes, json!({"url": "not a url"}), "not a url"),
-        (
-            &nodes,
-            json!({"url": "http://github.com/o/node"}),
-            "scheme is http",
-        ),
-        (
-            &nodes,
-            json!({"url": "https://git.invalid/o/node"}),
-            "git.invalid",
-        ),
-        (
-            &nodes,
-            json!({"url": "https://u:pw@github.com/o/node"}),
-            "password",
-        ),
-        (
-            &nodes,
-            json!({"url": "https://github.com/o/.hidden"}),
-            "dot",
-        ),
-        (
-            &nodes,
-            json!({"url": "https://github.com/o/node", "ref": "--upload-pack=x"}),
-            "ref",
-        ),
-        (
-            &nodes,
-            json!({"url": "https://github.com/o/node", "ref": "main..x"}),
-            "ref",
-        ),
-    ];
-    for (url, body, said) in &refused {
-        let a = post_json(url, body);
+    for (url, body, said) in refusals(base, file) {
+        let a = post_json(&url, &body);
         a.assert_error(400, "bad_request");
         let error = &a.json()["error"];
         let message = error["message"].as_str().unwrap();
@@ -593,4 +514,93 @@ fn bad_install_requests_are_refused_with_400_and_store_no_job() {
     }
     let jobs = get(&format!("{base}/api/jobs"), &[]).json();
     assert_eq!(jobs["jobs"].as_array().unwrap().len(), 2, "{jobs}");
+}
+
+/// Install requests refused before any job: (route, body, a part of the message).
+fn refusals(base: &str, file: &str) -> Vec<(String, serde_json::Value, &'static str)> {
+    let models = format!("{base}/api/instances/local/models");
+    let nodes = format!("{base}/api/instances/local/nodes");
+    vec![
+        (
+            models.clone(),
+            json!({"url": "not a url", "folder": "checkpoints"}),
+            "not a url",
+        ),
+        (
+            models.clone(),
+            json!({"url": "ftp://127.0.0.1/m.safetensors", "folder": "checkpoints"}),
+            "scheme is ftp",
+        ),
+        (
+            models.clone(),
+            json!({"url": "file:///etc/passwd", "folder": "checkpoints"}),
+            "scheme is file",
+        ),
+        (
+            models.clone(),
+            json!({"url": file, "folder": "../etc"}),
+            "folder name",
+        ),
+        (
+            models.clone(),
+            json!({"url": file, "folder": ""}),
+            "folder name",
+        ),
+        (
+            models.clone(),
+            json!({"url": file, "folder": "checkpoints", "name": "../m.safetensors"}),
+            "refusing to install",
+        ),
+        (
+            models.clone(),
+            json!({"url": file, "folder": "checkpoints", "name": "/abs.safetensors"}),
+            "refusing to install",
+        ),
+        (
+            models.clone(),
+            json!({"url": file, "folder": "checkpoints", "sha256": "abc"}),
+            "sha256",
+        ),
+        (
+            models.clone(),
+            json!({"url": file, "folder": "checkpoints", "sha256": "z".repeat(64)}),
+            "sha256",
+        ),
+        (
+            format!("{base}/api/instances/win/models"),
+            json!({"url": file, "folder": "checkpoints", "name": "nul.safetensors"}),
+            "refusing to install",
+        ),
+        (nodes.clone(), json!({"url": "not a url"}), "not a url"),
+        (
+            nodes.clone(),
+            json!({"url": "http://github.com/o/node"}),
+            "scheme is http",
+        ),
+        (
+            nodes.clone(),
+            json!({"url": "https://git.invalid/o/node"}),
+            "git.invalid",
+        ),
+        (
+            nodes.clone(),
+            json!({"url": "https://u:pw@github.com/o/node"}),
+            "password",
+        ),
+        (
+            nodes.clone(),
+            json!({"url": "https://github.com/o/.hidden"}),
+            "dot",
+        ),
+        (
+            nodes.clone(),
+            json!({"url": "https://github.com/o/node", "ref": "--upload-pack=x"}),
+            "ref",
+        ),
+        (
+            nodes.clone(),
+            json!({"url": "https://github.com/o/node", "ref": "main..x"}),
+            "ref",
+        ),
+    ]
 }
