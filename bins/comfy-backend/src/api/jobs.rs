@@ -4,18 +4,16 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use comfy_local_sdk::install::{check_model_request, check_node_request};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-
-use comfy_local_sdk::install::{check_model_request, check_node_request};
 
 use super::responses::{InstallResponses, NoSuchJob, Unauthorized};
 use super::{ApiJson, ApiPath, blocking};
 use crate::AppState;
 use crate::error::{ApiError, ErrorDocument, install_error, node_error};
 use crate::jobs::{CancelRefused, Jobs, ModelInstall, NodeInstall, StartRefused};
-use crate::store::ErrorBody;
-use crate::store::JobRecord;
+use crate::store::{ErrorBody, JobRecord};
 
 /// `GET /api/jobs`.
 #[derive(Debug, Serialize, ToSchema)]

@@ -40,7 +40,7 @@ impl IntoResponses for Unauthorized {
     }
 }
 
-/// 404 of the routes under `/api/jobs/{id}`.
+/// 404 of the routes under `/api/jobs/{id}` (the output file's own 404 also names the output).
 pub struct NoSuchJob;
 
 impl IntoResponses for NoSuchJob {
