@@ -308,6 +308,7 @@ fn health_openapi_and_the_instance_list_with_vastai() {
             "{path} missing from the OpenAPI document"
         );
     }
+    assert_shared_answers(&doc);
 
     let mut list = serde_json::Value::Null;
     wait_until(
@@ -603,4 +604,42 @@ fn refusals(base: &str, file: &str) -> Vec<(String, serde_json::Value, &'static 
             "ref",
         ),
     ]
+}
+
+/// The shared answers (api/responses.rs) are in every route that names them, with their bodies.
+fn assert_shared_answers(doc: &serde_json::Value) {
+    let error_ref = json!({"$ref": "#/components/schemas/ErrorDocument"});
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if path.starts_with("/api/") && path != "/api/openapi.json" {
+                let answer = &op["responses"]["401"];
+                assert_eq!(
+                    answer["content"]["application/json"]["schema"], error_ref,
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+    for path in ["/api/instances/{id}/models", "/api/instances/{id}/nodes"] {
+        let answers = doc["paths"][path]["post"]["responses"].as_object().unwrap();
+        let statuses: Vec<&str> = answers.keys().map(String::as_str).collect();
+        assert_eq!(
+            statuses,
+            ["202", "400", "401", "404", "413", "415", "503"],
+            "{path}"
+        );
+        assert_eq!(
+            answers["202"]["content"]["application/json"]["schema"],
+            json!({"$ref": "#/components/schemas/JobCreated"}),
+            "{path}"
+        );
+        assert!(
+            answers["400"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("sha256"),
+            "{path}"
+        );
+    }
+    assert!(doc["components"]["schemas"]["JobCreated"].is_object());
 }
