@@ -694,3 +694,56 @@ impl std::io::Read for Limited {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "local:
+  - id: posix
+    ssh: { host: 127.0.0.1, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /opt/ComfyUI, api_url: 'http://127.0.0.1:8188' }
+  - id: win
+    ssh: { host: 127.0.0.1, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: 'C:/ComfyUI', api_url: 'http://127.0.0.1:8188' }
+";
+
+    fn request(instance: Option<&str>, name: &str) -> InstallModelRequest {
+        InstallModelRequest {
+            url: "https://example.com/m.safetensors".to_owned(),
+            folder: "checkpoints".to_owned(),
+            name: Some(name.to_owned()),
+            sha256: None,
+            force: false,
+            instance: instance.map(str::to_owned),
+            retries: 0,
+        }
+    }
+
+    #[test]
+    fn file_names_are_checked_by_the_rules_of_the_instance_os() {
+        let config = Config::from_str_named(CONFIG, "test.yml").unwrap();
+        let check = |instance, name| check_model_request(&config, &request(instance, name));
+        // Windows refuses device names; a POSIX host (the default instance, a local POSIX one,
+        // a rented one the config does not list) takes them.
+        for instance in [None, Some("posix"), Some("12345")] {
+            assert!(check(instance, "nul.safetensors").is_ok(), "{instance:?}");
+        }
+        assert!(matches!(
+            check(Some("win"), "nul.safetensors"),
+            Err(InstallError::BadDestination { .. })
+        ));
+        for instance in [None, Some("posix"), Some("win"), Some("12345")] {
+            for name in ["../m.safetensors", "/m.safetensors", "a//m.safetensors"] {
+                assert!(
+                    matches!(
+                        check(instance, name),
+                        Err(InstallError::BadDestination { .. })
+                    ),
+                    "{instance:?} {name}"
+                );
+            }
+            assert!(check(instance, "sd/m.safetensors").is_ok(), "{instance:?}");
+        }
+    }
+}
