@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::jobs::{JobCreated, start_refused};
+use super::responses::{JsonBodyRefused, ShuttingDown, Unauthorized};
 use super::{ApiJson, blocking};
 use crate::AppState;
 use crate::error::{ApiError, ErrorDocument};
@@ -21,10 +22,9 @@ use crate::jobs::{BatchSubmit, Jobs, check_batch};
     request_body = BatchSubmit,
     responses((status = 202, description = "The batch job was started", body = JobCreated),
               (status = 400, description = "A bad body", body = ErrorDocument),
-              (status = 413, description = "The body is too large", body = ErrorDocument),
-              (status = 415, description = "The body is not JSON", body = ErrorDocument),
-              (status = 503, description = "The backend is shutting down", body = ErrorDocument),
-              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+              JsonBodyRefused,
+              ShuttingDown,
+              Unauthorized))]
 pub async fn create(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<BatchSubmit>,

@@ -15,9 +15,10 @@ use futures_util::Stream;
 use futures_util::stream::{self, BoxStream, StreamExt as _};
 use tokio::sync::watch;
 
+use super::responses::{NoSuchJob, Unauthorized};
 use super::{ApiPath, blocking};
 use crate::AppState;
-use crate::error::{ApiError, ErrorDocument};
+use crate::error::ApiError;
 use crate::jobs::{Live, Subscription, is_final};
 use crate::store::StoredEvent;
 
@@ -45,8 +46,8 @@ fn last_event_id(headers: &HeaderMap) -> u64 {
     params(("id" = String, Path, description = "A job id"),
            ("Last-Event-ID" = Option<String>, Header, description = "The `id:` of the last event seen: the stream starts after it")),
     responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = crate::api::openapi::SseEventDoc),
-              (status = 404, description = "No such job", body = ErrorDocument),
-              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+              NoSuchJob,
+              Unauthorized))]
 pub async fn stream(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,

@@ -7,15 +7,16 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use comfy_local_sdk::{ConnectionReport, TestConnectionOptions, test_connection_with_config};
 
+use super::responses::{NoSuchInstance, Unauthorized};
 use super::{ApiPath, blocking};
 use crate::AppState;
-use crate::error::{ApiError, ErrorDocument};
+use crate::error::ApiError;
 use crate::instances::InstanceList;
 
 /// Every instance, as the last background refresh saw it (never waits for a probe).
 #[utoipa::path(get, path = "/api/instances", tag = "instances",
     responses((status = 200, description = "The instances", body = InstanceList),
-              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+              Unauthorized))]
 pub async fn list(State(app): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
@@ -47,8 +48,8 @@ pub fn known_instance(app: &AppState, id: &str) -> Result<(), ApiError> {
 #[utoipa::path(post, path = "/api/instances/{id}/test", tag = "instances",
     params(("id" = String, Path, description = "An instance id (local, or a VastAI one from the list)")),
     responses((status = 200, description = "The staged report", body = crate::api::openapi::ReportDoc),
-              (status = 404, description = "No such instance", body = ErrorDocument),
-              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+              NoSuchInstance,
+              Unauthorized))]
 pub async fn test(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,

@@ -4,14 +4,16 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use comfy_local_sdk::install::{check_model_request, check_node_request};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::responses::{InstallResponses, NoSuchJob, Unauthorized};
 use super::{ApiJson, ApiPath, blocking};
 use crate::AppState;
-use crate::error::{ApiError, ErrorDocument};
+use crate::error::{ApiError, ErrorDocument, install_error, node_error};
 use crate::jobs::{CancelRefused, Jobs, ModelInstall, NodeInstall, StartRefused};
-use crate::store::JobRecord;
+use crate::store::{ErrorBody, JobRecord};
 
 /// `GET /api/jobs`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,7 +51,7 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/api/jobs", tag = "jobs", params(ListQuery),
     responses((status = 200, description = "The jobs", body = JobList),
               (status = 400, description = "A bad query", body = ErrorDocument),
-              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+              Unauthorized))]
 pub async fn list(
     State(app): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
@@ -63,9 +65,7 @@ pub async fn list(
 /// One job.
 #[utoipa::path(get, path = "/api/jobs/{id}", tag = "jobs",
     params(("id" = String, Path, description = "A job id")),
-    responses((status = 200, description = "The job", body = JobRecord),
-              (status = 404, description = "No such job", body = ErrorDocument),
-              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+    responses((status = 200, description = "The job", body = JobRecord), NoSuchJob, Unauthorized))]
 pub async fn get(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -85,9 +85,9 @@ pub async fn get(
 #[utoipa::path(post, path = "/api/jobs/{id}/cancel", tag = "jobs",
     params(("id" = String, Path, description = "A job id")),
     responses((status = 202, description = "The job was asked to stop", body = CancelAccepted),
-              (status = 404, description = "No such job", body = ErrorDocument),
+              NoSuchJob,
               (status = 409, description = "The job has ended, or is a node install (which cannot be stopped half-way)", body = ErrorDocument),
-              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+              Unauthorized))]
 pub async fn cancel(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -137,20 +137,22 @@ pub fn start_refused(e: StartRefused) -> ApiError {
 #[utoipa::path(post, path = "/api/instances/{id}/models", tag = "installs",
     params(("id" = String, Path, description = "An instance id (local, or a VastAI one from the list)")),
     request_body = ModelInstall,
-    responses((status = 202, description = "The install job was started", body = JobCreated),
-              (status = 400, description = "A bad body", body = ErrorDocument),
-              (status = 404, description = "No such instance", body = ErrorDocument),
-              (status = 413, description = "The body is too large", body = ErrorDocument),
-              (status = 415, description = "The body is not JSON", body = ErrorDocument),
-              (status = 503, description = "The backend is shutting down", body = ErrorDocument),
-              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+    responses(InstallResponses))]
 pub async fn install_model(
     State(app): State<AppState>,
     ApiPath(instance): ApiPath<String>,
     ApiJson(req): ApiJson<ModelInstall>,
 ) -> Result<(StatusCode, Json<JobCreated>), ApiError> {
+    super::instances::known_instance(&app, &instance)?;
+    let request = req.into_request(&instance);
+    check_model_request(&app.config, &request).map_err(|e| {
+        refused_request(
+            install_error(&e),
+            "give an http(s) URL, a model folder name (checkpoints, loras, ...), a relative file name and a sha256 of 64 hex digits",
+        )
+    })?;
     start_install(app, instance, move |jobs, id, instance| {
-        jobs.start_model_install(id, instance, req)
+        jobs.start_model_install(id, instance, request)
     })
     .await
 }
@@ -159,31 +161,38 @@ pub async fn install_model(
 #[utoipa::path(post, path = "/api/instances/{id}/nodes", tag = "installs",
     params(("id" = String, Path, description = "An instance id (local, or a VastAI one from the list)")),
     request_body = NodeInstall,
-    responses((status = 202, description = "The install job was started", body = JobCreated),
-              (status = 400, description = "A bad body", body = ErrorDocument),
-              (status = 404, description = "No such instance", body = ErrorDocument),
-              (status = 413, description = "The body is too large", body = ErrorDocument),
-              (status = 415, description = "The body is not JSON", body = ErrorDocument),
-              (status = 503, description = "The backend is shutting down", body = ErrorDocument),
-              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+    responses(InstallResponses))]
 pub async fn install_node(
     State(app): State<AppState>,
     ApiPath(instance): ApiPath<String>,
     ApiJson(req): ApiJson<NodeInstall>,
 ) -> Result<(StatusCode, Json<JobCreated>), ApiError> {
+    super::instances::known_instance(&app, &instance)?;
+    let request = req.into_request(&instance);
+    check_node_request(&app.config, &request).map_err(|e| {
+        refused_request(
+            node_error(&e),
+            "give an https://, ssh:// or git:// repository URL on an allowed host, and a branch, tag or commit as ref",
+        )
+    })?;
     start_install(app, instance, move |jobs, id, instance| {
-        jobs.start_node_install(id, instance, req)
+        jobs.start_node_install(id, instance, request)
     })
     .await
 }
 
-/// Starts an install job on an instance (off the async runtime): 202 with its id.
+/// `400 bad_request` for an install request refused before any job: the sdk's message, its
+/// hint or else `hint`.
+fn refused_request(refusal: ErrorBody, hint: &str) -> ApiError {
+    ApiError::bad_request(refusal.message).hint(refusal.hint.unwrap_or_else(|| hint.to_owned()))
+}
+
+/// Starts an install job on a known instance (off the async runtime): 202 with its id.
 async fn start_install(
     app: AppState,
     instance: String,
     start: impl FnOnce(&std::sync::Arc<Jobs>, &str, &str) -> Result<(), StartRefused> + Send + 'static,
 ) -> Result<(StatusCode, Json<JobCreated>), ApiError> {
-    super::instances::known_instance(&app, &instance)?;
     let job_id = Jobs::new_id();
     let id = job_id.clone();
     blocking(move || start(&app.jobs, &id, &instance).map_err(start_refused)).await?;

@@ -7,6 +7,7 @@ mod instances;
 mod jobs;
 pub mod openapi;
 mod outputs;
+mod responses;
 mod submit;
 
 use axum::extract::rejection::{JsonRejection, PathRejection};

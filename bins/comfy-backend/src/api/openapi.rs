@@ -26,6 +26,9 @@ use utoipa::{Modify, OpenApi, ToSchema};
         super::outputs::file,
         document,
     ),
+    // The schemas the shared answers (`super::responses`) refer to: utoipa collects only
+    // those of the routes' own `(status = ..., body = ...)` answers.
+    components(schemas(crate::error::ErrorDocument, super::jobs::JobCreated)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]

@@ -11,6 +11,7 @@ use camino::Utf8Component;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::responses::{NoSuchJob, Unauthorized};
 use super::{ApiPath, blocking};
 use crate::AppState;
 use crate::error::{ApiError, ErrorDocument};
@@ -27,8 +28,8 @@ pub struct OutputList {
 #[utoipa::path(get, path = "/api/jobs/{id}/outputs", tag = "jobs",
     params(("id" = String, Path, description = "A job id")),
     responses((status = 200, description = "The outputs", body = OutputList),
-              (status = 404, description = "No such job", body = ErrorDocument),
-              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+              NoSuchJob,
+              Unauthorized))]
 pub async fn list(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -50,7 +51,7 @@ pub async fn list(
            ("name" = String, Path, description = "An output's `name` (it may hold `/`)")),
     responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
               (status = 404, description = "No such job or output", body = ErrorDocument),
-              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+              Unauthorized))]
 pub async fn file(
     State(app): State<AppState>,
     ApiPath((id, name)): ApiPath<(String, String)>,

@@ -15,6 +15,7 @@ use tokio::io::AsyncWriteExt as _;
 use utoipa::ToSchema;
 
 use super::jobs::{JobCreated, start_refused};
+use super::responses::{NoSuchInstance, ShuttingDown, Unauthorized};
 use super::{ApiJson, ApiPath, blocking};
 use crate::AppState;
 use crate::error::{ApiError, ErrorDocument};
@@ -57,11 +58,11 @@ pub struct WorkflowForm {
     )),
     responses((status = 202, description = "The run job was started", body = JobCreated),
               (status = 400, description = "A bad body, part or workflow", body = ErrorDocument),
-              (status = 404, description = "No such instance", body = ErrorDocument),
+              NoSuchInstance,
               (status = 413, description = "The body is larger than --max-request-mb", body = ErrorDocument),
               (status = 415, description = "Neither JSON nor multipart", body = ErrorDocument),
-              (status = 503, description = "The backend is shutting down", body = ErrorDocument),
-              (status = 401, description = "Missing or wrong token", body = ErrorDocument)))]
+              ShuttingDown,
+              Unauthorized))]
 pub async fn workflow(
     State(app): State<AppState>,
     ApiPath(instance): ApiPath<String>,

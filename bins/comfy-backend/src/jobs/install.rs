@@ -59,43 +59,55 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// The most retries a request may ask for.
 const MAX_RETRIES: u32 = 10;
 
+impl ModelInstall {
+    /// The sdk's request for `instance` (retries capped).
+    pub fn into_request(self, instance: &str) -> InstallModelRequest {
+        InstallModelRequest {
+            url: self.url,
+            folder: self.folder,
+            name: self.name,
+            sha256: self.sha256,
+            force: self.force,
+            instance: Some(instance.to_owned()),
+            retries: self.retries.min(MAX_RETRIES),
+        }
+    }
+}
+
+impl NodeInstall {
+    /// The sdk's request for `instance`.
+    pub fn into_request(self, instance: &str) -> InstallNodeRequest {
+        InstallNodeRequest {
+            url: self.url,
+            git_ref: self.git_ref,
+            force: self.force,
+            instance: Some(instance.to_owned()),
+        }
+    }
+}
+
 impl Jobs {
-    /// Starts a model install. Blocking.
+    /// Starts a model install (a request already checked by the route). Blocking.
     pub fn start_model_install(
         self: &Arc<Self>,
         id: &str,
         instance: &str,
-        req: ModelInstall,
+        request: InstallModelRequest,
     ) -> Result<(), StartRefused> {
         let cancel = Arc::new(AtomicBool::new(false));
         let control = Control::Flag(Arc::clone(&cancel));
-        let request = InstallModelRequest {
-            url: req.url,
-            folder: req.folder,
-            name: req.name,
-            sha256: req.sha256,
-            force: req.force,
-            instance: Some(instance.to_owned()),
-            retries: req.retries.min(MAX_RETRIES),
-        };
         self.start(id, JobKind::InstallModel, instance, control, move |ctx| {
             model(ctx, &request, &cancel)
         })
     }
 
-    /// Starts a node install. Blocking.
+    /// Starts a node install (a request already checked by the route). Blocking.
     pub fn start_node_install(
         self: &Arc<Self>,
         id: &str,
         instance: &str,
-        req: NodeInstall,
+        request: InstallNodeRequest,
     ) -> Result<(), StartRefused> {
-        let request = InstallNodeRequest {
-            url: req.url,
-            git_ref: req.git_ref,
-            force: req.force,
-            instance: Some(instance.to_owned()),
-        };
         self.start(
             id,
             JobKind::InstallNode,

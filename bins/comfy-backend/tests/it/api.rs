@@ -308,6 +308,7 @@ fn health_openapi_and_the_instance_list_with_vastai() {
             "{path} missing from the OpenAPI document"
         );
     }
+    assert_shared_answers(&doc);
 
     let mut list = serde_json::Value::Null;
     wait_until(
@@ -457,4 +458,188 @@ fn sigterm_stops_a_running_job_after_the_grace_period_and_marks_it_interrupted()
         (last.event.as_str(), &last.data["code"]),
         ("error", &json!("interrupted"))
     );
+}
+
+#[test]
+fn bad_install_requests_are_refused_with_400_and_store_no_job() {
+    let comfy = FakeComfy::start(FakeOptions::default());
+    let (_g, dir) = temp_dir();
+    // A second local instance with a Windows install path: its file names follow Windows rules.
+    let windows = format!(
+        "  - id: win\n    ssh: {{ host: 127.0.0.1, key_file: {dir}/key, known_hosts_file: {dir}/kh }}\n    comfyui: {{ path: 'C:/ComfyUI', api_url: '{}' }}\n",
+        comfy.url()
+    );
+    let config = config_for(&dir, &comfy.url(), &windows);
+    let backend = Proc::start(&config, &[], &[]);
+    let base = &backend.url;
+    let models = format!("{base}/api/instances/local/models");
+    let nodes = format!("{base}/api/instances/local/nodes");
+    let file = "http://127.0.0.1:9/m.safetensors";
+    for (url, body, said) in refusals(base, file) {
+        let a = post_json(&url, &body);
+        a.assert_error(400, "bad_request");
+        let error = &a.json()["error"];
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(said), "{body}: {error}");
+        assert!(error["hint"].is_string(), "{body}: {error}");
+    }
+    // The disallowed host's hint names the setting.
+    let a = post_json(&nodes, &json!({"url": "https://git.invalid/o/node"}));
+    assert!(
+        a.json()["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("allowed_git_hosts"),
+        "{a:?}"
+    );
+    // An unknown instance is still 404, whatever the body.
+    post_json(
+        &format!("{base}/api/instances/nope/models"),
+        &json!({"url": "not a url", "folder": "checkpoints"}),
+    )
+    .assert_error(404, "unknown_instance");
+    let jobs = get(&format!("{base}/api/jobs"), &[]).json();
+    assert_eq!(jobs["jobs"], json!([]), "{jobs}");
+
+    // What needs the host is a job that fails: a folder the host's ComfyUI may or may not know,
+    // and a name only Windows refuses, on the POSIX instance (this host cannot be reached).
+    for body in [
+        json!({"url": file, "folder": "no_such_folder"}),
+        json!({"url": file, "folder": "checkpoints", "name": "nul.safetensors"}),
+    ] {
+        let a = post_json(&models, &body);
+        assert_eq!(a.status, 202, "{body}: {a:?}");
+        let id = a.json()["job_id"].as_str().unwrap().to_owned();
+        let last = events(base, &id, None).pop().unwrap();
+        assert_eq!(last.event, "error", "{last:?}");
+    }
+    let jobs = get(&format!("{base}/api/jobs"), &[]).json();
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 2, "{jobs}");
+}
+
+/// Install requests refused before any job: (route, body, a part of the message).
+fn refusals(base: &str, file: &str) -> Vec<(String, serde_json::Value, &'static str)> {
+    let models = format!("{base}/api/instances/local/models");
+    let nodes = format!("{base}/api/instances/local/nodes");
+    vec![
+        (
+            models.clone(),
+            json!({"url": "not a url", "folder": "checkpoints"}),
+            "not a url",
+        ),
+        (
+            models.clone(),
+            json!({"url": "ftp://127.0.0.1/m.safetensors", "folder": "checkpoints"}),
+            "scheme is ftp",
+        ),
+        (
+            models.clone(),
+            json!({"url": "file:///etc/passwd", "folder": "checkpoints"}),
+            "scheme is file",
+        ),
+        (
+            models.clone(),
+            json!({"url": file, "folder": "../etc"}),
+            "folder name",
+        ),
+        (
+            models.clone(),
+            json!({"url": file, "folder": ""}),
+            "folder name",
+        ),
+        (
+            models.clone(),
+            json!({"url": file, "folder": "checkpoints", "name": "../m.safetensors"}),
+            "refusing to install",
+        ),
+        (
+            models.clone(),
+            json!({"url": file, "folder": "checkpoints", "name": "/abs.safetensors"}),
+            "refusing to install",
+        ),
+        (
+            models.clone(),
+            json!({"url": file, "folder": "checkpoints", "sha256": "abc"}),
+            "sha256",
+        ),
+        (
+            models.clone(),
+            json!({"url": file, "folder": "checkpoints", "sha256": "z".repeat(64)}),
+            "sha256",
+        ),
+        (
+            format!("{base}/api/instances/win/models"),
+            json!({"url": file, "folder": "checkpoints", "name": "nul.safetensors"}),
+            "refusing to install",
+        ),
+        (nodes.clone(), json!({"url": "not a url"}), "not a url"),
+        (
+            nodes.clone(),
+            json!({"url": "http://github.com/o/node"}),
+            "scheme is http",
+        ),
+        (
+            nodes.clone(),
+            json!({"url": "https://git.invalid/o/node"}),
+            "git.invalid",
+        ),
+        (
+            nodes.clone(),
+            json!({"url": "https://u:pw@github.com/o/node"}),
+            "password",
+        ),
+        (
+            nodes.clone(),
+            json!({"url": "https://github.com/o/.hidden"}),
+            "dot",
+        ),
+        (
+            nodes.clone(),
+            json!({"url": "https://github.com/o/node", "ref": "--upload-pack=x"}),
+            "ref",
+        ),
+        (
+            nodes.clone(),
+            json!({"url": "https://github.com/o/node", "ref": "main..x"}),
+            "ref",
+        ),
+    ]
+}
+
+/// The shared answers (api/responses.rs) are in every route that names them, with their bodies.
+fn assert_shared_answers(doc: &serde_json::Value) {
+    let error_ref = json!({"$ref": "#/components/schemas/ErrorDocument"});
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if path.starts_with("/api/") && path != "/api/openapi.json" {
+                let answer = &op["responses"]["401"];
+                assert_eq!(
+                    answer["content"]["application/json"]["schema"], error_ref,
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+    for path in ["/api/instances/{id}/models", "/api/instances/{id}/nodes"] {
+        let answers = doc["paths"][path]["post"]["responses"].as_object().unwrap();
+        let statuses: Vec<&str> = answers.keys().map(String::as_str).collect();
+        assert_eq!(
+            statuses,
+            ["202", "400", "401", "404", "413", "415", "503"],
+            "{path}"
+        );
+        assert_eq!(
+            answers["202"]["content"]["application/json"]["schema"],
+            json!({"$ref": "#/components/schemas/JobCreated"}),
+            "{path}"
+        );
+        assert!(
+            answers["400"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("sha256"),
+            "{path}"
+        );
+    }
+    assert!(doc["components"]["schemas"]["JobCreated"].is_object());
 }

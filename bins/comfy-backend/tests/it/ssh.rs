@@ -203,11 +203,12 @@ pub fn serve_bytes(body: &'static [u8]) -> u16 {
 }
 
 #[test]
-fn a_model_install_runs_as_a_job_with_progress_and_a_disallowed_node_host_fails_its_job() {
+fn a_model_install_runs_as_a_job_with_progress_and_a_node_clone_that_fails_fails_its_job() {
     static MODEL: &[u8] = b"not really a model, but bytes all the same\n";
     let install = fake_install("backend_install_model");
     let (_g, dir) = temp_dir();
-    let backend = InProc::start(config(&install, "http://127.0.0.1:9"), &dir);
+    let extra = "resources:\n  allowed_git_hosts: [127.0.0.1]\n";
+    let backend = InProc::start(config_with(&install, "http://127.0.0.1:9", extra), &dir);
     let base = &backend.url;
     let port = serve_bytes(MODEL);
     let a = post_json(
@@ -235,21 +236,26 @@ fn a_model_install_runs_as_a_job_with_progress_and_a_disallowed_node_host_fails_
         MODEL
     );
 
+    // A host the config does not allow is refused before any job; a repository on an allowed
+    // host that the host cannot clone is a job that fails.
+    let nodes = format!("{base}/api/instances/local/nodes");
     let a = post_json(
-        &format!("{base}/api/instances/local/nodes"),
+        &nodes,
         &json!({"url": "https://git.invalid/someone/some-node"}),
     );
+    a.assert_error(400, "bad_request");
+    assert!(
+        a.json()["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("allowed_git_hosts"),
+        "{a:?}"
+    );
+    let a = post_json(&nodes, &json!({"url": "git://127.0.0.1:9/some-node.git"}));
     assert_eq!(a.status, 202, "{a:?}");
     let id = a.json()["job_id"].as_str().unwrap().to_owned();
     let last = events(base, &id, None).pop().unwrap();
     assert_eq!(last.event, "error", "{last:?}");
-    assert_eq!(last.data["code"], "install_refused_by_config", "{last:?}");
-    assert!(
-        last.data["hint"]
-            .as_str()
-            .unwrap()
-            .contains("allowed_git_hosts"),
-        "{last:?}"
-    );
+    assert_eq!(last.data["code"], "install_failed", "{last:?}");
     assert_eq!(job(base, &id)["kind"], "install_node");
 }

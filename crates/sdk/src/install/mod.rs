@@ -23,13 +23,17 @@ use std::time::Duration;
 use camino::Utf8PathBuf;
 use comfy_local_config::Config;
 use comfy_local_remote_fs::host::SftpHost;
-use comfy_local_remote_fs::{FolderName, FsError, Host, HostOs, OpenOptions, RemoteFs, RootId};
+use comfy_local_remote_fs::{
+    FolderName, FsError, Host, HostOs, OpenOptions, RelPath, RemoteFs, RootId,
+};
 use serde::Serialize;
 use url::Url;
 
 pub use error::{InstallError, InstallErrorKind};
 pub use node::list::{InstalledNode, NodeList, list_nodes};
-pub use node::{InstallNodeRequest, NodeError, NodeEvent, NodeOutcome, install_node};
+pub use node::{
+    InstallNodeRequest, NodeError, NodeEvent, NodeOutcome, check_node_request, install_node,
+};
 pub use pace::ProgressPacer;
 pub use source::{Credential, Credentials, Placement, Source, SourceError};
 
@@ -173,6 +177,48 @@ impl InstallSpec {
             tokens_to_host: true,
         })
     }
+
+    /// [`InstallSpec::parse`], and the file name (when given) by the path rules of `os`.
+    pub fn parse_on(
+        req: &InstallModelRequest,
+        max_bytes: u64,
+        os: HostOs,
+    ) -> Result<Self, InstallError> {
+        let spec = Self::parse(req, max_bytes)?;
+        if let Some(name) = &spec.name {
+            RelPath::parse(name, os).map_err(|e| InstallError::BadDestination {
+                folder: req.folder.clone(),
+                name: name.clone(),
+                source: Box::new(FsError::Path(e)),
+            })?;
+        }
+        Ok(spec)
+    }
+}
+
+/// Checks a model install request against `config` without the host: [`InstallSpec::parse_on`]
+/// by the rules of the instance's OS (a local instance with a Windows install path: Windows;
+/// any other instance: POSIX). What needs the host (whether the folder is one ComfyUI knows
+/// there, the download itself) is left to the install.
+pub fn check_model_request(
+    config: &Config,
+    req: &InstallModelRequest,
+) -> Result<InstallSpec, InstallError> {
+    let local = match req.instance.as_deref() {
+        Some(id) => config.instance(id),
+        None => config.default_instance(),
+    };
+    let os = local.map_or(HostOs::Posix, |i| install_os(i.comfyui.path.as_str()));
+    InstallSpec::parse_on(req, u64::MAX, os)
+}
+
+/// The OS whose path rules apply to an install path (`C:...`: Windows).
+fn install_os(path: &str) -> HostOs {
+    if path.as_bytes().get(1) == Some(&b':') {
+        HostOs::Windows
+    } else {
+        HostOs::Posix
+    }
 }
 
 fn parse_sha256(text: &str) -> Result<[u8; 32], InstallError> {
@@ -212,7 +258,8 @@ pub fn install_model_via(
             instance: instance.id.to_string(),
         });
     }
-    let mut spec = InstallSpec::parse(req, instance.limits.max_upload_bytes())?;
+    let os = install_os(instance.comfyui.path.as_str());
+    let mut spec = InstallSpec::parse_on(req, instance.limits.max_upload_bytes(), os)?;
     spec.tokens_to_host = resolved.tokens_to_host;
     let source = Source::new(
         Credentials::from_config(&config.resources, env),
@@ -272,9 +319,7 @@ pub fn open_fs_resolved(resolved: &ResolvedInstance) -> Result<RemoteFs<SftpHost
     let host = SftpHost::open(session).map_err(connect_err)?;
     let path = instance.comfyui.path.as_str();
     let mut opts = OpenOptions::new(sftp_path(path));
-    if path.as_bytes().get(1) == Some(&b':') {
-        opts.os = HostOs::Windows;
-    }
+    opts.os = install_os(path);
     RemoteFs::open(host, &opts).map_err(InstallError::remote)
 }
 
@@ -647,5 +692,58 @@ impl std::io::Read for Limited {
         }
         self.left -= n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "local:
+  - id: posix
+    ssh: { host: 127.0.0.1, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: /opt/ComfyUI, api_url: 'http://127.0.0.1:8188' }
+  - id: win
+    ssh: { host: 127.0.0.1, key_file: /k, known_hosts_file: /kh }
+    comfyui: { path: 'C:/ComfyUI', api_url: 'http://127.0.0.1:8188' }
+";
+
+    fn request(instance: Option<&str>, name: &str) -> InstallModelRequest {
+        InstallModelRequest {
+            url: "https://example.com/m.safetensors".to_owned(),
+            folder: "checkpoints".to_owned(),
+            name: Some(name.to_owned()),
+            sha256: None,
+            force: false,
+            instance: instance.map(str::to_owned),
+            retries: 0,
+        }
+    }
+
+    #[test]
+    fn file_names_are_checked_by_the_rules_of_the_instance_os() {
+        let config = Config::from_str_named(CONFIG, "test.yml").unwrap();
+        let check = |instance, name| check_model_request(&config, &request(instance, name));
+        // Windows refuses device names; a POSIX host (the default instance, a local POSIX one,
+        // a rented one the config does not list) takes them.
+        for instance in [None, Some("posix"), Some("12345")] {
+            assert!(check(instance, "nul.safetensors").is_ok(), "{instance:?}");
+        }
+        assert!(matches!(
+            check(Some("win"), "nul.safetensors"),
+            Err(InstallError::BadDestination { .. })
+        ));
+        for instance in [None, Some("posix"), Some("win"), Some("12345")] {
+            for name in ["../m.safetensors", "/m.safetensors", "a//m.safetensors"] {
+                assert!(
+                    matches!(
+                        check(instance, name),
+                        Err(InstallError::BadDestination { .. })
+                    ),
+                    "{instance:?} {name}"
+                );
+            }
+            assert!(check(instance, "sd/m.safetensors").is_ok(), "{instance:?}");
+        }
     }
 }

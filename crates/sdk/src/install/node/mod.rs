@@ -113,12 +113,7 @@ pub fn install_node(
             path: instance.comfyui.path.to_string(),
         });
     }
-    let git_ref = req.git_ref.as_deref().map(GitRef::parse).transpose()?;
-    let source = GitSource::parse(
-        &req.url,
-        &config.resources.allowed_git_hosts,
-        comfy_local_remote_fs::HostOs::Posix,
-    )?;
+    let (source, git_ref) = check_node_request(config, req)?;
     let mut fs = open_fs_resolved(&resolved)?;
     let python = instance.comfyui.python.as_ref().map(ToString::to_string);
     // Only a detected Python is compared with the server's; a configured one is trusted.
@@ -138,6 +133,21 @@ pub fn install_node(
         },
         on_event,
     )
+}
+
+/// Checks a node install request against `config` without the host: the ref ([`GitRef`]) and
+/// the repository URL ([`GitSource`]: scheme, `resources.allowed_git_hosts`, folder name).
+pub fn check_node_request(
+    config: &Config,
+    req: &InstallNodeRequest,
+) -> Result<(GitSource, Option<GitRef>), NodeError> {
+    let git_ref = req.git_ref.as_deref().map(GitRef::parse).transpose()?;
+    let source = GitSource::parse(
+        &req.url,
+        &config.resources.allowed_git_hosts,
+        comfy_local_remote_fs::HostOs::Posix,
+    )?;
+    Ok((source, git_ref))
 }
 
 /// The `python_version` ComfyUI's `/system_stats` reports, when the server answers.
