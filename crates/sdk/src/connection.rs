@@ -246,6 +246,37 @@ fn resolve_vastai(
     id: &str,
     getenv: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ResolvedInstance, ResolveError> {
+    let (key_file, known_hosts_file) = vastai_ssh(vast, id)?;
+    let key = ApiKey::from_config(vast, getenv)?;
+    let provider = VastAiProvider::new(key, VastAiOptions::from_config(vast))?;
+    from_record(vast, provider.get(id)?, key_file, known_hosts_file)
+}
+
+/// What [`resolve`] makes of an instance that is already listed (a record of
+/// [`crate::list_instances`]), without asking its provider again: the same checks in the same
+/// order, so the listing can say whether commands will accept the instance and why not. A local
+/// record is the config's entry of that id; a VastAI one is checked against the `vastai:` section
+/// and the record's status, endpoint and URL.
+pub fn resolve_listed(
+    config: &Config,
+    listed: &Instance,
+) -> Result<ResolvedInstance, ResolveError> {
+    if listed.provider == ProviderKind::VastAi {
+        let (key_file, known_hosts_file) = vastai_ssh(&config.vastai, &listed.id)?;
+        return from_record(&config.vastai, listed.clone(), key_file, known_hosts_file);
+    }
+    // Only local instances are resolved from the config alone.
+    Ok(resolve_local(
+        config,
+        instance_or_default(config, Some(&listed.id))?,
+    ))
+}
+
+/// The key file and the instance's `known_hosts` file `vastai.ssh` names for instance `id`.
+fn vastai_ssh(
+    vast: &VastAiSettings,
+    id: &str,
+) -> Result<(camino::Utf8PathBuf, camino::Utf8PathBuf), ResolveError> {
     let not_configured = |missing| ResolveError::NotConfigured {
         id: id.to_owned(),
         missing,
@@ -259,9 +290,16 @@ fn resolve_vastai(
         .ssh
         .known_hosts_file(id)
         .ok_or_else(|| not_configured("known_hosts_dir"))?;
-    let key = ApiKey::from_config(vast, getenv)?;
-    let provider = VastAiProvider::new(key, VastAiOptions::from_config(vast))?;
-    let found = provider.get(id)?;
+    Ok((key_file, known_hosts_file))
+}
+
+/// A VastAI record as a [`ResolvedInstance`] when it is running (see [`rented`]).
+fn from_record(
+    vast: &VastAiSettings,
+    found: Instance,
+    key_file: camino::Utf8PathBuf,
+    known_hosts_file: camino::Utf8PathBuf,
+) -> Result<ResolvedInstance, ResolveError> {
     if found.status != InstanceStatus::Running {
         return Err(ResolveError::NotRunning {
             id: found.id,
@@ -530,6 +568,63 @@ mod tests {
             published.forward_port, 18188,
             "the fallback is the container port"
         );
+    }
+
+    /// A listed record is judged as `resolve` judges a fetched one: the config's `vastai.ssh`
+    /// first, then the status, then the endpoint; a local record is its config entry.
+    #[test]
+    fn a_listed_record_is_judged_as_resolve_judges_it() {
+        use comfy_local_providers::{Instance, InstanceStatus, ProviderKind, SshEndpoint};
+
+        use super::{ResolveError, resolve_listed};
+        let config = |ssh: &str| {
+            Config::from_str_named(
+                &format!(
+                    "local:\n  - id: box\n    ssh: {{ host: h, key_file: /k, known_hosts_file: /kh }}\n    comfyui: {{ path: /c }}\nvastai:\n  enabled: true\n  ssh: {ssh}\n"
+                ),
+                "t.yml",
+            )
+            .unwrap()
+        };
+        let record = |status: InstanceStatus, ssh: bool| Instance {
+            id: "7".to_owned(),
+            display_name: "rented".to_owned(),
+            provider: ProviderKind::VastAi,
+            status,
+            gpu: None,
+            cost_per_hour: 0.5,
+            ssh: ssh.then(|| SshEndpoint {
+                host: "ssh4.vast.ai".to_owned(),
+                port: 34001,
+                user: "root".to_owned(),
+            }),
+            comfyui_url: None,
+        };
+        let full = config("{ key_file: /k, known_hosts_dir: /kh.d }");
+        let ok = resolve_listed(&full, &record(InstanceStatus::Running, true)).unwrap();
+        assert_eq!(ok.instance.ssh.host.as_str(), "ssh4.vast.ai");
+        assert!(matches!(
+            resolve_listed(&full, &record(InstanceStatus::Running, false)),
+            Err(ResolveError::NoSshEndpoint { .. })
+        ));
+        assert!(matches!(
+            resolve_listed(&full, &record(InstanceStatus::Stopped, true)),
+            Err(ResolveError::NotRunning { .. })
+        ));
+        let no_key = config("{ user: root }");
+        assert!(matches!(
+            resolve_listed(&no_key, &record(InstanceStatus::Stopped, true)),
+            Err(ResolveError::NotConfigured {
+                missing: "key_file",
+                ..
+            })
+        ));
+        let local = Instance {
+            id: "box".to_owned(),
+            provider: ProviderKind::Local,
+            ..record(InstanceStatus::Offline, false)
+        };
+        assert_eq!(resolve_listed(&no_key, &local).unwrap().id(), "box");
     }
 
     /// `ssh.command_timeout_secs` and `ssh.keepalive_secs` reach the SSH layer (0: no keepalive).
