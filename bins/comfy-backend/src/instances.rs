@@ -42,8 +42,9 @@ pub struct InstanceView {
     /// Prompts waiting in its ComfyUI's queue (local instances that answered).
     pub queue_pending: Option<usize>,
     /// Whether operations accept the instance's id (the sdk's `resolve`): false for a VastAI
-    /// instance that is not running, has no SSH endpoint, or while the config lacks
-    /// `vastai.ssh.key_file` / `known_hosts_dir`. Not whether it answers now (`online`).
+    /// instance that is not running, has no SSH endpoint, has a local instance's id, or while
+    /// the config lacks `vastai.ssh.key_file` / `known_hosts_dir`. Not whether it answers now
+    /// (`online`).
     pub usable: bool,
     /// Why not, when `usable` is false (`null` otherwise).
     pub unusable: Option<UnusableView>,

@@ -100,10 +100,11 @@ pub enum Command {
     /// not (all probed at once, a few seconds at most); VastAI instances are listed when
     /// `vastai.enabled` is true, with the API key from the variable `vastai.api_key_env` names
     /// (or the vastai CLI's key file). USABLE says whether commands accept the instance's id:
-    /// `NO` for a VastAI instance that is not running, has no SSH endpoint, or while the config
-    /// lacks `vastai.ssh.key_file` / `known_hosts_dir`; a line after the table says why and
-    /// what to do (`--json`: `"usable": false` and `"unusable": {"reason", "hint"}`). Exit code
-    /// 1 when a provider could not be asked (the others are still listed).
+    /// `NO` for a VastAI instance that is not running, has no SSH endpoint, has a local
+    /// instance's id, or while the config lacks `vastai.ssh.key_file` / `known_hosts_dir`; a
+    /// line after the table says why and what to do (`--json`: `"usable": false` and
+    /// `"unusable": {"reason", "hint"}`). Exit code 1 when a provider could not be asked (the
+    /// others are still listed).
     #[command(after_help = "Examples:\n  comfy-local instances\n  comfy-local instances --json")]
     Instances,
     #[command(

@@ -148,6 +148,17 @@ pub enum ResolveError {
         /// Why it was refused.
         reason: String,
     },
+    /// A listed VastAI instance has the id of a local instance, so the id names the local one
+    /// (only [`resolve_listed`] says so: [`resolve`] resolves the id to the local instance).
+    #[error(
+        "VastAI instance {id} cannot be named: `{id}` is the id of the config's local instance ({key})"
+    )]
+    Shadowed {
+        /// The instance id.
+        id: String,
+        /// Where the local instance is in the config (`local[0]`, ...).
+        key: String,
+    },
     /// The config lacks what reaching a rented instance needs.
     #[error(
         "VastAI instance {id} is reached over SSH, but `vastai.ssh.{missing}` is not set in the config"
@@ -165,7 +176,9 @@ impl ResolveError {
     /// connection's (exit code 3).
     pub fn is_usage(&self) -> bool {
         match self {
-            ResolveError::Unknown(_) | ResolveError::NotConfigured { .. } => true,
+            ResolveError::Unknown(_)
+            | ResolveError::NotConfigured { .. }
+            | ResolveError::Shadowed { .. } => true,
             ResolveError::Provider(e) => matches!(
                 e,
                 ProviderError::NotFound { .. }
@@ -195,6 +208,9 @@ impl ResolveError {
             ),
             ResolveError::NoSshEndpoint { .. } => "rent instances with SSH access (VastAI's launch mode `ssh` or `jupyter`, which also run sshd), or wait until it has finished starting".to_owned(),
             ResolveError::BadRecord { .. } => "`vastai show instance ID` shows what VastAI reports for it".to_owned(),
+            ResolveError::Shadowed { key, .. } => format!(
+                "give the local instance at {key} another `id:`; commands then reach the VastAI instance by its number"
+            ),
             ResolveError::NotConfigured { .. } => "set vastai.ssh.key_file (the private key whose public half is in your VastAI account's SSH keys) and vastai.ssh.known_hosts_dir (where each instance's host key is recorded on first contact); local-support-config.yml.example documents both".to_owned(),
         })
     }
@@ -256,12 +272,19 @@ fn resolve_vastai(
 /// [`crate::list_instances`]), without asking its provider again: the same checks in the same
 /// order, so the listing can say whether commands will accept the instance and why not. A local
 /// record is the config's entry of that id; a VastAI one is checked against the `vastai:` section
-/// and the record's status, endpoint and URL.
+/// and the record's status, endpoint and URL; one whose id is also a local instance's is
+/// [`ResolveError::Shadowed`] (the id names the local instance).
 pub fn resolve_listed(
     config: &Config,
     listed: &Instance,
 ) -> Result<ResolvedInstance, ResolveError> {
     if listed.provider == ProviderKind::VastAi {
+        if let Some(local) = config.instance(&listed.id) {
+            return Err(ResolveError::Shadowed {
+                id: listed.id.clone(),
+                key: crate::switches::instance_key(config, local),
+            });
+        }
         let (key_file, known_hosts_file) = vastai_ssh(&config.vastai, &listed.id)?;
         return from_record(&config.vastai, listed.clone(), key_file, known_hosts_file);
     }
@@ -625,6 +648,16 @@ mod tests {
             ..record(InstanceStatus::Offline, false)
         };
         assert_eq!(resolve_listed(&no_key, &local).unwrap().id(), "box");
+        let same_id = Instance {
+            id: "box".to_owned(),
+            ..record(InstanceStatus::Running, true)
+        };
+        let shadowed = resolve_listed(&full, &same_id).unwrap_err();
+        assert!(
+            matches!(&shadowed, ResolveError::Shadowed { key, .. } if key == "local[0]"),
+            "{shadowed:?}"
+        );
+        assert!(shadowed.is_usage());
     }
 
     /// `ssh.command_timeout_secs` and `ssh.keepalive_secs` reach the SSH layer (0: no keepalive).

@@ -43,8 +43,9 @@ pub struct ListedInstance {
     #[serde(flatten)]
     pub instance: Instance,
     /// Whether [`crate::resolve`] accepts the instance as listed: false for a VastAI instance
-    /// that is not running, has no SSH endpoint or an unusable record, or while the config lacks
-    /// `vastai.ssh.key_file` / `known_hosts_dir`. Says nothing about whether it answers now
+    /// that is not running, has no SSH endpoint or an unusable record, or has the id of a local
+    /// instance (which the id then names), or while the config lacks `vastai.ssh.key_file` /
+    /// `known_hosts_dir`. Says nothing about whether it answers now
     /// (that is `status`) or about switches that turn operations off (`enabled`, `features`).
     pub usable: bool,
     /// Why not, when `usable` is false (`null` otherwise).
