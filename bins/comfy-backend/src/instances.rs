@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use comfy_local_config::Config;
-use comfy_local_providers::{Instance, ProviderKind};
-use comfy_local_sdk::{InstanceStatus, instance_status, list_instances};
+use comfy_local_providers::ProviderKind;
+use comfy_local_sdk::{InstanceStatus, ListedInstance, instance_status, list_instances};
 use serde::Serialize;
 use tokio::sync::watch;
 use utoipa::ToSchema;
@@ -41,6 +41,31 @@ pub struct InstanceView {
     pub queue_running: Option<usize>,
     /// Prompts waiting in its ComfyUI's queue (local instances that answered).
     pub queue_pending: Option<usize>,
+    /// Whether operations accept the instance's id (the sdk's `resolve`): false for a VastAI
+    /// instance that is not running, has no SSH endpoint, has a local instance's id, or while
+    /// the config lacks `vastai.ssh.key_file` / `known_hosts_dir`. Not whether it answers now
+    /// (`online`).
+    pub usable: bool,
+    /// Why not, when `usable` is false (`null` otherwise).
+    pub unusable: Option<UnusableView>,
+}
+
+/// Why operations refuse an instance.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UnusableView {
+    /// The error they fail with.
+    pub reason: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl From<&comfy_local_sdk::Unusable> for UnusableView {
+    fn from(u: &comfy_local_sdk::Unusable) -> Self {
+        UnusableView {
+            reason: u.reason.clone(),
+            hint: u.hint.clone(),
+        }
+    }
 }
 
 /// A provider that could not be asked.
@@ -76,23 +101,33 @@ impl Instances {
             instances: config
                 .local
                 .iter()
-                .map(|l| InstanceView {
-                    id: l.id.to_string(),
-                    name: l.name.clone(),
-                    provider: "local".to_owned(),
-                    status: if config.enabled {
-                        "configured"
-                    } else {
-                        "disabled"
+                .map(|l| {
+                    let unusable = comfy_local_sdk::resolve(config, Some(l.id.as_str()), &|_| None)
+                        .err()
+                        .map(|e| UnusableView {
+                            reason: comfy_local_sdk::error_chain(&e),
+                            hint: e.hint(),
+                        });
+                    InstanceView {
+                        id: l.id.to_string(),
+                        name: l.name.clone(),
+                        provider: "local".to_owned(),
+                        status: if config.enabled {
+                            "configured"
+                        } else {
+                            "disabled"
+                        }
+                        .to_owned(),
+                        online: false,
+                        cost_per_hour: 0.0,
+                        gpu: None,
+                        vram_total_mb: None,
+                        vram_free_mb: None,
+                        queue_running: None,
+                        queue_pending: None,
+                        usable: unusable.is_none(),
+                        unusable,
                     }
-                    .to_owned(),
-                    online: false,
-                    cost_per_hour: 0.0,
-                    gpu: None,
-                    vram_total_mb: None,
-                    vram_free_mb: None,
-                    queue_running: None,
-                    queue_pending: None,
                 })
                 .collect(),
             errors: Vec::new(),
@@ -209,7 +244,7 @@ fn build(config: &Config) -> InstanceList {
 
 const MIB: u64 = 1024 * 1024;
 
-fn view(instance: &Instance, status: Option<&InstanceStatus>) -> InstanceView {
+fn view(instance: &ListedInstance, status: Option<&InstanceStatus>) -> InstanceView {
     let device = status.and_then(|s| s.devices.first());
     let provider_gpu = instance.gpu.as_ref();
     InstanceView {
@@ -238,6 +273,8 @@ fn view(instance: &Instance, status: Option<&InstanceStatus>) -> InstanceView {
         vram_free_mb: device.map(|d| d.vram_free / MIB),
         queue_running: status.map(|s| s.queue_running),
         queue_pending: status.map(|s| s.queue_pending),
+        usable: instance.usable,
+        unusable: instance.unusable.as_ref().map(UnusableView::from),
     }
 }
 

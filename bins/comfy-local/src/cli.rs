@@ -99,7 +99,11 @@ pub enum Command {
     /// answers a quick probe right now (directly or through the SSH forward) and `offline` when
     /// not (all probed at once, a few seconds at most); VastAI instances are listed when
     /// `vastai.enabled` is true, with the API key from the variable `vastai.api_key_env` names
-    /// (or the vastai CLI's key file). Exit code 1 when a provider could not be asked (the
+    /// (or the vastai CLI's key file). USABLE says whether commands accept the instance's id:
+    /// `NO` for a VastAI instance that is not running, has no SSH endpoint, has a local
+    /// instance's id, or while the config lacks `vastai.ssh.key_file` / `known_hosts_dir`; a
+    /// line after the table says why and what to do (`--json`: `"usable": false` and
+    /// `"unusable": {"reason", "hint"}`). Exit code 1 when a provider could not be asked (the
     /// others are still listed).
     #[command(after_help = "Examples:\n  comfy-local instances\n  comfy-local instances --json")]
     Instances,

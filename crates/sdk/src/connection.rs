@@ -148,6 +148,17 @@ pub enum ResolveError {
         /// Why it was refused.
         reason: String,
     },
+    /// A listed VastAI instance has the id of a local instance, so the id names the local one
+    /// (only [`resolve_listed`] says so: [`resolve`] resolves the id to the local instance).
+    #[error(
+        "VastAI instance {id} cannot be named: `{id}` is the id of the config's local instance ({key})"
+    )]
+    Shadowed {
+        /// The instance id.
+        id: String,
+        /// Where the local instance is in the config (`local[0]`, ...).
+        key: String,
+    },
     /// The config lacks what reaching a rented instance needs.
     #[error(
         "VastAI instance {id} is reached over SSH, but `vastai.ssh.{missing}` is not set in the config"
@@ -165,7 +176,9 @@ impl ResolveError {
     /// connection's (exit code 3).
     pub fn is_usage(&self) -> bool {
         match self {
-            ResolveError::Unknown(_) | ResolveError::NotConfigured { .. } => true,
+            ResolveError::Unknown(_)
+            | ResolveError::NotConfigured { .. }
+            | ResolveError::Shadowed { .. } => true,
             ResolveError::Provider(e) => matches!(
                 e,
                 ProviderError::NotFound { .. }
@@ -195,6 +208,9 @@ impl ResolveError {
             ),
             ResolveError::NoSshEndpoint { .. } => "rent instances with SSH access (VastAI's launch mode `ssh` or `jupyter`, which also run sshd), or wait until it has finished starting".to_owned(),
             ResolveError::BadRecord { .. } => "`vastai show instance ID` shows what VastAI reports for it".to_owned(),
+            ResolveError::Shadowed { key, .. } => format!(
+                "give the local instance at {key} another `id:`; commands then reach the VastAI instance by its number"
+            ),
             ResolveError::NotConfigured { .. } => "set vastai.ssh.key_file (the private key whose public half is in your VastAI account's SSH keys) and vastai.ssh.known_hosts_dir (where each instance's host key is recorded on first contact); local-support-config.yml.example documents both".to_owned(),
         })
     }
@@ -246,34 +262,41 @@ fn resolve_vastai(
     id: &str,
     getenv: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ResolvedInstance, ResolveError> {
-    let (key_file, known_hosts_file) = ssh_files(vast, id)?;
+    let (key_file, known_hosts_file) = vastai_ssh(vast, id)?;
     let key = ApiKey::from_config(vast, getenv)?;
     let provider = VastAiProvider::new(key, VastAiOptions::from_config(vast))?;
-    let found = provider.get(id)?;
-    resolve_found(vast, found, key_file, known_hosts_file)
+    from_record(vast, provider.get(id)?, key_file, known_hosts_file)
 }
 
-/// Resolves an instance of a listing ([`crate::list_instances`]) as [`resolve`] would, without
-/// asking its provider again: a local one from the config, a rented one from the record
-/// listed (which must be running and have an SSH endpoint; the config must name
-/// `vastai.ssh.key_file` and `known_hosts_dir`).
-pub(crate) fn resolve_listed(
+/// What [`resolve`] makes of an instance that is already listed (a record of
+/// [`crate::list_instances`]), without asking its provider again: the same checks in the same
+/// order, so the listing can say whether commands will accept the instance and why not. A local
+/// record is the config's entry of that id; a VastAI one is checked against the `vastai:` section
+/// and the record's status, endpoint and URL; one whose id is also a local instance's is
+/// [`ResolveError::Shadowed`] (the id names the local instance).
+pub fn resolve_listed(
     config: &Config,
     listed: &Instance,
 ) -> Result<ResolvedInstance, ResolveError> {
-    if listed.provider == ProviderKind::Local {
-        return Ok(resolve_local(
-            config,
-            instance_or_default(config, Some(&listed.id))?,
-        ));
+    if listed.provider == ProviderKind::VastAi {
+        if let Some(local) = config.instance(&listed.id) {
+            return Err(ResolveError::Shadowed {
+                id: listed.id.clone(),
+                key: crate::switches::instance_key(config, local),
+            });
+        }
+        let (key_file, known_hosts_file) = vastai_ssh(&config.vastai, &listed.id)?;
+        return from_record(&config.vastai, listed.clone(), key_file, known_hosts_file);
     }
-    let vast = &config.vastai;
-    let (key_file, known_hosts_file) = ssh_files(vast, &listed.id)?;
-    resolve_found(vast, listed.clone(), key_file, known_hosts_file)
+    // Only local instances are resolved from the config alone.
+    Ok(resolve_local(
+        config,
+        instance_or_default(config, Some(&listed.id))?,
+    ))
 }
 
-/// The SSH key and `known_hosts` file of the rented instance `id`, which the config must name.
-fn ssh_files(
+/// The key file and the instance's `known_hosts` file `vastai.ssh` names for instance `id`.
+fn vastai_ssh(
     vast: &VastAiSettings,
     id: &str,
 ) -> Result<(camino::Utf8PathBuf, camino::Utf8PathBuf), ResolveError> {
@@ -293,8 +316,8 @@ fn ssh_files(
     Ok((key_file, known_hosts_file))
 }
 
-/// A VastAI record as a [`ResolvedInstance`], when it is running.
-fn resolve_found(
+/// A VastAI record as a [`ResolvedInstance`] when it is running (see [`rented`]).
+fn from_record(
     vast: &VastAiSettings,
     found: Instance,
     key_file: camino::Utf8PathBuf,
@@ -568,6 +591,73 @@ mod tests {
             published.forward_port, 18188,
             "the fallback is the container port"
         );
+    }
+
+    /// A listed record is judged as `resolve` judges a fetched one: the config's `vastai.ssh`
+    /// first, then the status, then the endpoint; a local record is its config entry.
+    #[test]
+    fn a_listed_record_is_judged_as_resolve_judges_it() {
+        use comfy_local_providers::{Instance, InstanceStatus, ProviderKind, SshEndpoint};
+
+        use super::{ResolveError, resolve_listed};
+        let config = |ssh: &str| {
+            Config::from_str_named(
+                &format!(
+                    "local:\n  - id: box\n    ssh: {{ host: h, key_file: /k, known_hosts_file: /kh }}\n    comfyui: {{ path: /c }}\nvastai:\n  enabled: true\n  ssh: {ssh}\n"
+                ),
+                "t.yml",
+            )
+            .unwrap()
+        };
+        let record = |status: InstanceStatus, ssh: bool| Instance {
+            id: "7".to_owned(),
+            display_name: "rented".to_owned(),
+            provider: ProviderKind::VastAi,
+            status,
+            gpu: None,
+            cost_per_hour: 0.5,
+            ssh: ssh.then(|| SshEndpoint {
+                host: "ssh4.vast.ai".to_owned(),
+                port: 34001,
+                user: "root".to_owned(),
+            }),
+            comfyui_url: None,
+        };
+        let full = config("{ key_file: /k, known_hosts_dir: /kh.d }");
+        let ok = resolve_listed(&full, &record(InstanceStatus::Running, true)).unwrap();
+        assert_eq!(ok.instance.ssh.host.as_str(), "ssh4.vast.ai");
+        assert!(matches!(
+            resolve_listed(&full, &record(InstanceStatus::Running, false)),
+            Err(ResolveError::NoSshEndpoint { .. })
+        ));
+        assert!(matches!(
+            resolve_listed(&full, &record(InstanceStatus::Stopped, true)),
+            Err(ResolveError::NotRunning { .. })
+        ));
+        let no_key = config("{ user: root }");
+        assert!(matches!(
+            resolve_listed(&no_key, &record(InstanceStatus::Stopped, true)),
+            Err(ResolveError::NotConfigured {
+                missing: "key_file",
+                ..
+            })
+        ));
+        let local = Instance {
+            id: "box".to_owned(),
+            provider: ProviderKind::Local,
+            ..record(InstanceStatus::Offline, false)
+        };
+        assert_eq!(resolve_listed(&no_key, &local).unwrap().id(), "box");
+        let same_id = Instance {
+            id: "box".to_owned(),
+            ..record(InstanceStatus::Running, true)
+        };
+        let shadowed = resolve_listed(&full, &same_id).unwrap_err();
+        assert!(
+            matches!(&shadowed, ResolveError::Shadowed { key, .. } if key == "local[0]"),
+            "{shadowed:?}"
+        );
+        assert!(shadowed.is_usage());
     }
 
     /// `ssh.command_timeout_secs` and `ssh.keepalive_secs` reach the SSH layer (0: no keepalive).

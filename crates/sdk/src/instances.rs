@@ -1,6 +1,7 @@
 //! All instances from all providers: the local host(s) from the config (as `disabled` while the
 //! master switch `enabled` is false, else `online` or `offline` from a quick probe of their
 //! ComfyUI) and, when enabled, VastAI. A failing provider does not hide the others: its error is listed beside them.
+//! Each instance says whether commands accept it ([`crate::connection::resolve_listed`]).
 
 use std::fmt::Write as _;
 use std::sync::mpsc;
@@ -20,7 +21,7 @@ use crate::terminal::one_line;
 #[derive(Debug, Clone, Serialize)]
 pub struct InstanceList {
     /// Local instances first (in config order), then VastAI's.
-    pub instances: Vec<Instance>,
+    pub instances: Vec<ListedInstance>,
     /// Providers that failed, with why.
     pub errors: Vec<ProviderFailure>,
 }
@@ -34,6 +35,57 @@ pub struct ProviderFailure {
     pub message: String,
 }
 
+/// One instance of the list: the provider's record (its fields, flattened in JSON; the struct
+/// derefs to it) and whether commands accept its id.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListedInstance {
+    /// The provider's record (status from the probe for local instances).
+    #[serde(flatten)]
+    pub instance: Instance,
+    /// Whether [`crate::resolve`] accepts the instance as listed: false for a VastAI instance
+    /// that is not running, has no SSH endpoint or an unusable record, or has the id of a local
+    /// instance (which the id then names), or while the config lacks `vastai.ssh.key_file` /
+    /// `known_hosts_dir`. Says nothing about whether it answers now
+    /// (that is `status`) or about switches that turn operations off (`enabled`, `features`).
+    pub usable: bool,
+    /// Why not, when `usable` is false (`null` otherwise).
+    pub unusable: Option<Unusable>,
+}
+
+impl std::ops::Deref for ListedInstance {
+    type Target = Instance;
+
+    fn deref(&self) -> &Instance {
+        &self.instance
+    }
+}
+
+/// Why commands refuse a listed instance: the [`crate::ResolveError`] they would fail with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unusable {
+    /// The error's message.
+    pub reason: String,
+    /// What to do about it ([`crate::ResolveError::hint`]).
+    pub hint: Option<String>,
+}
+
+impl ListedInstance {
+    /// `instance` with what [`crate::connection::resolve_listed`] says about it (no request).
+    pub fn new(config: &Config, instance: Instance) -> ListedInstance {
+        let unusable = crate::connection::resolve_listed(config, &instance)
+            .err()
+            .map(|e| Unusable {
+                reason: crate::error_chain(&e),
+                hint: e.hint(),
+            });
+        ListedInstance {
+            instance,
+            usable: unusable.is_none(),
+            unusable,
+        }
+    }
+}
+
 /// How long one probe of a local ComfyUI may take per step (TCP, SSH, HTTP).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long the listing waits for all probes together (they run in parallel); an instance
@@ -44,7 +96,8 @@ const PROBE_DEADLINE: Duration = Duration::from_secs(4);
 /// ComfyUI answers `GET /system_stats` right now, directly or through the SSH forward, and
 /// `offline` when not; all probed in parallel, within a few seconds) and, when `vastai.enabled`,
 /// VastAI's; the VastAI key comes from the environment
-/// variable the config names (or the vastai CLI's key file).
+/// variable the config names (or the vastai CLI's key file). Each says whether commands accept
+/// it ([`ListedInstance::usable`]), from the records listed: no request per instance.
 pub fn list_instances(config: &Config) -> InstanceList {
     list_instances_with(config, &|name| std::env::var(name).ok())
 }
@@ -68,13 +121,11 @@ pub(crate) fn list_unprobed(
 }
 
 fn listing(config: &Config, getenv: &dyn Fn(&str) -> Option<String>, probe: bool) -> InstanceList {
-    let mut out = InstanceList {
-        instances: Vec::new(),
-        errors: Vec::new(),
-    };
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
     match LocalProvider::from_config(config).and_then(|p| p.list()) {
         // The master switch off: listed, but as not to be used.
-        Ok(list) if !config.enabled => out.instances.extend(list.into_iter().map(|i| Instance {
+        Ok(list) if !config.enabled => found.extend(list.into_iter().map(|i| Instance {
             status: InstanceStatus::Disabled,
             ..i
         })),
@@ -82,9 +133,9 @@ fn listing(config: &Config, getenv: &dyn Fn(&str) -> Option<String>, probe: bool
             if probe {
                 probe_all(config, &mut list);
             }
-            out.instances.extend(list);
+            found.extend(list);
         }
-        Err(e) => out.errors.push(ProviderFailure {
+        Err(e) => errors.push(ProviderFailure {
             provider: ProviderKind::Local,
             message: crate::error_chain(&e),
         }),
@@ -93,14 +144,20 @@ fn listing(config: &Config, getenv: &dyn Fn(&str) -> Option<String>, probe: bool
         let provider = ApiKey::from_config(&config.vastai, getenv)
             .and_then(|key| VastAiProvider::new(key, VastAiOptions::from_config(&config.vastai)));
         match provider.and_then(|p| p.list()) {
-            Ok(list) => out.instances.extend(list),
-            Err(e) => out.errors.push(ProviderFailure {
+            Ok(list) => found.extend(list),
+            Err(e) => errors.push(ProviderFailure {
                 provider: ProviderKind::VastAi,
                 message: crate::error_chain(&e),
             }),
         }
     }
-    out
+    InstanceList {
+        instances: found
+            .into_iter()
+            .map(|i| ListedInstance::new(config, i))
+            .collect(),
+        errors,
+    }
 }
 
 /// Sets each local instance's status from a probe of its ComfyUI, every probe in its own
@@ -164,9 +221,11 @@ fn answers(local: &LocalInstance) -> bool {
 }
 
 impl InstanceList {
-    /// A table for a terminal: id, provider, status, GPU, cost, name.
+    /// A table for a terminal: id, provider, status, usable, GPU, cost, name; then a line for
+    /// each unusable instance saying why (each distinct hint once, under the first instance it
+    /// is for), and a line for each provider's error.
     pub fn to_table(&self) -> String {
-        let rows: Vec<[String; 6]> = self
+        let rows: Vec<[String; 7]> = self
             .instances
             .iter()
             .map(|i| {
@@ -189,13 +248,15 @@ impl InstanceList {
                     one_line(&i.id).into_owned(),
                     i.provider.as_str().to_owned(),
                     i.status.as_str().to_owned(),
+                    if i.usable { "yes" } else { "NO" }.to_owned(),
                     gpu,
                     one_line(&i.cost_text()).into_owned(),
                     one_line(&i.display_name).into_owned(),
                 ]
             })
             .collect();
-        let header = ["ID", "PROVIDER", "STATUS", "GPU", "COST", "NAME"].map(str::to_owned);
+        let header =
+            ["ID", "PROVIDER", "STATUS", "USABLE", "GPU", "COST", "NAME"].map(str::to_owned);
         let mut widths = header.clone().map(|h| h.len());
         for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row) {
@@ -219,6 +280,27 @@ impl InstanceList {
                 out,
                 "(no instances: add one under `local:` or enable `vastai:`)"
             );
+        }
+        // Each hint once, under the first instance it is for.
+        let mut hinted = Vec::new();
+        for (i, why) in self
+            .instances
+            .iter()
+            .filter_map(|i| Some((i, i.unusable.as_ref()?)))
+        {
+            let _ = writeln!(
+                out,
+                "unusable: {}: {}",
+                one_line(&i.id),
+                one_line(&why.reason)
+            );
+            match &why.hint {
+                Some(hint) if !hinted.contains(&hint) => {
+                    let _ = writeln!(out, "  hint: {}", one_line(hint));
+                    hinted.push(hint);
+                }
+                _ => {}
+            }
         }
         for e in &self.errors {
             let _ = writeln!(out, "error: {}: {}", e.provider.as_str(), e.message);

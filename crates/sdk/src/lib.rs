@@ -28,6 +28,7 @@ pub mod workflow;
 
 pub use connection::{
     ResolveError, ResolvedInstance, connect_options, instance_or_default, resolve, resolve_env,
+    resolve_listed,
 };
 pub use error::{SdkError, error_chain};
 pub use install::{
@@ -35,7 +36,9 @@ pub use install::{
     InstallNodeRequest, InstallOutcome, InstallStatus, InstalledNode, NodeError, NodeEvent,
     NodeList, NodeOutcome, install_model, install_model_via, install_node, list_nodes,
 };
-pub use instances::{InstanceList, ProviderFailure, list_instances, list_instances_with};
+pub use instances::{
+    InstanceList, ListedInstance, ProviderFailure, Unusable, list_instances, list_instances_with,
+};
 pub use jobs::{
     CancelAction, CancelOutcome, Job, JobDetail, JobFile, JobList, JobNode, JobState, WatchSummary,
     cancel_job, list_jobs, show_job, watch_job,

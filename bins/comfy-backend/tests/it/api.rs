@@ -330,6 +330,8 @@ fn health_openapi_and_the_instance_list_with_vastai() {
     assert!(local["vram_free_mb"].is_u64(), "{local}");
     assert_eq!(local["queue_running"], 0);
     assert_eq!(local["queue_pending"], 0);
+    assert_eq!(local["usable"], true, "{local}");
+    assert!(local["unusable"].is_null(), "{local}");
     let vast_rows: Vec<&serde_json::Value> = list["instances"]
         .as_array()
         .unwrap()
@@ -342,6 +344,24 @@ fn health_openapi_and_the_instance_list_with_vastai() {
             .iter()
             .all(|i| i["cost_per_hour"].as_f64().unwrap() > 0.0),
         "{list}"
+    );
+    // The config has no `vastai.ssh`: operations would refuse every rented instance.
+    for row in &vast_rows {
+        assert_eq!(row["usable"], false, "{row}");
+        let reason = row["unusable"]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("`vastai.ssh.key_file` is not set"), "{row}");
+        assert!(
+            row["unusable"]["hint"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("set vastai.ssh.key_file"),
+            "{row}"
+        );
+    }
+    let view = &doc["components"]["schemas"]["InstanceView"]["properties"];
+    assert!(
+        view.get("usable").is_some() && view.get("unusable").is_some(),
+        "{view}"
     );
     assert!(list["errors"].as_array().unwrap().is_empty(), "{list}");
 

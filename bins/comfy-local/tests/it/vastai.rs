@@ -158,3 +158,198 @@ fn a_stopped_instance_exits_3_and_a_missing_key_exits_2() {
         "VastAI is not asked without the key"
     );
 }
+
+/// The requests to VastAI's instance routes (the list and one instance).
+fn instance_requests(vast: &FakeVastAi) -> Vec<String> {
+    vast.requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/instances"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// The cells of the table row of instance `id`.
+fn row_of<'a>(r: &'a crate::Run, id: &str) -> Vec<&'a str> {
+    r.stdout
+        .lines()
+        .find(|l| l.starts_with(id))
+        .unwrap_or_else(|| panic!("no row {id}: {r:?}"))
+        .split_whitespace()
+        .collect()
+}
+
+/// A fake VastAI with two running instances: 5150 (the test sshd as its endpoint) and 5151
+/// (no SSH endpoint), and a config whose `vastai.ssh` is `ssh` (`None`: the test sshd's key).
+fn two_running(sshd: &Sshd, dir: &Utf8Path, ssh: Option<&str>) -> FakeVastAi {
+    let install = install_in(dir);
+    let mut no_endpoint = row(sshd, "running");
+    no_endpoint["id"] = json!(5151);
+    no_endpoint["label"] = json!("no-ssh");
+    let fields = no_endpoint.as_object_mut().unwrap();
+    fields.remove("ssh_host");
+    fields.remove("ssh_port");
+    let vast = FakeVastAi::with_instances(KEY, vec![row(sshd, "running"), no_endpoint]).unwrap();
+    let ssh = ssh.map_or_else(
+        || {
+            format!(
+                "{{ key_file: {}, known_hosts_dir: vast_hosts }}",
+                sshd.user_key()
+            )
+        },
+        str::to_owned,
+    );
+    write_config(dir, &vast, &ssh, &install, 18188);
+    vast.clear_requests();
+    vast
+}
+
+/// `instances` says which running instances commands accept and why not, from the one list
+/// request: a usable one, and one VastAI reports no SSH endpoint for.
+#[test]
+fn instances_says_which_instances_are_usable_and_why_not() {
+    let (_g, dir) = temp_dir();
+    let vast = two_running(Sshd::shared(), &dir, None);
+    vast.clear_requests();
+    let r = comfy_local(&dir, &["--json", "instances"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(instance_requests(&vast).len(), 1, "{:?}", vast.requests());
+    let list: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("one JSON line");
+    let rows = list["instances"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{list}");
+    assert_eq!(
+        (&rows[0]["id"], &rows[0]["status"], &rows[0]["usable"]),
+        (&json!("5150"), &json!("running"), &json!(true)),
+        "{list}"
+    );
+    assert!(rows[0]["unusable"].is_null(), "{list}");
+    assert_eq!(
+        (&rows[1]["id"], &rows[1]["status"], &rows[1]["usable"]),
+        (&json!("5151"), &json!("running"), &json!(false)),
+        "{list}"
+    );
+    let why = &rows[1]["unusable"];
+    assert!(
+        why["reason"]
+            .as_str()
+            .unwrap()
+            .contains("VastAI instance 5151 has no SSH endpoint"),
+        "{list}"
+    );
+    assert!(
+        why["hint"].as_str().unwrap().contains("launch mode"),
+        "{list}"
+    );
+
+    let r = comfy_local(&dir, &["instances"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        row_of(&r, "5150")[..4],
+        ["5150", "vastai", "running", "yes"],
+        "{r:?}"
+    );
+    assert_eq!(
+        row_of(&r, "5151")[..4],
+        ["5151", "vastai", "running", "NO"],
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("\nunusable: 5151: VastAI instance 5151 has no SSH endpoint"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("\n  hint: rent instances with SSH access"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("unusable: 5150"), "{r:?}");
+}
+
+/// Without `vastai.ssh`'s key no rented instance can be reached: `instances` says so for each
+/// (the hint once), and a command refuses it as the listing said.
+#[test]
+fn instances_says_none_is_usable_without_the_vastai_ssh_key() {
+    let (_g, dir) = temp_dir();
+    let vast = two_running(Sshd::shared(), &dir, Some("{ user: root }"));
+    let r = comfy_local(&dir, &["--json", "instances"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(instance_requests(&vast).len(), 1, "{:?}", vast.requests());
+    let list: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("one JSON line");
+    for row in list["instances"].as_array().unwrap() {
+        assert_eq!(row["usable"], false, "{list}");
+        assert!(
+            row["unusable"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("`vastai.ssh.key_file` is not set"),
+            "{list}"
+        );
+        assert!(
+            row["unusable"]["hint"]
+                .as_str()
+                .unwrap()
+                .contains("set vastai.ssh.key_file"),
+            "{list}"
+        );
+    }
+    let r = comfy_local(&dir, &["instances"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(row_of(&r, "5150")[3], "NO", "{r:?}");
+    for id in ["5150", "5151"] {
+        assert!(
+            r.stdout.contains(&format!(
+                "\nunusable: {id}: VastAI instance {id} is reached over SSH, but `vastai.ssh.key_file` is not set"
+            )),
+            "{r:?}"
+        );
+    }
+    assert_eq!(
+        r.stdout.matches("hint: set vastai.ssh.key_file").count(),
+        1,
+        "{r:?}"
+    );
+    // And a command refuses it as the listing said.
+    let r2 = comfy_local(&dir, &["status", "--instance", ID]);
+    assert_eq!(r2.code, 2, "{r2:?}");
+}
+
+/// `install node` on a VastAI id asks VastAI about the instance once. The clone itself fails
+/// (nothing listens at the git URL): the count is what is checked.
+#[test]
+fn install_node_asks_vastai_once() {
+    let sshd = Sshd::shared();
+    let (_g, dir) = temp_dir();
+    let install = install_in(&dir);
+    let vast = FakeVastAi::with_instances(KEY, vec![row(sshd, "running")]).unwrap();
+    let ssh = format!(
+        "{{ key_file: {}, known_hosts_dir: vast_hosts, user: {}, connect_timeout_secs: 5 }}",
+        sshd.user_key(),
+        sshd.user()
+    );
+    write_config(&dir, &vast, &ssh, &install, closed_port());
+    let config = dir.join("config.yml");
+    let mut yaml = std::fs::read_to_string(&config).unwrap();
+    yaml.push_str("resources: { allowed_git_hosts: [127.0.0.1] }\n");
+    std::fs::write(&config, yaml).unwrap();
+    let url = format!("git://127.0.0.1:{}/owner/node-x.git", closed_port());
+
+    vast.clear_requests();
+    let r = comfy_local(&dir, &["install", "node", &url, "--instance", ID]);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stderr.contains("git clone failed"), "{r:?}");
+    assert!(
+        dir.join("vast_hosts").join(format!("vastai-{ID}")).exists(),
+        "the host was reached: {r:?}"
+    );
+    assert_eq!(
+        instance_requests(&vast),
+        [format!("GET /api/v0/instances/{ID}/")],
+        "{r:?}"
+    );
+}
+
+/// A port on 127.0.0.1 with nothing listening.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}

@@ -22,7 +22,6 @@ pub use place::JobOutputs;
 
 use crate::SdkError;
 use crate::connection::ResolvedInstance;
-use comfy_local_providers::Instance;
 use worker::SdkWorker;
 
 /// Which instances make up the pool.
@@ -192,10 +191,11 @@ fn choose(config: &Config, choice: &InstanceChoice) -> Result<Vec<Chosen>, SdkEr
             .map(|e| format!("{}: {}", e.provider.as_str(), e.message))
             .collect::<Vec<_>>()
     };
-    let chosen = |i: &Instance| Chosen {
+    let chosen = |i: &crate::ListedInstance| Chosen {
         id: i.id.clone(),
         cost_per_hour: i.cost_per_hour,
-        resolved: crate::connection::resolve_listed(config, i).map_err(|e| crate::error_chain(&e)),
+        resolved: crate::connection::resolve_listed(config, &i.instance)
+            .map_err(|e| crate::error_chain(&e)),
     };
     match choice {
         InstanceChoice::All => {

@@ -1,5 +1,6 @@
 //! `list_instances` merges the local provider (from the config) and VastAI (fake server), and
-//! says whether each local instance's ComfyUI answers right now.
+//! says whether each local instance's ComfyUI answers right now and whether commands accept
+//! each instance.
 
 use comfy_local_config::Config;
 use comfy_local_fake_comfyui::{FakeComfy, FakeOptions};
@@ -34,6 +35,7 @@ vastai:
   enabled: {enabled}
   api_key_env: TEST_VAST_KEY
   api_url: {vast_url}
+  ssh: {{ key_file: /nonexistent/key, known_hosts_dir: /nonexistent/kh.d }}
 "
     );
     Config::from_str_named(&yaml, "instances.yml").unwrap()
