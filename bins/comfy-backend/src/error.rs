@@ -120,6 +120,10 @@ pub fn sdk_error(e: &SdkError) -> ErrorBody {
         SdkError::TimedOut { .. } => ("timed_out", None),
         SdkError::OutputsNotSaved { .. } => ("outputs_not_saved", Some("the outputs listed were not written; every other output is listed".to_owned())),
         SdkError::Save(_) | SdkError::Io { .. } | SdkError::NodeMap { .. } => ("save_failed", Some("check that the state directory is writable and its disk not full".to_owned())),
+        SdkError::BadOverride { .. } => ("bad_override", Some("a value must fit its input as the instance's node definitions declare it".to_owned())),
+        SdkError::Batch { .. } => ("bad_batch", Some("GET /api/instances lists the instance ids a batch may name".to_owned())),
+        SdkError::RepeatWithoutSeed { .. } => ("repeat_without_seed", Some("each copy of a repeat gets its own seed, and these workflows have no seed input: send repeat 1, or a workflow with one".to_owned())),
+        SdkError::NoInstanceUp { .. } => ("no_instance_up", Some("GET /api/instances lists the instances and whether they answer".to_owned())),
         _ => ("comfyui_failed", Some("POST /api/instances/{id}/test checks the instance stage by stage".to_owned())),
     };
     ErrorBody {
@@ -179,5 +183,47 @@ pub fn job_error(code: &str, message: impl Into<String>, hint: Option<&str>) -> 
         code: code.to_owned(),
         message: message.into(),
         hint: hint.map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_refusals_have_codes_of_their_own() {
+        let cases = [
+            (
+                SdkError::RepeatWithoutSeed {
+                    workflows: vec![("a.json".into(), "no seed input".to_owned())],
+                },
+                "repeat_without_seed",
+            ),
+            (
+                SdkError::NoInstanceUp {
+                    listed: vec!["local (offline)".to_owned()],
+                },
+                "no_instance_up",
+            ),
+            (
+                SdkError::Batch {
+                    reason: "no instance \"x\" is listed".to_owned(),
+                },
+                "bad_batch",
+            ),
+            (
+                SdkError::BadOverride {
+                    spec: "--set 3.steps=abc".to_owned(),
+                    reason: "not a number".to_owned(),
+                },
+                "bad_override",
+            ),
+        ];
+        for (error, code) in cases {
+            let body = sdk_error(&error);
+            assert_eq!(body.code, code, "{error}");
+            assert!(body.hint.is_some(), "{error}");
+            assert_eq!(body.message, comfy_local_sdk::error_chain(&error));
+        }
     }
 }
