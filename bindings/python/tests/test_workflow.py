@@ -38,7 +38,29 @@ def test_instances_lists_the_configured_ones(host: Host) -> None:
     assert list(by_id) == ["local", "slow", "no-ssh", "no-comfyui"]
     assert by_id["local"].provider == "local" and by_id["local"].status == "online"
     assert by_id["no-comfyui"].status == "offline"
+    assert all(i.usable and i.unusable is None for i in listed.instances)
+    assert all("usable" not in i.extra and "unusable" not in i.extra for i in listed.instances)
     assert listed.errors == ()
+
+
+def test_an_unusable_instance_says_why() -> None:
+    record = {
+        "id": "5150",
+        "display_name": "RTX 4090",
+        "provider": "vastai",
+        "status": "running",
+        "cost_per_hour": 0.4,
+        "comfyui_url": None,
+        "gpu": "RTX 4090",
+        "usable": False,
+        "unusable": {"reason": "vastai.ssh.key_file is not set", "hint": "set vastai.ssh.key_file"},
+    }
+    instance = comfy_local.Instance.from_json(record)
+    assert not instance.usable
+    assert instance.unusable == comfy_local.Unusable(
+        reason="vastai.ssh.key_file is not set", hint="set vastai.ssh.key_file"
+    )
+    assert instance.extra == {"gpu": "RTX 4090"}
 
 
 def test_install_model_refuses_a_bad_url_before_connecting(host: Host) -> None:

@@ -27,6 +27,7 @@ from comfy_local._types import (
     RunSummary,
     SavedOutput,
     Stage,
+    Unusable,
 )
 from comfy_local.errors import (
     ComfyLocalError,
@@ -59,6 +60,7 @@ __all__ = [
     "RunSummary",
     "SavedOutput",
     "Stage",
+    "Unusable",
     "ComfyLocalError",
     "ConfigError",
     "ConnectionFailed",

@@ -117,6 +117,14 @@ class ConnectionReport:
 
 
 @dataclass(frozen=True)
+class Unusable:
+    """Why calls refuse an instance that is listed (the error they would raise)."""
+
+    reason: str
+    hint: str | None
+
+
+@dataclass(frozen=True)
 class Instance:
     """A machine that can run workflows."""
 
@@ -130,12 +138,28 @@ class Instance:
     cost_per_hour: float
     #: ComfyUI's URL when it is reachable directly.
     comfyui_url: str | None
+    #: Whether calls accept it as ``instance=`` (false for a Vast.ai instance that is not
+    #: running, has no SSH endpoint, or while the config lacks ``vastai.ssh``); says nothing of
+    #: whether it answers now (that is ``status``).
+    usable: bool
+    #: Why not, when ``usable`` is false.
+    unusable: Unusable | None
     #: The rest of what the provider reports (``gpu``, ``ssh``), as JSON.
     extra: dict[str, Any]
 
     @classmethod
     def from_json(cls, v: dict[str, Any]) -> Instance:
-        known = {"id", "display_name", "provider", "status", "cost_per_hour", "comfyui_url"}
+        known = {
+            "id",
+            "display_name",
+            "provider",
+            "status",
+            "cost_per_hour",
+            "comfyui_url",
+            "usable",
+            "unusable",
+        }
+        why = v.get("unusable")
         return cls(
             id=v["id"],
             display_name=v["display_name"],
@@ -143,6 +167,8 @@ class Instance:
             status=v["status"],
             cost_per_hour=v["cost_per_hour"],
             comfyui_url=v.get("comfyui_url"),
+            usable=bool(v["usable"]),
+            unusable=None if why is None else Unusable(reason=why["reason"], hint=why.get("hint")),
             extra={k: x for k, x in v.items() if k not in known},
         )
 
