@@ -248,6 +248,17 @@ function gpuPlaceholder(inst) {
   return inst.online ? "GPU not reported" : "ComfyUI does not answer";
 }
 
+// Why runs and tests refuse this instance (GET /api/instances' `unusable`), with the hint as
+// the tooltip; nothing when it is usable.
+function unusableNote(inst) {
+  if (inst.usable !== false || !inst.unusable) return null;
+  return el("span", {
+    class: "tile-unusable",
+    title: inst.unusable.hint || null,
+    text: `Not usable: ${inst.unusable.reason}`,
+  });
+}
+
 function tile(inst) {
   const local = inst.provider === "local";
   const selected = state.selected === inst.id;
@@ -283,6 +294,7 @@ function tile(inst) {
         el("span", { text: local ? "local" : "VastAI" })))),
   price,
   el("span", { class: "tile-gpu", text: inst.gpu || gpuPlaceholder(inst) }),
+  unusableNote(inst),
   el("span", { class: "stats" },
     el("span", { text: "VRAM" }), el("strong", { class: "vram-text", text: vramText }),
     el("span", { class: "vram", "aria-hidden": "true" }, bar),
@@ -294,7 +306,7 @@ function tile(inst) {
     onclick: (e) => testConnection(inst, e.currentTarget),
   }, svgIcon("plug"), "Test connection");
   return el("div", {
-    class: `tile ${local ? "local" : "vastai"}${selected ? " selected" : ""}`,
+    class: `tile ${local ? "local" : "vastai"}${selected ? " selected" : ""}${inst.usable === false ? " unusable" : ""}`,
     role: "listitem",
     "data-instance": inst.id,
     "data-provider": inst.provider,

@@ -237,6 +237,27 @@ async fn check_tiles(client: &Client) {
     .await;
     let vast_tile = text_of(client, ".tile.vastai").await;
     assert!(vast_tile.contains("/hr"), "{vast_tile}");
+    // A rented instance that commands refuse (the fixture's 21394006 is stopping) says so,
+    // with the hint as its tooltip; the usable ones do not.
+    wait_js(
+        client,
+        10,
+        "the unusable note on the stopping instance's tile",
+        "document.querySelector('.tile.unusable[data-instance=\"21394006\"] .tile-unusable')",
+    )
+    .await;
+    let note = text_of(client, ".tile[data-instance=\"21394006\"] .tile-unusable").await;
+    assert!(note.starts_with("Not usable: "), "{note}");
+    assert!(note.contains("21394006 is stopping, not running"), "{note}");
+    let local_tile = text_of(client, ".tile.local").await;
+    assert!(!local_tile.contains("Not usable"), "{local_tile}");
+    wait_js(
+        client,
+        10,
+        "the note's tooltip, the hint",
+        "(document.querySelector('.tile[data-instance=\"21394006\"] .tile-unusable').title || '').length > 0",
+    )
+    .await;
 }
 
 /// Test connection: every stage passes against the real sshd and the fake ComfyUI.
