@@ -51,23 +51,24 @@ struct SshFlushing<'a> {
 }
 
 impl Flushing for SshFlushing<'_> {
+    /// Only a flush the program reports as failed fails: a flusher that never ends (given up
+    /// after the session's command timeout) or a channel that broke leaves the durability to
+    /// the final fsync, which reports a broken session itself.
     fn finish(self: Box<Self>) -> Result<(), HostError> {
-        let failed = |source: Box<dyn std::error::Error + Send + Sync>| HostError {
-            op: "flushing to disk",
-            path: self.path.clone(),
-            kind: HostErrorKind::Other,
-            source,
-        };
-        let out = self.running.finish().map_err(|e| failed(Box::new(e)))?;
-        if out.exit_signal.is_none() && out.exit_status == FLUSH_FAILED {
-            return Err(failed(
-                String::from_utf8_lossy(&out.stderr)
-                    .trim()
-                    .to_owned()
-                    .into(),
-            ));
+        match self.running.finish() {
+            Ok(out) if out.exit_signal.is_none() && out.exit_status == FLUSH_FAILED => {
+                Err(HostError {
+                    op: "flushing to disk",
+                    path: self.path.clone(),
+                    kind: HostErrorKind::Other,
+                    source: String::from_utf8_lossy(&out.stderr)
+                        .trim()
+                        .to_owned()
+                        .into(),
+                })
+            }
+            Ok(_) | Err(_) => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -17,7 +17,11 @@ use crate::scenarios::Fixture;
 const SIZE: usize = 4 << 20;
 
 fn fs(fx: &Fixture) -> RemoteFs<SftpHost> {
-    let session = Session::connect(&Sshd::shared().connect_options()).expect("connect to sshd");
+    fs_with(fx, &Sshd::shared().connect_options())
+}
+
+fn fs_with(fx: &Fixture, opts: &comfy_local_ssh::ConnectOptions) -> RemoteFs<SftpHost> {
+    let session = Session::connect(opts).expect("connect to sshd");
     RemoteFs::open(SftpHost::open(session).expect("sftp"), &fx.options()).expect("open")
 }
 
@@ -120,6 +124,29 @@ fn a_flusher_that_cannot_start_costs_the_put_nothing() {
     let report = fs
         .put(&dest, &mut &content()[..], &opts(missing.as_str()), &mut go)
         .unwrap();
+    assert_eq!(std::fs::read(&report.path).unwrap(), content());
+}
+
+/// A stand-in for Python that never ends: it ignores the end of its stdin and sleeps.
+fn hanging_python(dir: &Utf8Path) -> Utf8PathBuf {
+    let p = dir.join("hanging-python");
+    std::fs::write(&p, "#!/bin/sh\nexec sleep 8\n").unwrap();
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn a_flusher_that_never_ends_is_given_up_after_the_command_timeout_and_the_put_lands() {
+    let fx = Fixture::new();
+    let mut connect = Sshd::shared().connect_options();
+    connect.command_timeout = Duration::from_secs(1);
+    let fs = fs_with(&fx, &connect);
+    let dest = fs.model_path("checkpoints", "hang.bin").unwrap();
+    let python = hanging_python(&fx.base);
+    let report = fs
+        .put(&dest, &mut &content()[..], &opts(python.as_str()), &mut go)
+        .unwrap();
+    assert!(report.fsynced);
     assert_eq!(std::fs::read(&report.path).unwrap(), content());
 }
 
