@@ -353,3 +353,134 @@ fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
+
+/// Serves `body` to every GET on a loopback port (as many connections as come, until the
+/// process exits): a model source for the host and this process.
+fn serve_file(body: &'static [u8]) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in l.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut stream = reader.into_inner();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    port
+}
+
+/// `install missing --yes` on a VastAI id that installs a model and a node asks VastAI about
+/// the instance once, for the check, the plan, both installs and the re-check. The model is
+/// installed; the node's clone fails (nothing listens at its git URL), which is reported.
+#[test]
+fn install_missing_asks_vastai_once() {
+    let sshd = Sshd::start(SshdConfig {
+        allow_tcp_forwarding: true,
+        ..SshdConfig::default()
+    });
+    let (_g, dir) = temp_dir();
+    let install = install_in(&dir);
+    let comfy = FakeComfy::start(FakeOptions::default().base_path(&install).models_on_disk());
+    let vast = FakeVastAi::with_instances(KEY, vec![row(&sshd, "running")]).unwrap();
+    let ssh = format!(
+        "{{ key_file: {}, known_hosts_dir: vast_hosts, user: {}, connect_timeout_secs: 5 }}",
+        sshd.user_key(),
+        sshd.user()
+    );
+    write_config(&dir, &vast, &ssh, &install, comfy.port());
+    let config = dir.join("config.yml");
+    // ComfyUI's Python named, so that it is not compared with the fake's `/system_stats`.
+    let python = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("python3"))
+        .find(|p| p.is_file())
+        .expect("python3 on PATH");
+    let yaml = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("port: {} }}", comfy.port()),
+        &format!("port: {}, python: {} }}", comfy.port(), python.display()),
+    );
+    assert!(yaml.contains("python: /"), "{yaml}");
+    std::fs::write(
+        &config,
+        yaml + "resources: { allowed_git_hosts: [127.0.0.1] }\n",
+    )
+    .unwrap();
+    let model_port = serve_file(b"rented weights");
+    let body = json!({
+        "prompt": {
+            "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "one.safetensors"}},
+            "2": {"class_type": "FancyNode", "inputs": {}}
+        },
+        "extra_data": {"extra_pnginfo": {"workflow": {
+            "nodes": [],
+            "models": [{"name": "one.safetensors", "url": format!("http://127.0.0.1:{model_port}/one"),
+                        "directory": "checkpoints"}]
+        }}}
+    });
+    let wf = dir.join("wf.json");
+    std::fs::write(&wf, serde_json::to_vec(&body).unwrap()).unwrap();
+    let map = dir.join("map.json");
+    let git = format!("git://127.0.0.1:{}/owner/node-x.git", closed_port());
+    std::fs::write(&map, json!({"FancyNode": git}).to_string()).unwrap();
+
+    vast.clear_requests();
+    let r = comfy_local(
+        &dir,
+        &[
+            "--json",
+            "install",
+            "missing",
+            wf.as_str(),
+            "--node-map",
+            map.as_str(),
+            "--yes",
+            "--instance",
+            ID,
+        ],
+    );
+    assert_eq!(r.code, 1, "the node install fails: {r:?}");
+    let events: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ends: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| matches!(e["event"].as_str(), Some("installed" | "failed")))
+        .map(|e| (e["event"].as_str().unwrap(), e["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(ends, [("installed", "model"), ("failed", "node")], "{r:?}");
+    let failed = events.iter().find(|e| e["event"] == "failed").unwrap();
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("git clone failed"),
+        "{r:?}"
+    );
+    assert_eq!(
+        std::fs::read(install.join("models/checkpoints/one.safetensors")).unwrap(),
+        b"rented weights"
+    );
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary", "{r:?}");
+    assert_eq!(
+        summary["still_missing"]["missing_models"],
+        json!([]),
+        "{r:?}"
+    );
+    assert_eq!(
+        instance_requests(&vast),
+        [format!("GET /api/v0/instances/{ID}/")],
+        "{r:?}"
+    );
+}
