@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use camino::Utf8PathBuf;
 use comfy_local_sdk::config::Config;
-use comfy_local_sdk::install::missing::{check_missing, execute};
+use comfy_local_sdk::connection::resolve_env;
+use comfy_local_sdk::install::missing::{check_missing_resolved, execute_resolved};
 use comfy_local_sdk::workflow::{
     ObjectInfo, check, client_for, inventory, load_workflow, object_info_from,
     object_info_from_file, to_api,
@@ -398,13 +399,16 @@ impl Client {
         let worker = Arc::clone(&cancel);
         let stop = || cancel.store(true, Ordering::SeqCst);
         let (result, stopped) = pump(py, on_progress, &stop, move |emit| {
-            let checked = check_missing(&config, instance.as_deref(), &workflow, &node_map)?;
+            // Resolved once for the check, the installs and the re-check.
+            let resolved = resolve_env(&config, instance.as_deref()).map_err(SdkError::from)?;
+            let checked = check_missing_resolved(&config, &resolved, &workflow, &node_map)?;
             if dry_run {
                 return Ok(crate::missing::planned(&checked));
             }
             let mut pacer = pacer();
-            let executed = execute(
+            let executed = execute_resolved(
                 &config,
+                &resolved,
                 &checked.plan,
                 &|name| std::env::var(name).ok(),
                 &worker,
@@ -414,7 +418,7 @@ impl Client {
                     }
                 },
             );
-            let again = check_missing(&config, Some(&checked.plan.instance), &workflow, &node_map)?;
+            let again = check_missing_resolved(&config, &resolved, &workflow, &node_map)?;
             Ok(crate::missing::installed(
                 &checked,
                 &executed,

@@ -5,13 +5,15 @@ use std::io::Write;
 
 use anyhow::Context as _;
 use comfy_local_config::Config;
-use comfy_local_sdk::error_chain;
+use comfy_local_sdk::connection::{ResolvedInstance, resolve_env};
 use comfy_local_sdk::install::ProgressPacer;
 use comfy_local_sdk::install::missing::{
-    MissingEvent, NodeMap, NodeVia, Plan, Unresolved, check_missing, execute, read_node_map,
+    MissingEvent, NodeMap, NodeVia, Plan, Unresolved, check_missing_resolved, execute_resolved,
+    read_node_map,
 };
 use comfy_local_sdk::terminal::one_line;
 use comfy_local_sdk::workflow::DependencyReport;
+use comfy_local_sdk::{SdkError, error_chain};
 use serde_json::{Value, json};
 
 use super::install::{Human, cancel_on_ctrl_c, json_pacer};
@@ -31,7 +33,10 @@ pub fn run(
         Some(path) => read_node_map(path)?,
         None => NodeMap::new(),
     };
-    let checked = check_missing(config, args.instance.as_deref(), &args.file, &node_map)?;
+    // Resolved once for the check, the installs and the re-check (a rented instance: one
+    // request to its provider).
+    let resolved = resolve_env(config, args.instance.as_deref()).map_err(SdkError::from)?;
+    let checked = check_missing_resolved(config, &resolved, &args.file, &node_map)?;
     let plan = checked.plan;
     if global.json {
         print_plan_json(&plan, stdout)?;
@@ -39,7 +44,11 @@ pub fn run(
         print_plan(&plan, stdout)?;
     }
     if args.yes {
-        install(global, config, args, &node_map, &plan, stdout, stderr)
+        let target = Target {
+            config,
+            resolved: &resolved,
+        };
+        install(global, &target, args, &node_map, &plan, stdout, stderr)
     } else {
         dry_run_end(global.json, &plan, stdout)
     }
@@ -86,10 +95,16 @@ fn dry_run_end(json: bool, plan: &Plan, stdout: &mut dyn Write) -> anyhow::Resul
     ))
 }
 
+/// The instance the plan is for, as resolved once.
+struct Target<'a> {
+    config: &'a Config,
+    resolved: &'a ResolvedInstance,
+}
+
 /// Runs the plan, checks again and reports.
 fn install(
     global: &GlobalArgs,
-    config: &Config,
+    target: &Target<'_>,
     args: &InstallMissingArgs,
     node_map: &NodeMap,
     plan: &Plan,
@@ -99,8 +114,9 @@ fn install(
     let cancel = cancel_on_ctrl_c();
     let mut human = Human::new();
     let mut pacer = json_pacer();
-    let executed = execute(
-        config,
+    let executed = execute_resolved(
+        target.config,
+        target.resolved,
         plan,
         &|name| std::env::var(name).ok(),
         &cancel,
@@ -116,7 +132,7 @@ fn install(
     );
     human.finish();
     let failures = executed.failures();
-    let again = check_missing(config, Some(&plan.instance), &args.file, node_map)?;
+    let again = check_missing_resolved(target.config, target.resolved, &args.file, node_map)?;
     let (still, restart) = executed.after(&again.report);
     // Input files are reported, not installed: they do not make the run fail (`run --input`).
     let remaining = !still.missing_nodes.is_empty()

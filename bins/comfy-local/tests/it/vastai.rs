@@ -353,3 +353,211 @@ fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
+
+/// Serves `body` to every GET on a loopback port (as many connections as come, until the
+/// process exits): a model source for the host and this process.
+fn serve_file(body: &'static [u8]) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in l.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut stream = reader.into_inner();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    port
+}
+
+/// A rented instance whose ComfyUI (a fake, its model lists read from the scratch install) is
+/// reached through the SSH forward of a private sshd, and a model source.
+struct Rented {
+    dir: camino::Utf8PathBuf,
+    install: camino::Utf8PathBuf,
+    comfy: FakeComfy,
+    vast: FakeVastAi,
+    model_url: String,
+    /// Dropped last: the sshd, then the scratch folder.
+    _sshd: Sshd,
+    _guard: tempfile::TempDir,
+}
+
+impl Rented {
+    fn start(weights: &'static [u8]) -> Self {
+        let sshd = Sshd::start(SshdConfig {
+            allow_tcp_forwarding: true,
+            ..SshdConfig::default()
+        });
+        let (guard, dir) = temp_dir();
+        let install = install_in(&dir);
+        let comfy = FakeComfy::start(FakeOptions::default().base_path(&install).models_on_disk());
+        let vast = FakeVastAi::with_instances(KEY, vec![row(&sshd, "running")]).unwrap();
+        let ssh = format!(
+            "{{ key_file: {}, known_hosts_dir: vast_hosts, user: {}, connect_timeout_secs: 5 }}",
+            sshd.user_key(),
+            sshd.user()
+        );
+        write_config(&dir, &vast, &ssh, &install, comfy.port());
+        let model_url = format!("http://127.0.0.1:{}/one", serve_file(weights));
+        Rented {
+            dir,
+            install,
+            comfy,
+            vast,
+            model_url,
+            _sshd: sshd,
+            _guard: guard,
+        }
+    }
+
+    /// A `/prompt` body file: `prompt`'s nodes and a `CheckpointLoaderSimple` of
+    /// `one.safetensors`, whose URL the models metadata gives.
+    fn workflow(&self, mut prompt: serde_json::Value) -> camino::Utf8PathBuf {
+        prompt["9"] = json!({"class_type": "CheckpointLoaderSimple",
+                             "inputs": {"ckpt_name": "one.safetensors"}});
+        let body = json!({
+            "prompt": prompt,
+            "extra_data": {"extra_pnginfo": {"workflow": {
+                "nodes": [],
+                "models": [{"name": "one.safetensors", "url": self.model_url,
+                            "directory": "checkpoints"}]
+            }}}
+        });
+        let wf = self.dir.join("wf.json");
+        std::fs::write(&wf, serde_json::to_vec(&body).unwrap()).unwrap();
+        wf
+    }
+
+    /// The installed model's bytes.
+    fn model(&self) -> Vec<u8> {
+        std::fs::read(self.install.join("models/checkpoints/one.safetensors")).unwrap()
+    }
+}
+
+/// `install missing` on a VastAI id asks VastAI about the instance once: the dry run, and
+/// with `--yes`, which installs a model and a node, for the check, the plan, both installs and
+/// the re-check. The model is installed; the node's clone fails (nothing listens at its git
+/// URL), which is reported.
+#[test]
+fn install_missing_asks_vastai_once() {
+    let t = Rented::start(b"rented weights");
+    let config = t.dir.join("config.yml");
+    // ComfyUI's Python named, so that it is not compared with the fake's `/system_stats`.
+    let python = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("python3"))
+        .find(|p| p.is_file())
+        .expect("python3 on PATH");
+    let yaml = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("port: {} }}", t.comfy.port()),
+        &format!("port: {}, python: {} }}", t.comfy.port(), python.display()),
+    );
+    assert!(yaml.contains("python: /"), "{yaml}");
+    std::fs::write(
+        &config,
+        yaml + "resources: { allowed_git_hosts: [127.0.0.1] }\n",
+    )
+    .unwrap();
+    let wf = t.workflow(json!({"2": {"class_type": "FancyNode", "inputs": {}}}));
+    let map = t.dir.join("map.json");
+    let git = format!("git://127.0.0.1:{}/owner/node-x.git", closed_port());
+    std::fs::write(&map, json!({"FancyNode": git}).to_string()).unwrap();
+    let args = [
+        "install",
+        "missing",
+        wf.as_str(),
+        "--node-map",
+        map.as_str(),
+        "--instance",
+        ID,
+    ];
+    let one = [format!("GET /api/v0/instances/{ID}/")];
+
+    t.vast.clear_requests();
+    let dry = comfy_local(&t.dir, &args);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(dry.stdout.contains("Models to install (1):"), "{dry:?}");
+    assert_eq!(instance_requests(&t.vast), one, "the dry run: {dry:?}");
+
+    t.vast.clear_requests();
+    let r = comfy_local(&t.dir, &[&["--json"][..], &args, &["--yes"]].concat());
+    assert_eq!(r.code, 1, "the node install fails: {r:?}");
+    let events: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ends: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| matches!(e["event"].as_str(), Some("installed" | "failed")))
+        .map(|e| (e["event"].as_str().unwrap(), e["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(ends, [("installed", "model"), ("failed", "node")], "{r:?}");
+    let failed = events.iter().find(|e| e["event"] == "failed").unwrap();
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("git clone failed"),
+        "{r:?}"
+    );
+    assert_eq!(t.model(), b"rented weights");
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary", "{r:?}");
+    assert_eq!(
+        summary["still_missing"]["missing_models"],
+        json!([]),
+        "{r:?}"
+    );
+    assert_eq!(instance_requests(&t.vast), one, "{r:?}");
+}
+
+/// `run --batch --sync` on a rented instance installs a job's missing model there with the
+/// record the batch's VastAI listing gave: VastAI is asked for its list, not about the
+/// instance again, and the job runs.
+#[test]
+fn batch_sync_installs_on_a_rented_instance_without_asking_vastai_again() {
+    let t = Rented::start(b"synced weights");
+    let wf = t.workflow(json!({
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "inv"}}
+    }));
+    let out = t.dir.join("out");
+
+    t.vast.clear_requests();
+    let r = comfy_local(
+        &t.dir,
+        &[
+            "run",
+            "--batch",
+            wf.as_str(),
+            "--instances",
+            ID,
+            "--sync",
+            "--no-previews",
+            "--out",
+            out.as_str(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(t.model(), b"synced weights");
+    assert_eq!(t.comfy.submitted().len(), 1, "{r:?}");
+    let asked = instance_requests(&t.vast);
+    assert!(
+        !asked
+            .iter()
+            .any(|r| r.contains(&format!("/instances/{ID}"))),
+        "{asked:?}"
+    );
+    assert_eq!(asked.len(), 1, "the list only: {asked:?}");
+}

@@ -20,7 +20,7 @@ use super::jobs::BatchJob;
 use super::place::{JobOutputs, discard, publish, staging_dir};
 use crate::SdkError;
 use crate::connection::{ResolvedInstance, resolve_env};
-use crate::install::missing::{MissingEvent, execute, plan};
+use crate::install::missing::{MissingEvent, execute_resolved, plan_resolved};
 use crate::run::{Interrupter, ObjectInfoCache, RunRequest, RunSummary, run_workflow_cached};
 use crate::workflow::client_for_resolved;
 
@@ -168,9 +168,11 @@ impl<'c> SdkWorker<'c> {
         let bytes =
             std::fs::read(&job.workflow).map_err(|e| format!("reading {}: {e}", job.workflow))?;
         let sources = Sources::from_slice(&bytes).map_err(|e| format!("{}: {e}", job.workflow))?;
-        let plan = plan(
+        // The worker's record: no new resolve (a rented instance: no provider request).
+        let resolved = self.resolved().map_err(|e| crate::error_chain(&e))?;
+        let plan = plan_resolved(
             self.config,
-            &self.id,
+            &resolved,
             report,
             &sources,
             &crate::install::missing::NodeMap::new(),
@@ -193,8 +195,9 @@ impl<'c> SdkWorker<'c> {
             let cancel = cancel.clone();
             stop.on_stop(move || cancel.store(true, std::sync::atomic::Ordering::SeqCst));
         }
-        let done = execute(
+        let done = execute_resolved(
             self.config,
+            &resolved,
             &plan,
             &|n| std::env::var(n).ok(),
             &cancel,

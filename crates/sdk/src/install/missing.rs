@@ -2,6 +2,10 @@
 //! installs (from the URLs and repositories the workflow, or a node map the user gives, names),
 //! and its execution through [`install_model`] and [`install_node`].
 //!
+//! The `_resolved` variants take the instance already resolved, so that one `install missing`
+//! (check, plan, installs, re-check) resolves it once: for a rented instance each resolve is
+//! a provider API request.
+//!
 //! A missing model is planned when the workflow's `models` metadata gives its URL; a missing
 //! node class when the user's node map names its repository, else when the node's
 //! `properties.aux_id` (GitHub `owner/repo`) does (pinned to `properties.ver` when that is a
@@ -22,11 +26,13 @@ use serde::Serialize;
 
 use super::node::GitSource;
 use super::{
-    InstallError, InstallEvent, InstallModelRequest, InstallNodeRequest, InstallOutcome,
-    InstallSpec, NodeError, NodeEvent, NodeOutcome, install_model, install_node,
+    DataPath, InstallError, InstallEvent, InstallModelRequest, InstallNodeRequest, InstallOutcome,
+    InstallSpec, NodeError, NodeEvent, NodeOutcome, install_model, install_model_resolved,
+    install_node, install_node_resolved,
 };
 use crate::SdkError;
-use crate::workflow::{check, client_for, inventory, load_workflow, object_info_from};
+use crate::connection::{ResolvedInstance, resolve, resolve_env};
+use crate::workflow::{check, client_for_resolved, inventory, load_workflow, object_info_from};
 
 /// Node class -> repository URL, as the user's `--node-map` file gives them.
 pub type NodeMap = BTreeMap<String, String>;
@@ -136,11 +142,56 @@ fn is_commit(ver: &str) -> bool {
     ver.len() == 40 && ver.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Builds the plan from a dependency report (pure: no host, no network). `config` gives the
-/// allowed git hosts and whether `instance`'s ComfyUI is on Windows (for the file-name rules).
+/// Builds the plan from a dependency report. `config` gives the allowed git hosts; whether
+/// `instance`'s ComfyUI is on Windows (for the file-name rules) comes from resolving it (a
+/// rented instance: one request to its provider; one that does not resolve: POSIX rules).
+/// [`plan_resolved`] asks nothing of anyone.
 pub fn plan(
     config: &Config,
     instance: &str,
+    report: &DependencyReport,
+    sources: &Sources,
+    node_map: &NodeMap,
+) -> Plan {
+    let os = match resolve_env(config, Some(instance)) {
+        Ok(r) => host_os(&r),
+        Err(_) => HostOs::Posix,
+    };
+    plan_for(config, instance, os, report, sources, node_map)
+}
+
+/// [`plan`] for an already resolved instance (pure: no host, no network).
+pub fn plan_resolved(
+    config: &Config,
+    resolved: &ResolvedInstance,
+    report: &DependencyReport,
+    sources: &Sources,
+    node_map: &NodeMap,
+) -> Plan {
+    plan_for(
+        config,
+        resolved.id(),
+        host_os(resolved),
+        report,
+        sources,
+        node_map,
+    )
+}
+
+/// The path rules of the instance's ComfyUI install.
+fn host_os(resolved: &ResolvedInstance) -> HostOs {
+    if resolved.instance.comfyui.path.is_windows() {
+        HostOs::Windows
+    } else {
+        HostOs::Posix
+    }
+}
+
+/// The plan, with the file names checked by the rules of `os`.
+fn plan_for(
+    config: &Config,
+    instance: &str,
+    os: HostOs,
     report: &DependencyReport,
     sources: &Sources,
     node_map: &NodeMap,
@@ -154,10 +205,6 @@ pub fn plan(
             reason: reason.clone(),
         });
     }
-    let os = match crate::connection::resolve_env(config, Some(instance)) {
-        Ok(r) if r.instance.comfyui.path.is_windows() => HostOs::Windows,
-        _ => HostOs::Posix,
-    };
     for m in &report.missing_models {
         match plan_model(m, sources, os) {
             Ok(p) => out.models.push(p),
@@ -289,6 +336,17 @@ pub fn check_missing(
     workflow: &Utf8Path,
     node_map: &NodeMap,
 ) -> Result<Checked, SdkError> {
+    let resolved = resolve_env(config, instance)?;
+    check_missing_resolved(config, &resolved, workflow, node_map)
+}
+
+/// [`check_missing`] on an already resolved instance.
+pub fn check_missing_resolved(
+    config: &Config,
+    resolved: &ResolvedInstance,
+    workflow: &Utf8Path,
+    node_map: &NodeMap,
+) -> Result<Checked, SdkError> {
     let wf = load_workflow(workflow)?;
     let bytes = std::fs::read(workflow).map_err(|source| SdkError::Io {
         op: "reading",
@@ -299,11 +357,11 @@ pub fn check_missing(
         path: workflow.to_string(),
         source,
     })?;
-    let target = client_for(config, instance)?;
+    let target = client_for_resolved(resolved)?;
     let object_info = object_info_from(&target.client)?;
     let inventory = inventory(&target.client, object_info)?;
     let report = check(&wf, &inventory);
-    let plan = plan(config, &target.instance, &report, &sources, node_map);
+    let plan = plan_resolved(config, resolved, &report, &sources, node_map);
     Ok(Checked { report, plan })
 }
 
@@ -407,10 +465,37 @@ impl Executed {
 }
 
 /// Runs the plan: every model through [`install_model`], every node through [`install_node`],
-/// each on the plan's instance. A failing item does not stop the others; `cancel` (Ctrl-C)
-/// stops a model download and skips the items after it.
+/// each on the plan's instance, resolved once (with `env`) for all of them; when it does not
+/// resolve, each item fails with the install's own error. A failing item does not stop the
+/// others; `cancel` (Ctrl-C) stops a model download and skips the items after it.
 pub fn execute(
     config: &Config,
+    plan: &Plan,
+    env: &dyn Fn(&str) -> Option<String>,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(&MissingEvent<'_>),
+) -> Executed {
+    let resolved = resolve(config, Some(&plan.instance), env).ok();
+    run_items(config, resolved.as_ref(), plan, env, cancel, on_event)
+}
+
+/// [`execute`] on an already resolved instance (the plan's instance id is not looked at).
+pub fn execute_resolved(
+    config: &Config,
+    resolved: &ResolvedInstance,
+    plan: &Plan,
+    env: &dyn Fn(&str) -> Option<String>,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(&MissingEvent<'_>),
+) -> Executed {
+    run_items(config, Some(resolved), plan, env, cancel, on_event)
+}
+
+/// The installs of [`execute`]: on `resolved`, or (`None`) through the public entry points,
+/// which resolve the instance themselves and say why it does not resolve.
+fn run_items(
+    config: &Config,
+    resolved: Option<&ResolvedInstance>,
     plan: &Plan,
     env: &dyn Fn(&str) -> Option<String>,
     cancel: &AtomicBool,
@@ -433,9 +518,13 @@ pub fn execute(
             instance: instance.clone(),
             retries: 3,
         };
-        let result = install_model(config, &req, env, cancel, &mut |e| {
-            on_event(&MissingEvent::Model(e));
-        });
+        let mut on_model = |e: &InstallEvent| on_event(&MissingEvent::Model(e));
+        let result = match resolved {
+            Some(r) => {
+                install_model_resolved(config, r, &req, DataPath::Auto, env, cancel, &mut on_model)
+            }
+            None => install_model(config, &req, env, cancel, &mut on_model),
+        };
         on_event(&MissingEvent::ModelDone(m, &result));
         out.models.push((m.clone(), result));
     }
@@ -450,7 +539,11 @@ pub fn execute(
             force: false,
             instance: instance.clone(),
         };
-        let result = install_node(config, &req, &mut |e| on_event(&MissingEvent::Node(e)));
+        let mut on_node = |e: &NodeEvent| on_event(&MissingEvent::Node(e));
+        let result = match resolved {
+            Some(r) => install_node_resolved(config, r, &req, &mut on_node),
+            None => install_node(config, &req, &mut on_node),
+        };
         on_event(&MissingEvent::NodeDone(n, &result));
         out.nodes.push((n.clone(), result));
     }

@@ -33,6 +33,7 @@ pub use error::{InstallError, InstallErrorKind};
 pub use node::list::{InstalledNode, NodeList, list_nodes};
 pub use node::{
     InstallNodeRequest, NodeError, NodeEvent, NodeOutcome, check_node_request, install_node,
+    install_node_resolved,
 };
 pub use pace::ProgressPacer;
 pub use source::{Credential, Credentials, Placement, Source, SourceError};
@@ -252,6 +253,19 @@ pub fn install_model_via(
     on_event: &mut dyn FnMut(&InstallEvent),
 ) -> Result<InstallOutcome, InstallError> {
     let resolved = resolve(config, req.instance.as_deref(), env)?;
+    install_model_resolved(config, &resolved, req, via, env, cancel, on_event)
+}
+
+/// [`install_model_via`] on an already resolved instance (`req.instance` is not looked at).
+pub fn install_model_resolved(
+    config: &Config,
+    resolved: &ResolvedInstance,
+    req: &InstallModelRequest,
+    via: DataPath,
+    env: &dyn Fn(&str) -> Option<String>,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(&InstallEvent),
+) -> Result<InstallOutcome, InstallError> {
     let instance = &resolved.instance;
     if !instance.features.resource_installation {
         return Err(InstallError::FeatureDisabled {
@@ -265,7 +279,7 @@ pub fn install_model_via(
         Credentials::from_config(&config.resources, env),
         Duration::from_secs(60),
     );
-    let mut fs = open_fs_resolved(&resolved)?;
+    let mut fs = open_fs_resolved(resolved)?;
     install_via(&mut fs, &source, &spec, via, HOST_PYTHON, cancel, on_event)
 }
 

@@ -96,6 +96,16 @@ pub fn install_node(
     on_event: &mut dyn FnMut(&NodeEvent),
 ) -> Result<NodeOutcome, NodeError> {
     let resolved = resolve_env(config, req.instance.as_deref())?;
+    install_node_resolved(config, &resolved, req, on_event)
+}
+
+/// [`install_node`] on an already resolved instance (`req.instance` is not looked at).
+pub fn install_node_resolved(
+    config: &Config,
+    resolved: &ResolvedInstance,
+    req: &InstallNodeRequest,
+    on_event: &mut dyn FnMut(&NodeEvent),
+) -> Result<NodeOutcome, NodeError> {
     let instance = &resolved.instance;
     let key = match &resolved.turned_off_by {
         Some(key) => Some(key.clone()),
@@ -114,11 +124,11 @@ pub fn install_node(
         });
     }
     let (source, git_ref) = check_node_request(config, req)?;
-    let mut fs = open_fs_resolved(&resolved)?;
+    let mut fs = open_fs_resolved(resolved)?;
     let python = instance.comfyui.python.as_ref().map(ToString::to_string);
     // Only a detected Python is compared with the server's; a configured one is trusted.
     let server_python = if python.is_none() {
-        server_python(&resolved)
+        server_python(resolved)
     } else {
         None
     };
