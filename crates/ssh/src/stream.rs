@@ -12,7 +12,7 @@ use crate::{Session, SshError, quote};
 /// Channel write/read size for stream transfers. A read first takes in every packet the socket
 /// holds, then copies as many of them as fit. libssh2 does its crypto on the calling thread;
 /// with the vendored patch (`vendor/libssh2-sys/COMFY-LOCAL.md`: `ChaCha20` and `Poly1305` from
-/// OpenSSL) that thread is on a CPU about 40% of a 1 GiB transfer, and the transfer runs at
+/// OpenSSL) that thread is on a CPU 43-70% of a 1 GiB transfer, and the transfer runs at
 /// about the speed of OpenSSH's `ssh host cat`. Measured and not kept: a receive window above
 /// libssh2's 2 MiB default (8-32 MiB, `channel_open`) made downloads slower, and moving the local
 /// reads/writes to a second thread did not help on 2 cores.
