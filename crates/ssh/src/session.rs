@@ -13,7 +13,7 @@ use crate::pump::{Capped, Exchange, Limit, Source};
 use crate::{Command, ConnectOptions, ExecOutput, Sftp, SshError, connect};
 
 /// Read size for command output.
-pub(crate) const EXEC_BUF: usize = 64 * 1024;
+const EXEC_BUF: usize = 64 * 1024;
 
 /// A connected and authenticated SSH session.
 pub struct Session {
@@ -144,8 +144,30 @@ impl Session {
     /// and the command is cut off at its timeout.
     pub fn exec(&self, cmd: &Command) -> Result<ExecOutput, SshError> {
         let timeout = cmd.get_timeout().unwrap_or(self.opts.command_timeout);
-        let mut stdout = Capped::new(cmd.get_output_cap());
-        let mut out = self.exec_with(cmd, Limit::Total(timeout), &mut |data| {
+        let line = cmd.to_command_line()?;
+        let stdin = cmd.take_stdin();
+        let chan = self.exec_channel(&line)?;
+        self.capture(
+            chan,
+            &line,
+            cmd.get_output_cap(),
+            stdin,
+            Limit::Total(timeout),
+        )
+    }
+
+    /// Drives the started `chan` as [`Session::drive`] does, keeping stdout up to `cap` in the
+    /// output.
+    pub(crate) fn capture(
+        &self,
+        chan: ssh2::Channel,
+        line: &str,
+        cap: usize,
+        stdin: Option<Box<dyn Read + Send>>,
+        limit: Limit,
+    ) -> Result<ExecOutput, SshError> {
+        let mut stdout = Capped::new(cap);
+        let mut out = self.drive(chan, line, cap, stdin, limit, &mut |data| {
             stdout.keep(data);
             Ok(())
         })?;
@@ -164,33 +186,43 @@ impl Session {
         idle: std::time::Duration,
         stdout: &mut dyn FnMut(&[u8]) -> Result<(), SshError>,
     ) -> Result<ExecOutput, SshError> {
-        self.exec_with(cmd, Limit::Idle(idle), stdout)
+        let line = cmd.to_command_line()?;
+        let stdin = cmd.take_stdin();
+        let chan = self.exec_channel(&line)?;
+        self.drive(
+            chan,
+            &line,
+            cmd.get_output_cap(),
+            stdin,
+            Limit::Idle(idle),
+            stdout,
+        )
     }
 
-    /// The exec both share: stdin streamed from the command's reader, stdout to `stdout`,
-    /// stderr kept up to the command's output cap.
-    fn exec_with(
+    /// Drives the started exec channel `chan` (running `line`) to its exit: stdin streamed
+    /// from `stdin` (`None`: EOF at once), stdout to `stdout`, stderr kept up to `cap`. The
+    /// returned output's `stdout` is empty.
+    fn drive(
         &self,
-        cmd: &Command,
+        chan: ssh2::Channel,
+        line: &str,
+        cap: usize,
+        mut stdin: Option<Box<dyn Read + Send>>,
         limit: Limit,
         stdout: &mut dyn FnMut(&[u8]) -> Result<(), SshError>,
     ) -> Result<ExecOutput, SshError> {
-        let line = cmd.to_command_line()?;
-        let cap = cmd.get_output_cap();
-        let mut stdin = cmd.take_stdin();
-        let chan = self.exec_channel(&line)?;
         let has_stdin = stdin.is_some();
         let mut read_stdin = |buf: &mut [u8]| match stdin.as_mut() {
             Some(reader) => reader.read(buf).map_err(|source| SshError::LocalIo {
                 op: "reading stdin for the command",
-                remote: line.clone(),
+                remote: line.to_owned(),
                 source,
             }),
             None => Ok(0),
         };
         let ended = self.pump_exec(
             chan,
-            &line,
+            line,
             Exchange {
                 stdin: has_stdin.then_some(&mut read_stdin as Source<'_>),
                 sent: &mut |_| {},
@@ -201,7 +233,7 @@ impl Session {
             },
         )?;
         if let Some(source) = ended.stdin_failed {
-            return Err(self.channel_err(&line, "writing stdin", source));
+            return Err(self.channel_err(line, "writing stdin", source));
         }
         Ok(ExecOutput {
             exit_status: ended.exit_status,

@@ -1,8 +1,7 @@
 //! A command left running on the host while the session does other work (an SFTP upload, say),
 //! ended by closing its stdin: [`Session::spawn`].
 
-use crate::pump::{Capped, Exchange, Limit, NonBlocking};
-use crate::session::EXEC_BUF;
+use crate::pump::{Limit, NonBlocking};
 use crate::{Command, ExecOutput, Session, SshError};
 
 /// A started command whose stdin stays open until [`Spawned::finish`] closes it. Dropped
@@ -47,30 +46,9 @@ impl Spawned<'_> {
         let Some(chan) = self.chan.take() else {
             return Ok(ExecOutput::default());
         };
-        let mut stdout = Capped::new(self.cap);
-        let ended = self.session.pump_exec(
-            chan,
-            &self.line,
-            Exchange {
-                stdin: None,
-                sent: &mut |_| {},
-                stdout: &mut |data| {
-                    stdout.keep(data);
-                    Ok(())
-                },
-                stderr_cap: self.cap,
-                buf_size: EXEC_BUF,
-                limit: Limit::Total(self.session.opts.command_timeout),
-            },
-        )?;
-        Ok(ExecOutput {
-            exit_status: ended.exit_status,
-            exit_signal: ended.exit_signal,
-            stdout: stdout.data,
-            stderr: ended.stderr.data,
-            stdout_truncated: stdout.truncated,
-            stderr_truncated: ended.stderr.truncated,
-        })
+        let limit = Limit::Total(self.session.opts.command_timeout);
+        self.session
+            .capture(chan, &self.line, self.cap, None, limit)
     }
 }
 
