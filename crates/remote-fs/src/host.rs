@@ -136,3 +136,5 @@ pub use local::{LocalFile, LocalHost};
 mod ssh;
 #[cfg(feature = "ssh")]
 pub use ssh::SftpHost;
+#[cfg(feature = "ssh")]
+pub(crate) use ssh::stdlib_python;

@@ -13,11 +13,11 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 use camino::Utf8PathBuf;
-use comfy_local_ssh::{Command, SshError};
+use comfy_local_ssh::SshError;
 
 use super::transfer::{Progress, PutOptions, PutReport, check_final, part_path};
 use super::{FsError, RemoteFs};
-use crate::host::{Host, HostError, HostErrorKind, Kind, SftpHost};
+use crate::host::{Host, HostError, HostErrorKind, Kind, SftpHost, stdlib_python};
 use crate::layout::RemotePath;
 use crate::path::HostOs;
 
@@ -296,19 +296,11 @@ impl RemoteFs<SftpHost> {
         });
         let mut line = request.to_string().into_bytes();
         line.push(b'\n');
-        let cmd = Command::from_argv([
-            fetch.python.as_str(),
-            // Isolated (no current folder or user site on sys.path, no PYTHON* variables) and
-            // without site: the program needs the standard library only, and starts faster.
-            "-I",
-            "-S",
-            "-c",
-            FETCH_PY,
-            part.as_str(),
-            &offset.to_string(),
-        ])
-        .stdin(std::io::Cursor::new(line))
-        .output_cap(OUTPUT_CAP);
+        let cmd = stdlib_python(&fetch.python, FETCH_PY)
+            .arg(part.as_str())
+            .arg(offset.to_string())
+            .stdin(std::io::Cursor::new(line))
+            .output_cap(OUTPUT_CAP);
         let mut pending = Vec::new();
         let mut last = Reply::None;
         let mut position = offset;
