@@ -127,12 +127,18 @@ fn a_flusher_that_cannot_start_costs_the_put_nothing() {
     assert_eq!(std::fs::read(&report.path).unwrap(), content());
 }
 
-/// A stand-in for Python that never ends: it ignores the end of its stdin and sleeps.
-fn hanging_python(dir: &Utf8Path) -> Utf8PathBuf {
-    let p = dir.join("hanging-python");
-    std::fs::write(&p, "#!/bin/sh\nexec sleep 8\n").unwrap();
+/// An executable shell script `dir/name` standing in for the host's Python (it ignores the
+/// arguments a flusher gets).
+fn stand_in_python(dir: &Utf8Path, name: &str, script: &str) -> Utf8PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{script}")).unwrap();
     std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     p
+}
+
+/// A stand-in for Python that never ends: it ignores the end of its stdin and sleeps.
+fn hanging_python(dir: &Utf8Path) -> Utf8PathBuf {
+    stand_in_python(dir, "hanging-python", "exec sleep 8\n")
 }
 
 #[test]
@@ -153,14 +159,11 @@ fn a_flusher_that_never_ends_is_given_up_after_the_command_timeout_and_the_put_l
 /// A stand-in for Python that acts as a flusher whose flush failed: reads its stdin to the
 /// end, then says why on stderr and exits 3.
 fn failing_python(dir: &Utf8Path) -> Utf8PathBuf {
-    let p = dir.join("failing-python");
-    std::fs::write(
-        &p,
-        "#!/bin/sh\ncat >/dev/null\necho 'flushing: Input/output error' >&2\nexit 3\n",
+    stand_in_python(
+        dir,
+        "failing-python",
+        "cat >/dev/null\necho 'flushing: Input/output error' >&2\nexit 3\n",
     )
-    .unwrap();
-    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    p
 }
 
 #[test]
