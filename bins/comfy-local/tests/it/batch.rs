@@ -19,6 +19,28 @@ use crate::{repo_root, run, temp_dir};
 
 const VAST_KEY: &str = "test-key-0123456789";
 
+/// `--config CONFIG --json run --batch WORKFLOWS --out OUT`, then `extra`: the batch command
+/// the tests run.
+fn batch_args<'a>(
+    config: &'a Utf8Path,
+    workflows: &'a Utf8Path,
+    out: &'a Utf8Path,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "--config",
+        config.as_str(),
+        "--json",
+        "run",
+        "--batch",
+        workflows.as_str(),
+        "--out",
+        out.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// A config with one local instance per `(id, url)` and, when given, VastAI at `vast`.
 fn config(
     dir: &Utf8Path,
@@ -120,15 +142,7 @@ fn every_job_is_done_once_though_one_instance_rejects_and_one_dies() {
     let wfs = workflows(&dir, 6);
     let out = dir.join("out");
     let mut child = Command::new(env!("CARGO_BIN_EXE_comfy-local"))
-        .args([
-            "--config",
-            config.as_str(),
-            "--json",
-            "run",
-            "--batch",
-            wfs.as_str(),
-        ])
-        .args(["--instances", "all", "--out", out.as_str()])
+        .args(batch_args(&config, &wfs, &out, &["--instances", "all"]))
         .env_remove("COMFY_LOCAL_CONFIG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -230,16 +244,7 @@ fn the_local_instance_is_preferred_while_its_queue_is_short_and_rented_used_when
     let env = [("TEST_VAST_KEY", VAST_KEY)];
     let wfs = workflows(&dir, 2);
     let short = run(
-        &[
-            "--config",
-            config.as_str(),
-            "--json",
-            "run",
-            "--batch",
-            wfs.as_str(),
-            "--out",
-            dir.join("short").as_str(),
-        ],
+        &batch_args(&config, &wfs, &dir.join("short"), &[]),
         dir.as_std_path(),
         &env,
     );
@@ -256,18 +261,12 @@ fn the_local_instance_is_preferred_while_its_queue_is_short_and_rented_used_when
 
     let wfs = workflows(&dir, 8);
     let deep = run(
-        &[
-            "--config",
-            config.as_str(),
-            "--json",
-            "run",
-            "--batch",
-            wfs.as_str(),
-            "--instances",
-            "local,4242",
-            "--out",
-            dir.join("deep").as_str(),
-        ],
+        &batch_args(
+            &config,
+            &wfs,
+            &dir.join("deep"),
+            &["--instances", "local,4242"],
+        ),
         dir.as_std_path(),
         &env,
     );
@@ -300,16 +299,7 @@ fn ctrl_c_stops_the_batch_and_interrupts_running_prompts() {
     let wfs = workflows(&dir, 4);
     let out = dir.join("out");
     let mut child = Command::new(env!("CARGO_BIN_EXE_comfy-local"))
-        .args([
-            "--config",
-            config.as_str(),
-            "--json",
-            "run",
-            "--batch",
-            wfs.as_str(),
-            "--out",
-            out.as_str(),
-        ])
+        .args(batch_args(&config, &wfs, &out, &[]))
         .env_remove("COMFY_LOCAL_CONFIG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -447,20 +437,7 @@ fn an_instance_lacking_the_jobs_model_is_skipped_for_it() {
     let wf = dir.join("needs-model.json");
     std::fs::write(&wf, prompt.to_string()).unwrap();
     let out = dir.join("out");
-    let result = run(
-        &[
-            "--config",
-            config.as_str(),
-            "--json",
-            "run",
-            "--batch",
-            wf.as_str(),
-            "--out",
-            out.as_str(),
-        ],
-        dir.as_std_path(),
-        &[],
-    );
+    let result = run(&batch_args(&config, &wf, &out, &[]), dir.as_std_path(), &[]);
     assert_eq!(result.code, 0, "{result:?}");
     let seen = lines(&result.stdout);
     let steps: Vec<(String, String)> = seen
@@ -525,19 +502,11 @@ fn the_start_probes_each_chosen_instance_once_and_no_other() {
     let wfs = workflows(&dir, 2);
     let batch = |instances: &str, out: &str| {
         let out = dir.join(out);
-        let args = [
-            "--config",
-            config.as_str(),
-            "--json",
-            "run",
-            "--batch",
-            wfs.as_str(),
-            "--instances",
-            instances,
-            "--out",
-            out.as_str(),
-        ];
-        run(&args, dir.as_std_path(), &env)
+        run(
+            &batch_args(&config, &wfs, &out, &["--instances", instances]),
+            dir.as_std_path(),
+            &env,
+        )
     };
 
     // GET /system_stats on each: the start probe, and one per attempt there (each attempt's
